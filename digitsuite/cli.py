@@ -1,0 +1,114 @@
+"""Shared command-line pieces: argument types, common flags, data set-up and
+the entry point that turns user errors into one ``error:`` line."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from digitsuite.errors import DigitsuiteError
+
+DRY_RUN_TRAIN, DRY_RUN_TEST = 600, 200
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {value}")
+    return value
+
+
+def fraction(text):
+    value = positive_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with defaults shown in help and ``error:`` lines on bad flags."""
+
+    def __init__(self, doc, **kwargs):
+        super().__init__(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter,
+                         **kwargs)
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def add_data_args(parser):
+    from digitsuite.data import DATASETS
+
+    parser.add_argument("--dataset", choices=DATASETS, default="mnist",
+                        help="dataset to use (default: mnist)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="folder with the four IDX files or mnist.npz (default: "
+                             "Keras cache, then download, then the bundled sample)")
+    parser.add_argument("--val-fraction", type=fraction, default=0.1,
+                        help="share of the training data held out for validation "
+                             "(default: 0.1)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+
+
+def add_run_args(parser, default_out_dir):
+    parser.add_argument("--out-dir", type=Path, default=Path(default_out_dir),
+                        help=f"folder for every output file (default: {default_out_dir})")
+    parser.add_argument("--dry-run", action="store_true",
+                        help=f"smoke test: {DRY_RUN_TRAIN} training and {DRY_RUN_TEST} test "
+                             "images, one epoch (default: off)")
+    parser.add_argument("--debug", action="store_true",
+                        help="show full tracebacks instead of one-line errors (default: off)")
+
+
+def load_splits(args, log=print):
+    """Load the dataset named by ``args``; return (dataset, train, val, test).
+
+    Validation is split from the training data, stratified and seeded; the
+    test split is only for final figures. ``--dry-run`` takes small
+    stratified subsets.
+    """
+    from digitsuite.data import load_dataset, stratified_split, stratified_subset
+
+    dataset = load_dataset(args.dataset, args.data_dir, log=log)
+    x_train, y_train = dataset.x_train, dataset.y_train
+    x_test, y_test = dataset.x_test, dataset.y_test
+    if args.dry_run:
+        x_train, y_train = stratified_subset(x_train, y_train, DRY_RUN_TRAIN, args.seed)
+        x_test, y_test = stratified_subset(x_test, y_test, DRY_RUN_TEST, args.seed)
+    train, val = stratified_split(x_train, y_train, args.val_fraction, args.seed)
+    return dataset, train, val, (x_test, y_test)
+
+
+def run(main, args):
+    """Call ``main(args)``; print user errors as one line and exit non-zero."""
+    try:
+        return main(args)
+    except DigitsuiteError as exc:
+        if getattr(args, "debug", False):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        if getattr(args, "debug", False):
+            raise
+        print("error: interrupted; files already written are complete", file=sys.stderr)
+        sys.exit(130)
+    except OSError as exc:
+        if getattr(args, "debug", False):
+            raise
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error: cannot use{where}: {exc.strerror or exc}; check the path and "
+              "free space (--debug shows the traceback)", file=sys.stderr)
+        sys.exit(1)

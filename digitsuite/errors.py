@@ -1,0 +1,17 @@
+"""The exception type for problems a user can fix."""
+
+
+class DigitsuiteError(Exception):
+    """A problem with the user's input (files, arguments, models).
+
+    Scripts print it as a single ``error: <message>`` line and exit non-zero,
+    so the message must say what is wrong and what to do about it.
+    """
+
+
+class DataError(DigitsuiteError):
+    """A dataset file is missing, corrupt or has the wrong contents."""
+
+
+class ModelFileError(DigitsuiteError):
+    """A saved model is missing, unreadable or not the kind expected."""

@@ -1,0 +1,168 @@
+"""Metrics, reports and plots shared by every model.
+
+Functions here compute and return dicts or figures; ``write_run_report``
+is the one place that writes a run's ``config.json``, ``metrics.json``,
+``report.md``, ``confusion.png`` and (for Keras models) ``history.png``.
+"""
+
+import datetime
+import platform
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.metrics import (  # noqa: E402
+    ConfusionMatrixDisplay,
+    classification_report,
+    precision_recall_fscore_support,
+)
+
+from digitsuite.fileio import save_figure, write_json, write_text  # noqa: E402
+
+
+def classification_metrics(y_true, proba, class_names):
+    """Accuracy, log loss and per-class precision/recall/F1 from probabilities."""
+    y_true = np.asarray(y_true)
+    proba = np.asarray(proba, dtype=np.float64)
+    y_pred = proba.argmax(axis=1)
+    eps = 1e-7
+    loss = float(-np.mean(np.log(np.clip(proba[np.arange(len(y_true)), y_true], eps, 1.0))))
+    labels = np.arange(len(class_names))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0)
+    accuracy = float(np.mean(y_pred == y_true))
+    return {
+        "test_accuracy": accuracy,
+        "test_error": 1.0 - accuracy,
+        "test_loss": loss,
+        "n_test": int(len(y_true)),
+        "per_class": {
+            name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+            for name, p, r, f, s in zip(class_names, precision, recall, f1, support)
+        },
+    }
+
+
+def environment():
+    """Versions that affect results, for config.json."""
+    import sklearn
+
+    info = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+        "matplotlib": matplotlib.__version__,
+    }
+    if "keras" in sys.modules:
+        import keras
+        import tensorflow as tf
+
+        info.update(keras=keras.__version__, tensorflow=tf.__version__)
+    return info
+
+
+def run_config(args, dataset, **extra):
+    """Every effective argument plus data source and environment."""
+    config = {k: (str(v) if v is not None and not isinstance(v, (int, float, str, bool, list))
+                  else v) for k, v in vars(args).items()}
+    config.update(
+        dataset=dataset.name,
+        data_source=dataset.source,
+        n_train_total=int(len(dataset.x_train)),
+        n_test=int(len(dataset.x_test)),
+        created=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        environment=environment(),
+        **extra,
+    )
+    return config
+
+
+def plot_confusion(y_true, y_pred, class_names, title):
+    fig, ax = plt.subplots(figsize=(7.5, 6.5))
+    ConfusionMatrixDisplay.from_predictions(
+        y_true, y_pred, labels=np.arange(len(class_names)), display_labels=class_names,
+        ax=ax, colorbar=False, cmap="Blues", xticks_rotation=45 if len(class_names[0]) > 2 else 0)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history, title):
+    """Loss and accuracy per epoch, train and validation."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    epochs = np.arange(1, len(history.get("loss", [])) + 1)
+    for ax, key in zip(axes, ("loss", "accuracy")):
+        if key in history:
+            ax.plot(epochs, history[key], "o-", label="train")
+        if f"val_{key}" in history:
+            ax.plot(epochs, history[f"val_{key}"], "o-", label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def markdown_report(title, config, metrics, y_true, y_pred, class_names, images):
+    lines = [
+        f"# {title}",
+        "",
+        f"Data: {config['dataset']} from {config['data_source']} "
+        f"({config['n_train_total']:,} training images, {metrics['n_test']:,} test images).",
+        "",
+        "| figure | value |",
+        "| --- | --- |",
+        f"| test accuracy | {metrics['test_accuracy']:.2%} |",
+        f"| test error | {metrics['test_error']:.2%} ({round(metrics['test_error'] * metrics['n_test'])} of {metrics['n_test']:,}) |",
+        f"| test loss | {metrics['test_loss']:.4f} |",
+    ]
+    for key, label in (("params", "parameters"), ("epochs_run", "epochs run"),
+                       ("best_epoch", "epoch kept (best validation accuracy)"),
+                       ("train_seconds", "training time (s)")):
+        if metrics.get(key) is not None:
+            value = metrics[key]
+            lines.append(f"| {label} | {value:,.1f} |" if isinstance(value, float)
+                         else f"| {label} | {value:,} |")
+    lines += [
+        "",
+        "## Per-class report (test set)",
+        "",
+        "```",
+        classification_report(y_true, y_pred, labels=np.arange(len(class_names)),
+                              target_names=class_names, digits=4, zero_division=0).rstrip(),
+        "```",
+        "",
+        "## Settings",
+        "",
+        "| setting | value |",
+        "| --- | --- |",
+    ]
+    lines += [f"| {k} | {v} |" for k, v in config.items() if k != "environment"]
+    lines += [""] + [f"![{name}]({name})" for name in images] + [""]
+    return "\n".join(lines)
+
+
+def write_run_report(out_dir, title, config, metrics, y_true, proba_or_pred, class_names,
+                     history=None):
+    """Write config.json, metrics.json, report.md, confusion.png (+ history.png)."""
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(proba_or_pred)
+    if y_pred.ndim == 2:
+        y_pred = y_pred.argmax(axis=1)
+    images = ["confusion.png"]
+    save_figure(plot_confusion(y_true, y_pred, class_names, f"{title}: test confusion matrix"),
+                out_dir / "confusion.png", dpi=110)
+    if history:
+        save_figure(plot_history(history, f"{title}: training history"),
+                    out_dir / "history.png", dpi=110)
+        images.insert(0, "history.png")
+    write_json(out_dir / "config.json", config)
+    write_json(out_dir / "metrics.json", metrics)
+    write_text(out_dir / "report.md",
+               markdown_report(title, config, metrics, y_true, y_pred, class_names, images))
