@@ -18,6 +18,7 @@ file raises :class:`~digitsuite.errors.DataError` naming it.
 import gzip
 import hashlib
 import os
+import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,6 +154,11 @@ def load_idx_folder(folder):
 def load_npz(path):
     """Load a Keras-style ``.npz`` (x_train, y_train, x_test, y_test)."""
     path = Path(path)
+    if not zipfile.is_zipfile(path):
+        raise DataError(
+            f"{path} is not a readable .npz file (not a zip archive); "
+            "download it again or use the IDX files"
+        )
     try:
         with np.load(path, allow_pickle=False) as archive:
             missing = [k for k in IDX_FILES if k not in archive.files]
@@ -176,7 +182,7 @@ def load_npz(path):
         raise DataError(
             f"{path} is not a readable .npz file ({exc}); download it again"
         ) from exc
-    except Exception as exc:  # zipfile.BadZipFile and friends
+    except zipfile.BadZipFile as exc:
         raise DataError(f"{path} is not a readable .npz file ({exc})") from exc
     return validate_arrays(arrays, {k: f"{path}[{k}]" for k in IDX_FILES})
 

@@ -15,3 +15,7 @@ class DataError(DigitsuiteError):
 
 class ModelFileError(DigitsuiteError):
     """A saved model is missing, unreadable or not the kind expected."""
+
+
+class ImageError(DigitsuiteError):
+    """An image file is missing, unreadable, too small, too large or blank."""

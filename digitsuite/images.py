@@ -1,0 +1,226 @@
+"""Read users' images and turn a digit into an MNIST-style 28x28 input.
+
+MNIST's digits were scaled to fit a 20x20 box, keeping their aspect ratio,
+anti-aliased, and placed in a 28x28 field with their centre of mass in the
+middle, ink bright (1) on a black (0) background. The functions here do the
+same to a photo or scan, one small step each, so that a script reading many
+digits can run :func:`mnist_style` on every character it cuts out::
+
+    grey = read_image("seven.jpg")   # (h, w) float32, 0 black .. 1 white
+    ink = to_foreground(grey)        # ink 1, paper 0, either polarity
+    digit = mnist_style(ink)         # (28, 28) float32 in 0-1
+
+For crops of a larger photo, decide the polarity once on the whole photo
+(``ink_is_dark(photo)``) and pass it to ``to_foreground(crop, ink_dark)``:
+a tight crop of a '1' is mostly ink, which would fool the decision.
+"""
+
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+from scipy import ndimage
+
+from digitsuite.errors import ImageError
+
+MAX_PIXELS = 50_000_000  # refuse larger files: decoding them could exhaust memory
+MIN_SIDE = 8             # pixels; smaller images cannot show a digit
+MIN_CONTRAST = 0.15      # ink and paper medians closer than this: no digit found
+SPECK_FRACTION = 0.05    # ink blobs lighter than this share of the largest are dust
+MNIST_SIZE, MNIST_BOX = 28, 20
+MNIST_CENTRE = 14.0      # where MNIST's centres of mass sit (mean 14.0 on its test set)
+MNIST_STROKE = 0.15      # stroke width / digit height in MNIST (~3 of 20 pixels)
+
+
+def read_image(path, colour=False):
+    """Read an image file as float32 in 0-1.
+
+    Returns (h, w) grey, or with ``colour`` (h, w, 3) for colour files and
+    (h, w, 1) for grey ones. Transparent pixels are laid on white, so a digit
+    drawn on a transparent canvas reads as ink on paper; phone photos are
+    turned upright by their EXIF orientation. Raises ImageError for a missing,
+    empty, unreadable, too small (under MIN_SIDE pixels a side) or too large
+    (over MAX_PIXELS) file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(f"no image file at {path}; check the path")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{path} is empty (0 bytes); give a PNG or JPEG image")
+    with open(path, "rb") as f:  # permission errors surface here, as OSError
+        try:
+            # Pillow warns above its own pixel limit and raises at twice it;
+            # both mean "too large" here.
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(f) as img:
+                    _check_size(img.size, path)
+                    img = ImageOps.exif_transpose(img)  # decodes the pixels
+                    return _to_array(img, colour)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise ImageError(
+                f"{path} is too large to decode safely ({exc}); shrink it first") from exc
+        except UnidentifiedImageError as exc:
+            raise ImageError(
+                f"{path} is not an image Pillow can read; give a PNG, JPEG, BMP, "
+                "GIF, TIFF or WebP file") from exc
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise ImageError(
+                f"{path} cannot be decoded ({exc}); the file is truncated or corrupt, "
+                "save or download it again") from exc
+
+
+def _check_size(size, path):
+    width, height = size
+    if width * height > MAX_PIXELS:
+        raise ImageError(
+            f"{path} is {width}x{height} pixels, over the {MAX_PIXELS / 1e6:.0f}-megapixel "
+            "limit; shrink it first")
+    if min(width, height) < MIN_SIDE:
+        raise ImageError(
+            f"{path} is only {width}x{height} pixels; give an image at least "
+            f"{MIN_SIDE}x{MIN_SIDE}")
+
+
+def _to_array(img, colour):
+    """Pillow image -> float32 array in 0-1 (see read_image)."""
+    grey_file = Image.getmodebase(img.mode) == "L"
+    if img.mode.startswith("I"):  # 16-bit grey scans; Pillow's "L" would clip them
+        grey = np.clip(np.asarray(img, np.float32) / 65535.0, 0.0, 1.0)
+        return grey[..., None] if colour else grey
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+        white = Image.new("RGBA", img.size, "white")
+        img = Image.alpha_composite(white, img.convert("RGBA"))
+    if colour and not grey_file:
+        return np.asarray(img.convert("RGB"), np.float32) / 255.0
+    grey = np.asarray(img.convert("L"), np.float32) / 255.0
+    return grey[..., None] if colour else grey
+
+
+def otsu_threshold(values):
+    """Otsu's threshold for values in 0-1: the level that splits them into
+    two groups with the largest between-group variance."""
+    hist, edges = np.histogram(values, bins=256, range=(0.0, 1.0))
+    centres = (edges[:-1] + edges[1:]) / 2
+    n_low = np.cumsum(hist)
+    n_high = n_low[-1] - n_low
+    sum_low = np.cumsum(hist * centres)
+    mean_low = sum_low / np.maximum(n_low, 1)
+    mean_high = (sum_low[-1] - sum_low) / np.maximum(n_high, 1)
+    between = n_low * n_high * (mean_low - mean_high) ** 2
+    return float(edges[np.argmax(between) + 1])
+
+
+def ink_is_dark(grey):
+    """True when a grey image (0-1) shows dark ink on light paper.
+
+    Otsu's threshold splits the pixels into two groups; the paper is the
+    larger one, since strokes cover well under half of a page or a digit's
+    surroundings (about a fifth of an MNIST image).
+    """
+    grey = np.asarray(grey, np.float32)
+    return bool(np.mean(grey > otsu_threshold(grey)) > 0.5)
+
+
+def to_foreground(grey, ink_dark=None):
+    """Grey image (0-1) -> float32 foreground: ink 1, paper 0.
+
+    ``ink_dark`` gives the polarity (None: decide with :func:`ink_is_dark`).
+    Paper texture and lighting below halfway between the paper and the
+    Otsu threshold become 0, and ink at or beyond its median level becomes 1,
+    like MNIST's saturated strokes with soft edges. Raises ImageError when no
+    ink stands out from the paper.
+    """
+    grey = np.asarray(grey, np.float32)
+    if ink_dark is None:
+        ink_dark = ink_is_dark(grey)
+    ink = 1.0 - grey if ink_dark else grey
+    threshold = otsu_threshold(ink)
+    paper, strokes = ink[ink <= threshold], ink[ink > threshold]
+    if not strokes.size or not paper.size or (
+            np.median(strokes) - np.median(paper) < MIN_CONTRAST):
+        raise ImageError(
+            "found no digit: the image is blank or its ink barely differs from the "
+            "paper; use a sharper, evenly lit picture")
+    low = (np.median(paper) + threshold) / 2
+    high = np.median(strokes)
+    return np.clip((ink - low) / (high - low), 0.0, 1.0).astype(np.float32)
+
+
+def remove_specks(ink, fraction=SPECK_FRACTION):
+    """Zero the connected ink blobs whose total ink is under ``fraction`` of
+    the largest blob's (dust, noise); strokes of the digit stay."""
+    labels, count = ndimage.label(ink > 0, structure=np.ones((3, 3)))
+    if count <= 1:
+        return ink
+    mass = ndimage.sum(ink, labels, index=np.arange(1, count + 1))
+    keep = np.concatenate([[False], mass >= fraction * mass.max()])
+    return np.where(keep[labels], ink, 0.0).astype(np.float32)
+
+
+def stroke_width(ink):
+    """Typical stroke width in pixels of a foreground image: twice the 95th
+    percentile of the distance from ink (> 0.5) to the nearest paper."""
+    mask = ink > 0.5
+    if not mask.any():
+        return 0.0
+    depth = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+    return 2.0 * float(np.percentile(depth[mask], 95))
+
+
+def thicken(ink, target=MNIST_STROKE):
+    """Dilate strokes thinner than ``target`` x the digit's longer side, so a
+    fine pen on a large photo keeps MNIST's proportions once shrunk to 20x20."""
+    rows, cols = np.nonzero(ink > 0)
+    extent = max(np.ptp(rows), np.ptp(cols)) + 1
+    missing = target * extent - stroke_width(ink)
+    radius = math.floor(missing / 2)
+    if radius < 1:
+        return ink
+    # A square footprint is separable, so fast on large photos; its corners
+    # vanish once the digit is shrunk to 20x20.
+    return ndimage.maximum_filter(ink, size=2 * radius + 1)
+
+
+def mnist_style(ink):
+    """Foreground image (ink 1, background 0, any size) -> MNIST-style digit.
+
+    Drops specks, thickens strokes that are thin for their size, crops to the
+    ink, scales the crop to fit 20x20 keeping its aspect ratio (Pillow's
+    anti-aliased Lanczos resampling), scales the brightest pixel to 1, then
+    shifts it in a 28x28 field so its centre of mass lands on pixel (14, 14),
+    as in MNIST. Returns float32 (28, 28) in 0-1.
+    """
+    ink = remove_specks(np.asarray(ink, np.float32))
+    if not (ink > 0).any():
+        raise ImageError("found no ink to read; use a picture with a visible digit")
+    ink = thicken(ink)
+    rows, cols = np.nonzero(ink > 0)
+    crop = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    height, width = crop.shape
+    scale = MNIST_BOX / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))  # Pillow: (w, h)
+    small = np.asarray(Image.fromarray(crop).resize(
+        size, Image.Resampling.LANCZOS), np.float32)
+    small = np.clip(small, 0.0, None)  # Lanczos overshoots below 0 at edges
+    small /= small.max()
+    digit = np.zeros((MNIST_SIZE, MNIST_SIZE), np.float32)
+    top, left = (MNIST_SIZE - size[1]) // 2, (MNIST_SIZE - size[0]) // 2
+    digit[top:top + size[1], left:left + size[0]] = small
+    centre = np.array(ndimage.center_of_mass(digit))
+    shift = np.round(MNIST_CENTRE - centre)  # whole pixels keep the edges crisp
+    return np.clip(ndimage.shift(digit, shift, order=0), 0.0, 1.0).astype(np.float32)
+
+
+def load_digit(path, ink_dark=None):
+    """Read a file showing one digit; return (grey image, 28x28 MNIST-style digit).
+
+    Errors about the image's content name the file.
+    """
+    grey = read_image(path)
+    try:
+        return grey, mnist_style(to_foreground(grey, ink_dark))
+    except ImageError as exc:
+        raise ImageError(f"{path}: {exc}") from exc

@@ -1,0 +1,44 @@
+"""Shared fixtures: the repo on sys.path, the sample data, a CLI runner and
+one tiny trained CNN per test session."""
+
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from digitsuite import cli  # noqa: E402
+from digitsuite.backend import keras  # noqa: E402
+
+SAMPLE_DIR = ROOT / "sample_data" / "mnist-t10k-split"
+SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
+
+
+@pytest.fixture(autouse=True)
+def _clear_keras_session():
+    keras.backend.clear_session()
+    yield
+
+
+@pytest.fixture
+def sample_dir():
+    """The bundled real-MNIST sample (8,000 train / 2,000 test)."""
+    return SAMPLE_DIR
+
+
+def run_script(script, argv):
+    """Run a top-level script in-process through its real argument parser and
+    error handling; returns main's return value (raises SystemExit on error)."""
+    module = importlib.import_module(script)
+    return cli.run(module.main, module.parse_args([str(a) for a in argv]))
+
+
+@pytest.fixture(scope="session")
+def trained_cnn_dir(tmp_path_factory):
+    """One ``train_cnn.py --dry-run`` run on the sample data, shared by tests."""
+    out = tmp_path_factory.mktemp("cnn")
+    run_script("train_cnn", ["--dry-run", "--data-dir", SAMPLE_DIR, "--out-dir", out])
+    return out

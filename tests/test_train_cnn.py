@@ -1,0 +1,85 @@
+"""train_cnn.py end to end in --dry-run, and its command-line errors."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import SAMPLE_DIR, run_script
+from digitsuite.backend import keras
+from digitsuite.data import load_dataset
+from digitsuite.training import predict_proba
+
+OUTPUTS = ["model.keras", "config.json", "metrics.json", "report.md", "history.png",
+           "confusion.png"]
+
+
+def test_dry_run_writes_every_output(trained_cnn_dir):
+    for name in OUTPUTS:
+        path = trained_cnn_dir / name
+        assert path.is_file() and path.stat().st_size > 0, name
+    assert not list(trained_cnn_dir.glob(".*tmp*")), "temporary files left behind"
+    assert (trained_cnn_dir / "history.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_config_records_every_argument_and_the_data_source(trained_cnn_dir):
+    config = json.loads((trained_cnn_dir / "config.json").read_text())
+    for key in ("epochs", "batch_size", "learning_rate", "seed", "dataset", "data_dir",
+                "out_dir", "dry_run", "val_fraction", "augment"):
+        assert key in config, key
+    assert config["dry_run"] is True and config["effective_epochs"] == 1
+    assert "IDX files in" in config["data_source"]
+    assert config["environment"]["keras"].startswith("3.")
+
+
+def test_metrics_and_report_agree_with_the_saved_model(trained_cnn_dir):
+    metrics = json.loads((trained_cnn_dir / "metrics.json").read_text())
+    assert metrics["params"] == 237_482 and metrics["epochs_run"] == 1
+    assert set(metrics["per_class"]) == {str(i) for i in range(10)}
+    assert metrics["train_seconds"] > 0 and 0 <= metrics["test_accuracy"] <= 1
+    report = (trained_cnn_dir / "report.md").read_text()
+    assert f"{metrics['test_accuracy']:.2%}" in report
+    assert "precision" in report and "recall" in report  # sklearn's report
+
+    # Reload the model: predictions on the dry-run test subset reproduce metrics.json.
+    model = keras.models.load_model(trained_cnn_dir / "model.keras", safe_mode=True)
+    from digitsuite.data import stratified_subset
+    from digitsuite.cli import DRY_RUN_TEST
+
+    ds = load_dataset("mnist", SAMPLE_DIR)
+    x_test, y_test = stratified_subset(ds.x_test, ds.y_test, DRY_RUN_TEST, seed=0)
+    proba = predict_proba(model, x_test)
+    assert np.mean(proba.argmax(1) == y_test) == pytest.approx(metrics["test_accuracy"])
+
+
+def test_reloaded_model_predicts_the_same(trained_cnn_dir):
+    model = keras.models.load_model(trained_cnn_dir / "model.keras", safe_mode=True)
+    again = keras.models.load_model(trained_cnn_dir / "model.keras", safe_mode=True)
+    x = np.random.default_rng(1).integers(0, 256, (16, 28, 28), dtype=np.uint8)
+    np.testing.assert_allclose(predict_proba(model, x), predict_proba(again, x), rtol=1e-6)
+    assert [layer.name for layer in model.layers][1:4] == ["conv1", "pool1", "conv2"]
+
+
+@pytest.mark.parametrize("flag,value,message", [
+    ("--epochs", "0", "must be at least 1"),
+    ("--batch-size", "-4", "must be at least 1"),
+    ("--learning-rate", "abc", "expected a number"),
+    ("--dataset", "cifar", "invalid choice"),
+])
+def test_bad_arguments_give_one_error_line(flag, value, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        run_script("train_cnn", [flag, value, "--out-dir", tmp_path])
+    assert exit_info.value.code != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and message in err[0]
+
+
+def test_missing_data_dir_is_one_error_line_and_writes_nothing(capsys, tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_info:
+        run_script("train_cnn", ["--dry-run", "--data-dir", tmp_path / "nope", "--out-dir", out])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: --data-dir {tmp_path / 'nope'} does not exist; give a folder "
+                   "with the four IDX files or mnist.npz"]
+    assert not out.exists() or not any(out.iterdir())

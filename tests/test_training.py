@@ -1,0 +1,70 @@
+"""Training pipeline: seeded augmentation and batches, the LR schedule."""
+
+import numpy as np
+
+from digitsuite.augment import POLICIES, augment_batch
+from digitsuite.backend import keras
+from digitsuite.training import compile_for_training, make_train_dataset, predict_proba
+
+
+def digit_batch(n=8):
+    x = np.zeros((n, 28, 28, 1), np.float32)
+    x[:, 8:20, 12:16] = 1.0  # a vertical bar, like a "1"
+    return x
+
+
+def test_augmentation_is_reproducible_and_keeps_shape_and_range():
+    x = digit_batch()
+    a = np.asarray(augment_batch(x, [1, 2], POLICIES["mnist"]))
+    b = np.asarray(augment_batch(x, [1, 2], POLICIES["mnist"]))
+    c = np.asarray(augment_batch(x, [1, 3], POLICIES["mnist"]))
+    assert a.shape == x.shape
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+    assert a.min() >= 0 and a.max() <= 1.0 + 1e-6
+    # Each image gets its own transform, and the ink mostly stays in frame.
+    assert not np.allclose(a[0], a[1])
+    assert (a.sum(axis=(1, 2, 3)) > 0.5 * x[0].sum()).all()
+
+
+def test_no_augmentation_policy_is_identity():
+    x = digit_batch()
+    np.testing.assert_allclose(np.asarray(augment_batch(x, [0, 0], POLICIES["none"])), x)
+
+
+def test_train_batches_are_a_seeded_shuffle_of_every_image_each_epoch():
+    images = np.arange(10, dtype=np.uint8)[:, None, None] * np.ones((1, 28, 28), np.uint8)
+    labels = np.arange(10)
+    ds, steps = make_train_dataset(images, labels, 4, seed=5, policy=None, epochs=2)
+    batches = [(np.asarray(x), np.asarray(y)) for x, y in ds]
+    assert steps == 3 and len(batches) == 6
+    epoch1 = np.concatenate([y for _, y in batches[:3]])
+    epoch2 = np.concatenate([y for _, y in batches[3:]])
+    assert sorted(epoch1) == list(range(10)) and sorted(epoch2) == list(range(10))
+    assert list(epoch1) != list(epoch2)
+    x0, y0 = batches[0]
+    np.testing.assert_allclose(x0[:, 0, 0, 0], y0 / 255.0, rtol=1e-6)
+    # Resuming at epoch 1 gives exactly the second epoch's batches.
+    resumed, _ = make_train_dataset(images, labels, 4, seed=5, policy=None, epochs=2,
+                                    initial_epoch=1)
+    np.testing.assert_array_equal(np.concatenate([np.asarray(y) for _, y in resumed]), epoch2)
+
+
+def test_learning_rate_warms_up_then_decays_to_zero():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    compile_for_training(model, 1e-2, steps_per_epoch=10, epochs=5)
+    lr = model.optimizer.learning_rate_schedule if hasattr(
+        model.optimizer, "learning_rate_schedule") else model.optimizer._learning_rate
+    values = [float(lr(step)) for step in (0, 10, 30, 50)]
+    assert values[0] < values[1]
+    np.testing.assert_allclose(values[1], 1e-2, rtol=1e-5)
+    assert values[2] < values[1] and values[3] < 1e-4
+
+
+def test_predict_proba_batches_match_a_single_call():
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])
+    images = np.random.default_rng(0).integers(0, 256, (25, 28, 28), dtype=np.uint8)
+    proba = predict_proba(model, images, batch_size=7)
+    direct = np.asarray(model((images / 255.0).astype(np.float32)[..., None]))
+    np.testing.assert_allclose(proba, direct, rtol=1e-5, atol=1e-6)
