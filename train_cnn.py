@@ -8,6 +8,7 @@ history.png and confusion.png.
     python train_cnn.py --dry-run --out-dir /tmp/smoke
 """
 
+import shutil
 import sys
 
 from digitsuite import cli
@@ -29,6 +30,9 @@ def parse_args(argv=None):
                              "shear, scale and stroke width for digits; shifts and flips "
                              "for clothes); 'none': train on the images as they are "
                              "(default: auto)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the interrupted run in --out-dir from its last "
+                             "completed epoch, with that run's settings (default: off)")
     cli.add_data_args(parser)
     cli.add_run_args(parser, "runs/cnn")
     return parser.parse_args(argv)
@@ -36,12 +40,20 @@ def parse_args(argv=None):
 
 def main(args):
     from digitsuite.augment import POLICIES
-    from digitsuite.fileio import prepare_out_dir
+    from digitsuite.errors import Interrupted
+    from digitsuite.fileio import atomic_path, prepare_out_dir
     from digitsuite.reporting import classification_metrics, run_config, write_run_report
-    from digitsuite.training import fit, predict_proba, set_seed
+    from digitsuite.training import fit, load_checkpoint, predict_proba, set_seed
     from models import build_cnn
 
     out_dir = prepare_out_dir(args.out_dir)
+    checkpoints = out_dir / "checkpoint"
+    resume_state = None
+    if args.resume:
+        model, resume_state = load_checkpoint(checkpoints)
+        args = cli.restore_args(args, resume_state["args"])
+        print(f"resuming {out_dir} after epoch {resume_state['epochs_done']} "
+              "with the settings it was started with")
     set_seed(args.seed)
     dataset, train, val, (x_test, y_test) = cli.load_splits(args)
     epochs = 1 if args.dry_run else args.epochs
@@ -49,10 +61,16 @@ def main(args):
     print(f"data: {dataset.summary()}; training on {len(train[0]):,}, "
           f"validating on {len(val[0]):,}")
 
-    model = build_cnn(num_classes=len(dataset.class_names), dropout=args.dropout)
-    result = fit(model, train, val, epochs=epochs, batch_size=args.batch_size,
-                 learning_rate=args.learning_rate, seed=args.seed, policy=policy,
-                 verbose=1 if sys.stdout.isatty() else 2)
+    if resume_state is None:
+        model = build_cnn(num_classes=len(dataset.class_names), dropout=args.dropout)
+    try:
+        result = fit(model, train, val, epochs=epochs, batch_size=args.batch_size,
+                     learning_rate=args.learning_rate, seed=args.seed, policy=policy,
+                     checkpoint_dir=checkpoints, resume_state=resume_state,
+                     run_args=cli.saved_args(args),
+                     verbose=1 if sys.stdout.isatty() else 2)
+    except KeyboardInterrupt:
+        raise Interrupted(cli.resume_hint(checkpoints, "train_cnn.py", out_dir)) from None
 
     proba = predict_proba(model, x_test)
     metrics = classification_metrics(y_test, proba, dataset.class_names)
@@ -62,12 +80,11 @@ def main(args):
     config = run_config(args, dataset, effective_epochs=epochs,
                         augmentation=policy.as_dict(), n_train=len(train[0]),
                         n_val=len(val[0]))
-    from digitsuite.fileio import atomic_path
-
     with atomic_path(out_dir / "model.keras") as tmp:
         model.save(tmp)
     write_run_report(out_dir, "Seed CNN", config, metrics, y_test, proba,
                      dataset.class_names, history=result["history"])
+    shutil.rmtree(checkpoints)
     print(f"test accuracy: {metrics['test_accuracy']:.2%} "
           f"(loss {metrics['test_loss']:.4f}, {metrics['n_test']:,} test images); "
           f"outputs in {out_dir}/")

@@ -2,6 +2,7 @@
 the entry point that turns user errors into one ``error:`` line."""
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -91,15 +92,47 @@ def load_splits(args, log=print):
     return dataset, train, val, (x_test, y_test)
 
 
+# Flags that say where and how to run, not what to train: --resume keeps these.
+RUN_ONLY_ARGS = ("out_dir", "resume", "debug")
+
+
+def saved_args(args):
+    """The training settings of ``args`` as JSON-ready values, for a resume."""
+    return {k: (str(v) if isinstance(v, Path) else v)
+            for k, v in vars(args).items() if k not in RUN_ONLY_ARGS}
+
+
+def restore_args(args, saved):
+    """``args`` with the training settings of an earlier run put back."""
+    restored = argparse.Namespace(**vars(args))
+    for key, value in saved.items():
+        setattr(restored, key, Path(value) if key == "data_dir" and value else value)
+    return restored
+
+
+def resume_hint(checkpoint_dir, script, out_dir):
+    """The message for a stopped run: what was kept, and the command to continue."""
+    return (f"interrupted; completed epochs are saved in {checkpoint_dir}; continue with: "
+            f"python {script} --resume --out-dir {out_dir}")
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def run(main, args):
-    """Call ``main(args)``; print user errors as one line and exit non-zero."""
+    """Call ``main(args)``; print user errors as one line and exit non-zero.
+
+    SIGTERM is treated like Ctrl-C, so a killed run stops the same clean way.
+    """
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         return main(args)
     except DigitsuiteError as exc:
         if getattr(args, "debug", False):
             raise
         print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         if getattr(args, "debug", False):
             raise

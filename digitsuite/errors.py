@@ -8,6 +8,8 @@ class DigitsuiteError(Exception):
     so the message must say what is wrong and what to do about it.
     """
 
+    exit_code = 2
+
 
 class DataError(DigitsuiteError):
     """A dataset file is missing, corrupt or has the wrong contents."""
@@ -19,3 +21,9 @@ class ModelFileError(DigitsuiteError):
 
 class ImageError(DigitsuiteError):
     """An image file is missing, unreadable, too small, too large or blank."""
+
+
+class Interrupted(DigitsuiteError):
+    """Ctrl-C or SIGTERM stopped the run; the message says how to resume."""
+
+    exit_code = 130

@@ -6,13 +6,17 @@ linear warm-up and cosine decay of the learning rate; and the epoch with the
 best validation accuracy kept at the end.
 """
 
+import json
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 
 from digitsuite.augment import augment_batch
 from digitsuite.backend import keras, tf
+from digitsuite.errors import DigitsuiteError
+from digitsuite.fileio import atomic_path, write_json
 
 
 def set_seed(seed):
@@ -79,12 +83,13 @@ class KeepBestWeights(keras.callbacks.Callback):
     """Remember the weights of the epoch with the best validation accuracy
     (ties go to the later epoch) and restore them when training ends."""
 
-    def __init__(self, monitor="val_accuracy"):
+    def __init__(self, monitor="val_accuracy", best=-np.inf, best_epoch=None,
+                 best_weights=None):
         super().__init__()
         self.monitor = monitor
-        self.best = -np.inf
-        self.best_epoch = None
-        self.best_weights = None
+        self.best = best
+        self.best_epoch = best_epoch
+        self.best_weights = best_weights
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
@@ -97,25 +102,124 @@ class KeepBestWeights(keras.callbacks.Callback):
             self.model.set_weights(self.best_weights)
 
 
+class EpochCheckpoint(keras.callbacks.Callback):
+    """After every epoch, save what an exact resume needs into ``folder``.
+
+    ``epochNNN.keras`` (weights and optimizer state), ``epochNNN.rng.npz``
+    (the dropout seed generators' state, which ``model.save`` does not keep),
+    the best weights so far, and last ``state.json``, which names those files:
+    a run killed at any moment leaves a complete earlier checkpoint.
+    """
+
+    def __init__(self, folder, best, history, seconds, run_args):
+        super().__init__()
+        self.folder, self.best, self.history, self.seconds = Path(folder), best, history, seconds
+        self.run_args = run_args
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        done = epoch + 1
+        files = {"model": f"epoch{done:03d}.keras", "rng": f"epoch{done:03d}.rng.npz",
+                 "best": f"best-epoch{self.best.best_epoch:03d}.npz"
+                 if self.best.best_epoch else None}
+        with atomic_path(self.folder / files["model"]) as tmp:
+            self.model.save(tmp)
+        _save_arrays(self.folder / files["rng"], rng_state(self.model))
+        if files["best"] and not (self.folder / files["best"]).exists():
+            _save_arrays(self.folder / files["best"], self.best.best_weights)
+        write_json(self.folder / CHECKPOINT_STATE, {
+            "epochs_done": done, "files": files, "history": self.history,
+            "best_epoch": self.best.best_epoch,
+            "best_val_accuracy": float(self.best.best) if self.best.best_epoch else None,
+            "train_seconds": self.seconds + time.perf_counter() - self.started,
+            "args": self.run_args,
+        })
+        keep = {CHECKPOINT_STATE, *[f for f in files.values() if f]}
+        for path in self.folder.iterdir():
+            if path.name not in keep and not path.name.startswith("."):
+                path.unlink()
+
+
+CHECKPOINT_STATE = "state.json"
+
+
+def rng_state(model):
+    """The model's random seed-generator states (dropout masks come from these)."""
+    return [v.numpy() for v in model.non_trainable_variables if "seed_generator" in v.path]
+
+
+def _save_arrays(path, arrays):
+    with atomic_path(path) as tmp:
+        np.savez(tmp, *arrays)
+
+
+def _load_arrays(path):
+    with np.load(path, allow_pickle=False) as archive:
+        return [archive[f"arr_{i}"] for i in range(len(archive.files))]
+
+
+def load_checkpoint(folder):
+    """Load the last checkpoint in ``folder``: returns ``(compiled model, state)``."""
+    folder = Path(folder)
+    state_path = folder / CHECKPOINT_STATE
+    if not state_path.is_file():
+        raise DigitsuiteError(
+            f"nothing to resume: no checkpoint in {folder}; run without --resume to start")
+    try:
+        state = json.loads(state_path.read_text())
+        files = state["files"]
+        model = keras.models.load_model(folder / files["model"], safe_mode=True)
+        seed_vars = [v for v in model.non_trainable_variables if "seed_generator" in v.path]
+        for var, value in zip(seed_vars, _load_arrays(folder / files["rng"])):
+            var.assign(value)
+        state["best_weights"] = (_load_arrays(folder / files["best"])
+                                 if files.get("best") else None)
+    except (OSError, ValueError, KeyError) as exc:
+        raise DigitsuiteError(
+            f"checkpoint in {folder} is unreadable ({exc}); delete that folder and "
+            "train without --resume") from exc
+    return model, state
+
+
 def fit(model, train, val, *, epochs, batch_size, learning_rate, seed, policy,
-        callbacks=(), verbose=1):
+        checkpoint_dir=None, resume_state=None, run_args=None, callbacks=(), verbose=1):
     """Compile and train ``model``; return a dict with history and timings.
 
-    ``train`` and ``val`` are ``(uint8 images, int labels)`` pairs.
+    ``train`` and ``val`` are ``(uint8 images, int labels)`` pairs. With
+    ``checkpoint_dir`` every epoch is checkpointed there; ``resume_state``
+    (from :func:`load_checkpoint`, with its model passed as ``model``)
+    continues such a run so that it ends exactly as an uninterrupted one;
+    ``run_args`` (JSON-ready settings) are stored with each checkpoint.
     """
-    ds, steps = make_train_dataset(*train, batch_size, seed, policy, epochs)
-    compile_for_training(model, learning_rate, steps, epochs)
-    best = KeepBestWeights()
+    state = resume_state or {}
+    initial_epoch = state.get("epochs_done", 0)
+    ds, steps = make_train_dataset(*train, batch_size, seed, policy, epochs, initial_epoch)
+    if not resume_state:
+        compile_for_training(model, learning_rate, steps, epochs)
+    best = KeepBestWeights(best=state.get("best_val_accuracy") or -np.inf,
+                           best_epoch=state.get("best_epoch"),
+                           best_weights=state.get("best_weights"))
+    history = {k: list(v) for k, v in state.get("history", {}).items()}
+    earlier_seconds = state.get("train_seconds", 0.0)
+    callbacks = [best, *callbacks]
+    if checkpoint_dir is not None:
+        callbacks.append(EpochCheckpoint(checkpoint_dir, best, history, earlier_seconds,
+                                         run_args or {}))
     start = time.perf_counter()
-    history = model.fit(
-        ds, epochs=epochs, steps_per_epoch=steps,
+    fitted = model.fit(
+        ds, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
         validation_data=make_eval_dataset(*val),
-        callbacks=[best, *callbacks], verbose=verbose, shuffle=False,
+        callbacks=callbacks, verbose=verbose, shuffle=False,
     )
-    seconds = time.perf_counter() - start
+    seconds = earlier_seconds + time.perf_counter() - start
+    if checkpoint_dir is None:
+        history = {k: [float(v) for v in vals] for k, vals in fitted.history.items()}
     return {
-        "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
-        "epochs_run": len(history.epoch),
+        "history": history,
+        "epochs_run": len(next(iter(history.values()), [])),
         "best_epoch": best.best_epoch,
         "best_val_accuracy": float(best.best) if best.best_epoch else None,
         "train_seconds": seconds,

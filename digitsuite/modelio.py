@@ -1,0 +1,54 @@
+"""Load saved Keras models with one-line errors for the user's mistakes."""
+
+import zipfile
+from pathlib import Path
+
+from digitsuite.errors import ModelFileError
+
+TRAIN_HINT = "train one with: python train_cnn.py"
+
+
+def load_keras_model(path, hint=TRAIN_HINT, expect_input_shape=None):
+    """Load a ``.keras`` (or ``.h5``) model in safe mode, uncompiled.
+
+    ``hint`` ends the message when there is no model at ``path``;
+    ``expect_input_shape`` (without the batch axis, e.g. ``(28, 28, 1)``) is
+    checked against the model's input. Raises ModelFileError for a missing
+    file, a file Keras cannot load (or that needs unsafe deserialisation),
+    and a model with a different input shape.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ModelFileError(f"no model at {path}; {hint}")
+    if not path.is_file():
+        raise ModelFileError(f"{path} is a folder, not a model file; give the model.keras "
+                             "file inside it")
+    if path.suffix == ".keras" and not zipfile.is_zipfile(path):
+        raise ModelFileError(f"{path} is not a .keras model (not a zip archive), so it is "
+                             f"corrupt or another kind of file; {hint}")
+    from digitsuite.backend import keras
+
+    try:
+        # compile=False: inference needs no optimizer state, and a model saved
+        # with a custom loss still loads.
+        model = keras.models.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:  # Keras raises ValueError, OSError, zip and JSON errors alike
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        reason = reason if len(reason) <= 400 else reason[:400] + "..."
+        raise ModelFileError(
+            f"{path} is not a Keras model file Keras can load ({reason}); give a "
+            f"model.keras saved by this suite, or {hint}") from exc
+    if expect_input_shape is not None:
+        if not _shape_fits(model.input_shape, expect_input_shape):
+            raise ModelFileError(
+                f"{path} takes inputs of shape {model.input_shape}, but this script "
+                f"feeds (batch, {', '.join(map(str, expect_input_shape))}); give a model "
+                f"with that input, or {hint}")
+    return model
+
+
+def _shape_fits(input_shape, expected):
+    """True for one input of shape ``(None, *expected)``; None dims match any size."""
+    if not isinstance(input_shape, tuple) or len(input_shape) != len(expected) + 1:
+        return False
+    return all(dim is None or dim == want for dim, want in zip(input_shape[1:], expected))

@@ -1,0 +1,137 @@
+"""Show what every layer of the trained CNN sees for one digit.
+
+For a test image (by class or index) or your own picture of a digit, writes
+under --out-dir: input.png, one maps_<layer>.png per convolution and pooling
+layer with all its feature maps, filters_<first conv>.png, dense.png,
+probabilities.png, saliency.png, overview.png and index.html, which shows
+them all on one page. Prints the prediction and its probability.
+
+    python visualize_layers.py --digit 0              # first test '0', runs/layers/digit-0/
+    python visualize_layers.py --index 1234
+    python visualize_layers.py --image my_seven.jpg   # dark ink on light paper or the reverse
+    python visualize_layers.py --model runs/cnn-fashion/model.keras --dataset fashion_mnist
+
+Your picture is prepared the way MNIST was made: grey, ink as foreground,
+cropped to the ink, fit into 20x20 keeping its aspect ratio, placed in 28x28
+by centre of mass. The convolution and max-pooling demo on an ordinary
+photo is conv_demo.py.
+"""
+
+import argparse
+import re
+from pathlib import Path
+
+from digitsuite import cli
+
+DEFAULT_MODEL = Path("runs/cnn/model.keras")
+LAYERS_ROOT = Path("runs/layers")
+
+
+def digit(text):
+    """argparse type: a class number 0-9."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a digit 0-9, got {text!r}") from None
+    if not 0 <= value <= 9:
+        raise argparse.ArgumentTypeError(f"must be a digit 0-9, got {value}")
+    return value
+
+
+def non_negative_int(text):
+    """argparse type: a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def parse_args(argv=None):
+    parser = cli.Parser(__doc__)
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
+                        help=f"trained Keras model (default: {DEFAULT_MODEL})")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--digit", type=digit, default=0,
+                        help="show the first test image of this class, 0-9; ignored "
+                             "with --index or --image (default: 0)")
+    source.add_argument("--index", type=non_negative_int, default=None,
+                        help="show the test image with this index (default: none)")
+    source.add_argument("--image", type=Path, default=None,
+                        help="show your own picture of one digit (PNG, JPEG, ...; "
+                             "default: none)")
+    cli.add_data_args(parser)
+    parser.add_argument("--out-dir", type=Path, default=None,
+                        help=f"folder for every output file (default: {LAYERS_ROOT}/"
+                             "digit-D, index-N or the image's file name)")
+    parser.add_argument("--debug", action="store_true",
+                        help="show full tracebacks instead of one-line errors (default: off)")
+    return parser.parse_args(argv)
+
+
+def pick_test_image(args):
+    """The test image chosen by --digit or --index: (uint8 28x28, label, description)."""
+    from digitsuite.data import load_dataset
+    from digitsuite.errors import DigitsuiteError
+
+    dataset = load_dataset(args.dataset, args.data_dir)
+    x_test, y_test = dataset.x_test, dataset.y_test
+    if args.index is not None:
+        if args.index >= len(x_test):
+            raise DigitsuiteError(
+                f"--index {args.index} is out of range: the test set ({dataset.source}) "
+                f"has {len(x_test):,} images, so use 0-{len(x_test) - 1}")
+        index = args.index
+    else:
+        matches = (y_test == args.digit).nonzero()[0]
+        if not len(matches):
+            raise DigitsuiteError(f"the test set ({dataset.source}) has no image of class "
+                                  f"{args.digit}; pick another --digit or use --index")
+        index = int(matches[0])
+    label = int(y_test[index])
+    name = dataset.class_names[label]
+    return x_test[index], label, f"test image #{index} of {len(x_test):,} (label {name})"
+
+
+def main(args):
+    import numpy as np
+
+    from digitsuite import images, layerviz
+    from digitsuite.data import CLASS_NAMES
+    from digitsuite.errors import ModelFileError
+    from digitsuite.fileio import prepare_out_dir
+    from digitsuite.modelio import load_keras_model
+    from digitsuite.training import set_seed
+
+    set_seed(args.seed)
+    model = load_keras_model(args.model, expect_input_shape=(28, 28, 1))
+    if len(model.output_shape) != 2:
+        raise ModelFileError(f"{args.model} outputs shape {model.output_shape}; this script "
+                             "needs a classifier with one vector of class scores")
+    if args.image is not None:
+        original, image = images.load_digit(args.image)
+        label, source = None, f"your image {args.image.name}"
+        default_name = re.sub(r"[^\w.-]+", "_", args.image.stem) or "image"
+    else:
+        pixels, label, source = pick_test_image(args)
+        original, image = None, pixels.astype(np.float32) / 255.0
+        default_name = f"index-{args.index}" if args.index is not None else f"digit-{args.digit}"
+    out_dir = prepare_out_dir(args.out_dir or LAYERS_ROOT / default_name)
+
+    result = layerviz.analyse(model, image)
+    class_names = CLASS_NAMES[args.dataset]
+    if len(class_names) != len(result["probabilities"]):
+        class_names = [str(k) for k in range(len(result["probabilities"]))]
+    files = layerviz.write_report(out_dir, model, image, result, class_names, source,
+                                  label=label, original=original)
+    predicted = result["predicted"]
+    print(f"{source}: predicted {class_names[predicted]} with probability "
+          f"{result['probabilities'][predicted]:.2%}")
+    print(f"wrote {len(files)} files; open {out_dir / 'index.html'}")
+    return {"image": image, "files": files, "out_dir": out_dir, **result}
+
+
+if __name__ == "__main__":
+    cli.run(main, parse_args())
