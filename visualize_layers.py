@@ -107,7 +107,7 @@ def main(args):
 
     set_seed(args.seed)
     model = load_keras_model(args.model, expect_input_shape=(28, 28, 1))
-    if len(model.output_shape) != 2:
+    if not isinstance(model.output_shape, tuple) or len(model.output_shape) != 2:
         raise ModelFileError(f"{args.model} outputs shape {model.output_shape}; this script "
                              "needs a classifier with one vector of class scores")
     if args.image is not None:
@@ -128,7 +128,7 @@ def main(args):
                                   label=label, original=original)
     predicted = result["predicted"]
     print(f"{source}: predicted {class_names[predicted]} with probability "
-          f"{result['probabilities'][predicted]:.2%}")
+          f"{layerviz.percent(result['probabilities'][predicted])}")
     print(f"wrote {len(files)} files; open {out_dir / 'index.html'}")
     return {"image": image, "files": files, "out_dir": out_dir, **result}
 

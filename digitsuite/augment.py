@@ -1,9 +1,10 @@
 """Batched, seeded augmentation for 28x28 grey images.
 
 One random affine transform per image (rotation, shear, separate x/y scale,
-shift), applied to the whole batch in a single ``ImageProjectiveTransformV3``
-op, plus a random stroke-width change (towards a 3x3 grey dilation or
-erosion). Randomness is *stateless*: the same ``seed`` tensor gives the same
+shift) plus an optional elastic distortion (a smooth random displacement
+field, after Simard et al. 2003), both resolved into one sampling grid and
+applied to the whole batch with a single bilinear gather, plus a random
+stroke-width change (towards a 3x3 grey dilation or erosion). Randomness is *stateless*: the same ``seed`` tensor gives the same
 batch, which makes training reproducible and resumable epoch by epoch.
 
 The ranges suit handwriting, where people slant, write wide or narrow, and
@@ -24,6 +25,12 @@ class AugmentPolicy:
     shift: float = 0.0          # shift, fraction of the image side, in [-s, s]
     stroke: float = 0.0         # blend towards dilation/erosion, in [-s, s]
     flip: bool = False          # mirror left-right with probability 1/2
+    elastic: float = 0.0        # elastic displacement of up to this many pixels
+
+    @property
+    def warps(self):
+        return bool(self.rotation_deg or self.shear or self.scale or self.shift
+                    or self.flip or self.elastic)
 
     def as_dict(self):
         return asdict(self)
@@ -36,8 +43,12 @@ POLICIES = {
 }
 
 
-def _affine_transforms(batch, size, policy, seed):
-    """(batch, 8) output->input projective transforms for ImageProjectiveTransformV3."""
+ELASTIC_GRID = 4  # control points per side of the elastic displacement field
+
+
+def _affine_coefficients(batch, size, policy, seed):
+    """Per-image output->input affine maps: six (batch,) tensors a, b, c, d, e, f
+    with input_x = a*x + b*y + c and input_y = d*x + e*y + f."""
     def uniform(k, bound):
         return tf.random.stateless_uniform(
             [batch], seed=seed + [0, k], minval=-bound, maxval=bound)
@@ -49,8 +60,7 @@ def _affine_transforms(batch, size, policy, seed):
     shift_x = uniform(5, policy.shift * size)
     shift_y = uniform(6, policy.shift * size)
     if policy.flip:
-        flip = tf.where(uniform(7, 1.0) < 0, -1.0, 1.0)
-        scale_x = scale_x * flip
+        scale_x = scale_x * tf.where(uniform(7, 1.0) < 0, -1.0, 1.0)
     cos, sin = tf.cos(angle), tf.sin(angle)
     # Forward map A = R(angle) @ Shear(shear) @ diag(scale_x, scale_y), about the centre.
     a00 = cos * scale_x
@@ -62,10 +72,38 @@ def _affine_transforms(batch, size, policy, seed):
     centre = (size - 1) / 2.0
     # input = A^-1 (output - centre - shift) + centre
     cx, cy = centre + shift_x, centre + shift_y
-    off_x = centre - (i00 * cx + i01 * cy)
-    off_y = centre - (i10 * cx + i11 * cy)
-    zeros = tf.zeros_like(angle)
-    return tf.stack([i00, i01, off_x, i10, i11, off_y, zeros, zeros], axis=1)
+    return (i00, i01, centre - (i00 * cx + i01 * cy),
+            i10, i11, centre - (i10 * cx + i11 * cy))
+
+
+def _elastic_field(batch, size, alpha, seed):
+    """(batch, size, size, 2) smooth displacements: random shifts of up to
+    ``alpha`` pixels at a coarse grid of control points, bicubically upsampled
+    (a cheap stand-in for Gaussian-smoothed noise)."""
+    coarse = tf.random.stateless_uniform([batch, ELASTIC_GRID, ELASTIC_GRID, 2],
+                                         seed=seed + [0, 21], minval=-alpha, maxval=alpha)
+    return tf.image.resize(coarse, [size, size], method="bicubic")
+
+
+def _bilinear(images, xs, ys):
+    """Sample images (batch, h, w, c) at input coordinates xs, ys (batch, h, w);
+    points outside the image read as 0."""
+    shape = tf.shape(images)
+    h, w = shape[1], shape[2]
+    x0, y0 = tf.floor(xs), tf.floor(ys)
+    wx, wy = (xs - x0)[..., None], (ys - y0)[..., None]
+    x0, y0 = tf.cast(x0, tf.int32), tf.cast(y0, tf.int32)
+    batch_idx = tf.broadcast_to(tf.range(shape[0])[:, None, None], tf.shape(x0))
+
+    def at(y, x):
+        inside = (y >= 0) & (y < h) & (x >= 0) & (x < w)
+        idx = tf.stack([batch_idx, tf.clip_by_value(y, 0, h - 1),
+                        tf.clip_by_value(x, 0, w - 1)], axis=-1)
+        return tf.gather_nd(images, idx) * tf.cast(inside, images.dtype)[..., None]
+
+    top = at(y0, x0) * (1 - wx) + at(y0, x0 + 1) * wx
+    bottom = at(y0 + 1, x0) * (1 - wx) + at(y0 + 1, x0 + 1) * wx
+    return top * (1 - wy) + bottom * wy
 
 
 def augment_batch(images, seed, policy):
@@ -85,9 +123,14 @@ def augment_batch(images, seed, policy):
         eroded = -tf.nn.max_pool2d(-out, 3, 1, "SAME")
         target = tf.where(strength > 0, dilated, eroded)
         out = out + tf.abs(strength) * (target - out)
-    if policy.rotation_deg or policy.shear or policy.scale or policy.shift or policy.flip:
-        transforms = _affine_transforms(batch, size, policy, seed)
-        out = tf.raw_ops.ImageProjectiveTransformV3(
-            images=out, transforms=transforms, output_shape=tf.shape(out)[1:3],
-            interpolation="BILINEAR", fill_mode="CONSTANT", fill_value=0.0)
+    if policy.warps:
+        a, b, c, d, e, f = (t[:, None, None] for t in
+                            _affine_coefficients(batch, size, policy, seed))
+        grid = tf.range(size, dtype=tf.float32)
+        xs = a * grid[None, None, :] + b * grid[None, :, None] + c  # (batch, h, w)
+        ys = d * grid[None, None, :] + e * grid[None, :, None] + f
+        if policy.elastic:
+            field = _elastic_field(batch, size, policy.elastic, seed)
+            xs, ys = xs + field[..., 0], ys + field[..., 1]
+        out = _bilinear(out, xs, ys)
     return out

@@ -34,15 +34,16 @@ MNIST_CENTRE = 14.0      # where MNIST's centres of mass sit (mean 14.0 on its t
 MNIST_STROKE = 0.15      # stroke width / digit height in MNIST (~3 of 20 pixels)
 
 
-def read_image(path, colour=False):
+def read_image(path, colour=False, max_side=None):
     """Read an image file as float32 in 0-1.
 
     Returns (h, w) grey, or with ``colour`` (h, w, 3) for colour files and
-    (h, w, 1) for grey ones. Transparent pixels are laid on white, so a digit
-    drawn on a transparent canvas reads as ink on paper; phone photos are
-    turned upright by their EXIF orientation. Raises ImageError for a missing,
-    empty, unreadable, too small (under MIN_SIDE pixels a side) or too large
-    (over MAX_PIXELS) file.
+    (h, w, 1) for grey ones; with ``max_side``, shrunk (keeping the aspect
+    ratio) so that neither side exceeds it. Transparent pixels are laid on
+    white, so a digit drawn on a transparent canvas reads as ink on paper;
+    phone photos are turned upright by their EXIF orientation. Raises
+    ImageError for a missing, empty, unreadable, too small (under MIN_SIDE
+    pixels a side) or too large (over MAX_PIXELS) file.
     """
     path = Path(path)
     if not path.is_file():
@@ -58,7 +59,7 @@ def read_image(path, colour=False):
                 with Image.open(f) as img:
                     _check_size(img.size, path)
                     img = ImageOps.exif_transpose(img)  # decodes the pixels
-                    return _to_array(img, colour)
+                    return _to_array(img, colour, max_side)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ImageError(
                 f"{path} is too large to decode safely ({exc}); shrink it first") from exc
@@ -84,19 +85,21 @@ def _check_size(size, path):
             f"{MIN_SIDE}x{MIN_SIDE}")
 
 
-def _to_array(img, colour):
+def _to_array(img, colour, max_side):
     """Pillow image -> float32 array in 0-1 (see read_image)."""
     grey_file = Image.getmodebase(img.mode) == "L"
     if img.mode.startswith("I"):  # 16-bit grey scans; Pillow's "L" would clip them
-        grey = np.clip(np.asarray(img, np.float32) / 65535.0, 0.0, 1.0)
-        return grey[..., None] if colour else grey
-    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-        white = Image.new("RGBA", img.size, "white")
-        img = Image.alpha_composite(white, img.convert("RGBA"))
-    if colour and not grey_file:
-        return np.asarray(img.convert("RGB"), np.float32) / 255.0
-    grey = np.asarray(img.convert("L"), np.float32) / 255.0
-    return grey[..., None] if colour else grey
+        img = Image.fromarray(np.asarray(img, np.float32) / 65535.0)  # mode "F"
+    else:
+        if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+            white = Image.new("RGBA", img.size, "white")
+            img = Image.alpha_composite(white, img.convert("RGBA"))
+        img = img.convert("RGB" if colour and not grey_file else "L")
+    if max_side and max(img.size) > max_side:
+        img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    array = np.asarray(img, np.float32)
+    array = np.clip(array if img.mode == "F" else array / 255.0, 0.0, 1.0)
+    return array[..., None] if colour and array.ndim == 2 else array
 
 
 def otsu_threshold(values):
@@ -128,10 +131,11 @@ def to_foreground(grey, ink_dark=None):
     """Grey image (0-1) -> float32 foreground: ink 1, paper 0.
 
     ``ink_dark`` gives the polarity (None: decide with :func:`ink_is_dark`).
-    Paper texture and lighting below halfway between the paper and the
-    Otsu threshold become 0, and ink at or beyond its median level becomes 1,
-    like MNIST's saturated strokes with soft edges. Raises ImageError when no
-    ink stands out from the paper.
+    Otsu's threshold separates paper from ink. Paper up to its 99th
+    percentile (and at least halfway to the threshold) becomes 0, which
+    removes most of its texture; ink at or beyond its median level becomes
+    1, like MNIST's saturated strokes with soft edges. Raises ImageError
+    when no ink stands out from the paper.
     """
     grey = np.asarray(grey, np.float32)
     if ink_dark is None:
@@ -144,7 +148,7 @@ def to_foreground(grey, ink_dark=None):
         raise ImageError(
             "found no digit: the image is blank or its ink barely differs from the "
             "paper; use a sharper, evenly lit picture")
-    low = (np.median(paper) + threshold) / 2
+    low = max((np.median(paper) + threshold) / 2, np.percentile(paper, 99))
     high = np.median(strokes)
     return np.clip((ink - low) / (high - low), 0.0, 1.0).astype(np.float32)
 

@@ -76,7 +76,7 @@ def class_score_model(model):
 
     scores = keras.models.clone_model(model, clone_function=clone)
     scores.set_weights(model.get_weights())
-    return scores
+    return keras.Model(scores.input, scores.output)  # called with one tensor, like probes
 
 
 def saliency(model, image, class_index):
@@ -103,9 +103,10 @@ def analyse(model, image):
     image = np.asarray(image, np.float32)
     map_names, dense_names = map_layer_names(model), dense_layer_names(model)
     names = map_names + dense_names
-    # All activations and the output in one call.
-    probe = keras.Model(model.inputs, [model.get_layer(n).output for n in names]
-                        + list(model.outputs))
+    # All activations and the output in one call. model.input is the single
+    # input tensor, so the probe takes one array (model.inputs would want a list).
+    probe = keras.Model(model.input, [model.get_layer(n).output for n in names]
+                        + [model.output])
     outputs = [np.asarray(o)[0] for o in probe(image[None, ..., None], training=False)]
     activations = dict(zip(names, outputs))
     probabilities = class_probabilities(outputs[-1])
@@ -122,6 +123,12 @@ def analyse(model, image):
         "filters": np.asarray(conv.kernel).mean(axis=2) if conv is not None else None,
         "filters_layer": conv.name if conv is not None else None,
     }
+
+
+def percent(probability):
+    """``probability`` as a percentage that never rounds a near-certainty up to 100%."""
+    text = f"{probability:.2%}"
+    return "> 99.99%" if text == "100.00%" and probability < 1 else text
 
 
 def describe_layer(layer):
@@ -177,15 +184,16 @@ def _plot_panels(maps, title, cmap, vmin, vmax, label, background):
     height, width, count = maps.shape
     gap = max(1, math.ceil(0.35 * height))
     mosaic, corners = tile_maps(maps, gap)
-    rows, cols = grid_shape(count)
-    fig, ax = plt.subplots(figsize=(cols * 1.05 + 1.4, rows * 1.05 * (height + gap) / width
-                                    + 0.8))
+    image_width = grid_shape(count)[1] * 1.05  # inches
+    fig, ax = plt.subplots(figsize=(image_width + 1.3,
+                                    image_width * mosaic.shape[0] / mosaic.shape[1] + 0.8),
+                           layout="constrained")
     im = ax.imshow(mosaic, cmap=plt.get_cmap(cmap).with_extremes(bad=background),
                    vmin=vmin, vmax=vmax, interpolation="nearest")
     for k, (top, left) in enumerate(corners):
         ax.text(left - 0.5, top - 0.5 - gap / 2, str(k), fontsize=7, va="center")
     ax.set_axis_off()
-    fig.colorbar(im, ax=ax, fraction=0.03, pad=0.02, label=label)
+    fig.colorbar(im, ax=ax, shrink=0.8, label=label)
     ax.set_title(title)
     return fig
 
@@ -198,7 +206,7 @@ def plot_input(image, original=None, title="network input"):
     axes = axes[0]
     if original is not None:
         axes[0].imshow(original, cmap="gray", vmin=0, vmax=1)
-        axes[0].set_title(f"your image, {_shape_text(original.shape[:2])}")
+        axes[0].set_title(f"your image, {original.shape[1]}x{original.shape[0]} pixels")
         axes[0].set_axis_off()
     ax = axes[-1]
     im = ax.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
@@ -228,8 +236,8 @@ def plot_filters(name, filters):
     limit = max(float(np.abs(filters).max()), 1e-6)
     return _plot_panels(
         filters, f"{name}: the {count} learned {_shape_text(filters.shape[:2])} filters\n"
-                 "(red +, blue -; grey = gap)",
-        "RdBu_r", -limit, limit, "weight", "0.6")
+                 "(red +, blue -)",
+        "RdBu_r", -limit, limit, "weight", "0.85")
 
 
 def plot_dense(dense):
@@ -263,7 +271,7 @@ def plot_probabilities(probabilities, class_names, label=None):
     ax.set_ylabel("probability")
     truth = f"; true label {class_names[label]}" if label is not None else ""
     ax.set_title(f"softmax output: predicted {class_names[predicted]} "
-                 f"({probabilities[predicted]:.1%}){truth}")
+                 f"({percent(probabilities[predicted])}){truth}")
     fig.tight_layout()
     return fig
 
@@ -328,7 +336,7 @@ def plot_overview(image, maps, probabilities, class_names):
     predicted = int(np.argmax(probabilities))
     fig.suptitle(f"input \u2192 feature maps (the {rows} most active per layer) \u2192 "
                  f"probabilities: predicted {class_names[predicted]} "
-                 f"({probabilities[predicted]:.1%})")
+                 f"({percent(probabilities[predicted])})")
     return fig
 
 
@@ -404,12 +412,12 @@ def write_report(out_dir, model, image, result, class_names, source, label=None,
             "0 are silent for this input.")
     add("probabilities.png", plot_probabilities(probabilities, class_names, label),
         f"The softmax output: predicted {name} with probability "
-        f"{probabilities[predicted]:.2%} (orange).")
+        f"{percent(probabilities[predicted])} (orange).")
     add("saliency.png", plot_saliency(image, result["saliency"], name),
         f"Saliency: the size of the gradient of class {name}'s score (before softmax) "
         "with respect to each input pixel; bright pixels change the score most.")
-    summary = (f"{source}. Predicted {name} with probability "
-               f"{probabilities[predicted]:.2%}"
+    summary = (f"Predicted {name} with probability "
+               f"{percent(probabilities[predicted])}"
                + (f"; true label {class_names[label]}." if label is not None else "."))
     write_text(out_dir / "index.html",
                index_html(f"What the network sees: {source}", summary, page))

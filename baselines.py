@@ -1,0 +1,101 @@
+"""Train the baselines beside the CNN: logistic regression, a random forest
+and a dense network, on the same data, split and seed as train_cnn.py.
+
+Each model writes under --out-dir/<model>/: the fitted model (model.skops
+for scikit-learn, loaded safely with skops; model.keras for the dense net),
+config.json, metrics.json, report.md and confusion.png (the dense net also
+history.png). Logistic regression and the forest read deskewed pixels by
+default (--features); the dense net trains with the CNN's augmentation.
+
+    python baselines.py                          # all three, runs/lr, runs/rf, runs/dense
+    python baselines.py --models lr rf --rf-trees 500
+    python baselines.py --dry-run --out-dir /tmp/smoke
+"""
+
+from digitsuite import cli
+
+MODELS = ("lr", "rf", "dense")
+
+
+def parse_args(argv=None):
+    from digitsuite.features import FEATURES
+
+    parser = cli.Parser(__doc__)
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS),
+                        help="which baselines to train (default: lr rf dense)")
+    parser.add_argument("--features", choices=list(FEATURES), default="deskew",
+                        help="input of logistic regression and the random forest: "
+                             "'deskew' straightens slanted digits first, 'pixels' uses "
+                             "them as they are (default: deskew)")
+    parser.add_argument("--lr-c", type=cli.positive_float, default=1.0,
+                        help="logistic regression: inverse regularisation strength C "
+                             "(default: 1.0)")
+    parser.add_argument("--rf-trees", type=cli.positive_int, default=300,
+                        help="random forest: number of trees (default: 300)")
+    parser.add_argument("--epochs", type=cli.positive_int, default=40,
+                        help="dense net: training epochs (default: 40)")
+    parser.add_argument("--batch-size", type=cli.positive_int, default=128,
+                        help="dense net: images per training step (default: 128)")
+    parser.add_argument("--learning-rate", type=cli.positive_float, default=2e-3,
+                        help="dense net: peak learning rate of the warm-up + cosine "
+                             "schedule (default: 0.002)")
+    parser.add_argument("--dropout", type=cli.fraction, default=0.5,
+                        help="dense net: dropout rate after Dense 512 (default: 0.5)")
+    parser.add_argument("--augment", choices=["auto", "none"], default="auto",
+                        help="dense net: 'auto' uses the dataset's augmentation policy "
+                             "(as train_cnn.py), 'none' the images as they are "
+                             "(default: auto)")
+    cli.add_data_args(parser)
+    cli.add_run_args(parser, "runs")
+    return parser.parse_args(argv)
+
+
+def main(args):
+    from digitsuite.augment import POLICIES
+    from digitsuite.baselines import count_parameters, train_baseline
+    from digitsuite.fileio import prepare_out_dir
+    from digitsuite.reporting import classification_metrics, run_config, write_run_report
+    from digitsuite.runs import MODEL_FILES, TITLES, predict_proba, save_model
+    from digitsuite.training import set_seed
+
+    prepare_out_dir(args.out_dir)
+    dataset, train, val, (x_test, y_test) = cli.load_splits(args)
+    policy = POLICIES["none" if args.augment == "none" else dataset.name]
+    print(f"data: {dataset.summary()}; training on {len(train[0]):,}, "
+          f"validating on {len(val[0]):,}")
+
+    results = {}
+    for name in dict.fromkeys(args.models):
+        out_dir = prepare_out_dir(args.out_dir / name)
+        set_seed(args.seed)  # each model starts from the seed, whichever ran before
+        print(f"{name}: training the {TITLES[name].lower()} ...", flush=True)
+        model, result = train_baseline(name, args, train, val, len(dataset.class_names),
+                                       policy, log=lambda line: print(line, flush=True))
+        print(f"{name}: trained in {result['train_seconds']:.1f} s", flush=True)
+
+        features = None if name == "dense" else args.features
+        proba = predict_proba(model, x_test, features)
+        params, params_kind = count_parameters(model)
+        metrics = classification_metrics(y_test, proba, dataset.class_names)
+        metrics.update(model=name, params=params, params_kind=params_kind,
+                       **{k: v for k, v in result.items() if k != "history"})
+        if features is None:
+            extra = dict(effective_epochs=metrics["epochs_run"],
+                         augmentation=policy.as_dict())
+        else:
+            extra = dict(features=features, estimator_params={
+                k: v for k, v in model.get_params().items()
+                if v is None or isinstance(v, (int, float, str, bool))})
+        config = run_config(args, dataset, model=name, n_train=len(train[0]),
+                            n_val=len(val[0]), **extra)
+        save_model(model, out_dir / MODEL_FILES[name])
+        write_run_report(out_dir, TITLES[name], config, metrics, y_test, proba,
+                         dataset.class_names, history=result.get("history"))
+        print(f"{name}: test accuracy {metrics['test_accuracy']:.2%} (validation "
+              f"{result['val_accuracy']:.2%}); outputs in {out_dir}/", flush=True)
+        results[name] = metrics
+    return results
+
+
+if __name__ == "__main__":
+    cli.run(main, parse_args())

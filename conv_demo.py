@@ -1,0 +1,85 @@
+"""What a convolution and a max-pool do to an ordinary colour photo.
+
+Applies 3x3 kernels (edge detection, sharpen, box blur and a custom kernel
+from --kernel) to a picture with Keras' convolution op, shows 'valid'
+versus 'same' padding on a 5x5 example with every number written out, and
+halves the picture with 2x2 max-pooling, printing the shapes. Writes
+convolution.png, padding.png and pooling.png under --out-dir. With no
+--image it uses the bundled sample_data/demo_photo.png, so it runs offline.
+
+    python conv_demo.py
+    python conv_demo.py --image holiday.jpg --kernel "0,-1,0, -1,4,-1, 0,-1,0"
+"""
+
+import argparse
+from pathlib import Path
+
+from digitsuite import cli
+from digitsuite.convdemo import DEMO_PHOTO, SOBEL_X, parse_kernel
+
+DEFAULT_OUT = Path("runs/conv_demo")
+
+
+def kernel_arg(text):
+    """argparse type for --kernel."""
+    try:
+        return parse_kernel(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def parse_args(argv=None):
+    parser = cli.Parser(__doc__)
+    parser.add_argument("--image", type=Path, default=DEMO_PHOTO,
+                        help="colour or grey picture to filter (default: the bundled "
+                             "sample_data/demo_photo.png)")
+    parser.add_argument("--kernel", type=kernel_arg, default=parse_kernel(SOBEL_X),
+                        help="custom kernel: 9 numbers (3x3) or 25 (5x5), rows top to "
+                             f"bottom, separated by commas or spaces (default: \"{SOBEL_X}\", a Sobel filter "
+                             "for vertical edges)")
+    parser.add_argument("--max-side", type=cli.positive_int, default=800,
+                        help="shrink larger pictures so neither side exceeds this many "
+                             "pixels (default: 800)")
+    parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT,
+                        help=f"folder for every output file (default: {DEFAULT_OUT})")
+    parser.add_argument("--debug", action="store_true",
+                        help="show full tracebacks instead of one-line errors (default: off)")
+    return parser.parse_args(argv)
+
+
+def main(args):
+    from digitsuite import convdemo
+    from digitsuite.fileio import prepare_out_dir, save_figure
+    from digitsuite.images import read_image
+
+    image = read_image(args.image, colour=True, max_side=args.max_side)  # (h, w, 1 or 3)
+    out_dir = prepare_out_dir(args.out_dir)
+    kernels = {**convdemo.KERNELS, "custom (--kernel)": args.kernel}
+    results = {name: (kernel, convdemo.convolve(image, kernel)) for name, kernel in
+               kernels.items()}
+    valid = convdemo.convolve(image, args.kernel, padding="valid")
+    example = convdemo.padding_example()
+    pooled = convdemo.max_pool(image)
+
+    save_figure(convdemo.plot_kernels(image, results, args.image.name),
+                out_dir / "convolution.png", dpi=convdemo.DPI)
+    save_figure(convdemo.plot_padding(example), out_dir / "padding.png", dpi=convdemo.DPI)
+    save_figure(convdemo.plot_pooling(image, pooled), out_dir / "pooling.png",
+                dpi=convdemo.DPI)
+
+    shape = convdemo.shape_text
+    same = results["custom (--kernel)"][1]
+    side = args.kernel.shape[0]
+    print(f"picture: {args.image.name}, {shape(image)} (height x width x channels)")
+    print(f"{side}x{side} convolution: 'same' {shape(image)} -> {shape(same)}, "
+          f"'valid' {shape(image)} -> {shape(valid)}")
+    print(f"padding example: 5x5 input -> 'valid' {shape(example['valid'])}, "
+          f"'same' {shape(example['same'])}")
+    print(f"2x2 max-pool: {shape(image)} -> {shape(pooled)}")
+    print(f"figures in {out_dir}/: convolution.png, padding.png, pooling.png")
+    return {"image": image, "outputs": {n: out for n, (_, out) in results.items()},
+            "valid": valid, "example": example, "pooled": pooled}
+
+
+if __name__ == "__main__":
+    cli.run(main, parse_args())

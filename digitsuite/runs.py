@@ -1,0 +1,175 @@
+"""The four models' saved runs: where each lives, which command creates it,
+and how to save, load and feed it images.
+
+A run is a folder ``<runs-dir>/<model>/`` written by ``train_cnn.py`` or
+``baselines.py``: the model file, ``config.json`` and ``metrics.json``.
+Keras models are ``model.keras``, loaded in safe mode. scikit-learn models
+are ``model.skops``: skops' loader builds only the types it is told to
+trust, where pickle or joblib would run whatever code the file holds. They
+read features, not images; ``config.json`` names which (see
+:mod:`digitsuite.features`).
+"""
+
+import json
+import shlex
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from digitsuite.errors import ModelFileError
+from digitsuite.fileio import atomic_path
+
+MODELS = ("lr", "rf", "dense", "cnn")
+TITLES = {"lr": "Logistic regression", "rf": "Random forest", "dense": "Dense network",
+          "cnn": "CNN"}
+MODEL_FILES = {"lr": "model.skops", "rf": "model.skops", "dense": "model.keras",
+               "cnn": "model.keras"}
+IMAGE_SHAPE = (28, 28, 1)
+# Types skops must be told to trust, beyond its own safe defaults, to load each
+# scikit-learn model this suite saves; a file asking for anything else is refused.
+SKOPS_TRUSTED = {"lr": [], "rf": ["sklearn.tree._tree.Tree"]}
+
+
+def model_path(runs_dir, name):
+    return Path(runs_dir) / name / MODEL_FILES[name]
+
+
+def train_command(name, runs_dir, data_argv=()):
+    """The shell command that creates run ``name`` under ``runs_dir``."""
+    if name == "cnn":
+        argv = ["python", "train_cnn.py", "--out-dir", str(Path(runs_dir) / "cnn")]
+    else:
+        argv = ["python", "baselines.py", "--models", name, "--out-dir", str(runs_dir)]
+    return shlex.join(argv + list(data_argv))
+
+
+def missing_models(runs_dir):
+    """The models in MODELS whose model file is not under ``runs_dir``."""
+    return [name for name in MODELS if not model_path(runs_dir, name).is_file()]
+
+
+def save_model(model, path):
+    """Write a Keras model (``.keras``) or fitted scikit-learn model
+    (``.skops``) to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        if hasattr(model, "save"):
+            model.save(tmp)
+        else:
+            import skops.io
+
+            skops.io.dump(model, tmp, compression=zipfile.ZIP_DEFLATED)
+
+
+def load_sklearn(path, name, hint):
+    """Load scikit-learn model ``name`` ('lr' or 'rf') saved by :func:`save_model`.
+
+    Only the types in ``SKOPS_TRUSTED[name]`` are trusted. Raises
+    ModelFileError, ending with ``hint``, for a missing, corrupt or foreign
+    file and for a model of another kind or not fitted on 28x28 digits.
+    """
+    import skops.io
+    from skops.io.exceptions import UntrustedTypesFoundException
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"no model at {path}; {hint}")
+    try:
+        model = skops.io.load(path, trusted=SKOPS_TRUSTED[name])
+    except UntrustedTypesFoundException as exc:
+        raise ModelFileError(
+            f"{path} asks to load types this suite does not trust ({exc}); it was not "
+            f"saved by baselines.py, so it is not loaded; {hint}") from exc
+    except Exception as exc:  # zipfile.BadZipFile, JSON and skops' own errors alike
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise ModelFileError(
+            f"{path} is not a skops model file skops can load ({reason}); {hint}") from exc
+    expected = {"lr": LogisticRegression, "rf": RandomForestClassifier}[name]
+    if not isinstance(model, expected):
+        raise ModelFileError(
+            f"{path} holds a {type(model).__name__}, not a {expected.__name__}; {hint}")
+    if getattr(model, "n_features_in_", None) != 28 * 28:
+        raise ModelFileError(f"{path} is not fitted on 784 pixel features (28x28 digits); "
+                             f"{hint}")
+    return model
+
+
+def predict_proba(model, images, features=None):
+    """Class probabilities (n, classes) for uint8 images (n, 28, 28).
+
+    Keras models take the images; scikit-learn models take their
+    ``features`` (a :data:`digitsuite.features.FEATURES` name).
+    """
+    if features is None:
+        from digitsuite.training import predict_proba as keras_predict_proba
+
+        return keras_predict_proba(model, images)
+    from digitsuite.features import make_features
+
+    return model.predict_proba(make_features(images, features))
+
+
+@dataclass
+class Run:
+    """A loaded run: the model, the features it reads, and its saved records."""
+
+    name: str
+    model: object
+    features: str | None  # None for Keras models, which read images
+    config: dict
+    metrics: dict
+
+    @property
+    def title(self):
+        return TITLES[self.name]
+
+    def predict_proba(self, images):
+        return predict_proba(self.model, images, self.features)
+
+
+def _read_json(path, hint):
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelFileError(f"{path} is missing beside the model; {hint}") from None
+    except (OSError, ValueError) as exc:
+        raise ModelFileError(f"{path} is unreadable ({exc}); {hint}") from exc
+
+
+def load_run(runs_dir, name, num_classes, data_argv=()):
+    """Load run ``name`` from ``runs_dir`` for a test set of ``num_classes`` classes.
+
+    ``data_argv`` goes into the command that the error messages suggest.
+    Raises ModelFileError, naming that command, for a missing, corrupt or
+    unsafe model file, a model that does not take 28x28x1 digits or gives
+    another number of classes, and missing or unreadable records.
+    """
+    from digitsuite.features import FEATURES
+
+    path = model_path(runs_dir, name)
+    hint = f"recreate it with: {train_command(name, runs_dir, data_argv)}"
+    if name in SKOPS_TRUSTED:
+        model = load_sklearn(path, name, hint)
+        outputs = len(model.classes_)
+        if not np.array_equal(model.classes_, np.arange(outputs)):
+            raise ModelFileError(f"{path} predicts labels {model.classes_.tolist()}, "
+                                 f"not 0-{outputs - 1}; {hint}")
+    else:
+        from digitsuite.modelio import load_keras_model
+
+        model = load_keras_model(path, hint=hint, expect_input_shape=IMAGE_SHAPE)
+        outputs = model.output_shape[-1]
+    if outputs != num_classes:
+        raise ModelFileError(
+            f"{path} predicts {outputs} classes but the test set has {num_classes}; {hint}")
+    config = _read_json(path.parent / "config.json", hint)
+    metrics = _read_json(path.parent / "metrics.json", hint)
+    features = config.get("features") if name in SKOPS_TRUSTED else None
+    if name in SKOPS_TRUSTED and features not in FEATURES:
+        raise ModelFileError(
+            f"{path.parent / 'config.json'} does not name the model's input features "
+            f"(got {features!r}, expected one of {', '.join(FEATURES)}); {hint}")
+    return Run(name=name, model=model, features=features, config=config, metrics=metrics)

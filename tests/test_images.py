@@ -1,0 +1,145 @@
+"""MNIST-style preparation of users' pictures (digitsuite.images)."""
+
+import re
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from scipy import ndimage
+
+from digitsuite import images
+from digitsuite.errors import ImageError
+
+PAPER, INK = 230, 25
+
+
+def draw_seven(path, dark_ink=True, size=(150, 200), width=14):
+    """A hand-drawn-looking '7' on a plain background, saved as PNG."""
+    back, ink = (PAPER, INK) if dark_ink else (INK, PAPER)
+    img = Image.new("L", size, back)
+    w, h = size
+    ImageDraw.Draw(img).line([(0.25 * w, 0.2 * h), (0.75 * w, 0.2 * h), (0.4 * w, 0.8 * h)],
+                             fill=ink, width=width, joint="curve")
+    img.save(path)
+    return path
+
+
+def test_mnist_style_follows_mnist_conventions(tmp_path):
+    _, digit = images.load_digit(draw_seven(tmp_path / "seven.png"))
+    assert digit.shape == (28, 28) and digit.dtype == np.float32
+    assert digit.min() == 0.0 and digit.max() == 1.0
+    rows, cols = np.nonzero(digit)
+    assert max(np.ptp(rows), np.ptp(cols)) + 1 == 20       # fits 20x20, long side 20
+    assert digit[[0, -1], :].sum() == digit[:, [0, -1]].sum() == 0  # border is background
+    np.testing.assert_allclose(ndimage.center_of_mass(digit), (14, 14), atol=0.5)
+
+
+def test_both_ink_polarities_give_the_same_digit(tmp_path):
+    dark = images.load_digit(draw_seven(tmp_path / "dark.png", dark_ink=True))[1]
+    light = images.load_digit(draw_seven(tmp_path / "light.png", dark_ink=False))[1]
+    np.testing.assert_allclose(dark, light, atol=0.02)
+
+
+def test_ink_is_dark_decides_polarity():
+    grey = np.full((40, 40), 0.9, np.float32)
+    grey[10:30, 18:22] = 0.1
+    assert images.ink_is_dark(grey)
+    assert not images.ink_is_dark(1 - grey)
+
+
+def test_textured_paper_becomes_background():
+    rng = np.random.default_rng(0)
+    grey = np.clip(0.85 + rng.normal(0, 0.02, (60, 60)), 0, 1).astype(np.float32)
+    grey[15:45, 28:33] = 0.2
+    ink = images.to_foreground(grey)
+    assert np.mean(ink[:, :20] > 0) < 0.01    # paper texture -> 0, bar a few specks
+    assert ink[20:40, 29:32].min() == 1.0     # stroke cores -> 1
+    rows, cols = np.nonzero(images.mnist_style(ink))
+    assert np.ptp(rows) + 1 == 20 and np.ptp(cols) + 1 <= 6  # specks gone: just the bar
+
+
+def test_specks_do_not_shrink_the_digit():
+    ink = np.zeros((100, 100), np.float32)
+    ink[20:80, 45:55] = 1.0
+    ink[2:4, 2:4] = 1.0  # dust in the corner
+    clean = images.remove_specks(ink)
+    assert clean[2:4, 2:4].max() == 0 and clean[20:80, 45:55].min() == 1
+    rows, _ = np.nonzero(images.mnist_style(ink))
+    assert np.ptp(rows) + 1 == 20
+
+
+def test_thin_pen_on_a_large_photo_keeps_mnist_stroke_width(tmp_path):
+    path = draw_seven(tmp_path / "thin.png", size=(900, 1200), width=6)
+    digit = images.load_digit(path)[1]
+    assert images.stroke_width(digit) >= 2.0  # MNIST strokes are ~2-3 pixels wide
+
+
+def test_read_image_shapes_and_shrinking(tmp_path):
+    Image.new("RGB", (30, 20), (255, 0, 0)).save(tmp_path / "red.png")
+    Image.new("L", (30, 20), 128).save(tmp_path / "grey.png")
+    colour = images.read_image(tmp_path / "red.png", colour=True)
+    assert colour.shape == (20, 30, 3) and colour.dtype == np.float32
+    np.testing.assert_allclose(colour[0, 0], [1, 0, 0])
+    assert images.read_image(tmp_path / "grey.png", colour=True).shape == (20, 30, 1)
+    assert images.read_image(tmp_path / "red.png").shape == (20, 30)
+    assert images.read_image(tmp_path / "red.png", colour=True, max_side=15).shape == (10, 15, 3)
+
+
+def test_transparent_canvas_reads_as_paper(tmp_path):
+    img = Image.new("RGBA", (40, 40), (0, 0, 0, 0))  # transparent black
+    ImageDraw.Draw(img).line([(20, 5), (20, 35)], fill=(0, 0, 0, 255), width=4)
+    img.save(tmp_path / "drawn.png")
+    grey = images.read_image(tmp_path / "drawn.png")
+    assert grey[0, 0] == 1.0 and grey[20, 20] == 0.0
+
+
+def test_sixteen_bit_scans_keep_their_range(tmp_path):
+    values = np.full((20, 20), 65535, np.uint16)
+    values[5:15, 8:12] = 0
+    Image.fromarray(values).save(tmp_path / "scan16.png")
+    grey = images.read_image(tmp_path / "scan16.png")
+    assert grey.max() == 1.0 and grey.min() == 0.0
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: None, "no image file at"),
+    (lambda p: p.write_bytes(b""), "is empty (0 bytes)"),
+    (lambda p: p.write_text("not a picture"), "is not an image Pillow can read"),
+    (lambda p: Image.new("L", (1, 1)).save(p, format="PNG"), "is only 1x1 pixels"),
+])
+def test_read_image_errors_are_one_line(tmp_path, make, message):
+    path = tmp_path / "bad.png"
+    make(path)
+    with pytest.raises(ImageError, match=re.escape(message)) as info:
+        images.read_image(path)
+    assert "\n" not in str(info.value)
+
+
+def test_truncated_file_is_reported(tmp_path):
+    Image.new("RGB", (64, 64), (10, 200, 30)).save(tmp_path / "full.jpg")
+    data = (tmp_path / "full.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[:len(data) // 2])
+    with pytest.raises(ImageError, match="truncated or corrupt"):
+        images.read_image(tmp_path / "cut.jpg")
+
+
+def test_oversized_images_are_refused(tmp_path, monkeypatch):
+    Image.new("L", (40, 40)).save(tmp_path / "big.png")
+    monkeypatch.setattr(images, "MAX_PIXELS", 1000)
+    with pytest.raises(ImageError, match="over the 0-megapixel limit"):
+        images.read_image(tmp_path / "big.png")
+
+
+def test_pillow_decompression_bomb_becomes_one_line(tmp_path, monkeypatch):
+    Image.new("L", (40, 40)).save(tmp_path / "bomb.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)  # warning above 500, error above 1000
+    for side in (40, 30):  # 1600 pixels: Pillow's error; 900: its warning
+        Image.new("L", (side, side)).save(tmp_path / "bomb.png")
+        with pytest.raises(ImageError, match="too large to decode safely"):
+            images.read_image(tmp_path / "bomb.png")
+
+
+def test_blank_picture_says_no_digit(tmp_path):
+    Image.new("L", (50, 50), 200).save(tmp_path / "blank.png")
+    with pytest.raises(ImageError, match="blank.png: found no digit"):
+        images.load_digit(tmp_path / "blank.png")
