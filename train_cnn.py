@@ -16,13 +16,13 @@ from digitsuite import cli
 
 def parse_args(argv=None):
     parser = cli.Parser(__doc__)
-    parser.add_argument("--epochs", type=cli.positive_int, default=30,
-                        help="training epochs (default: 30)")
+    parser.add_argument("--epochs", type=cli.positive_int, default=40,
+                        help="training epochs (default: 40)")
     parser.add_argument("--batch-size", type=cli.positive_int, default=128,
                         help="images per training step (default: 128)")
-    parser.add_argument("--learning-rate", type=cli.positive_float, default=2e-3,
+    parser.add_argument("--learning-rate", type=cli.positive_float, default=3e-3,
                         help="peak learning rate of the warm-up + cosine schedule "
-                             "(default: 0.002)")
+                             "(default: 0.003)")
     parser.add_argument("--dropout", type=cli.fraction, default=0.5,
                         help="dropout rate after Dense 512 (default: 0.5)")
     parser.add_argument("--augment", choices=["auto", "none"], default="auto",

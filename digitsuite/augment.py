@@ -37,7 +37,7 @@ class AugmentPolicy:
 
 
 POLICIES = {
-    "mnist": AugmentPolicy(rotation_deg=10, shear=0.2, scale=0.1, shift=0.1, stroke=0.5),
+    "mnist": AugmentPolicy(rotation_deg=8, shear=0.15, scale=0.08, shift=0.08, stroke=0.3),
     "fashion_mnist": AugmentPolicy(shift=0.08, scale=0.05, flip=True),
     "none": AugmentPolicy(),
 }
