@@ -9,6 +9,7 @@ convolution.png, padding.png and pooling.png under --out-dir. With no
 
     python conv_demo.py
     python conv_demo.py --image holiday.jpg --kernel "0,-1,0, -1,4,-1, 0,-1,0"
+    python conv_demo.py --kernel="-1,0,1, -2,0,2, -1,0,1"   # '=' when it starts with '-'
 """
 
 import argparse
@@ -35,8 +36,9 @@ def parse_args(argv=None):
                              "sample_data/demo_photo.png)")
     parser.add_argument("--kernel", type=kernel_arg, default=parse_kernel(SOBEL_X),
                         help="custom kernel: 9 numbers (3x3) or 25 (5x5), rows top to "
-                             f"bottom, separated by commas or spaces (default: \"{SOBEL_X}\", a Sobel filter "
-                             "for vertical edges)")
+                             "bottom, separated by commas or spaces; write --kernel=-1,... "
+                             f"when it starts with a minus (default: \"{SOBEL_X}\", a Sobel "
+                             "filter for vertical edges)")
     parser.add_argument("--max-side", type=cli.positive_int, default=800,
                         help="shrink larger pictures so neither side exceeds this many "
                              "pixels (default: 800)")

@@ -113,7 +113,8 @@ def main(args):
     if args.image is not None:
         original, image = images.load_digit(args.image)
         label, source = None, f"your image {args.image.name}"
-        default_name = re.sub(r"[^\w.-]+", "_", args.image.stem) or "image"
+        # Letters, digits, '-' and '_' only: no spaces, no '..' out of runs/layers.
+        default_name = re.sub(r"[^\w-]+", "_", args.image.stem).strip("_") or "image"
     else:
         pixels, label, source = pick_test_image(args)
         original, image = None, pixels.astype(np.float32) / 255.0

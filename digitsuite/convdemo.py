@@ -102,6 +102,7 @@ def busiest_square(image, side=48):
 
 
 def shape_text(array):
+    """'181x301x3' for an array of that shape."""
     return "x".join(str(d) for d in array.shape)
 
 

@@ -208,8 +208,10 @@ def mnist_style(ink):
     size = (max(1, round(width * scale)), max(1, round(height * scale)))  # Pillow: (w, h)
     small = np.asarray(Image.fromarray(crop).resize(
         size, Image.Resampling.LANCZOS), np.float32)
-    small = np.clip(small, 0.0, None)  # Lanczos overshoots below 0 at edges
-    small /= small.max()
+    small = np.clip(small, 0.0, 1.0)  # Lanczos rings past 0 and 1 at edges
+    if small.max() <= 0:
+        raise ImageError("the ink is too faint to read; use a darker, sharper picture")
+    small /= small.max()  # faint strokes (thin pens, shrunk a lot) back to full ink
     digit = np.zeros((MNIST_SIZE, MNIST_SIZE), np.float32)
     top, left = (MNIST_SIZE - size[1]) // 2, (MNIST_SIZE - size[0]) // 2
     digit[top:top + size[1], left:left + size[0]] = small
@@ -228,3 +230,44 @@ def load_digit(path, ink_dark=None):
         return grey, mnist_style(to_foreground(grey, ink_dark))
     except ImageError as exc:
         raise ImageError(f"{path}: {exc}") from exc
+
+
+LIGHTING_GRID = 64  # the page is shrunk to at most this many pixels a side to fit its lighting
+
+
+def _quadratic_terms(y, x):
+    """The six terms of a quadratic surface at coordinates y, x (broadcastable)."""
+    return [np.ones_like(x * y), x, y, x * x, x * y, y * y]
+
+
+def even_out_lighting(grey, iterations=6):
+    """Remove smooth lighting changes (a lamp to one side, a vignette, a
+    dimmer half) from a grey page (0-1) of either ink polarity.
+
+    A quadratic surface is fitted by least squares to a shrunk copy of the
+    page, then refitted to the pixels within three robust standard
+    deviations of it, so strokes of either polarity drop out of the fit; the
+    surface is subtracted and the median paper level added back. Sharp
+    shadows remain. Returns float32 of the same shape, clipped to 0-1.
+    """
+    grey = np.asarray(grey, np.float32)
+    height, width = grey.shape
+    small = np.asarray(Image.fromarray(grey).resize(
+        (min(width, LIGHTING_GRID), min(height, LIGHTING_GRID)), Image.Resampling.BOX),
+        np.float64)
+    # Coordinates run over -1..1 on both the shrunk and the full page.
+    y, x = np.meshgrid(np.linspace(-1, 1, small.shape[0]), np.linspace(-1, 1, small.shape[1]),
+                       indexing="ij")
+    basis = np.stack([t.ravel() for t in _quadratic_terms(y, x)], axis=1)
+    values = small.ravel()
+    fit = np.ones(values.shape, bool)
+    for _ in range(iterations):
+        coef = np.linalg.lstsq(basis[fit], values[fit], rcond=None)[0]
+        residual = values - basis @ coef
+        spread = 1.4826 * np.median(np.abs(residual[fit])) + 1e-3
+        fit = np.abs(residual) <= 3 * spread
+    level = np.median((basis @ coef)[fit])
+    y = np.linspace(-1, 1, height, dtype=np.float32)[:, None]
+    x = np.linspace(-1, 1, width, dtype=np.float32)[None, :]
+    background = sum(np.float32(c) * t for c, t in zip(coef, _quadratic_terms(y, x)))
+    return np.clip(grey - background + np.float32(level), 0.0, 1.0).astype(np.float32)

@@ -16,7 +16,7 @@ SEED_MAP_LAYERS = ["conv1", "pool1", "conv2", "pool2", "conv3"]
 
 
 @pytest.fixture(scope="session")
-def test_set():
+def sample_test_set():
     arrays = load_idx_folder(SAMPLE_DIR)
     return arrays["x_test"], arrays["y_test"]
 
@@ -27,7 +27,7 @@ def seed_model(trained_cnn_dir):
 
 
 @pytest.fixture(scope="session")
-def small_model(tmp_path_factory, test_set):
+def small_model(tmp_path_factory, sample_test_set):
     """A small CNN that is not the seed CNN (other names, average pooling, no
     hidden Dense), trained in-test for one epoch; returns its .keras path."""
     inputs = keras.Input((28, 28, 1), name="pixels")
@@ -38,7 +38,7 @@ def small_model(tmp_path_factory, test_set):
     outputs = keras.layers.Dense(10, activation="softmax", name="classes")(x)
     model = keras.Model(inputs, outputs)
     model.compile("adam", "sparse_categorical_crossentropy")
-    x_test, y_test = test_set
+    x_test, y_test = sample_test_set
     model.fit(x_test[:256, ..., None] / 255.0, y_test[:256], epochs=1, verbose=0)
     path = tmp_path_factory.mktemp("small") / "small.keras"
     model.save(path)
@@ -60,9 +60,9 @@ def expected_files(map_layers, first_conv, dense=True):
 # The seed CNN, end to end
 
 
-def test_digit_writes_every_figure_and_the_page(seed_model, test_set, tmp_path, capsys):
+def test_digit_writes_every_figure_and_the_page(seed_model, sample_test_set, tmp_path, capsys):
     result = visualize(seed_model, tmp_path, "--digit", 3)
-    x_test, y_test = test_set
+    x_test, y_test = sample_test_set
     first_three = int(np.flatnonzero(y_test == 3)[0])
     np.testing.assert_array_equal(result["image"], x_test[first_three] / np.float32(255))
 
@@ -80,9 +80,9 @@ def test_digit_writes_every_figure_and_the_page(seed_model, test_set, tmp_path, 
     assert f"test image #{first_three}" in out
 
 
-def test_one_panel_per_channel_for_every_conv_and_pool_layer(seed_model, test_set):
+def test_one_panel_per_channel_for_every_conv_and_pool_layer(seed_model, sample_test_set):
     model = load_keras_model(seed_model)
-    result = layerviz.analyse(model, test_set[0][0] / np.float32(255))
+    result = layerviz.analyse(model, sample_test_set[0][0] / np.float32(255))
     assert list(result["maps"]) == SEED_MAP_LAYERS
     assert list(result["dense"]) == ["dense1", "dense2"]
     for name, maps in result["maps"].items():
@@ -101,9 +101,9 @@ def test_one_panel_per_channel_for_every_conv_and_pool_layer(seed_model, test_se
     assert result["filters"].shape == (3, 3, 64)
 
 
-def test_probabilities_sum_to_one_and_match_the_model(seed_model, test_set):
+def test_probabilities_sum_to_one_and_match_the_model(seed_model, sample_test_set):
     model = load_keras_model(seed_model)
-    image = test_set[0][7] / np.float32(255)
+    image = sample_test_set[0][7] / np.float32(255)
     result = layerviz.analyse(model, image)
     assert result["probabilities"].sum() == pytest.approx(1.0, abs=1e-5)
     np.testing.assert_allclose(result["probabilities"],
@@ -111,9 +111,9 @@ def test_probabilities_sum_to_one_and_match_the_model(seed_model, test_set):
     assert result["predicted"] == int(np.argmax(result["probabilities"]))
 
 
-def test_saliency_uses_class_scores(seed_model, test_set):
+def test_saliency_uses_class_scores(seed_model, sample_test_set):
     model = load_keras_model(seed_model)
-    image = test_set[0][7][None, ..., None] / np.float32(255)
+    image = sample_test_set[0][7][None, ..., None] / np.float32(255)
     scores = np.asarray(layerviz.class_score_model(model)(image))[0]
     softmax = np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum()
     np.testing.assert_allclose(softmax, np.asarray(model(image))[0], atol=1e-6)
@@ -134,11 +134,6 @@ def test_a_model_that_is_not_the_seed_cnn_gets_its_maps(small_model, tmp_path):
     assert result["filters"].shape == (5, 5, 4)
 
 
-def test_index_picks_that_test_image(small_model, test_set, tmp_path):
-    result = visualize(small_model, tmp_path, "--index", 42)
-    np.testing.assert_array_equal(result["image"], test_set[0][42] / np.float32(255))
-
-
 @pytest.mark.parametrize("dark_ink", [True, False])
 def test_own_image_in_either_ink_polarity(small_model, tmp_path, dark_ink):
     picture = draw_seven(tmp_path / "seven.png", dark_ink=dark_ink)
@@ -151,14 +146,20 @@ def test_own_image_in_either_ink_polarity(small_model, tmp_path, dark_ink):
     assert "your image seven.png" in (tmp_path / "out" / "index.html").read_text()
 
 
-def test_default_out_dir_is_named_after_the_source(small_model, tmp_path, monkeypatch):
+def test_own_image_default_folder_is_its_file_name(small_model, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    run_script("visualize_layers", ["--model", small_model, "--data-dir", SAMPLE_DIR,
-                                    "--digit", 2])
-    assert (tmp_path / "runs/layers/digit-2/index.html").is_file()
     picture = draw_seven(tmp_path / "my seven.png")
     run_script("visualize_layers", ["--model", small_model, "--image", picture])
     assert (tmp_path / "runs/layers/my_seven/index.html").is_file()
+
+
+def test_index_picks_that_test_image_and_names_the_default_folder(
+        small_model, sample_test_set, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run_script("visualize_layers", ["--model", small_model, "--data-dir", SAMPLE_DIR,
+                                             "--index", 42])
+    np.testing.assert_array_equal(result["image"], sample_test_set[0][42] / np.float32(255))
+    assert (tmp_path / "runs/layers/index-42/index.html").is_file()
 
 
 @pytest.mark.parametrize("argv, message", [

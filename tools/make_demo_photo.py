@@ -4,8 +4,8 @@ A small synthetic landscape drawn with numpy and Pillow, made for this
 project (no third-party picture, so no licence to track): smooth gradients,
 soft clouds and a fine grain for blurring and sharpening to act on, hard
 edges and thin fence stripes for edge detection, and odd sides (181x301
-pixels) so that 2x2 max-pooling shows the last row and column dropped. The committed sample_data/demo_photo.png is this
-script's output:
+pixels) so that 2x2 max-pooling shows the last row and column dropped.
+The committed sample_data/demo_photo.png is this script's output:
 
     python tools/make_demo_photo.py              # writes sample_data/demo_photo.png
     python tools/make_demo_photo.py --out-dir /tmp/photo
