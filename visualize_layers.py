@@ -17,7 +17,6 @@ by centre of mass. The convolution and max-pooling demo on an ordinary
 photo is conv_demo.py.
 """
 
-import argparse
 import re
 from pathlib import Path
 
@@ -27,42 +26,20 @@ DEFAULT_MODEL = Path("runs/cnn/model.keras")
 LAYERS_ROOT = Path("runs/layers")
 
 
-def digit(text):
-    """argparse type: a class number 0-9."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a digit 0-9, got {text!r}") from None
-    if not 0 <= value <= 9:
-        raise argparse.ArgumentTypeError(f"must be a digit 0-9, got {value}")
-    return value
-
-
-def non_negative_int(text):
-    """argparse type: a whole number >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
 def parse_args(argv=None):
     parser = cli.Parser(__doc__)
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
                         help=f"trained Keras model (default: {DEFAULT_MODEL})")
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--digit", type=digit, default=0,
+    source.add_argument("--digit", type=cli.digit, default=0,
                         help="show the first test image of this class, 0-9; ignored "
                              "with --index or --image (default: 0)")
-    source.add_argument("--index", type=non_negative_int, default=None,
+    source.add_argument("--index", type=cli.non_negative_int, default=None,
                         help="show the test image with this index (default: none)")
     source.add_argument("--image", type=Path, default=None,
                         help="show your own picture of one digit (PNG, JPEG, ...; "
                              "default: none)")
-    cli.add_data_args(parser)
+    cli.add_data_args(parser, split=False)
     parser.add_argument("--out-dir", type=Path, default=None,
                         help=f"folder for every output file (default: {LAYERS_ROOT}/"
                              "digit-D, index-N or the image's file name)")

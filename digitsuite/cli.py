@@ -11,14 +11,35 @@ from digitsuite.errors import DigitsuiteError
 DRY_RUN_TRAIN, DRY_RUN_TEST = 600, 200
 
 
-def positive_int(text):
+def whole_number(text, low, high=None):
+    """Parse ``text`` as an int in ``low..high`` or raise argparse's type error."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if high is not None and not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be from {low} to {high}, got {value}")
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
     return value
+
+
+def positive_int(text):
+    """argparse type: a whole number >= 1."""
+    return whole_number(text, 1)
+
+
+def non_negative_int(text):
+    """argparse type: a whole number >= 0."""
+    return whole_number(text, 0)
+
+
+def digit(text):
+    """argparse type: a class number 0-9."""
+    try:
+        return whole_number(text, 0, 9)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"must be a digit 0-9, got {text}") from None
 
 
 def positive_float(text):
@@ -49,7 +70,8 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
-def add_data_args(parser):
+def add_data_args(parser, split=True):
+    """--dataset, --data-dir and --seed; with ``split``, also --val-fraction."""
     from digitsuite.data import DATASETS
 
     parser.add_argument("--dataset", choices=DATASETS, default="mnist",
@@ -57,9 +79,10 @@ def add_data_args(parser):
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="folder with the four IDX files or mnist.npz (default: "
                              "Keras cache, then download, then the bundled sample)")
-    parser.add_argument("--val-fraction", type=fraction, default=0.1,
-                        help="share of the training data held out for validation "
-                             "(default: 0.1)")
+    if split:
+        parser.add_argument("--val-fraction", type=fraction, default=0.1,
+                            help="share of the training data held out for validation "
+                                 "(default: 0.1)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
 
 
