@@ -14,8 +14,6 @@ import numpy as np
 
 from digitsuite.features import make_features
 
-SKLEARN_MODELS = ("lr", "rf")
-
 
 def fit_sklearn(estimator, train, val, features, log=print):
     """Fit ``estimator`` on the ``features`` of the training images.
@@ -46,19 +44,18 @@ def train_baseline(name, args, train, val, num_classes, policy, log=print):
     """
     from models import build_dense, build_logistic_regression, build_random_forest
 
-    if name in SKLEARN_MODELS:
-        estimator = (build_logistic_regression(seed=args.seed, C=args.lr_c) if name == "lr"
-                     else build_random_forest(seed=args.seed, n_estimators=args.rf_trees))
-        return estimator, fit_sklearn(estimator, train, val, args.features, log=log)
+    if name == "dense":
+        from digitsuite.training import fit
 
-    from digitsuite.training import fit
-
-    model = build_dense(num_classes=num_classes, dropout=args.dropout)
-    result = fit(model, train, val, epochs=1 if args.dry_run else args.epochs,
-                 batch_size=args.batch_size, learning_rate=args.learning_rate,
-                 seed=args.seed, policy=policy, verbose=1 if sys.stdout.isatty() else 2)
-    result["val_accuracy"] = result.pop("best_val_accuracy")
-    return model, result
+        model = build_dense(num_classes=num_classes, dropout=args.dropout)
+        result = fit(model, train, val, epochs=1 if args.dry_run else args.epochs,
+                     batch_size=args.batch_size, learning_rate=args.learning_rate,
+                     seed=args.seed, policy=policy, verbose=1 if sys.stdout.isatty() else 2)
+        result["val_accuracy"] = result.pop("best_val_accuracy")
+        return model, result
+    estimator = (build_logistic_regression(seed=args.seed, C=args.lr_c) if name == "lr"
+                 else build_random_forest(seed=args.seed, n_estimators=args.rf_trees))
+    return estimator, fit_sklearn(estimator, train, val, args.features, log=log)
 
 
 def count_parameters(model):

@@ -64,14 +64,16 @@ def holm(p_values):
     return adjusted.tolist()
 
 
-def compare(y_true, predictions, details):
+def compare(y_true, predictions, details, reference=REFERENCE_ACCURACY):
     """The comparison of several models' test predictions.
 
     ``predictions``: model name -> predicted labels for ``y_true``, in table
     order. ``details``: model name -> extra fields to carry (title,
-    parameters, timings). Returns a JSON-ready dict with ``models`` (per
-    model: accuracy, Wilson interval, errors, error reduction relative to
-    every other model, the seed's figures) and ``mcnemar`` (every pair).
+    parameters, timings). ``reference``: model name -> the seed's accuracy
+    (pass ``{}`` for a dataset the seed did not measure). Returns a
+    JSON-ready dict with ``models`` (per model: accuracy, Wilson interval,
+    errors, error reduction relative to every other model, the seed's
+    figures) and ``mcnemar`` (every pair).
     """
     y_true = np.asarray(y_true)
     n = len(y_true)
@@ -87,16 +89,16 @@ def compare(y_true, predictions, details):
             "test_error": 1.0 - k / n,
             "error_ci95": [1.0 - high, 1.0 - low],
             "n_errors": n - k,
-            "reference_accuracy": REFERENCE_ACCURACY.get(name),
+            "reference_accuracy": reference.get(name),
         }
     for name, row in models.items():
+        others = [other for other in models if other != name]
         row["error_reduction"] = {
             other: error_reduction(models[other]["test_error"], row["test_error"])
-            for other in models if other != name}
-        ref = REFERENCE_ACCURACY.get(name)
+            for other in others}
         row["reference_error_reduction"] = {
-            other: error_reduction(1 - REFERENCE_ACCURACY[other], 1 - ref)
-            for other in models if other != name and ref and other in REFERENCE_ACCURACY}
+            other: error_reduction(1 - reference[other], 1 - reference[name])
+            for other in others if name in reference and other in reference}
     pairs = [dict(models=[a, b], **mcnemar(correct[a], correct[b]))
              for a, b in itertools.combinations(correct, 2)]
     for pair, adjusted in zip(pairs, holm([p["p_value"] for p in pairs])):
@@ -203,10 +205,8 @@ def plot_accuracy(comparison):
                else 100 * (r["reference_accuracy"] if key == "accuracy"
                            else 1 - r["reference_accuracy"]) for r in rows]
         ax.plot(x, ref, "D", color="tab:orange", label="seed's figure")
-        for xi, v, top in zip(x, value, ci[:, 1]):
-            ax.annotate(f"{v:.2f}", (xi, top), textcoords="offset points", xytext=(0, 3),
-                        ha="center", fontsize=8)
-        ax.set_xticks(x, [r["title"].replace(" ", "\n") for r in rows])
+        ax.set_xticks(x, [r["title"].replace(" ", "\n", 1) + f"\n{v:.2f} %"
+                          for r, v in zip(rows, value)])
         ax.set_ylabel(label)
         ax.grid(axis="y", alpha=0.3)
     low = min(100 * r["accuracy_ci95"][0] for r in rows)

@@ -12,6 +12,8 @@ read features, not images; ``config.json`` names which (see
 
 import json
 import shlex
+import statistics
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,9 +82,12 @@ def load_sklearn(path, name, hint):
     try:
         model = skops.io.load(path, trusted=SKOPS_TRUSTED[name])
     except UntrustedTypesFoundException as exc:
+        untrusted = sorted(set(skops.io.get_untrusted_types(file=path))
+                           - set(SKOPS_TRUSTED[name]))
         raise ModelFileError(
-            f"{path} asks to load types this suite does not trust ({exc}); it was not "
-            f"saved by baselines.py, so it is not loaded; {hint}") from exc
+            f"{path} asks to load types this suite does not trust ({', '.join(untrusted)}); "
+            f"it was not saved by baselines.py for '{name}', so it is not loaded; "
+            f"{hint}") from exc
     except Exception as exc:  # zipfile.BadZipFile, JSON and skops' own errors alike
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise ModelFileError(
@@ -94,7 +99,36 @@ def load_sklearn(path, name, hint):
     if getattr(model, "n_features_in_", None) != 28 * 28:
         raise ModelFileError(f"{path} is not fitted on 784 pixel features (28x28 digits); "
                              f"{hint}")
+    if name == "rf" and not all(_tree_is_sound(tree.tree_, 28 * 28)
+                                for tree in getattr(model, "estimators_", [None])):
+        raise ModelFileError(f"{path} holds a tree with node links or features out of "
+                             f"range, which would crash prediction; {hint}")
     return model
+
+
+def _tree_is_sound(tree, n_features):
+    """True when a fitted tree's arrays are consistent.
+
+    scikit-learn follows a tree's child indices and reads its features
+    without bounds checks, so a crafted file could make ``predict`` read
+    outside memory or loop forever; skops cannot check this, so it is
+    checked here: leaves have no children and feature -2, inner nodes have
+    two children after themselves (no cycles) and a real feature.
+    """
+    try:
+        n = tree.node_count
+        left, right = np.asarray(tree.children_left), np.asarray(tree.children_right)
+        feature, value = np.asarray(tree.feature), tree.value
+    except AttributeError:
+        return False
+    if n < 1 or not (len(left) == len(right) == len(feature) == value.shape[0] == n):
+        return False
+    leaf = left == -1
+    inner, nodes = ~leaf, np.arange(n)
+    return bool(np.all(right[leaf] == -1) and np.all(feature[leaf] == -2)
+                and np.all((left[inner] > nodes[inner]) & (left[inner] < n))
+                and np.all((right[inner] > nodes[inner]) & (right[inner] < n))
+                and np.all((feature[inner] >= 0) & (feature[inner] < n_features)))
 
 
 def predict_proba(model, images, features=None):
@@ -128,6 +162,17 @@ class Run:
 
     def predict_proba(self, images):
         return predict_proba(self.model, images, self.features)
+
+    def images_per_second(self, images, repeats=3):
+        """Median prediction throughput over ``repeats`` timed passes over
+        ``images``, after a warm-up (Keras traces its graph on first use)."""
+        self.predict_proba(images[:32])
+        seconds = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            self.predict_proba(images)
+            seconds.append(time.perf_counter() - start)
+        return len(images) / statistics.median(seconds)
 
 
 def _read_json(path, hint):

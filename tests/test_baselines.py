@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import SAMPLE_DIR, run_script
+from digitsuite.augment import POLICIES
 from digitsuite.backend import keras
 from digitsuite.baselines import count_parameters
 from digitsuite.cli import DRY_RUN_TEST
@@ -97,17 +98,19 @@ def test_config_records_each_models_settings(baseline_dir):
     assert lr["model"] == "lr" and lr["estimator_params"]["C"] == 1.0
     assert rf["estimator_params"]["n_estimators"] == 10
     assert rf["estimator_params"]["criterion"] == "entropy"
-    assert dense["effective_epochs"] == 1 and dense["augmentation"]["rotation_deg"] == 10
+    assert dense["effective_epochs"] == 1
+    assert dense["augmentation"] == POLICIES["mnist"].as_dict()  # the CNN's policy
     for config in (lr, rf, dense):
         assert config["dry_run"] is True and config["seed"] == 0
         assert "IDX files in" in config["data_source"]
 
 
 def test_models_flag_trains_only_those_and_features_flag_is_recorded(tmp_path):
-    run_script("baselines", ["--dry-run", "--models", "lr", "--features", "pixels",
-                             "--data-dir", SAMPLE_DIR, "--out-dir", tmp_path])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["lr"]
-    assert read_json(tmp_path / "lr" / "config.json")["features"] == "pixels"
+    run_script("baselines", ["--dry-run", "--models", "rf", "--rf-trees", 5,
+                             "--features", "pixels", "--data-dir", SAMPLE_DIR,
+                             "--out-dir", tmp_path])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rf"]
+    assert read_json(tmp_path / "rf" / "config.json")["features"] == "pixels"
 
 
 @pytest.mark.parametrize("flag,value,message", [
@@ -175,10 +178,10 @@ def test_count_parameters_of_each_kind():
 # Model files
 
 
-@pytest.mark.parametrize("name,builder", [("lr", build_logistic_regression),
-                                          ("rf", build_random_forest)])
-def test_sklearn_round_trip_predicts_the_same(name, builder, tmp_path):
-    model = fitted(builder())
+@pytest.mark.parametrize("name,model", [("lr", build_logistic_regression()),
+                                        ("rf", build_random_forest(n_estimators=5))])
+def test_sklearn_round_trip_predicts_the_same(name, model, tmp_path):
+    model = fitted(model)
     save_model(model, tmp_path / "model.skops")
     again = load_sklearn(tmp_path / "model.skops", name, hint="retrain")
     x = np.random.default_rng(1).random((8, 784))
@@ -188,8 +191,17 @@ def test_sklearn_round_trip_predicts_the_same(name, builder, tmp_path):
 def test_skops_file_with_untrusted_types_is_refused(tmp_path):
     # A forest's trees are trusted only when a forest is expected.
     save_model(fitted(build_random_forest(n_estimators=2)), tmp_path / "model.skops")
-    with pytest.raises(ModelFileError, match="does not trust.*Tree.*; retrain"):
+    with pytest.raises(ModelFileError,
+                       match=r"does not trust \(sklearn\.tree\._tree\.Tree\).*; retrain$"):
         load_sklearn(tmp_path / "model.skops", "lr", hint="retrain")
+
+
+def test_forest_with_out_of_range_node_links_is_refused(tmp_path):
+    forest = fitted(build_random_forest(n_estimators=2))
+    forest.estimators_[1].tree_.children_left[0] = 10**6  # a crafted file could hold this
+    save_model(forest, tmp_path / "model.skops")
+    with pytest.raises(ModelFileError, match="node links or features out of range"):
+        load_sklearn(tmp_path / "model.skops", "rf", hint="retrain")
 
 
 def test_skops_file_of_another_model_is_refused(tmp_path):

@@ -124,7 +124,8 @@ def test_markdown_and_printed_table_show_the_measured_figures(evaluated, capsys,
                     if line.startswith(f"| {row['title']} | {row['params']:,}"))
         assert f"{100 * row['test_accuracy']:.2f} %" in line
         assert f"({row['n_errors']:,} of {DRY_RUN_TEST})" in line
-        assert line in report  # the same models and test set give the same accuracy row
+        # Rerun on the same models and test set: the same row up to the timing column.
+        assert line.rsplit("|", 2)[0] in report
     assert "McNemar" in printed and "| Dense network vs CNN |" in printed
     assert "![mistakes.png](mistakes.png)" in report
 
