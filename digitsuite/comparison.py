@@ -13,7 +13,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.stats import binomtest  # noqa: E402
-from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
+
+from digitsuite.reporting import draw_confusion  # noqa: E402
 
 CONFIDENCE = 0.95
 ALPHA = 0.05
@@ -224,10 +225,8 @@ def plot_confusions(y_true, predictions, titles, class_names):
     fig, axes = plt.subplots(1, len(predictions), figsize=(4.6 * len(predictions), 5),
                              layout="constrained")
     for ax, (name, pred) in zip(np.atleast_1d(axes), predictions.items()):
-        ConfusionMatrixDisplay.from_predictions(
-            y_true, pred, labels=np.arange(len(class_names)), display_labels=class_names,
-            ax=ax, colorbar=False, cmap="Blues")
-        ax.set_title(f"{titles[name]}: {np.mean(np.asarray(pred) == y_true):.2%}")
+        draw_confusion(ax, y_true, pred, class_names,
+                       f"{titles[name]}: {np.mean(np.asarray(pred) == y_true):.2%}")
     return fig
 
 

@@ -258,6 +258,7 @@ def _from_data_dir(name, data_dir):
             f"--data-dir {data_dir} does not exist; give a folder with the four "
             "IDX files or mnist.npz"
         )
+    data_dir = data_dir.resolve()  # one spelling per folder in config.json
     if data_dir.is_file():
         return load_npz(data_dir), f"npz file {data_dir}"
     if find_idx_files(data_dir) is not None:

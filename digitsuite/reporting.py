@@ -81,12 +81,18 @@ def run_config(args, dataset, **extra):
     return config
 
 
-def plot_confusion(y_true, y_pred, class_names, title):
-    fig, ax = plt.subplots(figsize=(7.5, 6.5))
+def draw_confusion(ax, y_true, y_pred, class_names, title):
+    """Draw the confusion matrix of ``y_pred`` against ``y_true`` on ``ax``."""
     ConfusionMatrixDisplay.from_predictions(
         y_true, y_pred, labels=np.arange(len(class_names)), display_labels=class_names,
-        ax=ax, colorbar=False, cmap="Blues", xticks_rotation=45 if len(class_names[0]) > 2 else 0)
+        ax=ax, colorbar=False, cmap="Blues",
+        xticks_rotation=45 if max(len(name) for name in class_names) > 2 else 0)
     ax.set_title(title)
+
+
+def plot_confusion(y_true, y_pred, class_names, title):
+    fig, ax = plt.subplots(figsize=(7.5, 6.5))
+    draw_confusion(ax, y_true, y_pred, class_names, title)
     fig.tight_layout()
     return fig
 
