@@ -82,8 +82,11 @@ class Dataset:
 # File readers
 
 
-def read_idx(path):
-    """Parse one IDX file (gzipped or raw) of unsigned bytes into an array."""
+def read_idx(path, ndim=None):
+    """Parse one IDX file (gzipped or raw) of unsigned bytes into an array.
+
+    With ``ndim`` (3 for images, 1 for labels) the magic number must say so.
+    """
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -102,6 +105,11 @@ def read_idx(path):
         raise DataError(
             f"{path} is not an IDX file of bytes (magic number {magic}, expected "
             "00000803 for images or 00000801 for labels); check the file"
+        )
+    if ndim is not None and raw[3] != ndim:
+        raise DataError(
+            f"{path} has magic number {raw[:4].hex()}, but {'an images' if ndim == 3 else 'a labels'} "
+            f"file needs {IDX_MAGIC[ndim]:08x}; the file is misnamed or corrupt"
         )
     ndim = raw[3]
     header = 4 + 4 * ndim
@@ -147,7 +155,8 @@ def load_idx_folder(folder):
     paths = find_idx_files(folder)
     if paths is None:
         raise DataError(f"{folder} has no IDX files")
-    arrays = {key: read_idx(path) for key, path in paths.items()}
+    arrays = {key: read_idx(path, 3 if key.startswith("x") else 1)
+              for key, path in paths.items()}
     return validate_arrays(arrays, {k: str(p) for k, p in paths.items()})
 
 

@@ -1,0 +1,114 @@
+"""README's "What happens when..." table, through the real command lines:
+one ``error:`` line, a non-zero exit, no traceback, earlier outputs intact."""
+
+import gzip
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import SAMPLE_DIR, run_script
+from digitsuite.backend import keras
+
+
+def fails_with_one_line(capsys, script, argv, code=2):
+    """Run ``script`` expecting a user error; return its single stderr line."""
+    with pytest.raises(SystemExit) as exit_info:
+        run_script(script, argv)
+    assert exit_info.value.code == code
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: "), err
+    assert "Traceback" not in err
+    return err.strip()
+
+
+def corrupt_copy(tmp_path, breakage):
+    """A copy of the sample data with one file broken by ``breakage(folder)``."""
+    folder = tmp_path / "data"
+    shutil.copytree(SAMPLE_DIR, folder)
+    for path in folder.iterdir():
+        path.chmod(0o644)
+    breakage(folder)
+    return folder
+
+
+def truncate(folder):
+    path = folder / "train-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:5000])
+
+
+def bad_magic(folder):
+    raw = gzip.decompress((folder / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x03" + raw[4:]))
+
+
+def bad_label(folder):
+    raw = bytearray(gzip.decompress((folder / "train-labels-idx1-ubyte.gz").read_bytes()))
+    raw[8] = 10
+    (folder / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(bytes(raw)))
+
+
+@pytest.fixture
+def earlier_run(trained_cnn_dir, tmp_path):
+    """An out-dir holding a finished run; returns (folder, its files' bytes)."""
+    out = tmp_path / "earlier"
+    shutil.copytree(trained_cnn_dir, out)
+    return out, {p.name: p.read_bytes() for p in out.iterdir()}
+
+
+@pytest.mark.parametrize("breakage, message", [
+    (truncate, "train-images-idx3-ubyte.gz is a truncated or corrupt gzip file"),
+    (bad_magic, "t10k-labels-idx1-ubyte.gz has magic number 00000803, but a labels file needs 00000801"),
+    (bad_label, "train-labels-idx1-ubyte.gz: 1 labels outside 0-9"),
+    (lambda f: (f / "t10k-images-idx3-ubyte.gz").unlink(), "missing t10k-images-idx3-ubyte"),
+])
+def test_bad_data_leaves_the_earlier_run_untouched(
+        earlier_run, tmp_path, capsys, breakage, message):
+    out, before = earlier_run
+    data_dir = corrupt_copy(tmp_path, breakage)
+    err = fails_with_one_line(capsys, "train_cnn", ["--dry-run", "--data-dir", data_dir,
+                                                    "--out-dir", out])
+    assert message in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_out_dir_that_cannot_be_written(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("in the way")
+    err = fails_with_one_line(capsys, "train_cnn", ["--dry-run", "--data-dir", SAMPLE_DIR,
+                                                    "--out-dir", blocker / "run"])
+    assert "cannot create output folder" in err and "--out-dir" in err
+
+
+def test_keras_file_with_custom_code_is_never_run(tmp_path, capsys):
+    inputs = keras.Input((28, 28, 1))
+    outputs = keras.layers.Dense(10, activation="softmax")(
+        keras.layers.Flatten()(keras.layers.Lambda(lambda x: x * 2.0)(inputs)))
+    keras.Model(inputs, outputs).save(tmp_path / "custom.keras")
+    err = fails_with_one_line(capsys, "visualize_layers", [
+        "--model", tmp_path / "custom.keras", "--data-dir", SAMPLE_DIR,
+        "--out-dir", tmp_path / "out"])
+    assert "custom.keras" in err and "safe" in err.lower()
+    assert not (tmp_path / "out" / "index.html").exists()
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.write_bytes(b""), "is empty (0 bytes)"),
+    (lambda p: p.write_bytes(np.arange(64, dtype=np.uint8).tobytes()), "not an image"),
+    (lambda p: __import__("PIL.Image").Image.new("L", (1, 1)).save(p), "is only 1x1 pixels"),
+])
+def test_bad_images_for_visualize_layers(trained_cnn_dir, tmp_path, capsys, make, message):
+    make(tmp_path / "digit.png")
+    err = fails_with_one_line(capsys, "visualize_layers", [
+        "--model", trained_cnn_dir / "model.keras", "--image", tmp_path / "digit.png",
+        "--out-dir", tmp_path / "out"])
+    assert message in err and "digit.png" in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--epochs", "0"], "--epochs: must be at least 1"),
+    (["--batch-size", "0"], "--batch-size: must be at least 1"),
+    (["--epochs", "-3"], "--epochs: must be at least 1"),
+])
+def test_bad_numbers(tmp_path, capsys, argv, message):
+    assert message in fails_with_one_line(capsys, "train_cnn", [*argv, "--out-dir", tmp_path])
