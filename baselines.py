@@ -12,6 +12,8 @@ default (--features); the dense net trains with the CNN's augmentation.
     python baselines.py --dry-run --out-dir /tmp/smoke
 """
 
+import shutil
+
 from digitsuite import cli
 
 MODELS = ("lr", "rf", "dense")
@@ -45,6 +47,10 @@ def parse_args(argv=None):
                         help="dense net: 'auto' uses the dataset's augmentation policy "
                              "(as train_cnn.py), 'none' the images as they are "
                              "(default: auto)")
+    parser.add_argument("--resume", action="store_true",
+                        help="dense net: continue its interrupted run in --out-dir/dense "
+                             "from the last completed epoch, with that run's settings "
+                             "(default: off)")
     cli.add_data_args(parser)
     cli.add_run_args(parser, "runs")
     return parser.parse_args(argv)
@@ -53,12 +59,20 @@ def parse_args(argv=None):
 def main(args):
     from digitsuite.augment import POLICIES
     from digitsuite.baselines import count_parameters, train_baseline
+    from digitsuite.errors import Interrupted
     from digitsuite.fileio import prepare_out_dir
     from digitsuite.reporting import classification_metrics, run_config, write_run_report
     from digitsuite.runs import MODEL_FILES, TITLES, predict_proba, save_model
-    from digitsuite.training import set_seed
+    from digitsuite.training import load_checkpoint, set_seed
 
     prepare_out_dir(args.out_dir)
+    resume = None
+    if args.resume:  # only the dense net has epochs to resume
+        resume = load_checkpoint(args.out_dir / "dense" / "checkpoint")
+        args = cli.restore_args(args, resume[1]["args"])
+        args.models = ["dense"]
+        print(f"resuming the dense net after epoch {resume[1]['epochs_done']} with the "
+              "settings it was started with")
     dataset, train, val, (x_test, y_test) = cli.load_splits(args)
     policy = POLICIES["none" if args.augment == "none" else dataset.name]
     print(f"data: {dataset.summary()}; training on {len(train[0]):,}, "
@@ -67,10 +81,19 @@ def main(args):
     results = {}
     for name in dict.fromkeys(args.models):
         out_dir = prepare_out_dir(args.out_dir / name)
+        checkpoints = out_dir / "checkpoint" if name == "dense" else None
         set_seed(args.seed)  # each model starts from the seed, whichever ran before
         print(f"{name}: training the {TITLES[name].lower()} ...", flush=True)
-        model, result = train_baseline(name, args, train, val, len(dataset.class_names),
-                                       policy, log=lambda line: print(line, flush=True))
+        try:
+            model, result = train_baseline(name, args, train, val,
+                                           len(dataset.class_names), policy,
+                                           log=lambda line: print(line, flush=True),
+                                           checkpoint_dir=checkpoints, resume=resume)
+        except KeyboardInterrupt:
+            if checkpoints is None:
+                raise
+            raise Interrupted(cli.resume_hint(
+                checkpoints, "baselines.py --models dense", args.out_dir)) from None
         print(f"{name}: trained in {result['train_seconds']:.1f} s", flush=True)
 
         features = None if name == "dense" else args.features
@@ -91,6 +114,8 @@ def main(args):
         save_model(model, out_dir / MODEL_FILES[name])
         write_run_report(out_dir, TITLES[name], config, metrics, y_test, proba,
                          dataset.class_names, history=result.get("history"))
+        if checkpoints is not None:
+            shutil.rmtree(checkpoints)
         print(f"{name}: test accuracy {metrics['test_accuracy']:.2%} (validation "
               f"{result['val_accuracy']:.2%}); outputs in {out_dir}/", flush=True)
         results[name] = metrics

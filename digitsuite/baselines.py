@@ -35,9 +35,13 @@ def fit_sklearn(estimator, train, val, features, log=print):
             "val_accuracy": val_accuracy}
 
 
-def train_baseline(name, args, train, val, num_classes, policy, log=print):
+def train_baseline(name, args, train, val, num_classes, policy, log=print,
+                   checkpoint_dir=None, resume=None):
     """Build and fit baseline ``name`` ('lr', 'rf' or 'dense') with ``args``' settings.
 
+    The dense network checkpoints every epoch into ``checkpoint_dir`` and,
+    given ``resume`` (the ``(model, state)`` of
+    :func:`digitsuite.training.load_checkpoint`), continues that run.
     Returns ``(model, result)``: the fitted model and a dict with
     ``train_seconds``, ``val_accuracy`` and, for the dense network, the
     training ``history``, ``epochs_run`` and ``best_epoch``.
@@ -45,12 +49,16 @@ def train_baseline(name, args, train, val, num_classes, policy, log=print):
     from models import build_dense, build_logistic_regression, build_random_forest
 
     if name == "dense":
+        from digitsuite.cli import saved_args
         from digitsuite.training import fit
 
-        model = build_dense(num_classes=num_classes, dropout=args.dropout)
+        model, state = resume or (build_dense(num_classes=num_classes, dropout=args.dropout),
+                                  None)
         result = fit(model, train, val, epochs=1 if args.dry_run else args.epochs,
                      batch_size=args.batch_size, learning_rate=args.learning_rate,
-                     seed=args.seed, policy=policy, verbose=1 if sys.stdout.isatty() else 2)
+                     seed=args.seed, policy=policy, checkpoint_dir=checkpoint_dir,
+                     resume_state=state, run_args=saved_args(args),
+                     verbose=1 if sys.stdout.isatty() else 2)
         result["val_accuracy"] = result.pop("best_val_accuracy")
         return model, result
     estimator = (build_logistic_regression(seed=args.seed, C=args.lr_c) if name == "lr"

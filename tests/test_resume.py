@@ -106,3 +106,28 @@ def test_resume_without_checkpoint_is_one_error_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: nothing to resume: no checkpoint in {tmp_path / 'checkpoint'}; "
                    "run without --resume to start"]
+
+
+def test_dense_net_in_baselines_resumes_to_the_same_result(tmp_path, monkeypatch, capsys):
+    argv = ["--models", "dense", "--dry-run", "--data-dir", SAMPLE_DIR]
+    run_script("baselines", [*argv, "--out-dir", tmp_path / "clean"])
+    original = training.EpochCheckpoint.on_epoch_end
+
+    def save_then_interrupt(self, epoch, logs=None):
+        original(self, epoch, logs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training.EpochCheckpoint, "on_epoch_end", save_then_interrupt)
+    out = tmp_path / "stopped"
+    with pytest.raises(SystemExit) as exit_info:
+        run_script("baselines", [*argv, "--out-dir", out])
+    assert exit_info.value.code == 130
+    assert "baselines.py --models dense --resume" in capsys.readouterr().err
+    monkeypatch.setattr(training.EpochCheckpoint, "on_epoch_end", original)
+    run_script("baselines", ["--resume", "--out-dir", out])
+    resumed = json.loads((out / "dense" / "metrics.json").read_text())
+    clean = json.loads((tmp_path / "clean" / "dense" / "metrics.json").read_text())
+    assert comparable(resumed) == comparable(clean)
+    for a, b in zip(weights(out / "dense" / "model.keras"),
+                    weights(tmp_path / "clean" / "dense" / "model.keras")):
+        np.testing.assert_array_equal(a, b)
