@@ -262,7 +262,8 @@ def even_out_lighting(grey, iterations=6):
     values = small.ravel()
     fit = np.ones(values.shape, bool)
     for _ in range(iterations):
-        coef = np.linalg.lstsq(basis[fit], values[fit], rcond=None)[0]
+        chosen = basis[fit]
+        coef = np.linalg.solve(chosen.T @ chosen, chosen.T @ values[fit])
         residual = values - basis @ coef
         spread = 1.4826 * np.median(np.abs(residual[fit])) + 1e-3
         fit = np.abs(residual) <= 3 * spread
@@ -271,3 +272,26 @@ def even_out_lighting(grey, iterations=6):
     x = np.linspace(-1, 1, width, dtype=np.float32)[None, :]
     background = sum(np.float32(c) * t for c, t in zip(coef, _quadratic_terms(y, x)))
     return np.clip(grey - background + np.float32(level), 0.0, 1.0).astype(np.float32)
+
+
+NOISE_LIMIT = 0.05     # estimated noise (0-1 scale) above which a page is smoothed
+NOISE_SAMPLE = 1 << 20  # pixels enough to estimate the noise
+
+
+def noise_level(grey):
+    """Robust estimate of a grey image's pixel noise (standard deviation,
+    0-1 scale) from the differences between horizontal neighbours, whose
+    median spread strokes wider than a pixel barely disturb."""
+    grey = np.asarray(grey, np.float32)
+    rows = max(1, grey.size // NOISE_SAMPLE)  # every rows-th row is plenty
+    steps = np.diff(grey[::rows], axis=1)
+    return float(1.4826 * np.median(np.abs(steps - np.median(steps))) / math.sqrt(2))
+
+
+def reduce_noise(grey):
+    """A grey image with heavy sensor noise (over NOISE_LIMIT) smoothed by a
+    Gaussian of one pixel; a clean one unchanged, keeping its fine strokes."""
+    grey = np.asarray(grey, np.float32)
+    if noise_level(grey) <= NOISE_LIMIT:
+        return grey
+    return ndimage.gaussian_filter(grey, 1.0)

@@ -1,0 +1,267 @@
+"""Read the handwritten digits in a photo or scan with a trained CNN.
+
+The pipeline behind ``read_digits.py``, one step per function::
+
+    grey = images.read_image(path)                 # (h, w) 0-1
+    page = prepare_page(grey)                      # characters, (n, 28, 28) inputs
+    probs = classify(model, page.crops)            # (n, 10), one batch
+    lines, probs, crops = resolve(page, probs)     # split touching digits or not
+    reading = describe(lines, probs, page.ink_dark)  # JSON-ready dict
+
+:func:`read_page` and :func:`read_file` run them all. Heavy sensor noise
+is smoothed, the lighting evened out and the ink polarity decided once for
+the whole page; :mod:`digitsuite.segment` finds the characters; each is cut
+out with its soft stroke edges, made foreground against its own
+surroundings (:func:`digitsuite.images.to_foreground` with the page's
+polarity) and prepared by :func:`digitsuite.images.mnist_style`, the same
+preparation ``visualize_layers.py --image`` uses. A character much wider
+than its line is tall may be touching digits: it is classified both whole
+and cut apart, and the reading the model is surer of wins.
+"""
+
+import math
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+from scipy import ndimage  # noqa: E402
+
+from digitsuite import images, segment  # noqa: E402
+from digitsuite.errors import ImageError, ModelFileError  # noqa: E402
+
+MIN_CONFIDENCE = 0.8  # below this a digit prints as '?'
+EDGE = 2              # pixels of soft stroke edge kept around a glyph's thresholded ink
+PAPER_MARGIN = 0.25   # paper around a glyph, x its height, that sets its contrast
+CROPS_PER_ROW = 16    # crops per row in the crop strip
+FIGURE_DPI = 100
+MAX_FIGURE_SIDE = 2000  # pixels; larger pages are drawn scaled down
+
+
+@dataclass
+class Page:
+    """A page's characters before classification.
+
+    ``lines[i][j]`` lists the ways to read character j of line i: ``[[glyph]]``,
+    or for a wide one also its cuts, ``[[glyph], [part, part], ...]``;
+    ``crops`` holds the model input of every glyph of every option, in order.
+    """
+
+    lines: list
+    crops: np.ndarray  # float32 (n, 28, 28) in 0-1
+    ink_dark: bool
+
+
+def prepare_page(grey):
+    """Grey page (0-1) -> :class:`Page`. Raises ImageError when it shows no digit."""
+    flat = images.even_out_lighting(images.reduce_noise(grey))
+    ink_dark = images.ink_is_dark(flat)
+    ink = images.to_foreground(flat, ink_dark)
+    mask = segment.ink_mask(flat, ink_dark, faint=ink > 0)
+    lines = []
+    for line in segment.find_lines(mask):
+        height = segment.line_height(line)
+        lines.append([[[glyph], *segment.split_options(glyph, height)] for glyph in line])
+    if not lines:
+        raise ImageError("found no digit: only specks of ink stand out from the paper; "
+                         "use a picture with larger, darker writing")
+    crops = np.stack([glyph_input(flat, ink_dark, ink, mask, glyph) for line in lines
+                      for options in line for option in options for glyph in option])
+    return Page(lines, crops, ink_dark)
+
+
+def glyph_input(grey, ink_dark, ink, mask, glyph):
+    """The glyph's 28x28 MNIST-style input.
+
+    The glyph's surroundings (PAPER_MARGIN x its height each way) of the
+    grey page become foreground with the page's polarity, so each digit's
+    strokes reach full strength however light its pen (the page-wide
+    foreground ``ink`` stands in when that fails).
+    Only the glyph's own ink is kept: its thresholded ``mask`` pixels plus
+    EDGE pixels of soft edge, none of the neighbours' strokes.
+    """
+    x0, y0, x1, y1 = glyph.box
+    height, width = mask.shape
+    pad = max(EDGE, int(round(PAPER_MARGIN * glyph.height)))
+    ex0, ey0 = max(0, x0 - pad), max(0, y0 - pad)
+    ex1, ey1 = min(width, x1 + pad), min(height, y1 + pad)
+    around = np.s_[ey0:ey1, ex0:ex1]
+    own = np.zeros((ey1 - ey0, ex1 - ex0), bool)
+    own[y0 - ey0:y1 - ey0, x0 - ex0:x1 - ex0] = glyph.mask
+    keep = ndimage.binary_dilation(own, iterations=EDGE) & ~(mask[around] & ~own)
+    try:
+        return images.mnist_style(images.to_foreground(grey[around], ink_dark) * keep)
+    except ImageError:
+        # No contrast around the glyph, or none of its own ink above that
+        # contrast: the page-wide foreground is positive on all its ink.
+        return images.mnist_style(ink[around] * keep)
+
+
+def check_classifier(model, path):
+    """Raise ModelFileError unless ``model`` gives one score per digit 0-9."""
+    if model.output_shape != (None, 10):
+        raise ModelFileError(f"{path} outputs shape {model.output_shape}; reading digits "
+                             "needs a classifier with 10 class scores, e.g. "
+                             "runs/cnn/model.keras from train_cnn.py")
+
+
+def classify(model, crops, batch_size=1024):
+    """Class probabilities (n, 10) for float crops (n, 28, 28) in 0-1."""
+    outputs = [np.asarray(model(crops[start:start + batch_size, ..., None], training=False))
+               for start in range(0, len(crops), batch_size)]
+    return np.concatenate(outputs).astype(np.float64)
+
+
+def resolve(page, probs):
+    """Choose, for each character with options, the one the model reads with
+    the higher joint confidence (product of each glyph's top probability).
+
+    ``probs`` are the classifier's outputs for ``page.crops``. Returns
+    (lines of glyphs, their probs (m, 10), their crops (m, 28, 28)).
+    """
+    top = np.log(np.maximum(probs.max(axis=1), 1e-12))
+    lines, chosen, k = [], [], 0
+    for line in page.lines:
+        glyphs = []
+        for options in line:
+            spans = []
+            for option in options:
+                spans.append((k, k + len(option)))
+                k += len(option)
+            best = max(range(len(options)), key=lambda i: top[slice(*spans[i])].sum())
+            glyphs += options[best]
+            chosen += range(*spans[best])
+        lines.append(glyphs)
+    return lines, probs[chosen], page.crops[chosen]
+
+
+def describe(lines, probs, ink_dark, min_confidence=MIN_CONFIDENCE):
+    """The reading as a JSON-ready dict.
+
+    ``lines``: the text of each line of writing, '?' for a digit whose
+    confidence is under ``min_confidence``, a space where a wide gap parts
+    two numbers. ``digits``: per glyph in reading order, its ``box``
+    [x0, y0, x1, y1] (pixels, ends exclusive), ``line`` (index into
+    ``lines``), ``digit`` (the most likely), ``confidence``, ``unsure`` and
+    ``top2`` [[digit, probability], [digit, probability]].
+    """
+    digits, texts = [], []
+    k = 0
+    for number, line in enumerate(lines):
+        text = ""
+        for glyph, space in zip(line, segment.word_breaks(line)):
+            p = probs[k]
+            best, second = np.argsort(p)[::-1][:2]
+            unsure = bool(p[best] < min_confidence)
+            text += (" " if space else "") + ("?" if unsure else str(best))
+            digits.append({"box": [int(v) for v in glyph.box], "line": number,
+                           "digit": int(best), "confidence": round(float(p[best]), 4),
+                           "unsure": unsure,
+                           "top2": [[int(best), round(float(p[best]), 4)],
+                                    [int(second), round(float(p[second]), 4)]]})
+            k += 1
+        texts.append(text)
+    return {"ink": "dark on light" if ink_dark else "light on dark",
+            "lines": texts, "digits": digits}
+
+
+def read_page(model, grey, min_confidence=MIN_CONFIDENCE):
+    """Read a grey page (0-1): returns (reading dict, crops (n, 28, 28))."""
+    page = prepare_page(grey)
+    lines, probs, crops = resolve(page, classify(model, page.crops))
+    return describe(lines, probs, page.ink_dark, min_confidence), crops
+
+
+def read_file(model, path, min_confidence=MIN_CONFIDENCE):
+    """Read an image file: returns (reading dict with ``file`` first, grey
+    page, crops). Raises ImageError, naming the file, for an unreadable
+    file or one without digits."""
+    grey = images.read_image(path)
+    try:
+        reading, crops = read_page(model, grey, min_confidence)
+    except ImageError as exc:
+        raise ImageError(f"{path}: {exc}") from exc
+    return {"file": str(path), **reading}, grey, crops
+
+
+def percent(p):
+    """A probability as a whole percentage, never rounded up to 100 % unless it is."""
+    return f"{math.floor(p * 100) if p < 1 else 100}%"
+
+
+def format_reading(reading):
+    """The reading as text lines: the file, then each line of writing with
+    every digit's confidence, then each unsure digit with its top two."""
+    lines, digits = reading["lines"], reading["digits"]
+    per_line = [[d for d in digits if d["line"] == number] for number in range(len(lines))]
+    width = max(len(text) for text in lines)
+    out = [f"{reading['file']} ({len(lines)} line{'s' * (len(lines) != 1)}, "
+           f"{len(digits)} digit{'s' * (len(digits) != 1)}, ink {reading['ink']})"]
+    for text, members in zip(lines, per_line):
+        scores = "  ".join(f"{'?' if d['unsure'] else d['digit']} {percent(d['confidence'])}"
+                           for d in members)
+        out.append(f"  {text:<{width}}    {scores}")
+    for number, members in enumerate(per_line, start=1):
+        for place, d in enumerate(members, start=1):
+            if d["unsure"]:
+                (a, pa), (b, pb) = d["top2"]
+                out.append(f"  unsure: line {number}, digit {place}: {a} ({percent(pa)}) "
+                           f"or {b} ({percent(pb)})")
+    return out
+
+
+# --------------------------------------------------------------------------
+# Pictures
+
+
+def plot_annotated(grey, reading):
+    """The page with a box and the digit read over each character (orange
+    and '?' where unsure)."""
+    height, width = grey.shape
+    scale = min(1.0, MAX_FIGURE_SIDE / max(height, width))
+    fig = plt.figure(figsize=(max(1.0, width * scale / FIGURE_DPI),
+                              max(1.0, height * scale / FIGURE_DPI)), dpi=FIGURE_DPI)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.imshow(grey, cmap="gray", vmin=0, vmax=1, interpolation="antialiased")
+    for d in reading["digits"]:
+        x0, y0, x1, y1 = d["box"]
+        colour = "tab:orange" if d["unsure"] else "tab:green"
+        ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
+                               edgecolor=colour, linewidth=1.5))
+        label = f"?{d['top2'][0][0]}/{d['top2'][1][0]}" if d["unsure"] else str(d["digit"])
+        size = max(6.0, min(28.0, 0.45 * (y1 - y0) * scale * 72 / FIGURE_DPI))
+        ax.text(x0, y0 - 2, label, color="white", fontsize=size, fontweight="bold",
+                va="bottom", ha="left",
+                bbox={"facecolor": colour, "edgecolor": "none", "pad": 1, "alpha": 0.85})
+    ax.set_xlim(-0.5, width - 0.5)
+    ax.set_ylim(height - 0.5, -0.5)
+    ax.axis("off")
+    return fig
+
+
+def plot_crops(crops, reading):
+    """The 28x28 inputs exactly as the model saw them (ink white, pixels not
+    smoothed), one row per line of writing, each titled with its reading."""
+    digits = reading["digits"]
+    rows = []  # digit indices per row: a line of writing, CROPS_PER_ROW at most
+    for number in range(len(reading["lines"])):
+        members = [k for k, d in enumerate(digits) if d["line"] == number]
+        rows += [members[i:i + CROPS_PER_ROW] for i in range(0, len(members), CROPS_PER_ROW)]
+    cols = max(len(r) for r in rows)
+    fig, axes = plt.subplots(len(rows), cols, figsize=(0.9 * cols + 0.2, 1.2 * len(rows)),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for r, members in enumerate(rows):
+        for c, k in enumerate(members):
+            d = digits[k]
+            ax = axes[r, c]
+            ax.imshow(crops[k], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            title = (f"? {d['top2'][0][0]}/{d['top2'][1][0]}" if d["unsure"]
+                     else f"{d['digit']} {percent(d['confidence'])}")
+            ax.set_title(title, fontsize=8, color="tab:orange" if d["unsure"] else "black")
+    fig.tight_layout(pad=0.3)
+    return fig

@@ -1,0 +1,282 @@
+"""Find the characters on a page of handwriting, in reading order.
+
+The steps, each a function here::
+
+    mask = ink_mask(grey, ink_dark, faint)   # Otsu threshold with hysteresis
+    lines = find_lines(mask)                 # [[Glyph, ...] per line, top to bottom]
+    options = split_options(glyph, line_height(line))  # cuts, if touching digits
+
+:func:`find_lines` labels the connected ink components (8-connected), drops
+specks, merges the pieces of a digit written with a break (a 5 whose flag
+does not touch its body), groups the characters into lines, joins small
+fragments to the character beside them and orders each line left to right.
+:func:`split_options` proposes cuts, at its thinnest columns, of a component
+much wider than its line is tall; the reader lets the classifier decide
+whether the whole or a cut reads better. Sizes are judged against the
+typical character height, so the same rules hold for a scan at 50 pixels a
+digit and a phone photo at 500.
+
+A glyph's ``box`` is ``(x0, y0, x1, y1)`` in page pixels, ends exclusive as
+in slicing: ``page[y0:y1, x0:x1]``.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from digitsuite.images import otsu_threshold
+
+MIN_GLYPH = 6         # pixels: the longer side of the smallest character read
+# The other sizes are fractions of the typical character height (or the line's).
+SPECK_SIZE = 0.25     # a component whose longer side is under this is a speck
+PIECE_HEIGHT = 0.75   # pieces merge only if one is shorter than a whole character...
+MERGE_OVERLAP = 0.5   # ...they overlap horizontally by this share of the narrower...
+MERGE_GAP = 0.3       # ...they are at most this far apart vertically...
+MERGED_HEIGHT = 1.4   # ...and together they are no taller than this
+LINE_OVERLAP = 0.5    # share of the shorter glyph's height shared with its line
+LINE_BAND = 3         # a line's height band is that of its last this many glyphs
+FRAGMENT = 0.5        # a glyph shorter than this x its line's height is a fragment...
+ATTACH_GAP = 0.25     # ...joined to the nearest glyph this close, else dropped (a mark)
+SPLIT_WIDTH = 1.2     # a component wider than this may hold touching characters
+CUT_OPTIONS = 3       # cut columns tried for such a component
+MIN_PART = 0.2        # narrowest part a split leaves on either side
+WORD_GAP = 1.0        # a wider gap between glyphs separates two numbers
+
+
+@dataclass
+class Glyph:
+    """One character: its box on the page and its own ink pixels inside it."""
+
+    box: tuple          # (x0, y0, x1, y1), ends exclusive
+    mask: np.ndarray    # bool (y1 - y0, x1 - x0)
+
+    @property
+    def width(self):
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self):
+        return self.box[3] - self.box[1]
+
+    @property
+    def centre_y(self):
+        return (self.box[1] + self.box[3]) / 2
+
+
+def ink_mask(grey, ink_dark, faint):
+    """Grey page (0-1) -> bool mask of the ink; ``ink_dark`` is the page's polarity.
+
+    Ink is what Otsu's threshold splits from the paper, plus the ``faint``
+    pixels (a bool mask of what may be light ink, e.g. ``ink > 0`` from
+    :func:`digitsuite.images.to_foreground`) joined to it: hysteresis, so a
+    thin, light stroke does not break a digit in two while faint specks on
+    their own stay out.
+    """
+    grey = np.asarray(grey, np.float32)
+    level = 1.0 - grey if ink_dark else grey
+    strong = level > otsu_threshold(level)
+    labels, count = ndimage.label(faint | strong, structure=np.ones((3, 3)))
+    keep = np.zeros(count + 1, bool)
+    keep[np.unique(labels[strong])] = True
+    keep[0] = False
+    return keep[labels]
+
+
+def components(mask):
+    """The 8-connected components of ``mask`` as glyphs, in label order."""
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
+    glyphs = []
+    for index, found in enumerate(ndimage.find_objects(labels), start=1):
+        rows, cols = found
+        glyphs.append(Glyph((cols.start, rows.start, cols.stop, rows.stop),
+                            labels[found] == index))
+    return glyphs
+
+
+def typical_height(glyphs):
+    """Median height of the glyphs holding at least a tenth of the largest's ink."""
+    if not glyphs:
+        return 0.0
+    ink = np.array([g.mask.sum() for g in glyphs])
+    return float(np.median([g.height for g, n in zip(glyphs, ink) if n >= 0.1 * ink.max()]))
+
+
+def drop_specks(glyphs, height):
+    """The glyphs whose longer side is at least SPECK_SIZE x ``height``."""
+    return [g for g in glyphs if max(g.width, g.height) >= SPECK_SIZE * height]
+
+
+def join(a, b):
+    """One glyph made of the ink of ``a`` and ``b``."""
+    x0, y0 = min(a.box[0], b.box[0]), min(a.box[1], b.box[1])
+    x1, y1 = max(a.box[2], b.box[2]), max(a.box[3], b.box[3])
+    mask = np.zeros((y1 - y0, x1 - x0), bool)
+    for g in (a, b):
+        mask[g.box[1] - y0:g.box[3] - y0, g.box[0] - x0:g.box[2] - x0] |= g.mask
+    return Glyph((x0, y0, x1, y1), mask)
+
+
+def piece_pairs(glyphs, height):
+    """Bool matrix (n, n): True where two glyphs look like strokes of one
+    broken digit. One is shorter than a whole character, they share most of
+    the narrower one's columns, and they sit close above one another or side
+    by side, no taller together than a character."""
+    x0, y0, x1, y1 = np.array([g.box for g in glyphs], np.float64).reshape(-1, 4).T
+    w, h = x1 - x0, y1 - y0
+    overlap = np.minimum.outer(x1, x1) - np.maximum.outer(x0, x0)
+    gap = np.maximum.outer(y0, y0) - np.minimum.outer(y1, y1)  # < 0: rows overlap
+    merged = np.maximum.outer(y1, y1) - np.minimum.outer(y0, y0)
+    pairs = ((np.minimum.outer(h, h) < PIECE_HEIGHT * height)
+             & (overlap >= MERGE_OVERLAP * np.minimum.outer(w, w))
+             & (gap <= MERGE_GAP * height) & (merged <= MERGED_HEIGHT * height))
+    np.fill_diagonal(pairs, False)
+    return pairs
+
+
+def merge_pieces(glyphs, height):
+    """Merge the pieces of broken digits (see :func:`piece_pairs`), pair by
+    pair, until no pair is left (a digit in three pieces takes two rounds)."""
+    glyphs = list(glyphs)
+    while len(glyphs) > 1:
+        pairs = np.argwhere(np.triu(piece_pairs(glyphs, height)))
+        if not len(pairs):
+            break
+        used, merged = set(), []
+        for i, j in pairs:
+            if i not in used and j not in used:
+                used.update((i, j))
+                merged.append(join(glyphs[i], glyphs[j]))
+        glyphs = [g for k, g in enumerate(glyphs) if k not in used] + merged
+    return glyphs
+
+
+def group_lines(glyphs):
+    """Group glyphs into lines of writing, top to bottom, each left to right.
+
+    Glyphs are taken left to right; each joins the line that shares the most
+    rows with it, at least LINE_OVERLAP of the shorter height, comparing it
+    with the line's last glyph (so a line may drift up or down across the
+    page) and with the line's band, the median top and bottom of its last
+    LINE_BAND glyphs (so a small glyph high or low in the line still joins it).
+    """
+    def share(glyph, top, bottom):
+        shared = min(glyph.box[3], bottom) - max(glyph.box[1], top)
+        return shared / min(glyph.height, bottom - top)
+
+    lines = []
+    for glyph in sorted(glyphs, key=lambda g: (g.box[0], g.box[1])):
+        best, best_share = None, LINE_OVERLAP
+        for line in lines:
+            recent = line[-LINE_BAND:]
+            band = np.median([g.box[1] for g in recent]), np.median([g.box[3] for g in recent])
+            shared = max(share(glyph, line[-1].box[1], line[-1].box[3]), share(glyph, *band))
+            if shared >= best_share:
+                best, best_share = line, shared
+        if best is None:
+            lines.append([glyph])
+        else:
+            best.append(glyph)
+    lines.sort(key=lambda line: np.median([g.centre_y for g in line]))
+    return [sorted(line, key=lambda g: g.box[0] + g.box[2]) for line in lines]
+
+
+def tighten(glyph):
+    """The glyph with its box shrunk to its ink (None if it has none)."""
+    rows, cols = np.nonzero(glyph.mask)
+    if not rows.size:
+        return None
+    r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    x0, y0 = glyph.box[0], glyph.box[1]
+    return Glyph((x0 + c0, y0 + r0, x0 + c1, y0 + r1), glyph.mask[r0:r1, c0:c1])
+
+
+def cut_columns(glyph, height, count):
+    """Up to ``count`` columns at which a glyph might be cut into two
+    characters, least ink first: the local minima of its ink per column
+    (within MIN_PART x ``height`` either way), at least MIN_PART x
+    ``height`` from either side."""
+    margin = max(1, int(round(MIN_PART * height)))
+    if glyph.width <= 2 * margin:
+        return []
+    profile = ndimage.uniform_filter1d(glyph.mask.sum(axis=0).astype(np.float32), 3)
+    lowest = ndimage.minimum_filter1d(profile, 2 * margin + 1)
+    columns = np.flatnonzero(profile[margin:-margin] == lowest[margin:-margin]) + margin
+    # A flat minimum gives a run of columns: keep the middle one of each run.
+    runs = np.split(columns, np.flatnonzero(np.diff(columns) > 1) + 1)
+    middles = [int(run[len(run) // 2]) for run in runs if len(run)]
+    return sorted(middles, key=lambda c: profile[c])[:count]
+
+
+def split_at(glyph, column):
+    """The glyphs left and right of ``column``, boxes shrunk to their ink;
+    fewer if a side holds no ink."""
+    x0, y0, x1, y1 = glyph.box
+    parts = [Glyph((x0, y0, x0 + column, y1), glyph.mask[:, :column]),
+             Glyph((x0 + column, y0, x1, y1), glyph.mask[:, column:])]
+    return [part for part in map(tighten, parts) if part is not None]
+
+
+def split_wide(glyph, height, width=SPLIT_WIDTH):
+    """Split a glyph wider than ``width`` x ``height`` at its best cut
+    column (:func:`cut_columns`), and the parts again while they are too
+    wide. Returns the parts, left to right ([glyph] when it is narrow)."""
+    best = cut_columns(glyph, height, 1) if glyph.width > width * height else []
+    if not best:
+        return [glyph]
+    return [piece for part in split_at(glyph, best[0])
+            for piece in split_wide(part, height, width)]
+
+
+def split_options(glyph, height, count=CUT_OPTIONS):
+    """The ways a glyph wider than SPLIT_WIDTH x ``height`` might be several
+    touching characters: one per candidate cut column (up to ``count``),
+    each part split further while too wide. [] for a narrow glyph."""
+    if glyph.width <= SPLIT_WIDTH * height:
+        return []
+    options = [[piece for part in split_at(glyph, column) for piece in split_wide(part, height)]
+               for column in cut_columns(glyph, height, count)]
+    return [option for option in options if len(option) > 1]
+
+
+def line_height(line):
+    """The median height of a line's glyphs."""
+    return float(np.median([g.height for g in line]))
+
+
+def box_gap(a, b):
+    """Pixels between two glyphs' boxes (0 when they touch or overlap)."""
+    dx = max(a.box[0], b.box[0]) - min(a.box[2], b.box[2])
+    dy = max(a.box[1], b.box[1]) - min(a.box[3], b.box[3])
+    return max(dx, dy, 0)
+
+
+def attach_fragments(line):
+    """Join each fragment of a line (a glyph shorter than FRAGMENT x the line
+    height: a stroke cut off its digit) to the nearest whole glyph if it is at
+    most ATTACH_GAP x the line height away; drop it otherwise (a dot, a dash)."""
+    height = line_height(line)
+    whole = [g for g in line if g.height >= FRAGMENT * height]
+    for fragment in (g for g in line if g.height < FRAGMENT * height):
+        gaps = [box_gap(fragment, g) for g in whole]
+        nearest = int(np.argmin(gaps))
+        if gaps[nearest] <= ATTACH_GAP * height:
+            whole[nearest] = join(whole[nearest], fragment)
+    return whole
+
+
+def find_lines(mask):
+    """Bool ink mask of a page -> its characters, as lines of glyphs in
+    reading order (see the module docstring); [] when there are none."""
+    glyphs = [g for g in components(mask) if max(g.width, g.height) >= MIN_GLYPH]
+    height = typical_height(glyphs)
+    glyphs = merge_pieces(drop_specks(glyphs, height), height)
+    return [attach_fragments(line) for line in group_lines(glyphs)]
+
+
+def word_breaks(line):
+    """For each glyph of a line, True when a gap wider than WORD_GAP x the
+    line height comes before it (the start of another number)."""
+    size = line_height(line)
+    return [i > 0 and glyph.box[0] - line[i - 1].box[2] > WORD_GAP * size
+            for i, glyph in enumerate(line)]

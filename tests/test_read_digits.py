@@ -1,0 +1,288 @@
+"""read_digits.py end to end (digitsuite.reader, digitsuite.digit_bench): real
+held-out MNIST test digits composed into strips, read by a small CNN
+trained here; the benchmark's smoke run; every bad input's message."""
+
+import json
+import re
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import SAMPLE_DIR, run_script
+from digitsuite import digit_bench, images, reader
+from digitsuite.backend import keras
+from digitsuite.data import load_idx_folder
+from test_images import draw_seven
+
+NUMBER = "40719"
+PAPER, INK = 225, 35
+
+
+@pytest.fixture(scope="session")
+def sample():
+    return load_idx_folder(SAMPLE_DIR)
+
+
+@pytest.fixture(scope="session")
+def reader_model(tmp_path_factory, sample):
+    """A small CNN trained for 3 epochs on 4,000 of the sample's training
+    digits (~97 % on its test split, ~15 s); returns its .keras path."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((28, 28, 1))
+    x = keras.layers.Conv2D(16, 3, activation="relu")(inputs)
+    x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Conv2D(32, 3, activation="relu")(x)
+    x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(64, activation="relu")(x)
+    outputs = keras.layers.Dense(10, activation="softmax")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(keras.optimizers.Adam(2e-3), "sparse_categorical_crossentropy")
+    model.fit(sample["x_train"][:4000, ..., None] / 255.0, sample["y_train"][:4000],
+              epochs=3, batch_size=64, verbose=0)
+    path = tmp_path_factory.mktemp("reader") / "model.keras"
+    model.save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def strip_digits(reader_model, sample):
+    """For each digit of NUMBER, a held-out test image of it that the small
+    model reads confidently as a plain 28x28 input (a well-written digit)."""
+    model = keras.models.load_model(reader_model)
+    x_test, y_test = sample["x_test"], sample["y_test"]
+    probs = np.asarray(model(x_test[..., None] / 255.0))
+    picked = []
+    for ch in NUMBER:
+        good = np.flatnonzero((y_test == int(ch)) & (probs[:, int(ch)] > 0.95))
+        picked.append(x_test[good[len(picked)]])
+    return picked
+
+
+def compose(path, digits, dark_ink=True, scale=2, gap=14, margin=30):
+    """Save a strip of MNIST digits, enlarged, on paper; returns the path."""
+    tiles = []
+    for digit in digits:
+        tile = np.asarray(Image.fromarray(digit).resize(
+            (28 * scale, 28 * scale), Image.Resampling.BICUBIC), np.float32) / 255.0
+        cols = np.flatnonzero(tile.max(axis=0) > 0.1)
+        tiles.append(tile[:, cols.min():cols.max() + 1])
+    height = 28 * scale + 2 * margin
+    width = sum(t.shape[1] for t in tiles) + gap * (len(tiles) - 1) + 2 * margin
+    cover = np.zeros((height, width), np.float32)
+    x = margin
+    for tile in tiles:
+        cover[margin:margin + tile.shape[0], x:x + tile.shape[1]] = tile
+        x += tile.shape[1] + gap
+    paper, ink = (PAPER, INK) if dark_ink else (INK, PAPER)
+    noise = np.random.default_rng(0).normal(0, 4, cover.shape)
+    page = np.clip(paper + (ink - paper) * cover + noise, 0, 255).astype(np.uint8)
+    Image.fromarray(page).save(path)
+    return path
+
+
+def read(capsys, model, *argv):
+    """Run read_digits.py --json; returns (readings, stderr lines, exit code)."""
+    code = 0
+    try:
+        run_script("read_digits", [*argv, "--model", model, "--json"])
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return json.loads(out) if out.strip() else [], err.splitlines(), code
+
+
+# --------------------------------------------------------------------------
+# Reading real digits
+
+
+@pytest.mark.parametrize("dark_ink", [True, False])
+def test_reads_a_strip_of_real_test_digits(tmp_path, capsys, reader_model, strip_digits,
+                                           dark_ink):
+    strip = compose(tmp_path / "strip.png", strip_digits, dark_ink=dark_ink)
+    (reading,), errors, code = read(capsys, reader_model, strip)
+    assert code == 0 and errors == []
+    assert reading["file"] == str(strip)
+    assert reading["ink"] == ("dark on light" if dark_ink else "light on dark")
+    assert len(reading["lines"]) == 1 and len(reading["digits"]) == len(NUMBER)
+    read_digits = "".join(str(d["digit"]) for d in reading["digits"])
+    assert sum(a == b for a, b in zip(read_digits, NUMBER)) >= 4
+    boxes = [d["box"] for d in reading["digits"]]
+    assert [b[0] for b in boxes] == sorted(b[0] for b in boxes)    # left to right
+    for d in reading["digits"]:
+        (first, p1), (second, p2) = d["top2"]
+        assert first == d["digit"] and p1 == d["confidence"] >= p2 and second != first
+        assert d["line"] == 0 and d["unsure"] == (d["confidence"] < reader.MIN_CONFIDENCE)
+
+
+def test_text_output_and_out_dir_files(tmp_path, capsys, reader_model, strip_digits):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = compose(tmp_path / "a" / "strip.png", strip_digits)
+    second = compose(tmp_path / "b" / "strip.png", strip_digits[:2])
+    out_dir = tmp_path / "out"
+    run_script("read_digits", [first, second, "--model", reader_model, "--out-dir", out_dir,
+                               "--min-confidence", "0.999999"])
+    out = capsys.readouterr().out
+    assert f"{first} (1 line, 5 digits, ink dark on light)" in out
+    assert re.search(r"unsure: line 1, digit \d: \d \(\d+%\) or \d \(\d+%\)", out)
+    assert {p.name for p in out_dir.iterdir()} == {
+        "strip.annotated.png", "strip.crops.png", "strip-2.annotated.png",
+        "strip-2.crops.png", "readings.json"}
+    saved = json.loads((out_dir / "readings.json").read_text())
+    assert [r["file"] for r in saved] == [str(first), str(second)]
+    assert all("?" in text for r in saved for text in r["lines"])  # 0.999999: all unsure
+
+
+def test_describe_marks_unsure_digits_and_spaces(tmp_path):
+    mask = np.zeros((60, 300), bool)
+    for x0 in (10, 50, 200):                                   # '00' then, far off, '0'
+        mask[10:50, x0:x0 + 25] = True
+        mask[15:45, x0 + 5:x0 + 20] = False
+    from digitsuite import segment
+
+    lines = segment.find_lines(mask)
+    probs = np.full((3, 10), 0.01)
+    probs[0, 7], probs[1, 1], probs[1, 7], probs[2, 3] = 0.91, 0.5, 0.42, 0.91
+    reading = reader.describe(lines, probs, ink_dark=True, min_confidence=0.8)
+    assert reading["lines"] == ["7? 3"]
+    assert reading["digits"][1]["top2"] == [[1, 0.5], [7, 0.42]]
+    assert reading["digits"][1]["unsure"] and not reading["digits"][0]["unsure"]
+
+
+def test_reader_prepares_digits_exactly_as_visualize_layers_does(tmp_path):
+    """One preprocessing: a picture of one digit gives the model the same
+    input through read_digits.py as through visualize_layers.py --image."""
+    for dark_ink in (True, False):
+        grey, digit = images.load_digit(draw_seven(tmp_path / "seven.png", dark_ink))
+        np.testing.assert_array_equal(reader.prepare_page(grey).crops, digit[None])
+
+
+# --------------------------------------------------------------------------
+# Bad input
+
+
+def png_claiming(width, height):
+    """The bytes of a PNG whose header announces width x height pixels."""
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height,
+                                                              8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b""))
+
+
+BAD_INPUTS = {
+    "not an image": (lambda p: p.write_text("just text"), "is not an image Pillow can read"),
+    "empty file": (lambda p: p.write_bytes(b""), "is empty (0 bytes)"),
+    "blank page": (lambda p: Image.new("L", (300, 200), 230).save(p, format="PNG"),
+                   "found no digit"),
+    "specks only": (lambda p: Image.fromarray(np.where(
+        np.random.default_rng(0).random((200, 300)) < 0.002, 20, 230).astype(np.uint8))
+        .save(p, format="PNG"), "found no digit"),
+    "over the pixel limit": (lambda p: p.write_bytes(png_claiming(8000, 7000)),
+                             "over the 50-megapixel limit"),
+    "decompression bomb": (lambda p: p.write_bytes(png_claiming(30000, 30000)),
+                           "too large to decode safely"),
+    "one pixel": (lambda p: Image.new("L", (1, 1)).save(p, format="PNG"),
+                  "is only 1x1 pixels"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_INPUTS)
+def test_bad_input_gives_one_line_naming_the_file(tmp_path, capsys, reader_model, name):
+    make, message = BAD_INPUTS[name]
+    path = tmp_path / "bad.png"
+    make(path)
+    readings, errors, code = read(capsys, reader_model, path)
+    assert code == 1 and readings == []
+    assert len(errors) == 1 and errors[0].startswith(f"error: {path}")
+    assert message in errors[0]
+
+
+def test_unreadable_file_gives_one_line(tmp_path, capsys, reader_model, strip_digits,
+                                        monkeypatch):
+    locked = compose(tmp_path / "locked.png", strip_digits)
+
+    def refuse(path, **kwargs):  # what open() raises for a file without read permission
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(images, "read_image", refuse)
+    readings, errors, code = read(capsys, reader_model, locked)
+    assert code == 1 and readings == []
+    assert errors == [f"error: cannot read {locked}: Permission denied; check its permissions"]
+
+
+def test_one_bad_file_does_not_stop_the_others(tmp_path, capsys, reader_model, strip_digits):
+    good = compose(tmp_path / "good.png", strip_digits)
+    (tmp_path / "bad.png").write_text("not a picture")
+    readings, errors, code = read(capsys, reader_model, tmp_path / "bad.png", good,
+                                  tmp_path / "missing.png")
+    assert code == 1
+    assert [r["file"] for r in readings] == [str(good)] and len(readings[0]["digits"]) == 5
+    assert len(errors) == 2 and "bad.png is not an image" in errors[0]
+    assert "no image file at" in errors[1]
+
+
+def test_missing_model_and_usage_errors(tmp_path, capsys, strip_digits):
+    strip = compose(tmp_path / "strip.png", strip_digits)
+    with pytest.raises(SystemExit) as info:
+        run_script("read_digits", [strip, "--model", tmp_path / "none.keras"])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.startswith(f"error: no model at {tmp_path / 'none.keras'}")
+    with pytest.raises(SystemExit) as info:
+        run_script("read_digits", [])
+    assert info.value.code == 2 and "give image files to read" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------
+# The benchmark
+
+
+def test_score_page_pairs_digits_by_box():
+    truth = [{"text": "12", "boxes": [[0, 0, 10, 20], [15, 0, 25, 20]]},
+             {"text": "3", "boxes": [[0, 40, 10, 60]]}]
+
+    def digit(box, value, line):
+        return {"box": box, "digit": value, "line": line, "unsure": False}
+
+    reading = {"lines": ["12", "35"], "digits": [
+        digit([0, 0, 10, 20], 1, 0), digit([14, 1, 25, 20], 2, 0),
+        digit([1, 40, 10, 60], 3, 1), digit([40, 40, 50, 60], 5, 1)]}   # an extra '5'
+    counts = digit_bench.score_page(truth, reading)
+    assert counts["digits_correct"] == counts["digits_expected"] == 3
+    assert counts["digits_found"] == 4 and counts["lines_found"] == 2
+    assert counts["by_length"] == {"2": {"lines": 1, "exact": 1, "shown_exact": 1},
+                                   "1": {"lines": 1, "exact": 0, "shown_exact": 0}}
+
+
+def test_pages_keep_their_truth_and_differ_only_in_style(sample):
+    x, y = sample["x_test"], sample["y_test"]
+    plain, truth = digit_bench.make_page(np.random.default_rng(3), x, y)
+    inverted, same = digit_bench.make_page(np.random.default_rng(3), x, y,
+                                           digit_bench.CONDITIONS["light ink on dark"])
+    assert plain.dtype == np.uint8 and truth == same
+    assert 2 <= len(truth) <= 5 and all(1 <= len(line["text"]) <= 8 for line in truth)
+    for line in truth:
+        for x0, y0, x1, y1 in line["boxes"]:
+            assert plain[y0:y1, x0:x1].min() < 100 < inverted[y0:y1, x0:x1].max()
+
+
+def test_benchmark_dry_run_writes_its_report(tmp_path, capsys, reader_model):
+    out_dir = tmp_path / "bench"
+    result = run_script("read_digits", ["--benchmark", "--dry-run", "--model", reader_model,
+                                        "--data-dir", SAMPLE_DIR, "--out-dir", out_dir])
+    out = capsys.readouterr().out
+    assert "standard: per digit" in out and "note: no readable config.json beside" in out
+    saved = json.loads((out_dir / "benchmark.json").read_text())
+    assert list(saved["results"]) == list(digit_bench.CONDITIONS)
+    standard = saved["results"]["standard"]
+    assert standard["pages"] == 3 and standard["digits_expected"] > 0
+    assert standard["digit_accuracy"] > 0.7 and standard["exact_by_length"]
+    assert saved["results"] == json.loads(json.dumps(result["results"]))
+    assert (out_dir / "benchmark.md").read_text().startswith("# Reading numbers")
+    for name in ("example-1.png", "example-1.annotated.png", "variation-blur.annotated.png"):
+        assert (out_dir / name).is_file()
