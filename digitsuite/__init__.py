@@ -9,7 +9,13 @@ Modules, one job each:
 - ``data``     - MNIST / Fashion-MNIST loading, validation and splits
 - ``augment``  - batched, seeded image augmentation for training
 - ``training`` - the Keras training loop, prediction
+- ``distribute``- the tf.distribute strategy behind ``--distribute``
 - ``reporting``- metrics, JSON/Markdown reports and their plots
+- ``modelio``  - loading saved Keras models with one-line errors
+- ``features``, ``baselines``, ``runs``, ``comparison`` - the four-model comparison
+- ``images``   - reading users' pictures and MNIST-style preprocessing
+- ``layerviz``, ``convdemo`` - what each layer sees; convolution on a photo
+- ``segment``, ``reader``, ``digit_bench`` - reading numbers in a page
 """
 
 import os

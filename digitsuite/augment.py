@@ -1,10 +1,9 @@
 """Batched, seeded augmentation for 28x28 grey images.
 
 One random affine transform per image (rotation, shear, separate x/y scale,
-shift) plus an optional elastic distortion (a smooth random displacement
-field, after Simard et al. 2003), both resolved into one sampling grid and
-applied to the whole batch with a single bilinear gather, plus a random
-stroke-width change (towards a 3x3 grey dilation or erosion). Randomness is *stateless*: the same ``seed`` tensor gives the same
+shift, optional mirror flip), resolved into one sampling grid and applied to
+the whole batch with a single bilinear gather, plus a random stroke-width
+change (towards a 3x3 grey dilation or erosion). Randomness is *stateless*: the same ``seed`` tensor gives the same
 batch, which makes training reproducible and resumable epoch by epoch.
 
 The ranges suit handwriting, where people slant, write wide or narrow, and
@@ -25,12 +24,10 @@ class AugmentPolicy:
     shift: float = 0.0          # shift, fraction of the image side, in [-s, s]
     stroke: float = 0.0         # blend towards dilation/erosion, in [-s, s]
     flip: bool = False          # mirror left-right with probability 1/2
-    elastic: float = 0.0        # elastic displacement of up to this many pixels
 
     @property
     def warps(self):
-        return bool(self.rotation_deg or self.shear or self.scale or self.shift
-                    or self.flip or self.elastic)
+        return bool(self.rotation_deg or self.shear or self.scale or self.shift or self.flip)
 
     def as_dict(self):
         return asdict(self)
@@ -41,9 +38,6 @@ POLICIES = {
     "fashion_mnist": AugmentPolicy(shift=0.08, scale=0.05, flip=True),
     "none": AugmentPolicy(),
 }
-
-
-ELASTIC_GRID = 4  # control points per side of the elastic displacement field
 
 
 def _affine_coefficients(batch, size, policy, seed):
@@ -74,15 +68,6 @@ def _affine_coefficients(batch, size, policy, seed):
     cx, cy = centre + shift_x, centre + shift_y
     return (i00, i01, centre - (i00 * cx + i01 * cy),
             i10, i11, centre - (i10 * cx + i11 * cy))
-
-
-def _elastic_field(batch, size, alpha, seed):
-    """(batch, size, size, 2) smooth displacements: random shifts of up to
-    ``alpha`` pixels at a coarse grid of control points, bicubically upsampled
-    (a cheap stand-in for Gaussian-smoothed noise)."""
-    coarse = tf.random.stateless_uniform([batch, ELASTIC_GRID, ELASTIC_GRID, 2],
-                                         seed=seed + [0, 21], minval=-alpha, maxval=alpha)
-    return tf.image.resize(coarse, [size, size], method="bicubic")
 
 
 def _bilinear(images, xs, ys):
@@ -129,8 +114,5 @@ def augment_batch(images, seed, policy):
         grid = tf.range(size, dtype=tf.float32)
         xs = a * grid[None, None, :] + b * grid[None, :, None] + c  # (batch, h, w)
         ys = d * grid[None, None, :] + e * grid[None, :, None] + f
-        if policy.elastic:
-            field = _elastic_field(batch, size, policy.elastic, seed)
-            xs, ys = xs + field[..., 0], ys + field[..., 1]
         out = _bilinear(out, xs, ys)
     return out

@@ -2,6 +2,7 @@
 the entry point that turns user errors into one ``error:`` line."""
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
@@ -116,7 +117,7 @@ def load_splits(args, log=print):
 
 
 # Flags that say where and how to run, not what to train: --resume keeps these.
-RUN_ONLY_ARGS = ("out_dir", "resume", "debug")
+RUN_ONLY_ARGS = ("out_dir", "resume", "debug", "distribute")
 
 
 def saved_args(args):
@@ -161,6 +162,10 @@ def run(main, args):
             raise
         print("error: interrupted; files already written are complete", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:
+        # Whoever read our output (say `| head`) has gone: nothing to report.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
     except OSError as exc:
         if getattr(args, "debug", False):
             raise
