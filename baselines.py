@@ -34,19 +34,7 @@ def parse_args(argv=None):
                              "(default: 1.0)")
     parser.add_argument("--rf-trees", type=cli.positive_int, default=300,
                         help="random forest: number of trees (default: 300)")
-    parser.add_argument("--epochs", type=cli.positive_int, default=40,
-                        help="dense net: training epochs (default: 40)")
-    parser.add_argument("--batch-size", type=cli.positive_int, default=128,
-                        help="dense net: images per training step (default: 128)")
-    parser.add_argument("--learning-rate", type=cli.positive_float, default=2e-3,
-                        help="dense net: peak learning rate of the warm-up + cosine "
-                             "schedule (default: 0.002)")
-    parser.add_argument("--dropout", type=cli.fraction, default=0.5,
-                        help="dense net: dropout rate after Dense 512 (default: 0.5)")
-    parser.add_argument("--augment", choices=["auto", "none"], default="auto",
-                        help="dense net: 'auto' uses the dataset's augmentation policy "
-                             "(as train_cnn.py), 'none' the images as they are "
-                             "(default: auto)")
+    cli.add_keras_training_args(parser, learning_rate=2e-3, model="dense net: ")
     parser.add_argument("--resume", action="store_true",
                         help="dense net: continue its interrupted run in --out-dir/dense "
                              "from the last completed epoch, with that run's settings "
@@ -57,7 +45,7 @@ def parse_args(argv=None):
 
 
 def main(args):
-    from digitsuite.augment import POLICIES
+    from digitsuite.augment import policy_for
     from digitsuite.baselines import count_parameters, train_baseline
     from digitsuite.errors import Interrupted
     from digitsuite.fileio import prepare_out_dir
@@ -74,7 +62,7 @@ def main(args):
         print(f"resuming the dense net after epoch {resume[1]['epochs_done']} with the "
               "settings it was started with")
     dataset, train, val, (x_test, y_test) = cli.load_splits(args)
-    policy = POLICIES["none" if args.augment == "none" else dataset.name]
+    policy = policy_for(args.augment, dataset.name)
     print(f"data: {dataset.summary()}; training on {len(train[0]):,}, "
           f"validating on {len(val[0]):,}")
 

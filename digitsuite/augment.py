@@ -40,6 +40,11 @@ POLICIES = {
 }
 
 
+def policy_for(augment, dataset):
+    """The policy a script's ``--augment`` flag asks for on ``dataset``."""
+    return POLICIES["none" if augment == "none" else dataset]
+
+
 def _affine_coefficients(batch, size, policy, seed):
     """Per-image output->input affine maps: six (batch,) tensors a, b, c, d, e, f
     with input_x = a*x + b*y + c and input_y = d*x + e*y + f."""

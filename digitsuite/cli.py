@@ -87,6 +87,28 @@ def add_data_args(parser, split=True):
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
 
 
+def add_keras_training_args(parser, learning_rate, model=""):
+    """The flags of the Keras training recipe (:func:`digitsuite.training.fit`).
+
+    ``model`` starts each help text (e.g. ``"dense net: "``) in scripts that
+    train more than one kind of model.
+    """
+    parser.add_argument("--epochs", type=positive_int, default=40,
+                        help=f"{model}training epochs (default: 40)")
+    parser.add_argument("--batch-size", type=positive_int, default=128,
+                        help=f"{model}images per training step (default: 128)")
+    parser.add_argument("--learning-rate", type=positive_float, default=learning_rate,
+                        help=f"{model}peak learning rate of the warm-up + cosine schedule "
+                             f"(default: {learning_rate:g})")
+    parser.add_argument("--dropout", type=fraction, default=0.5,
+                        help=f"{model}dropout rate after Dense 512 (default: 0.5)")
+    parser.add_argument("--augment", choices=["auto", "none"], default="auto",
+                        help=f"{model}'auto': the dataset's augmentation policy (shifts, "
+                             "rotations, shear, scale and stroke width for digits; shifts "
+                             "and flips for clothes); 'none': train on the images as they "
+                             "are (default: auto)")
+
+
 def add_run_args(parser, default_out_dir):
     parser.add_argument("--out-dir", type=Path, default=Path(default_out_dir),
                         help=f"folder for every output file (default: {default_out_dir})")
