@@ -14,7 +14,6 @@ from digitsuite import cli  # noqa: E402
 from digitsuite.backend import keras  # noqa: E402
 
 SAMPLE_DIR = ROOT / "sample_data" / "mnist-t10k-split"
-SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 
 
 @pytest.fixture(autouse=True)
