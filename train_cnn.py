@@ -5,6 +5,8 @@ history.png and confusion.png.
 
     python train_cnn.py                          # default recipe, runs/cnn/
     python train_cnn.py --dataset fashion_mnist --out-dir runs/cnn-fashion
+    python train_cnn.py --epochs 8 --out-dir runs/cnn-short   # short budget, same schedule
+    python train_cnn.py --distribute mirrored    # every GPU of this machine
     python train_cnn.py --dry-run --out-dir /tmp/smoke
 """
 
@@ -12,6 +14,7 @@ import shutil
 import sys
 
 from digitsuite import cli
+from digitsuite.distribute import STRATEGIES
 
 
 def parse_args(argv=None):
@@ -30,6 +33,11 @@ def parse_args(argv=None):
                              "shear, scale and stroke width for digits; shifts and flips "
                              "for clothes); 'none': train on the images as they are "
                              "(default: auto)")
+    parser.add_argument("--distribute", choices=STRATEGIES, default="none",
+                        help="'mirrored': one replica per GPU of this machine (or per "
+                             "logical CPU device); 'multiworker': several machines, "
+                             "described by TF_CONFIG (see README); 'none': one device "
+                             "(default: none)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the interrupted run in --out-dir from its last "
                              "completed epoch, with that run's settings (default: off)")
@@ -40,17 +48,20 @@ def parse_args(argv=None):
 
 def main(args):
     from digitsuite.augment import POLICIES
+    from digitsuite.distribute import make_strategy
     from digitsuite.errors import Interrupted
     from digitsuite.fileio import atomic_path, prepare_out_dir
     from digitsuite.reporting import classification_metrics, run_config, write_run_report
     from digitsuite.training import fit, load_checkpoint, predict_proba, set_seed
     from models import build_cnn
 
+    strategy = make_strategy(args.distribute)  # before any other TensorFlow work
     out_dir = prepare_out_dir(args.out_dir)
     checkpoints = out_dir / "checkpoint"
     resume_state = None
     if args.resume:
-        model, resume_state = load_checkpoint(checkpoints)
+        with strategy.scope():
+            model, resume_state = load_checkpoint(checkpoints)
         args = cli.restore_args(args, resume_state["args"])
         print(f"resuming {out_dir} after epoch {resume_state['epochs_done']} "
               "with the settings it was started with")
@@ -60,15 +71,19 @@ def main(args):
     policy = POLICIES["none" if args.augment == "none" else dataset.name]
     print(f"data: {dataset.summary()}; training on {len(train[0]):,}, "
           f"validating on {len(val[0]):,}")
+    if args.distribute != "none":
+        print(f"distribute: {args.distribute}, {strategy.num_replicas_in_sync} replicas; "
+              f"each step splits {args.batch_size} images between them")
 
-    if resume_state is None:
-        model = build_cnn(num_classes=len(dataset.class_names), dropout=args.dropout)
     try:
-        result = fit(model, train, val, epochs=epochs, batch_size=args.batch_size,
-                     learning_rate=args.learning_rate, seed=args.seed, policy=policy,
-                     checkpoint_dir=checkpoints, resume_state=resume_state,
-                     run_args=cli.saved_args(args),
-                     verbose=1 if sys.stdout.isatty() else 2)
+        with strategy.scope():  # variables and optimizer state live on every replica
+            if resume_state is None:
+                model = build_cnn(num_classes=len(dataset.class_names), dropout=args.dropout)
+            result = fit(model, train, val, epochs=epochs, batch_size=args.batch_size,
+                         learning_rate=args.learning_rate, seed=args.seed, policy=policy,
+                         checkpoint_dir=checkpoints, resume_state=resume_state,
+                         run_args=cli.saved_args(args),
+                         verbose=1 if sys.stdout.isatty() else 2)
     except KeyboardInterrupt:
         raise Interrupted(cli.resume_hint(checkpoints, "train_cnn.py", out_dir)) from None
 
