@@ -19,20 +19,7 @@ from digitsuite.distribute import STRATEGIES
 
 def parse_args(argv=None):
     parser = cli.Parser(__doc__)
-    parser.add_argument("--epochs", type=cli.positive_int, default=40,
-                        help="training epochs (default: 40)")
-    parser.add_argument("--batch-size", type=cli.positive_int, default=128,
-                        help="images per training step (default: 128)")
-    parser.add_argument("--learning-rate", type=cli.positive_float, default=3e-3,
-                        help="peak learning rate of the warm-up + cosine schedule "
-                             "(default: 0.003)")
-    parser.add_argument("--dropout", type=cli.fraction, default=0.5,
-                        help="dropout rate after Dense 512 (default: 0.5)")
-    parser.add_argument("--augment", choices=["auto", "none"], default="auto",
-                        help="'auto': the dataset's augmentation policy (shifts, rotations, "
-                             "shear, scale and stroke width for digits; shifts and flips "
-                             "for clothes); 'none': train on the images as they are "
-                             "(default: auto)")
+    cli.add_keras_training_args(parser, learning_rate=3e-3)
     parser.add_argument("--distribute", choices=STRATEGIES, default="none",
                         help="'mirrored': one replica per GPU of this machine (or per "
                              "logical CPU device); 'multiworker': several machines, "
@@ -47,11 +34,12 @@ def parse_args(argv=None):
 
 
 def main(args):
-    from digitsuite.augment import POLICIES
+    from digitsuite.augment import policy_for
     from digitsuite.distribute import make_strategy
     from digitsuite.errors import Interrupted
-    from digitsuite.fileio import atomic_path, prepare_out_dir
+    from digitsuite.fileio import prepare_out_dir
     from digitsuite.reporting import classification_metrics, run_config, write_run_report
+    from digitsuite.runs import save_model
     from digitsuite.training import fit, load_checkpoint, predict_proba, set_seed
     from models import build_cnn
 
@@ -68,7 +56,7 @@ def main(args):
     set_seed(args.seed)
     dataset, train, val, (x_test, y_test) = cli.load_splits(args)
     epochs = 1 if args.dry_run else args.epochs
-    policy = POLICIES["none" if args.augment == "none" else dataset.name]
+    policy = policy_for(args.augment, dataset.name)
     print(f"data: {dataset.summary()}; training on {len(train[0]):,}, "
           f"validating on {len(val[0]):,}")
     if args.distribute != "none":
@@ -95,8 +83,7 @@ def main(args):
     config = run_config(args, dataset, effective_epochs=epochs,
                         augmentation=policy.as_dict(), n_train=len(train[0]),
                         n_val=len(val[0]))
-    with atomic_path(out_dir / "model.keras") as tmp:
-        model.save(tmp)
+    save_model(model, out_dir / "model.keras")
     write_run_report(out_dir, "Seed CNN", config, metrics, y_test, proba,
                      dataset.class_names, history=result["history"])
     shutil.rmtree(checkpoints)
