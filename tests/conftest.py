@@ -35,6 +35,17 @@ def run_script(script, argv):
     return cli.run(module.main, module.parse_args([str(a) for a in argv]))
 
 
+def fails_with_one_line(capsys, script, argv, code=2):
+    """Run ``script`` expecting a user error; return its single stderr line."""
+    with pytest.raises(SystemExit) as exit_info:
+        run_script(script, argv)
+    assert exit_info.value.code == code
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: "), err
+    assert "Traceback" not in err
+    return err.strip()
+
+
 @pytest.fixture(scope="session")
 def trained_cnn_dir(tmp_path_factory):
     """One ``train_cnn.py --dry-run`` run on the sample data, shared by tests."""

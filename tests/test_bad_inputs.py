@@ -7,19 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import SAMPLE_DIR, run_script
+from conftest import SAMPLE_DIR, fails_with_one_line
 from digitsuite.backend import keras
-
-
-def fails_with_one_line(capsys, script, argv, code=2):
-    """Run ``script`` expecting a user error; return its single stderr line."""
-    with pytest.raises(SystemExit) as exit_info:
-        run_script(script, argv)
-    assert exit_info.value.code == code
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("error: "), err
-    assert "Traceback" not in err
-    return err.strip()
 
 
 def corrupt_copy(tmp_path, breakage):

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import SAMPLE_DIR, run_script
+from conftest import SAMPLE_DIR, fails_with_one_line, run_script
 from digitsuite.augment import POLICIES
 from digitsuite.backend import keras
 from digitsuite.baselines import count_parameters
@@ -120,11 +120,8 @@ def test_models_flag_trains_only_those_and_features_flag_is_recorded(tmp_path):
     ("--lr-c", "-1", "must be greater than 0"),
 ])
 def test_bad_arguments_give_one_error_line(flag, value, message, capsys, tmp_path):
-    with pytest.raises(SystemExit) as exit_info:
-        run_script("baselines", [flag, value, "--out-dir", tmp_path])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error:") and message in err[0]
+    assert message in fails_with_one_line(capsys, "baselines",
+                                          [flag, value, "--out-dir", tmp_path])
 
 
 # --------------------------------------------------------------------------

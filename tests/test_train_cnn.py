@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import SAMPLE_DIR, run_script
+from conftest import SAMPLE_DIR, fails_with_one_line, run_script
 from digitsuite.backend import keras
 from digitsuite.data import load_dataset
 from digitsuite.training import predict_proba
@@ -67,11 +67,8 @@ def test_reloaded_model_predicts_the_same(trained_cnn_dir):
     ("--dataset", "cifar", "invalid choice"),
 ])
 def test_bad_arguments_give_one_error_line(flag, value, message, capsys, tmp_path):
-    with pytest.raises(SystemExit) as exit_info:
-        run_script("train_cnn", [flag, value, "--out-dir", tmp_path])
-    assert exit_info.value.code != 0
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error:") and message in err[0]
+    assert message in fails_with_one_line(capsys, "train_cnn",
+                                          [flag, value, "--out-dir", tmp_path])
 
 
 def test_missing_data_dir_is_one_error_line_and_writes_nothing(capsys, tmp_path):
