@@ -40,7 +40,8 @@ def main(args):
     from digitsuite.fileio import prepare_out_dir
     from digitsuite.reporting import classification_metrics, run_config, write_run_report
     from digitsuite.runs import save_model
-    from digitsuite.training import fit, load_checkpoint, predict_proba, set_seed
+    from digitsuite.inference import predict_proba
+    from digitsuite.training import fit, load_checkpoint, set_seed
     from models import build_cnn
 
     strategy = make_strategy(args.distribute)  # before any other TensorFlow work

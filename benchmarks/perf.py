@@ -11,7 +11,8 @@ which needs a process of its own:
   accuracy is checked a few times per epoch with the clock stopped, which
   gives seconds per epoch and seconds to the target accuracy for both;
 - **inference**: ``model.predict`` with its defaults against
-  :func:`digitsuite.training.predict_proba`, in turns, median of repeats;
+  the suite's frozen LiteRT path (:func:`digitsuite.inference.freeze`),
+  in turns, median of repeats;
 - **memory**: peak resident memory of ``train_cnn.py`` training one epoch in
   a child process;
 - **baselines**: fit time of the suite's logistic regression and random
@@ -76,7 +77,7 @@ def op_determinism(enabled):
 
 
 def _test_accuracy(model, test):
-    from digitsuite.training import predict_proba
+    from digitsuite.inference import predict_proba
 
     return float(np.mean(predict_proba(model, test[0]).argmax(axis=1) == test[1]))
 
@@ -195,28 +196,56 @@ def steady_epoch_seconds(epoch_seconds):
 
 
 def inference(model, images, repeats):
-    """Images/s of ``model.predict`` (defaults) and of the suite's
-    ``predict_proba`` on ``images``, timed in turns; medians of ``repeats``."""
-    from digitsuite.training import predict_proba
+    """Images/s of ``model.predict`` (defaults) and of the suite's frozen
+    prediction path (:func:`digitsuite.inference.freeze`, as ``evaluate.py``
+    uses it) on ``images``, timed in turns; medians of ``repeats``. The
+    one-off cost of freezing is reported apart (``freeze_seconds``)."""
+    from digitsuite.inference import freeze
 
     x_plain = (images.astype(np.float32) / 255.0)[..., None]
+    frozen = freeze(model)
     ways = {"reference": lambda: model.predict(x_plain, verbose=0),
-            "suite": lambda: predict_proba(model, images)}
+            "suite": lambda: frozen(images)}
     seconds = {name: [] for name in ways}
-    for name, way in ways.items():  # warm-up: both trace their graphs once
+    for name, way in ways.items():  # warm-up: both set up their graphs once
         way()
     for _ in range(repeats):
         for name, way in ways.items():
             start = time.perf_counter()
             way()
             seconds[name].append(time.perf_counter() - start)
-    return {name: {"seconds": s, "images_per_second": len(images) / statistics.median(s)}
-            for name, s in seconds.items()}
+    result = {name: {"seconds": s, "images_per_second": len(images) / statistics.median(s)}
+              for name, s in seconds.items()}
+    result["suite"].update(engine=frozen.engine, freeze_seconds=frozen.freeze_seconds)
+    return result
+
+
+# Runs a command and prints its exit code and peak RSS (KiB) as JSON. It is
+# a process of its own because Linux carries a process' high-water mark
+# over fork and exec: a child forked straight from this (large) process
+# would report this process' memory as its own peak.
+_RSS_LAUNCHER = """
+import json, os, subprocess, sys
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+print(json.dumps({"returncode": os.waitstatus_to_exitcode(status), "maxrss_kb": usage.ru_maxrss}))
+"""
+
+
+def child_peak_rss_mb(argv, cwd=ROOT):
+    """Run ``argv`` (its standard output discarded) in a fresh process started
+    by a small launcher; return ``(exit code, peak RSS in MB)`` of that process."""
+    import json
+
+    launched = subprocess.run([sys.executable, "-c", _RSS_LAUNCHER, *map(str, argv)], cwd=cwd,
+                              stdout=subprocess.PIPE, text=True, check=True)
+    report = json.loads(launched.stdout.strip().splitlines()[-1])
+    return report["returncode"], report["maxrss_kb"] / 1024  # ru_maxrss is KiB on Linux
 
 
 def peak_rss(dataset, data_dir, dry_run, out_dir):
     """Peak resident memory (MB) of ``train_cnn.py`` training one epoch on
-    every training image (``--dry-run``: the smoke subset) in a child process."""
+    every training image (``--dry-run``: the smoke subset)."""
     argv = [sys.executable, str(ROOT / "train_cnn.py"), "--dataset", dataset, "--epochs", "1",
             "--out-dir", str(out_dir)]
     if data_dir is not None:
@@ -224,15 +253,12 @@ def peak_rss(dataset, data_dir, dry_run, out_dir):
     if dry_run:
         argv.append("--dry-run")
     start = time.perf_counter()
-    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, cwd=ROOT)
-    _, status, usage = os.wait4(child.pid, 0)  # this child's own resource usage
-    child.returncode = os.waitstatus_to_exitcode(status)
+    returncode, peak_mb = child_peak_rss_mb(argv)
     seconds = time.perf_counter() - start
-    if child.returncode:
-        raise subprocess.CalledProcessError(child.returncode, argv)
-    # ru_maxrss is in KiB on Linux.
-    return {"peak_rss_mb": usage.ru_maxrss / 1024, "command": " ".join(argv[1:]),
-            "seconds": seconds}
+    if returncode:
+        raise subprocess.CalledProcessError(returncode, argv)
+    return {"peak_rss_mb": peak_mb, "command": " ".join(argv[1:]), "seconds": seconds}
+
 
 def baselines(train, val, test, seed, log=print):
     """Fit time and test accuracy of the suite's logistic regression and
@@ -332,6 +358,8 @@ def summarize(sides, infer, memory, trees):
         "suite_inference_images_per_second": infer["suite"]["images_per_second"],
         "inference_speedup": (infer["suite"]["images_per_second"]
                               / infer["reference"]["images_per_second"]),
+        "suite_inference_engine": infer["suite"].get("engine"),
+        "freeze_seconds": infer["suite"].get("freeze_seconds"),
         "peak_rss_mb": memory["peak_rss_mb"],
         "lr_fit_time_ratio": trees["lr"]["fit_time_ratio"],
         "rf_fit_time_ratio": trees["rf"]["fit_time_ratio"],
@@ -376,6 +404,9 @@ def markdown_table(result):
         ("inference images/s", _fmt(s["reference_inference_images_per_second"], ",.0f"),
          _fmt(s["suite_inference_images_per_second"], ",.0f"),
          f"{s['inference_speedup']:.2f}x faster (goal {goal['inference_speedup']})"),
+        ("one-off cost of freezing the model for prediction (s)", "",
+         _fmt(s.get("freeze_seconds"), ".1f")
+         + (f" ({s['suite_inference_engine']})" if s.get("suite_inference_engine") else ""), ""),
         ("peak RSS, one training epoch (MB)", "", f"{s['peak_rss_mb']:,.0f}",
          f"goal {goal['peak_rss_mb']}"),
     ]

@@ -7,10 +7,27 @@ restore it, so the user sees the suite's output and Keras' progress only.
 Python exceptions raised by the import are unaffected.
 """
 
+import contextlib
 import os
 import sys
 
 import digitsuite  # noqa: F401  (sets TF_CPP_MIN_LOG_LEVEL before import)
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """Point file descriptor 2 at /dev/null for the block: silences C++ logs
+    (which bypass Python's ``sys.stderr``), then restores it."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _import_quietly():
@@ -19,21 +36,13 @@ def _import_quietly():
         import tensorflow
 
         return keras, tensorflow
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
+    with quiet_stderr():
         import tensorflow
         import keras
 
         # Device discovery logs "failed call to cuInit" on machines with
         # no GPU; run it now, while descriptor 2 is quiet.
         tensorflow.config.list_physical_devices()
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
     return keras, tensorflow
 
 

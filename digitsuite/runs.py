@@ -15,7 +15,7 @@ import shlex
 import statistics
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -138,7 +138,7 @@ def predict_proba(model, images, features=None):
     ``features`` (a :data:`digitsuite.features.FEATURES` name).
     """
     if features is None:
-        from digitsuite.training import predict_proba as keras_predict_proba
+        from digitsuite.inference import predict_proba as keras_predict_proba
 
         return keras_predict_proba(model, images)
     from digitsuite.features import make_features
@@ -155,17 +155,26 @@ class Run:
     features: str | None  # None for Keras models, which read images
     config: dict
     metrics: dict
+    _frozen: object = field(default=None, init=False, repr=False)
 
     @property
     def title(self):
         return TITLES[self.name]
 
     def predict_proba(self, images):
-        return predict_proba(self.model, images, self.features)
+        """Probabilities for uint8 images (n, 28, 28); a Keras model is frozen
+        for LiteRT's fast kernels on first use (:func:`digitsuite.inference.freeze`)."""
+        if self.features is not None:
+            return predict_proba(self.model, images, self.features)
+        if self._frozen is None:
+            from digitsuite.inference import freeze
+
+            self._frozen = freeze(self.model)
+        return self._frozen(images)
 
     def images_per_second(self, images, repeats=3):
         """Median prediction throughput over ``repeats`` timed passes over
-        ``images``, after a warm-up (Keras traces its graph on first use)."""
+        ``images``, after a warm-up (tracing or freezing the model happens once)."""
         self.predict_proba(images[:32])
         seconds = []
         for _ in range(repeats):

@@ -15,7 +15,7 @@ from digitsuite.data import load_dataset, stratified_subset
 from digitsuite.errors import ModelFileError
 from digitsuite.features import deskew, make_features
 from digitsuite.runs import load_sklearn, save_model
-from digitsuite.training import predict_proba
+from digitsuite.inference import predict_proba
 from models import build_dense, build_logistic_regression, build_random_forest
 
 MODEL_FILES = {"lr": "model.skops", "rf": "model.skops", "dense": "model.keras"}

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 from benchmarks import perf
@@ -34,6 +35,7 @@ def test_dry_run_writes_figures_computed_from_its_measurements(tmp_path):
     assert saved["inference_speedup"] == pytest.approx(
         infer["suite"]["images_per_second"] / infer["reference"]["images_per_second"])
     assert 100 < saved["peak_rss_mb"] < 24_000
+    assert infer["suite"]["engine"] == "litert-xnnpack" and infer["suite"]["freeze_seconds"] > 0
     assert "--dry-run" in saved["memory"]["command"]
     for name in ("lr", "rf"):
         b = saved["baselines"][name]
@@ -46,6 +48,17 @@ def test_dry_run_writes_figures_computed_from_its_measurements(tmp_path):
     assert f"| {saved['epoch_time_ratio']:.2f}x (goal <= 0.7) |" in table
     assert "AMD" in table or "cores" in table
     assert not list(tmp_path.glob(".rss-run-*")), "scratch folder of the memory run left behind"
+
+
+def test_child_peak_memory_is_the_childs_own_not_this_processes():
+    # Linux carries a forking process' high-water mark into its child, so a
+    # child started straight from a big process would report that size.
+    ballast = np.ones(400 * 2**20 // 8)  # 400 MB held (and touched) here
+    code, peak_mb = perf.child_peak_rss_mb([sys.executable, "-c", "x = bytearray(60 * 2**20)"])
+    assert code == 0 and 60 < peak_mb < 200, peak_mb
+    code, _ = perf.child_peak_rss_mb([sys.executable, "-c", "raise SystemExit(3)"])
+    assert code == 3
+    del ballast
 
 
 def fake_measurements(ref_hit=True):

@@ -22,7 +22,7 @@ from digitsuite.comparison import (
 )
 from digitsuite.data import load_dataset, stratified_subset
 from digitsuite.features import make_features
-from digitsuite.training import predict_proba
+from digitsuite.inference import predict_proba
 
 MODELS = ("lr", "rf", "dense", "cnn")
 OUTPUTS = ["comparison.md", "comparison.json", "comparison.png", "confusions.png",

@@ -8,7 +8,7 @@ import pytest
 from conftest import SAMPLE_DIR, fails_with_one_line, run_script
 from digitsuite.backend import keras
 from digitsuite.data import load_dataset
-from digitsuite.training import predict_proba
+from digitsuite.inference import predict_proba
 
 OUTPUTS = ["model.keras", "config.json", "metrics.json", "report.md", "history.png",
            "confusion.png"]
