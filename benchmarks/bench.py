@@ -70,9 +70,7 @@ def main(args):
         1 if args.dry_run else 4 if args.quick else perf.MAX_REFERENCE_EPOCHS[dataset.name])
     repeats = args.repeats or (1 if args.dry_run else 3 if args.quick else 5)
     target = args.target or perf.TARGET_ACCURACY[dataset.name]
-    suite_command = (f"python train_cnn.py --dataset {dataset.name} --epochs {recipe['epochs']} "
-                     f"--batch-size {recipe['batch_size']} --learning-rate "
-                     f"{recipe['learning_rate']:g} --augment {recipe['augment']}")
+    suite_command = perf.recipe_command(dataset.name, recipe)
     print(f"data: {dataset.summary()}; racing on {len(train[0]):,} training images, "
           f"checking on {len(test[0]):,} test images; target {target:.1%}", flush=True)
 

@@ -40,9 +40,18 @@ TARGET_ACCURACY = {"mnist": 0.985, "fashion_mnist": 0.90}
 # The suite's recipe for a short time budget: train_cnn.py with these flags
 # (its warm-up + cosine schedule spans the given epochs).
 SHORT_RECIPES = {
-    "mnist": {"epochs": 8, "batch_size": 128, "learning_rate": 3e-3, "augment": "auto"},
-    "fashion_mnist": {"epochs": 4, "batch_size": 128, "learning_rate": 3e-3, "augment": "none"},
+    "mnist": {"epochs": 8, "batch_size": 128, "learning_rate": 3e-3, "dropout": 0.5,
+              "augment": "auto"},
+    "fashion_mnist": {"epochs": 4, "batch_size": 128, "learning_rate": 3e-3, "dropout": 0.5,
+                      "augment": "none"},
 }
+
+
+def recipe_command(dataset, recipe):
+    """The ``train_cnn.py`` command that trains ``recipe`` on its own."""
+    flags = " ".join(f"--{key.replace('_', '-')} {value:g}" if isinstance(value, float)
+                     else f"--{key.replace('_', '-')} {value}" for key, value in recipe.items())
+    return f"python train_cnn.py --dataset {dataset} {flags}"
 
 # Epochs the plain reference may take to reach the target before the race
 # stops it (the bundled MNIST sample is small, so its epochs are cheap).
@@ -150,7 +159,7 @@ def race(dataset, train, val, test, *, recipe, target, max_reference_epochs,
 
     keras.utils.set_random_seed(seed)
     with op_determinism(True):
-        suite = build_cnn(num_classes=num_classes)
+        suite = build_cnn(num_classes=num_classes, dropout=recipe["dropout"])
         steps = -(-len(train[0]) // batch_size)
         compile_for_training(suite, recipe["learning_rate"], steps, epochs)
         val_ds = make_eval_dataset(*val)

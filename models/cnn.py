@@ -3,6 +3,8 @@
 from digitsuite.backend import keras
 from keras import layers
 
+from models.dense import classifier_head
+
 
 def build_cnn(input_shape=(28, 28, 1), num_classes=10, dropout=0.5):
     """Build the seed CNN (237,482 parameters for 28x28x1 inputs, 10 classes).
@@ -17,8 +19,4 @@ def build_cnn(input_shape=(28, 28, 1), num_classes=10, dropout=0.5):
     x = layers.MaxPooling2D(2, name="pool2")(x)                          # (5, 5, 64)
     x = layers.Conv2D(32, 3, activation="relu", name="conv3")(x)       # (3, 3, 32)
     x = layers.Flatten(name="flatten")(x)                                # (288,)
-    x = layers.Dense(512, activation="relu", name="dense1")(x)
-    x = layers.Dropout(dropout, name="dropout")(x)
-    x = layers.Dense(64, activation="relu", name="dense2")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
-    return keras.Model(inputs, outputs, name="seed_cnn")
+    return keras.Model(inputs, classifier_head(x, num_classes, dropout), name="seed_cnn")

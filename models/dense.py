@@ -1,15 +1,21 @@
-"""The dense baseline: a multilayer perceptron on the flattened pixels."""
+"""The dense baseline: a multilayer perceptron on the flattened pixels, and
+the classifier head it shares with the seed CNN."""
 
 from digitsuite.backend import keras
 from keras import layers
+
+
+def classifier_head(x, num_classes, dropout):
+    """Dense 512 -> Dropout -> Dense 64 -> Dense ``num_classes`` (softmax), on
+    features ``x``: the seed CNN's head, and the whole dense net on pixels."""
+    x = layers.Dense(512, activation="relu", name="dense1")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    x = layers.Dense(64, activation="relu", name="dense2")(x)
+    return layers.Dense(num_classes, activation="softmax", name="predictions")(x)
 
 
 def build_dense(input_shape=(28, 28, 1), num_classes=10, dropout=0.5):
     """Flatten -> Dense 512 -> Dropout -> Dense 64 -> Dense ``num_classes``."""
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.Flatten(name="flatten")(inputs)                     # (784,)
-    x = layers.Dense(512, activation="relu", name="dense1")(x)
-    x = layers.Dropout(dropout, name="dropout")(x)
-    x = layers.Dense(64, activation="relu", name="dense2")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
-    return keras.Model(inputs, outputs, name="dense_net")
+    return keras.Model(inputs, classifier_head(x, num_classes, dropout), name="dense_net")

@@ -94,10 +94,16 @@ def test_bad_images_for_visualize_layers(trained_cnn_dir, tmp_path, capsys, make
     assert message in err and "digit.png" in err
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--epochs", "0"], "--epochs: must be at least 1"),
-    (["--batch-size", "0"], "--batch-size: must be at least 1"),
-    (["--epochs", "-3"], "--epochs: must be at least 1"),
+@pytest.mark.parametrize("script, argv, message", [
+    ("train_cnn", ["--epochs", "0"], "--epochs: must be at least 1"),
+    ("train_cnn", ["--epochs", "-3"], "--epochs: must be at least 1"),
+    ("train_cnn", ["--batch-size", "-4"], "--batch-size: must be at least 1"),
+    ("train_cnn", ["--learning-rate", "abc"], "expected a number"),
+    ("train_cnn", ["--dataset", "cifar"], "invalid choice"),
+    ("baselines", ["--rf-trees", "0"], "must be at least 1"),
+    ("baselines", ["--models", "svm"], "invalid choice"),
+    ("baselines", ["--features", "hog"], "invalid choice"),
+    ("baselines", ["--lr-c", "-1"], "must be greater than 0"),
 ])
-def test_bad_numbers(tmp_path, capsys, argv, message):
-    assert message in fails_with_one_line(capsys, "train_cnn", [*argv, "--out-dir", tmp_path])
+def test_bad_arguments_give_one_error_line(tmp_path, capsys, script, argv, message):
+    assert message in fails_with_one_line(capsys, script, [*argv, "--out-dir", tmp_path])

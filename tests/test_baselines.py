@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import SAMPLE_DIR, fails_with_one_line, run_script
+from conftest import SAMPLE_DIR, run_script
 from digitsuite.augment import POLICIES
 from digitsuite.backend import keras
 from digitsuite.baselines import count_parameters
@@ -111,17 +111,6 @@ def test_models_flag_trains_only_those_and_features_flag_is_recorded(tmp_path):
                              "--out-dir", tmp_path])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rf"]
     assert read_json(tmp_path / "rf" / "config.json")["features"] == "pixels"
-
-
-@pytest.mark.parametrize("flag,value,message", [
-    ("--rf-trees", "0", "must be at least 1"),
-    ("--models", "svm", "invalid choice"),
-    ("--features", "hog", "invalid choice"),
-    ("--lr-c", "-1", "must be greater than 0"),
-])
-def test_bad_arguments_give_one_error_line(flag, value, message, capsys, tmp_path):
-    assert message in fails_with_one_line(capsys, "baselines",
-                                          [flag, value, "--out-dir", tmp_path])
 
 
 # --------------------------------------------------------------------------

@@ -61,6 +61,19 @@ def test_child_peak_memory_is_the_childs_own_not_this_processes():
     del ballast
 
 
+def test_short_recipes_print_the_train_cnn_command_that_trains_them():
+    import shlex
+
+    import train_cnn
+
+    for dataset, recipe in perf.SHORT_RECIPES.items():
+        python, script, *argv = shlex.split(perf.recipe_command(dataset, recipe))
+        assert script == "train_cnn.py"
+        args = train_cnn.parse_args(argv)
+        assert args.dataset == dataset
+        assert {key: getattr(args, key) for key in recipe} == recipe
+
+
 def fake_measurements(ref_hit=True):
     def side(epoch_seconds, hit_seconds, hit=True):
         checks = [{"epoch": 1.0, "seconds": hit_seconds, "test_accuracy": 0.99},

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import SAMPLE_DIR, fails_with_one_line, run_script
+from conftest import SAMPLE_DIR, run_script
 from digitsuite.backend import keras
 from digitsuite.data import load_dataset
 from digitsuite.inference import predict_proba
@@ -58,17 +58,6 @@ def test_reloaded_model_predicts_the_same(trained_cnn_dir):
     x = np.random.default_rng(1).integers(0, 256, (16, 28, 28), dtype=np.uint8)
     np.testing.assert_allclose(predict_proba(model, x), predict_proba(again, x), rtol=1e-6)
     assert [layer.name for layer in model.layers][1:4] == ["conv1", "pool1", "conv2"]
-
-
-@pytest.mark.parametrize("flag,value,message", [
-    ("--epochs", "0", "must be at least 1"),
-    ("--batch-size", "-4", "must be at least 1"),
-    ("--learning-rate", "abc", "expected a number"),
-    ("--dataset", "cifar", "invalid choice"),
-])
-def test_bad_arguments_give_one_error_line(flag, value, message, capsys, tmp_path):
-    assert message in fails_with_one_line(capsys, "train_cnn",
-                                          [flag, value, "--out-dir", tmp_path])
 
 
 def test_missing_data_dir_is_one_error_line_and_writes_nothing(capsys, tmp_path):
