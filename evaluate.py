@@ -106,6 +106,7 @@ def main(args):
             "params": params, "params_kind": params_kind,
             "train_seconds": run.metrics.get("train_seconds"),
             "images_per_second": run.images_per_second(x_test, args.timing_repeats),
+            "engine": run.engine,
         }
     predictions = {name: proba.argmax(axis=1) for name, proba in probas.items()}
     # The seed measured MNIST only.

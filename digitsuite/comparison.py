@@ -127,7 +127,9 @@ def markdown_tables(comparison):
     lines = [
         f"Test set: {n:,} images. Accuracy with its {100 * comparison['confidence']:.0f} % "
         "Wilson interval; training time from each run's metrics.json; inference "
-        "includes feature extraction (deskewing for LR and RF).",
+        "includes feature extraction (deskewing for LR and RF); engines: "
+        + ", ".join(f"{row['title']} {row.get('engine', 'n/a')}" for row in models.values())
+        + ".",
         "",
         "| model | parameters | test accuracy (95 % CI) | error rate | seed's accuracy "
         "| training time | inference |",

@@ -50,7 +50,7 @@ def _pixel_function(model, dtype):
     model's outputs in inference mode; any batch size, one trace."""
     spec = tf.TensorSpec([None, *model.input_shape[1:-1]], tf.as_dtype(dtype))
 
-    @tf.function(input_signature=[spec])
+    @tf.function(input_signature=[spec], autograph=False)  # plain ops, no Python control flow
     def predict(images):
         x = tf.cast(images, tf.float32)[..., None] / 255.0  # (n, 28, 28, 1)
         return model(x, training=False)

@@ -166,11 +166,19 @@ class Run:
         for LiteRT's fast kernels on first use (:func:`digitsuite.inference.freeze`)."""
         if self.features is not None:
             return predict_proba(self.model, images, self.features)
+        return self._frozen_model()(images)
+
+    @property
+    def engine(self):
+        """What runs the predictions: scikit-learn, LiteRT or TensorFlow."""
+        return "scikit-learn" if self.features is not None else self._frozen_model().engine
+
+    def _frozen_model(self):
         if self._frozen is None:
             from digitsuite.inference import freeze
 
             self._frozen = freeze(self.model)
-        return self._frozen(images)
+        return self._frozen
 
     def images_per_second(self, images, repeats=3):
         """Median prediction throughput over ``repeats`` timed passes over

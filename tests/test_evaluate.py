@@ -101,6 +101,7 @@ def test_table_agrees_with_the_saved_models_predictions(evaluated):
         assert row["train_seconds"] == metrics["train_seconds"]
         assert row["params"] == metrics["params"]
         assert row["images_per_second"] > 0
+        assert row["engine"] == ("scikit-learn" if name in ("lr", "rf") else "litert-xnnpack")
         assert row["reference_accuracy"] == REFERENCE_ACCURACY[name]
     cnn, dense = result["models"]["cnn"], result["models"]["dense"]
     if dense["n_errors"]:
