@@ -35,7 +35,7 @@ def parse_args(argv=None):
                              "0.9 for fashion_mnist)")
     parser.add_argument("--suite-epochs", type=cli.positive_int, default=None,
                         help="epochs of the suite's short recipe (default: 8 for mnist, "
-                             "4 for fashion_mnist; 1 with --dry-run)")
+                             "3 for fashion_mnist; 1 with --dry-run)")
     parser.add_argument("--max-reference-epochs", type=cli.positive_int, default=None,
                         help="stop the plain reference after this many epochs if it "
                              "has not reached the target (default: 20 for mnist, 10 for "
@@ -79,7 +79,7 @@ def main(args):
         dataset, train, val, test, recipe=recipe, target=target,
         max_reference_epochs=max_reference, checks_per_epoch=1 if args.dry_run else 4,
         seed=args.seed, log=lambda line: print(line, flush=True))
-    print("inference: model.predict against predict_proba", flush=True)
+    print("inference: model.predict against the frozen LiteRT predictor", flush=True)
     infer = perf.inference(suite_model, test[0], repeats)
     print("memory: one train_cnn.py epoch in a child process", flush=True)
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".rss-run-") as scratch:
