@@ -80,9 +80,7 @@ def main(args):
     from digitsuite.errors import ModelFileError
     from digitsuite.fileio import prepare_out_dir
     from digitsuite.modelio import load_keras_model
-    from digitsuite.training import set_seed
 
-    set_seed(args.seed)
     model = load_keras_model(args.model, expect_input_shape=(28, 28, 1))
     if not isinstance(model.output_shape, tuple) or len(model.output_shape) != 2:
         raise ModelFileError(f"{args.model} outputs shape {model.output_shape}; this script "

@@ -72,7 +72,8 @@ class Parser(argparse.ArgumentParser):
 
 
 def add_data_args(parser, split=True):
-    """--dataset, --data-dir and --seed; with ``split``, also --val-fraction."""
+    """--dataset and --data-dir; with ``split`` (scripts that train), also
+    --val-fraction and --seed."""
     from digitsuite.data import DATASETS
 
     parser.add_argument("--dataset", choices=DATASETS, default="mnist",
@@ -84,7 +85,8 @@ def add_data_args(parser, split=True):
         parser.add_argument("--val-fraction", type=fraction, default=0.1,
                             help="share of the training data held out for validation "
                                  "(default: 0.1)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+        parser.add_argument("--seed", type=int, default=0,
+                            help="random seed (default: 0)")
 
 
 def add_keras_training_args(parser, learning_rate, model=""):
