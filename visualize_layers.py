@@ -32,8 +32,8 @@ def parse_args(argv=None):
                         help=f"trained Keras model (default: {DEFAULT_MODEL})")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--digit", type=cli.digit, default=0,
-                        help="show the first test image of this class, 0-9; ignored "
-                             "with --index or --image (default: 0)")
+                        help="show the first test image of this class, 0-9; give "
+                             "either this, --index or --image (default: 0)")
     source.add_argument("--index", type=cli.non_negative_int, default=None,
                         help="show the test image with this index (default: none)")
     source.add_argument("--image", type=Path, default=None,

@@ -318,7 +318,8 @@ def _from_download(name, failures):
         (x_train, y_train), (x_test, y_test) = loader.load_data()
     except Exception as exc:  # no network, proxy, refused: all the same here
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        failures.append(f"Keras download failed: {reason}")
+        # Keras says "URL fetch failure on <url>: None -- <cause>": keep the cause.
+        failures.append(f"Keras download failed: {reason.rsplit(' -- ', 1)[-1]}")
         return None
     arrays = dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
     return (validate_arrays(arrays, {k: f"Keras download [{k}]" for k in arrays}),

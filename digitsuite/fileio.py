@@ -52,6 +52,9 @@ def save_figure(fig, path, **kwargs):
 def prepare_out_dir(path):
     """Create ``path`` (and parents) and check that it can be written to."""
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise DigitsuiteError(f"--out-dir {path} is a file, not a folder; "
+                              "choose another with --out-dir")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -1,14 +1,23 @@
 """Load saved Keras models with one-line errors for the user's mistakes."""
 
+import shlex
 import zipfile
 from pathlib import Path
 
 from digitsuite.errors import ModelFileError
 
-TRAIN_HINT = "train one with: python train_cnn.py"
+MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 
 
-def load_keras_model(path, hint=TRAIN_HINT, expect_input_shape=None):
+def train_hint(path):
+    """How to get a model at ``path``: the train_cnn.py command that writes it."""
+    path = Path(path)
+    if path.name == "model.keras":
+        return f"train one with: python train_cnn.py --out-dir {shlex.quote(str(path.parent))}"
+    return "train one with: python train_cnn.py (it writes runs/cnn/model.keras)"
+
+
+def load_keras_model(path, hint=None, expect_input_shape=None):
     """Load a ``.keras`` (or ``.h5``) model in safe mode, uncompiled.
 
     ``hint`` ends the message when there is no model at ``path``;
@@ -18,11 +27,15 @@ def load_keras_model(path, hint=TRAIN_HINT, expect_input_shape=None):
     and a model with a different input shape.
     """
     path = Path(path)
+    hint = hint or train_hint(path)
     if not path.exists():
         raise ModelFileError(f"no model at {path}; {hint}")
     if not path.is_file():
         raise ModelFileError(f"{path} is a folder, not a model file; give the model.keras "
                              "file inside it")
+    if path.suffix.lower() not in MODEL_SUFFIXES:
+        raise ModelFileError(f"{path} is not a Keras model file (expected a .keras file); "
+                             f"give the model.keras a training script wrote, or {hint}")
     if path.suffix == ".keras" and not zipfile.is_zipfile(path):
         raise ModelFileError(f"{path} is not a .keras model (not a zip archive), so it is "
                              f"corrupt or another kind of file; {hint}")

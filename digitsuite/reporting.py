@@ -13,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import (  # noqa: E402
     ConfusionMatrixDisplay,
@@ -107,6 +108,7 @@ def plot_history(history, title):
         if f"val_{key}" in history:
             ax.plot(epochs, history[f"val_{key}"], "o-", label="validation")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(key)
         ax.grid(alpha=0.3)
         ax.legend()
@@ -116,11 +118,16 @@ def plot_history(history, title):
 
 
 def markdown_report(title, config, metrics, y_true, y_pred, class_names, images):
+    used = (f"{config['n_train']:,} of its {config['n_train_total']:,} training images "
+            f"for training, {config['n_val']:,} for validation"
+            if "n_train" in config and "n_val" in config
+            else f"{config['n_train_total']:,} training images")
+    dry_run = " (dry run: small subsets, one epoch)" if config.get("dry_run") else ""
     lines = [
-        f"# {title}",
+        f"# {title}{dry_run}",
         "",
-        f"Data: {config['dataset']} from {config['data_source']} "
-        f"({config['n_train_total']:,} training images, {metrics['n_test']:,} test images).",
+        f"Data: {config['dataset']} from {config['data_source']} ({used}; "
+        f"{metrics['n_test']:,} test images).",
         "",
         "| figure | value |",
         "| --- | --- |",

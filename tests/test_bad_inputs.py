@@ -67,6 +67,9 @@ def test_out_dir_that_cannot_be_written(tmp_path, capsys):
     err = fails_with_one_line(capsys, "train_cnn", ["--dry-run", "--data-dir", SAMPLE_DIR,
                                                     "--out-dir", blocker / "run"])
     assert "cannot create output folder" in err and "--out-dir" in err
+    err = fails_with_one_line(capsys, "baselines", ["--dry-run", "--out-dir", blocker])
+    assert err == f"error: --out-dir {blocker} is a file, not a folder; choose another with --out-dir"
+    assert blocker.read_text() == "in the way"
 
 
 def test_keras_file_with_custom_code_is_never_run(tmp_path, capsys):

@@ -40,6 +40,9 @@ def test_metrics_and_report_agree_with_the_saved_model(trained_cnn_dir):
     report = (trained_cnn_dir / "report.md").read_text()
     assert f"{metrics['test_accuracy']:.2%}" in report
     assert "precision" in report and "recall" in report  # sklearn's report
+    # The data line counts what was used, and a dry run says it is one.
+    assert report.startswith("# Seed CNN (dry run: small subsets, one epoch)")
+    assert "(540 of its 8,000 training images for training, 60 for validation; 200 test" in report
 
     # Reload the model: predictions on the dry-run test subset reproduce metrics.json.
     model = keras.models.load_model(trained_cnn_dir / "model.keras", safe_mode=True)

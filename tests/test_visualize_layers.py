@@ -164,11 +164,13 @@ def test_index_picks_that_test_image_and_names_the_default_folder(
 
 @pytest.mark.parametrize("argv, message", [
     (["--model", "{tmp}/nowhere/model.keras"],
-     "error: no model at {tmp}/nowhere/model.keras; train one with: python train_cnn.py"),
+     "error: no model at {tmp}/nowhere/model.keras; train one with: "
+     "python train_cnn.py --out-dir {tmp}/nowhere"),
     (["--digit", "12"], "argument --digit: must be a digit 0-9, got 12"),
     (["--index", "2000"], "--index 2000 is out of range: the test set"),
     (["--image", "{tmp}/notes.png"], "notes.png is not an image Pillow can read"),
-    (["--model", "{tmp}/notes.png"], "notes.png is not a Keras model file"),
+    (["--model", "{tmp}/notes.png"], "notes.png is not a Keras model file (expected a "
+                                     ".keras file)"),
     (["--digit", "1", "--index", "3"], "not allowed with argument"),
 ])
 def test_user_errors_are_one_line(small_model, tmp_path, capsys, argv, message):
