@@ -50,13 +50,17 @@ def parse_args(argv=None):
 
 
 def main(args):
+    import numpy as np
+
     from digitsuite import convdemo
     from digitsuite.fileio import prepare_out_dir, save_figure
     from digitsuite.images import read_image
 
     image = read_image(args.image, colour=True, max_side=args.max_side)  # (h, w, 1 or 3)
     out_dir = prepare_out_dir(args.out_dir)
-    kernels = {**convdemo.KERNELS, "custom (--kernel)": args.kernel}
+    default = np.array_equal(args.kernel, parse_kernel(SOBEL_X))
+    own = "Sobel x (default --kernel)" if default else "custom (--kernel)"
+    kernels = {**convdemo.KERNELS, own: args.kernel}
     results = {name: (kernel, convdemo.convolve(image, kernel)) for name, kernel in
                kernels.items()}
     valid = convdemo.convolve(image, args.kernel, padding="valid")
@@ -70,7 +74,7 @@ def main(args):
                 dpi=convdemo.DPI)
 
     shape = convdemo.shape_text
-    same = results["custom (--kernel)"][1]
+    same = results[own][1]
     side = args.kernel.shape[0]
     print(f"picture: {args.image.name}, {shape(image)} (height x width x channels)")
     print(f"{side}x{side} convolution: 'same' {shape(image)} -> {shape(same)}, "

@@ -227,6 +227,7 @@ def test_conv_demo_runs_offline_on_the_bundled_photo(tmp_path, capsys):
     assert {p.name for p in tmp_path.iterdir()} == {"convolution.png", "padding.png",
                                                     "pooling.png"}
     assert "2x2 max-pool: 181x301x3 -> 90x150x3" in capsys.readouterr().out
+    assert "Sobel x (default --kernel)" in result["outputs"]
 
 
 def test_conv_demo_on_a_grey_picture_with_a_custom_kernel(tmp_path):
