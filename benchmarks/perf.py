@@ -49,9 +49,11 @@ SHORT_RECIPES = {
 
 def recipe_command(dataset, recipe):
     """The ``train_cnn.py`` command that trains ``recipe`` on its own."""
-    flags = " ".join(f"--{key.replace('_', '-')} {value:g}" if isinstance(value, float)
-                     else f"--{key.replace('_', '-')} {value}" for key, value in recipe.items())
-    return f"python train_cnn.py --dataset {dataset} {flags}"
+    words = ["python", "train_cnn.py", "--dataset", dataset]
+    for key, value in recipe.items():
+        words += [f"--{key.replace('_', '-')}", f"{value:g}" if isinstance(value, float)
+                  else str(value)]
+    return " ".join(words)
 
 # Epochs the plain reference may take to reach the target before the race
 # stops it (the bundled MNIST sample is small, so its epochs are cheap).

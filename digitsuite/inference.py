@@ -45,24 +45,20 @@ def _as_input(images):
     return images if images.dtype == np.uint8 else images.astype(np.float32)
 
 
-def _pixel_function(model, dtype):
-    """A ``tf.function`` from (n, 28, 28) images of ``dtype`` in 0-255 to the
-    model's outputs in inference mode; any batch size, one trace."""
-    spec = tf.TensorSpec([None, *model.input_shape[1:-1]], tf.as_dtype(dtype))
-
-    @tf.function(input_signature=[spec], autograph=False)  # plain ops, no Python control flow
-    def predict(images):
-        x = tf.cast(images, tf.float32)[..., None] / 255.0  # (n, 28, 28, 1)
-        return model(x, training=False)
-
-    return predict
-
-
 def _compiled_predict(model, dtype):
-    """:func:`_pixel_function`, cached on ``model`` per input dtype."""
+    """A ``tf.function`` from (n, 28, 28) images of ``dtype`` in 0-255 to the
+    model's outputs in inference mode; any batch size, one trace. Cached on
+    ``model`` per input dtype."""
     cache = model.__dict__.setdefault("_digitsuite_predict", {})
     if dtype.name not in cache:
-        cache[dtype.name] = _pixel_function(model, dtype)
+        spec = tf.TensorSpec([None, *model.input_shape[1:-1]], tf.as_dtype(dtype))
+
+        @tf.function(input_signature=[spec], autograph=False)  # plain ops, no control flow
+        def predict(images):
+            x = tf.cast(images, tf.float32)[..., None] / 255.0  # (n, 28, 28, 1)
+            return model(x, training=False)
+
+        cache[dtype.name] = predict
     return cache[dtype.name]
 
 
@@ -132,7 +128,7 @@ def _litert_interpreter(model, threads):
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
         return None
-    function = _pixel_function(model, np.dtype(np.uint8))
+    function = _compiled_predict(model, np.dtype(np.uint8))
     holder = tf.Module()  # what the SavedModel keeps: the weights and the function
     holder.weights = [variable.value for variable in model.variables]
     holder.predict = function
