@@ -42,7 +42,7 @@ TARGET_ACCURACY = {"mnist": 0.985, "fashion_mnist": 0.90}
 SHORT_RECIPES = {
     "mnist": {"epochs": 8, "batch_size": 128, "learning_rate": 3e-3, "dropout": 0.5,
               "augment": "auto"},
-    "fashion_mnist": {"epochs": 3, "batch_size": 64, "learning_rate": 3e-3, "dropout": 0.25,
+    "fashion_mnist": {"epochs": 4, "batch_size": 128, "learning_rate": 4e-3, "dropout": 0.25,
                       "augment": "none"},
 }
 

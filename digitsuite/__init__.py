@@ -8,7 +8,9 @@ Modules, one job each:
 - ``cli``      - argument helpers and the error-reporting entry point
 - ``data``     - MNIST / Fashion-MNIST loading, validation and splits
 - ``augment``  - batched, seeded image augmentation for training
-- ``training`` - the Keras training loop, prediction
+- ``training`` - the Keras training loop and checkpoints
+- ``trainstep``- the seed CNN's faster (equivalent) training step
+- ``inference``- fast prediction: the live graph and a frozen LiteRT copy
 - ``distribute``- the tf.distribute strategy behind ``--distribute``
 - ``reporting``- metrics, JSON/Markdown reports and their plots
 - ``modelio``  - loading saved Keras models with one-line errors

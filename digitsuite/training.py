@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from digitsuite import trainstep
 from digitsuite.augment import augment_batch
 from digitsuite.backend import keras, tf
 from digitsuite.errors import DigitsuiteError
@@ -67,8 +68,12 @@ def warmup_steps(steps_per_epoch, epochs):
     return min(steps_per_epoch, steps_per_epoch * epochs // 20)
 
 
-def compile_for_training(model, learning_rate, steps_per_epoch, epochs):
-    """Adam, linear warm-up to ``learning_rate`` then cosine decay to zero."""
+def compile_for_training(model, learning_rate, steps_per_epoch, epochs, fast_step=True):
+    """Adam, linear warm-up to ``learning_rate`` then cosine decay to zero.
+
+    With ``fast_step`` the seed CNN trains through :mod:`digitsuite.trainstep`
+    (same gradients, fewer operations); other models keep Keras' step.
+    """
     total = max(1, steps_per_epoch * epochs)
     warmup = warmup_steps(steps_per_epoch, epochs)
     schedule = keras.optimizers.schedules.CosineDecay(
@@ -82,6 +87,8 @@ def compile_for_training(model, learning_rate, steps_per_epoch, epochs):
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
+    if fast_step:
+        trainstep.install(model)
     return model
 
 
@@ -178,6 +185,7 @@ def load_checkpoint(folder):
         state = json.loads(state_path.read_text())
         files = state["files"]
         model = keras.models.load_model(folder / files["model"], safe_mode=True)
+        trainstep.install(model)
         seed_vars = [v for v in model.non_trainable_variables if "seed_generator" in v.path]
         for var, value in zip(seed_vars, _load_arrays(folder / files["rng"])):
             var.assign(value)
