@@ -15,8 +15,8 @@ arithmetic (results differ from Keras' own step by float rounding, about
    four convolution outputs, at the four "phases" (row and column offsets
    0 or 1) of its 2x2 window, all four read from one 4x4 patch of the image
    taken with stride 2. So: cut the 4x4 patches, multiply them by the 3x3
-   kernel placed at each phase (one 16 x 64 matrix per phase), take the
-   element-wise maximum of the four results, then add the bias and apply
+   kernel placed at each phase (four 16 x 64 matrices side by side, one
+   product), take the maximum over the four phases, then add the bias and apply
    ReLU (adding one bias and ReLU both commute with the maximum). The
    26x26x64 tensor and its max-pool gradient never exist.
 2. **Only what pool2 reads.** pool2 floors conv2's 11x11 output to 5x5,
@@ -25,9 +25,9 @@ arithmetic (results differ from Keras' own step by float rounding, about
    image first and 17 % of conv2's work (and 15 % of conv1's) disappears.
 
 Ties inside a pooling window go to one position in both forms, so the
-gradients agree too. Measured on the 2-core machine at batch 128: one step
-went from 75-90 ms to 49-55 ms. Models laid out differently (the dense net,
-a changed CNN) and multi-replica strategies keep Keras' own step.
+gradients agree too. README's Performance section gives the measured
+effect. Models laid out differently (the dense net, a changed CNN) and
+multi-replica strategies keep Keras' own step.
 """
 
 from digitsuite.backend import keras, tf
