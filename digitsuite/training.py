@@ -1,9 +1,10 @@
-"""Training and prediction for the Keras models (CNN and dense network).
+"""Training for the Keras models (CNN and dense network), with checkpoints.
 
 The recipe: a seeded input pipeline that gathers each batch from the uint8
 images kept in memory and augments the whole batch at once; Adam with a
 linear warm-up and cosine decay of the learning rate; and the epoch with the
-best validation accuracy kept at the end.
+best validation accuracy kept at the end. The seed CNN takes an equivalent,
+cheaper step than Keras' own (:mod:`digitsuite.trainstep`).
 """
 
 import json
