@@ -130,7 +130,8 @@ def install(model):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
             y_pred = forward(x, training=True)
-            loss = model.compute_loss(x, y, y_pred, sample_weight, training=True)
+            # compute_loss defaults to training=True; Keras < 3.3 has no such argument.
+            loss = model.compute_loss(x, y, y_pred, sample_weight)
         loss_tracker.update_state(loss, sample_weight=tf.shape(x)[0])
         weights = model.trainable_weights
         model.optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
