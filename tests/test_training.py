@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from digitsuite.augment import POLICIES, augment_batch
+from digitsuite.augment import POLICIES, AugmentPolicy, augment_batch
 from digitsuite.backend import keras
 from digitsuite.training import compile_for_training, make_train_dataset, warmup_steps
 
@@ -25,6 +25,17 @@ def test_augmentation_is_reproducible_and_keeps_shape_and_range():
     # Each image gets its own transform, and the ink mostly stays in frame.
     assert not np.allclose(a[0], a[1])
     assert (a.sum(axis=(1, 2, 3)) > 0.5 * x[0].sum()).all()
+
+
+def test_mirror_flip_gives_each_image_itself_or_its_exact_mirror():
+    x = np.zeros((64, 28, 28, 1), np.float32)
+    x[:, 5:20, 3:9] = 1.0          # a bar on the left: its mirror is on the right
+    out = np.asarray(augment_batch(x, [4, 2], AugmentPolicy(flip=True)))
+    same = np.isclose(out, x, atol=1e-5).all(axis=(1, 2, 3))
+    mirrored = np.isclose(out, x[:, :, ::-1], atol=1e-5).all(axis=(1, 2, 3))
+    assert (same | mirrored).all()
+    assert 10 < mirrored.sum() < 54  # about half of them, chosen per image
+    assert POLICIES["fashion_mnist"].flip and not POLICIES["mnist"].flip
 
 
 def test_no_augmentation_policy_is_identity():
