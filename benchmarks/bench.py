@@ -24,22 +24,31 @@ from digitsuite import cli  # noqa: E402
 QUICK_TRAIN, QUICK_TEST, QUICK_BASELINE = 12_000, 2_000, 3_000
 
 
+def _per_dataset(values, key=None):
+    """Help text for a per-dataset default: "8 for mnist, 4 for fashion_mnist"."""
+    return ", ".join(f"{(v if key is None else v[key]):g} for {name}"
+                     for name, v in values.items())
+
+
 def parse_args(argv=None):
+    from benchmarks import perf  # numpy only at import: cheap enough for --help
+
     parser = cli.Parser(__doc__)
     parser.add_argument("--quick", action="store_true",
                         help=f"small run: at most {QUICK_TRAIN:,} training and "
                              f"{QUICK_TEST:,} test images, baselines on {QUICK_BASELINE:,}, "
                              "memory of a --dry-run epoch (default: off)")
     parser.add_argument("--target", type=cli.fraction, default=None,
-                        help="test accuracy to reach (default: 0.985 for mnist, "
-                             "0.9 for fashion_mnist)")
+                        help="test accuracy to reach (default: "
+                             f"{_per_dataset(perf.TARGET_ACCURACY)})")
     parser.add_argument("--suite-epochs", type=cli.positive_int, default=None,
-                        help="epochs of the suite's short recipe (default: 8 for mnist, "
-                             "3 for fashion_mnist; 1 with --dry-run)")
+                        help="epochs of the suite's short recipe (default: "
+                             f"{_per_dataset(perf.SHORT_RECIPES, 'epochs')}; 1 with --dry-run)")
     parser.add_argument("--max-reference-epochs", type=cli.positive_int, default=None,
                         help="stop the plain reference after this many epochs if it "
-                             "has not reached the target (default: 20 for mnist, 10 for "
-                             "fashion_mnist; 4 with --quick, 1 with --dry-run)")
+                             "has not reached the target (default: "
+                             f"{_per_dataset(perf.MAX_REFERENCE_EPOCHS)}; 4 with --quick, "
+                             "1 with --dry-run)")
     parser.add_argument("--repeats", type=cli.positive_int, default=None,
                         help="timed prediction passes per side (default: 5; 3 with "
                              "--quick, 1 with --dry-run)")
