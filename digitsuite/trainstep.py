@@ -15,10 +15,10 @@ arithmetic (results differ from Keras' own step by float rounding, about
    four convolution outputs, at the four "phases" (row and column offsets
    0 or 1) of its 2x2 window, all four read from one 4x4 patch of the image
    taken with stride 2. So: cut the 4x4 patches, multiply them by the 3x3
-   kernel placed at each phase (four 16 x 64 matrices side by side, one
-   product), take the maximum over the four phases, then add the bias and apply
-   ReLU (adding one bias and ReLU both commute with the maximum). The
-   26x26x64 tensor and its max-pool gradient never exist.
+   kernel placed at each phase (four products with 16 x 64 matrices), take
+   the maximum over the four phases, then add the bias and apply ReLU
+   (adding one bias and ReLU both commute with the maximum). The 26x26x64
+   tensor and its max-pool gradient never exist.
 2. **Only what pool2 reads.** pool2 floors conv2's 11x11 output to 5x5,
    dropping its last row and column; so conv2 needs only 12x12 of pool1's
    13x13 output, which needs only the top-left 26x26 of the image. Crop the
@@ -54,19 +54,6 @@ def _plain_pool(layer):
             and layer.padding == "valid" and layer.data_format == "channels_last")
 
 
-@tf.custom_gradient
-def _max_over_phases(phases):
-    """Max over axis 1 of ``(n, 4, channels)``; the gradient goes to the first
-    largest phase only, as max-pooling's does (TensorFlow's own gradient for
-    a max splits it between ties and costs more)."""
-    first = tf.argmax(phases, axis=1)
-
-    def grad(upstream):
-        return tf.one_hot(first, 4, axis=1, dtype=upstream.dtype) * upstream[:, None, :]
-
-    return tf.reduce_max(phases, axis=1), grad
-
-
 def seed_cnn_forward(model):
     """``forward(images, training)`` computing ``model``'s class probabilities
     by the rewrites above, or None when ``model`` is not laid out like the
@@ -95,12 +82,19 @@ def seed_cnn_forward(model):
             images[:, :image_in[0], :image_in[1], :], sizes=[1, 4, 4, 1],
             strides=[1, 2, 2, 1], rates=[1, 1, 1, 1], padding="VALID")
         kernel = conv1.kernel[:, :, 0, :]                       # (3, 3, 64)
-        placed = tf.concat([tf.reshape(tf.pad(kernel, [[dy, 1 - dy], [dx, 1 - dx], [0, 0]]),
-                                       [16, -1]) for dy in (0, 1) for dx in (0, 1)], axis=1)
         rows = tf.reshape(patches, [-1, 16])
-        phases = tf.reshape(tf.matmul(rows, placed), [-1, 4, kernel.shape[-1]])
-        pooled = tf.reshape(_max_over_phases(phases), tf.concat(
-            [tf.shape(patches)[:3], [kernel.shape[-1]]], axis=0))
+        # One (rows, 64) product per phase: the kernel placed at offset (dy, dx)
+        # of the 4x4 patch. Four products and a tree of maxima beat one wide
+        # product cut into phases: TensorFlow's gradient for tf.maximum is
+        # a cheap select (ties go to its first argument, so to the first
+        # phase, as in max-pooling), while arg-max over a length-4 axis and
+        # its one-hot spread took as long as conv2's whole backward pass.
+        phase = [tf.matmul(rows, tf.reshape(tf.pad(kernel, [[dy, 1 - dy], [dx, 1 - dx], [0, 0]]),
+                                            [16, -1]))
+                 for dy in (0, 1) for dx in (0, 1)]
+        pooled = tf.reshape(tf.maximum(tf.maximum(phase[0], phase[1]),
+                                       tf.maximum(phase[2], phase[3])),
+                            tf.concat([tf.shape(patches)[:3], [kernel.shape[-1]]], axis=0))
         return tf.nn.relu(pooled + conv1.bias)
 
     def forward(images, training=False):
