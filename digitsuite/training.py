@@ -21,6 +21,10 @@ from digitsuite.errors import DigitsuiteError
 from digitsuite.fileio import atomic_path, write_json
 
 
+# Threads preparing batches (gather, scale, augment) beside training.
+PIPELINE_THREADS = 2
+
+
 def set_seed(seed):
     """Seed Python, NumPy and TensorFlow, and make TF ops deterministic."""
     keras.utils.set_random_seed(seed)
@@ -54,8 +58,16 @@ def make_train_dataset(images, labels, batch_size, seed, policy, epochs, initial
         return x, tf.gather(labels, idx)
 
     ds = tf.data.Dataset.range(initial_epoch, epochs).flat_map(epoch_batches)
-    return ds.map(load, num_parallel_calls=tf.data.AUTOTUNE,
-                  deterministic=True).prefetch(tf.data.AUTOTUNE), steps
+    ds = ds.map(load, num_parallel_calls=PIPELINE_THREADS, deterministic=True).prefetch(2)
+    # tf.data's autotuner is off: with it on, a model fitted again in the
+    # same process (the benchmark's interleaved epochs, one fit per epoch)
+    # fell now and then into a state that took 83 ms for every step instead
+    # of 50-60 ms, on one core, for a whole epoch. Two batches in flight,
+    # prepared by two threads, keep the step fed (the augmented pipeline
+    # alone runs several times faster than training).
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.with_options(options), steps
 
 
 def make_eval_dataset(images, labels, batch_size=1024):

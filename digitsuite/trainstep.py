@@ -54,6 +54,31 @@ def _plain_pool(layer):
             and layer.padding == "valid" and layer.data_format == "channels_last")
 
 
+# Cuts every 4x4 patch (stride 2) out of a one-channel image as 16 channels,
+# in row-major order: a convolution with the identity, exact, and less than
+# half the time of tf.image.extract_patches here.
+_PATCH_4X4 = tf.reshape(tf.eye(16), [4, 4, 1, 16])
+
+
+@tf.custom_gradient
+def _first_max_of_four(p0, p1, p2, p3):
+    """max(p0, p1, p2, p3), elementwise; the gradient goes to the first
+    largest, as max-pooling's does. The same as a tree of tf.maximum, whose
+    gradient takes six selects where these four suffice."""
+    left_01, left_23 = p0 >= p1, p2 >= p3
+    max_01, max_23 = tf.maximum(p0, p1), tf.maximum(p2, p3)
+    top_01 = max_01 >= max_23
+
+    def grad(upstream):
+        zero = tf.zeros_like(upstream)
+        to_01 = tf.where(top_01, upstream, zero)
+        to_23 = upstream - to_01
+        to_0, to_2 = tf.where(left_01, to_01, zero), tf.where(left_23, to_23, zero)
+        return to_0, to_01 - to_0, to_2, to_23 - to_2
+
+    return tf.maximum(max_01, max_23), grad
+
+
 def seed_cnn_forward(model):
     """``forward(images, training)`` computing ``model``'s class probabilities
     by the rewrites above, or None when ``model`` is not laid out like the
@@ -78,22 +103,19 @@ def seed_cnn_forward(model):
     head = [by_name[name] for name in _HEAD]
 
     def conv1_relu_pool1(images):
-        patches = tf.image.extract_patches(                   # (batch, 12, 12, 16)
-            images[:, :image_in[0], :image_in[1], :], sizes=[1, 4, 4, 1],
-            strides=[1, 2, 2, 1], rates=[1, 1, 1, 1], padding="VALID")
+        patches = tf.nn.conv2d(images[:, :image_in[0], :image_in[1], :],  # (batch, 12, 12, 16)
+                               _PATCH_4X4, 2, "VALID")
         kernel = conv1.kernel[:, :, 0, :]                       # (3, 3, 64)
         rows = tf.reshape(patches, [-1, 16])
         # One (rows, 64) product per phase: the kernel placed at offset (dy, dx)
-        # of the 4x4 patch. Four products and a tree of maxima beat one wide
-        # product cut into phases: TensorFlow's gradient for tf.maximum is
-        # a cheap select (ties go to its first argument, so to the first
-        # phase, as in max-pooling), while arg-max over a length-4 axis and
-        # its one-hot spread took as long as conv2's whole backward pass.
+        # of the 4x4 patch. Four products beat one wide product cut into
+        # phases, and a max of four separate tensors beats arg-max over a
+        # length-4 axis and its one-hot spread (which took as long as
+        # conv2's whole backward pass).
         phase = [tf.matmul(rows, tf.reshape(tf.pad(kernel, [[dy, 1 - dy], [dx, 1 - dx], [0, 0]]),
                                             [16, -1]))
                  for dy in (0, 1) for dx in (0, 1)]
-        pooled = tf.reshape(tf.maximum(tf.maximum(phase[0], phase[1]),
-                                       tf.maximum(phase[2], phase[3])),
+        pooled = tf.reshape(_first_max_of_four(*phase),
                             tf.concat([tf.shape(patches)[:3], [kernel.shape[-1]]], axis=0))
         return tf.nn.relu(pooled + conv1.bias)
 
