@@ -30,6 +30,8 @@ effect. Models laid out differently (the dense net, a changed CNN) and
 multi-replica strategies keep Keras' own step.
 """
 
+import numpy as np
+
 from digitsuite.backend import keras, tf
 
 # The seed CNN's layers, in order, by name (models/cnn.py).
@@ -57,7 +59,8 @@ def _plain_pool(layer):
 # Cuts every 4x4 patch (stride 2) out of a one-channel image as 16 channels,
 # in row-major order: a convolution with the identity, exact, and less than
 # half the time of tf.image.extract_patches here.
-_PATCH_4X4 = tf.reshape(tf.eye(16), [4, 4, 1, 16])
+# (numpy, so importing this module does not start TensorFlow's runtime)
+_PATCH_4X4 = np.eye(16, dtype=np.float32).reshape(4, 4, 1, 16)
 
 
 @tf.custom_gradient
