@@ -58,8 +58,8 @@ def _plain_pool(layer):
 
 # Cuts every 4x4 patch (stride 2) out of a one-channel image as 16 channels,
 # in row-major order: a convolution with the identity, exact, and less than
-# half the time of tf.image.extract_patches here.
-# (numpy, so importing this module does not start TensorFlow's runtime)
+# half the time of tf.image.extract_patches here. A numpy array, so that
+# importing this module does not start TensorFlow's runtime.
 _PATCH_4X4 = np.eye(16, dtype=np.float32).reshape(4, 4, 1, 16)
 
 
@@ -100,8 +100,8 @@ def seed_cnn_forward(model):
     for layer, source in zip((conv1, pool1, conv2, pool2, by_name["conv3"]), chain):
         if layer.input is not source:
             return None
-    pooled = pool2.output.shape[1:3]                  # (5, 5) for 28x28 images
-    conv2_in = [2 * side + 2 for side in pooled]      # pool1 rows/cols conv2 reads: 12
+    pool2_out = pool2.output.shape[1:3]               # (5, 5) for 28x28 images
+    conv2_in = [2 * side + 2 for side in pool2_out]   # pool1 rows/cols conv2 reads: 12
     image_in = [2 * side + 2 for side in conv2_in]    # image rows/cols conv1 reads: 26
     head = [by_name[name] for name in _HEAD]
 
@@ -118,8 +118,7 @@ def seed_cnn_forward(model):
         phase = [tf.matmul(rows, tf.reshape(tf.pad(kernel, [[dy, 1 - dy], [dx, 1 - dx], [0, 0]]),
                                             [16, -1]))
                  for dy in (0, 1) for dx in (0, 1)]
-        pooled = tf.reshape(_first_max_of_four(*phase),
-                            tf.concat([tf.shape(patches)[:3], [kernel.shape[-1]]], axis=0))
+        pooled = tf.reshape(_first_max_of_four(*phase), [-1, *conv2_in, kernel.shape[-1]])
         return tf.nn.relu(pooled + conv1.bias)
 
     def forward(images, training=False):
