@@ -108,13 +108,18 @@ def _make_clock(test, checks_per_epoch, steps):
             self.seconds, self.checks, self.epoch_seconds = 0.0, [], []
 
         def on_epoch_begin(self, epoch, logs=None):
-            self.epoch, self.epoch_start = epoch, self.seconds
+            self.epoch, self.epoch_start, self.next_check = epoch, self.seconds, every
             self.started = time.perf_counter()
 
         def on_train_batch_end(self, batch, logs=None):
-            if (batch + 1) % every == 0 or batch + 1 == steps:
+            # Keras calls this once per call into TensorFlow, with the index
+            # of the call's last step (past the end for a short last call).
+            done = min(batch + 1, steps)
+            if done >= self.next_check or done == steps:
+                while self.next_check <= done:
+                    self.next_check += every
                 self.seconds += time.perf_counter() - self.started
-                self.checks.append({"epoch": round(self.epoch + (batch + 1) / steps, 3),
+                self.checks.append({"epoch": round(self.epoch + done / steps, 3),
                                     "seconds": self.seconds,
                                     "test_accuracy": _test_accuracy(self.model, test)})
                 self.started = time.perf_counter()
@@ -162,7 +167,7 @@ def race(dataset, train, val, test, *, recipe, target, max_reference_epochs,
     keras.utils.set_random_seed(seed)
     with op_determinism(True):
         suite = build_cnn(num_classes=num_classes, dropout=recipe["dropout"])
-        steps = -(-len(train[0]) // batch_size)
+        train_ds, steps, set_epoch = make_train_dataset(*train, batch_size, seed, policy)
         compile_for_training(suite, recipe["learning_rate"], steps, epochs)
         val_ds = make_eval_dataset(*val)
     suite_clock = _make_clock(test, checks_per_epoch, steps)
@@ -178,11 +183,9 @@ def race(dataset, train, val, test, *, recipe, target, max_reference_epochs,
                 f"test accuracy {reference_clock.checks[-1]['test_accuracy']:.2%}")
         if epoch < epochs:
             with op_determinism(True):
-                ds, _ = make_train_dataset(*train, batch_size, seed, policy, epoch + 1,
-                                           initial_epoch=epoch)
-                suite.fit(ds, epochs=epoch + 1, initial_epoch=epoch, steps_per_epoch=steps,
+                suite.fit(train_ds, epochs=epoch + 1, initial_epoch=epoch,
                           validation_data=val_ds, verbose=0, shuffle=False,
-                          callbacks=[suite_clock])
+                          callbacks=[set_epoch, suite_clock])
             log(f"  suite epoch {epoch + 1}/{epochs}: {suite_clock.epoch_seconds[-1]:.1f} s, "
                 f"test accuracy {suite_clock.checks[-1]['test_accuracy']:.2%}")
 

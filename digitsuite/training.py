@@ -21,8 +21,11 @@ from digitsuite.errors import DigitsuiteError
 from digitsuite.fileio import atomic_path, write_json
 
 
-# Threads preparing batches (gather, scale, augment) beside training.
-PIPELINE_THREADS = 2
+# Training steps run per call into TensorFlow (Keras' steps_per_execution).
+# Each call costs a few milliseconds of Python and dispatch on top of the
+# step itself; eight steps per call save most of that, and the progress bar
+# still moves every half second or so.
+STEPS_PER_EXECUTION = 8
 
 
 def set_seed(seed):
@@ -31,43 +34,63 @@ def set_seed(seed):
     tf.config.experimental.enable_op_determinism()
 
 
-def make_train_dataset(images, labels, batch_size, seed, policy, epochs, initial_epoch=0):
-    """Batches for epochs ``initial_epoch .. epochs-1``: ``(float images, labels)``.
+def make_train_dataset(images, labels, batch_size, seed, policy):
+    """One epoch of batches ``(float images, labels)``: returns
+    ``(dataset, steps per epoch, callback)``.
 
     Epoch ``e`` is shuffled and augmented with seeds derived from
     ``(seed, e)`` only, so a run resumed at epoch ``e`` sees exactly the
-    batches an uninterrupted run would have seen.
+    batches an uninterrupted run would have seen. The dataset reads ``e``
+    from a variable that ``callback`` (pass it to ``model.fit``) sets as
+    each epoch begins. Ending with the epoch, rather than running on through
+    every epoch, lets ``fit`` run several steps per call and still stop
+    exactly at the epoch's last batch.
     """
     n = len(images)
     steps = math.ceil(n / batch_size)
     images = tf.constant(images[..., None])  # (n, 28, 28, 1) uint8, kept small
     labels = tf.constant(labels)
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="train_epoch")
 
-    def epoch_batches(epoch):
+    def epoch_batches(_):
+        e = epoch.read_value()
         order = tf.random.experimental.stateless_shuffle(
-            tf.range(n), seed=tf.stack([tf.cast(seed, tf.int64), epoch]))
+            tf.range(n), seed=tf.stack([tf.cast(seed, tf.int64), e]))
         return tf.data.Dataset.from_tensor_slices(order).batch(batch_size).enumerate().map(
-            lambda step, idx: (epoch, step, idx))
+            lambda step, idx: (e, step, idx))
 
-    def load(epoch, step, idx):
+    def load(e, step, idx):
         x = tf.cast(tf.gather(images, idx), tf.float32) / 255.0
         if policy is not None:
             batch_seed = tf.stack([tf.cast(seed, tf.int32),
-                                   tf.cast(epoch * steps + step, tf.int32)])
+                                   tf.cast(e * steps + step, tf.int32)])
             x = augment_batch(x, batch_seed, policy)
         return x, tf.gather(labels, idx)
 
-    ds = tf.data.Dataset.range(initial_epoch, epochs).flat_map(epoch_batches)
-    ds = ds.map(load, num_parallel_calls=PIPELINE_THREADS, deterministic=True).prefetch(2)
+    # One thread prepares batches beside training, two ahead. A parallel map
+    # would gain nothing here: under op determinism, tf.data turns it back
+    # into a sequential one (with a log line) because the pipeline reads a
+    # variable. The augmented MNIST pipeline alone runs faster than training.
+    ds = tf.data.Dataset.range(1).flat_map(epoch_batches).map(load).prefetch(2)
+    ds = ds.apply(tf.data.experimental.assert_cardinality(steps))
     # tf.data's autotuner is off: with it on, a model fitted again in the
     # same process (the benchmark's interleaved epochs, one fit per epoch)
     # fell now and then into a state that took 83 ms for every step instead
-    # of 50-60 ms, on one core, for a whole epoch. Two batches in flight,
-    # prepared by two threads, keep the step fed (the augmented MNIST
-    # pipeline alone runs about 2.5 times faster than training).
+    # of 50-60 ms, on one core, for a whole epoch.
     options = tf.data.Options()
     options.autotune.enabled = False
-    return ds.with_options(options), steps
+    return ds.with_options(options), steps, _SetEpoch(epoch)
+
+
+class _SetEpoch(keras.callbacks.Callback):
+    """Tells :func:`make_train_dataset`'s dataset which epoch ``fit`` is in."""
+
+    def __init__(self, variable):
+        super().__init__()
+        self.variable = variable
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.variable.assign(epoch)
 
 
 def make_eval_dataset(images, labels, batch_size=1024):
@@ -81,11 +104,14 @@ def warmup_steps(steps_per_epoch, epochs):
     return min(steps_per_epoch, steps_per_epoch * epochs // 20)
 
 
-def compile_for_training(model, learning_rate, steps_per_epoch, epochs, fast_step=True):
+def compile_for_training(model, learning_rate, steps_per_epoch, epochs, fast_step=True,
+                         steps_per_execution=STEPS_PER_EXECUTION):
     """Adam, linear warm-up to ``learning_rate`` then cosine decay to zero.
 
     With ``fast_step`` the seed CNN trains through :mod:`digitsuite.trainstep`
     (same gradients, fewer operations); other models keep Keras' step.
+    Train on datasets that end with each epoch (:func:`make_train_dataset`):
+    Keras runs ``steps_per_execution`` steps per call until the data ends.
     """
     total = max(1, steps_per_epoch * epochs)
     warmup = warmup_steps(steps_per_epoch, epochs)
@@ -99,10 +125,18 @@ def compile_for_training(model, learning_rate, steps_per_epoch, epochs, fast_ste
         optimizer=keras.optimizers.Adam(schedule),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
+        steps_per_execution=steps_per_call(model, steps_per_execution),
     )
     if fast_step:
         trainstep.install(model)
     return model
+
+
+def steps_per_call(model, wanted):
+    """``wanted`` steps per call on one replica, one step on several: under
+    MirroredStrategy, Keras 3.15 fails with more ("You must feed a value for
+    placeholder tensor 'while/...'"), even for a model of one Dense layer."""
+    return wanted if model.distribute_strategy.num_replicas_in_sync == 1 else 1
 
 
 class KeepBestWeights(keras.callbacks.Callback):
@@ -198,6 +232,7 @@ def load_checkpoint(folder):
         state = json.loads(state_path.read_text())
         files = state["files"]
         model = keras.models.load_model(folder / files["model"], safe_mode=True)
+        model.steps_per_execution = steps_per_call(model, model.steps_per_execution)
         trainstep.install(model)
         seed_vars = [v for v in model.non_trainable_variables if "seed_generator" in v.path]
         for var, value in zip(seed_vars, _load_arrays(folder / files["rng"])):
@@ -223,7 +258,7 @@ def fit(model, train, val, *, epochs, batch_size, learning_rate, seed, policy,
     """
     state = resume_state or {}
     initial_epoch = state.get("epochs_done", 0)
-    ds, steps = make_train_dataset(*train, batch_size, seed, policy, epochs, initial_epoch)
+    ds, steps, set_epoch = make_train_dataset(*train, batch_size, seed, policy)
     if not resume_state:
         compile_for_training(model, learning_rate, steps, epochs)
     best = KeepBestWeights(best=state.get("best_val_accuracy") or -np.inf,
@@ -231,13 +266,13 @@ def fit(model, train, val, *, epochs, batch_size, learning_rate, seed, policy,
                            best_weights=state.get("best_weights"))
     history = {k: list(v) for k, v in state.get("history", {}).items()}
     earlier_seconds = state.get("train_seconds", 0.0)
-    callbacks = [best, *callbacks]
+    callbacks = [set_epoch, best, *callbacks]
     if checkpoint_dir is not None:
         callbacks.append(EpochCheckpoint(checkpoint_dir, best, history, earlier_seconds,
                                          run_args or {}))
     start = time.perf_counter()
     fitted = model.fit(
-        ds, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
+        ds, epochs=epochs, initial_epoch=initial_epoch,
         validation_data=make_eval_dataset(*val),
         callbacks=callbacks, verbose=verbose, shuffle=False,
     )

@@ -4,7 +4,8 @@ import numpy as np
 
 from digitsuite.augment import POLICIES, AugmentPolicy, augment_batch
 from digitsuite.backend import keras
-from digitsuite.training import compile_for_training, make_train_dataset, warmup_steps
+from digitsuite.training import (compile_for_training, make_train_dataset, set_seed,
+                                 warmup_steps)
 
 
 def digit_batch(n=8):
@@ -43,22 +44,50 @@ def test_no_augmentation_policy_is_identity():
     np.testing.assert_allclose(np.asarray(augment_batch(x, [0, 0], POLICIES["none"])), x)
 
 
+def epoch_batches(ds, set_epoch, epoch):
+    set_epoch.on_epoch_begin(epoch)  # what model.fit does as each epoch begins
+    return [(np.asarray(x), np.asarray(y)) for x, y in ds]
+
+
 def test_train_batches_are_a_seeded_shuffle_of_every_image_each_epoch():
     images = np.arange(10, dtype=np.uint8)[:, None, None] * np.ones((1, 28, 28), np.uint8)
     labels = np.arange(10)
-    ds, steps = make_train_dataset(images, labels, 4, seed=5, policy=None, epochs=2)
-    batches = [(np.asarray(x), np.asarray(y)) for x, y in ds]
-    assert steps == 3 and len(batches) == 6
-    epoch1 = np.concatenate([y for _, y in batches[:3]])
-    epoch2 = np.concatenate([y for _, y in batches[3:]])
-    assert sorted(epoch1) == list(range(10)) and sorted(epoch2) == list(range(10))
-    assert list(epoch1) != list(epoch2)
-    x0, y0 = batches[0]
+    ds, steps, set_epoch = make_train_dataset(images, labels, 4, seed=5, policy=None)
+    assert steps == 3 and int(ds.cardinality()) == 3
+    epoch1, epoch2 = (epoch_batches(ds, set_epoch, e) for e in (0, 1))
+    assert len(epoch1) == len(epoch2) == 3
+    labels1 = np.concatenate([y for _, y in epoch1])
+    labels2 = np.concatenate([y for _, y in epoch2])
+    assert sorted(labels1) == list(range(10)) and sorted(labels2) == list(range(10))
+    assert list(labels1) != list(labels2)
+    x0, y0 = epoch1[0]
     np.testing.assert_allclose(x0[:, 0, 0, 0], y0 / 255.0, rtol=1e-6)
-    # Resuming at epoch 1 gives exactly the second epoch's batches.
-    resumed, _ = make_train_dataset(images, labels, 4, seed=5, policy=None, epochs=2,
-                                    initial_epoch=1)
-    np.testing.assert_array_equal(np.concatenate([np.asarray(y) for _, y in resumed]), epoch2)
+    # A fresh pipeline (a resumed run) at epoch 1 gives exactly the second epoch.
+    resumed, _, resumed_epoch = make_train_dataset(images, labels, 4, seed=5, policy=None)
+    for (x, y), (x2, y2) in zip(epoch_batches(resumed, resumed_epoch, 1), epoch2):
+        np.testing.assert_array_equal(x, x2)
+        np.testing.assert_array_equal(y, y2)
+
+
+def test_several_steps_per_call_stop_exactly_at_each_epochs_end():
+    """Ten steps per epoch, eight per call: two epochs take exactly twenty
+    steps and end where one step per call ends."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (160, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, 160)
+    weights = []
+    for steps_per_execution in (1, 8):
+        set_seed(0)
+        model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                                  keras.layers.Dense(10, activation="softmax")])
+        ds, steps, set_epoch = make_train_dataset(images, labels, 16, seed=0, policy=None)
+        compile_for_training(model, 1e-2, steps, epochs=2,
+                             steps_per_execution=steps_per_execution)
+        model.fit(ds, epochs=2, verbose=0, callbacks=[set_epoch])
+        assert steps == 10 and int(model.optimizer.iterations) == 20
+        weights.append(model.get_weights())
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, atol=1e-6)
 
 
 def test_learning_rate_warms_up_then_decays_to_zero():
