@@ -29,6 +29,10 @@ def test_predict_proba_batches_match_a_single_call(cnn):
     np.testing.assert_allclose(predict_proba(cnn, images, batch_size=7), direct(cnn, images),
                                rtol=1e-5, atol=1e-6)
     assert predict_proba(cnn, images[:0]).shape == (0, 10)
+    # The compiled graph reads the variables: it follows weights set later.
+    cnn.set_weights([w * 0.5 + 0.01 for w in cnn.get_weights()])
+    np.testing.assert_allclose(predict_proba(cnn, images), direct(cnn, images),
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_frozen_predictor_matches_the_model_in_any_batch_split(cnn):
