@@ -51,7 +51,7 @@ def main(args):
     from digitsuite.fileio import prepare_out_dir
     from digitsuite.reporting import classification_metrics, run_config, write_run_report
     from digitsuite.runs import MODEL_FILES, TITLES, predict_proba, save_model
-    from digitsuite.training import load_checkpoint, set_seed
+    from digitsuite.training import label_smoothing_for, load_checkpoint, set_seed
 
     prepare_out_dir(args.out_dir)
     resume = None
@@ -63,6 +63,7 @@ def main(args):
               "settings it was started with")
     dataset, train, val, (x_test, y_test) = cli.load_splits(args)
     policy = policy_for(args.augment, dataset.name)
+    args.label_smoothing = label_smoothing_for(args.label_smoothing, dataset.name)
     print(f"data: {dataset.summary()}; training on {len(train[0]):,}, "
           f"validating on {len(val[0]):,}")
 

@@ -41,7 +41,7 @@ def main(args):
     from digitsuite.reporting import classification_metrics, run_config, write_run_report
     from digitsuite.runs import save_model
     from digitsuite.inference import predict_proba
-    from digitsuite.training import fit, load_checkpoint, set_seed
+    from digitsuite.training import fit, label_smoothing_for, load_checkpoint, set_seed
     from models import build_cnn
 
     strategy = make_strategy(args.distribute)  # before any other TensorFlow work
@@ -58,6 +58,7 @@ def main(args):
     dataset, train, val, (x_test, y_test) = cli.load_splits(args)
     epochs = 1 if args.dry_run else args.epochs
     policy = policy_for(args.augment, dataset.name)
+    args.label_smoothing = label_smoothing_for(args.label_smoothing, dataset.name)
     print(f"data: {dataset.summary()}; training on {len(train[0]):,}, "
           f"validating on {len(val[0]):,}")
     if args.distribute != "none":
@@ -70,6 +71,7 @@ def main(args):
                 model = build_cnn(num_classes=len(dataset.class_names), dropout=args.dropout)
             result = fit(model, train, val, epochs=epochs, batch_size=args.batch_size,
                          learning_rate=args.learning_rate, seed=args.seed, policy=policy,
+                         label_smoothing=args.label_smoothing,
                          checkpoint_dir=checkpoints, resume_state=resume_state,
                          run_args=cli.saved_args(args),
                          verbose=1 if sys.stdout.isatty() else 2)

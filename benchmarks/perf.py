@@ -41,9 +41,9 @@ TARGET_ACCURACY = {"mnist": 0.985, "fashion_mnist": 0.90}
 # (its warm-up + cosine schedule spans the given epochs).
 SHORT_RECIPES = {
     "mnist": {"epochs": 8, "batch_size": 128, "learning_rate": 3e-3, "dropout": 0.5,
-              "augment": "auto"},
+              "augment": "auto", "label_smoothing": 0.0},
     "fashion_mnist": {"epochs": 4, "batch_size": 128, "learning_rate": 4e-3, "dropout": 0.25,
-                      "augment": "none"},
+                      "augment": "none", "label_smoothing": 0.0},
 }
 
 
@@ -167,9 +167,11 @@ def race(dataset, train, val, test, *, recipe, target, max_reference_epochs,
     keras.utils.set_random_seed(seed)
     with op_determinism(True):
         suite = build_cnn(num_classes=num_classes, dropout=recipe["dropout"])
-        train_ds, steps, set_epoch = make_train_dataset(*train, batch_size, seed, policy)
-        compile_for_training(suite, recipe["learning_rate"], steps, epochs)
-        val_ds = make_eval_dataset(*val)
+        train_ds, steps, set_epoch = make_train_dataset(*train, batch_size, seed, policy,
+                                                        num_classes)
+        compile_for_training(suite, recipe["learning_rate"], steps, epochs,
+                             recipe["label_smoothing"])
+        val_ds = make_eval_dataset(*val, num_classes)
     suite_clock = _make_clock(test, checks_per_epoch, steps)
 
     for epoch in range(max(epochs, max_reference_epochs)):

@@ -56,7 +56,8 @@ def train_baseline(name, args, train, val, num_classes, policy, log=print,
                                   None)
         result = fit(model, train, val, epochs=1 if args.dry_run else args.epochs,
                      batch_size=args.batch_size, learning_rate=args.learning_rate,
-                     seed=args.seed, policy=policy, checkpoint_dir=checkpoint_dir,
+                     seed=args.seed, policy=policy, label_smoothing=args.label_smoothing,
+                     checkpoint_dir=checkpoint_dir,
                      resume_state=state, run_args=saved_args(args),
                      verbose=1 if sys.stdout.isatty() else 2)
         result["val_accuracy"] = result.pop("best_val_accuracy")

@@ -54,10 +54,23 @@ def positive_float(text):
 
 
 def fraction(text):
+    """argparse type: a number strictly between 0 and 1."""
     value = positive_float(text)
     if value >= 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
     return value
+
+
+def auto_or_smoothing(text):
+    """argparse type: 'auto', 0, or a number strictly between 0 and 1."""
+    if text == "auto":
+        return text
+    try:
+        if float(text) == 0:
+            return 0.0
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number, got {text!r}") from None
+    return fraction(text)
 
 
 class Parser(argparse.ArgumentParser):
@@ -104,6 +117,10 @@ def add_keras_training_args(parser, learning_rate, model=""):
                              f"(default: {learning_rate:g})")
     parser.add_argument("--dropout", type=fraction, default=0.5,
                         help=f"{model}dropout rate after Dense 512 (default: 0.5)")
+    parser.add_argument("--label-smoothing", type=auto_or_smoothing, default="auto",
+                        help=f"{model}share of each training target spread evenly over all "
+                             "classes, 0 to 1; 'auto': the dataset's (0 for digits, 0.1 for "
+                             "clothes) (default: auto)")
     parser.add_argument("--augment", choices=["auto", "none"], default="auto",
                         help=f"{model}'auto': the dataset's augmentation policy (shifts, "
                              "rotations, shear, scale and stroke width for digits; shifts "

@@ -98,8 +98,9 @@ def plot_confusion(y_true, y_pred, class_names, title):
     return fig
 
 
-def plot_history(history, title):
-    """Loss and accuracy per epoch, train and validation."""
+def plot_history(history, title, label_smoothing=0.0):
+    """Loss and accuracy per epoch, train and validation. With label
+    smoothing the loss is the one trained on, against smoothed targets."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     epochs = np.arange(1, len(history.get("loss", [])) + 1)
     for ax, key in zip(axes, ("loss", "accuracy")):
@@ -109,7 +110,8 @@ def plot_history(history, title):
             ax.plot(epochs, history[f"val_{key}"], "o-", label="validation")
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel(key)
+        ax.set_ylabel(f"loss (targets smoothed by {label_smoothing:g})"
+                      if key == "loss" and label_smoothing else key)
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title)
@@ -172,7 +174,8 @@ def write_run_report(out_dir, title, config, metrics, y_true, proba_or_pred, cla
     save_figure(plot_confusion(y_true, y_pred, class_names, f"{title}: test confusion matrix"),
                 out_dir / "confusion.png", dpi=110)
     if history:
-        save_figure(plot_history(history, f"{title}: training history"),
+        save_figure(plot_history(history, f"{title}: training history",
+                                 config.get("label_smoothing", 0.0)),
                     out_dir / "history.png", dpi=110)
         images.insert(0, "history.png")
     write_json(out_dir / "config.json", config)
