@@ -25,8 +25,9 @@ def test_dry_run_writes_every_output(trained_cnn_dir):
 def test_config_records_every_argument_and_the_data_source(trained_cnn_dir):
     config = json.loads((trained_cnn_dir / "config.json").read_text())
     for key in ("epochs", "batch_size", "learning_rate", "seed", "dataset", "data_dir",
-                "out_dir", "dry_run", "val_fraction", "augment"):
+                "out_dir", "dry_run", "val_fraction", "augment", "label_smoothing"):
         assert key in config, key
+    assert config["label_smoothing"] == 0.0  # 'auto' recorded as what digits get
     assert config["dry_run"] is True and config["effective_epochs"] == 1
     assert "IDX files in" in config["data_source"]
     assert config["environment"]["keras"].startswith("3.")

@@ -4,8 +4,8 @@ import numpy as np
 
 from digitsuite.augment import POLICIES, AugmentPolicy, augment_batch
 from digitsuite.backend import keras
-from digitsuite.training import (compile_for_training, make_train_dataset, set_seed,
-                                 warmup_steps)
+from digitsuite.training import (compile_for_training, label_smoothing_for,
+                                 make_train_dataset, set_seed, warmup_steps)
 
 
 def digit_batch(n=8):
@@ -145,3 +145,9 @@ def test_label_smoothing_trains_towards_spread_targets():
     np.testing.assert_allclose(loss, -(targets * np.log(p)).sum(axis=1).mean(), rtol=1e-5)
     plain = -np.log(p[labels]).mean()
     assert abs(loss - plain) > 0.05  # smoothing changes what the net is trained towards
+
+
+def test_label_smoothing_auto_is_the_datasets_own():
+    assert label_smoothing_for("auto", "fashion_mnist") == 0.1
+    assert label_smoothing_for("auto", "mnist") == 0.0
+    assert label_smoothing_for(0.05, "mnist") == 0.05
