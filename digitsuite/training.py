@@ -253,6 +253,11 @@ def load_checkpoint(folder):
         state = json.loads(state_path.read_text())
         files = state["files"]
         model = keras.models.load_model(folder / files["model"], safe_mode=True)
+        if not isinstance(model.loss, keras.losses.CategoricalCrossentropy):
+            raise DigitsuiteError(
+                f"checkpoint in {folder} was written by an older digitsuite (sparse "
+                "labels) and cannot be continued; delete that folder and train without "
+                "--resume")
         model.steps_per_execution = steps_per_call(model, model.steps_per_execution)
         trainstep.install(model)
         seed_vars = [v for v in model.non_trainable_variables if "seed_generator" in v.path]

@@ -132,3 +132,24 @@ def test_dense_net_in_baselines_resumes_to_the_same_result(tmp_path, monkeypatch
     for a, b in zip(weights(out / "dense" / "model.keras"),
                     weights(tmp_path / "clean" / "dense" / "model.keras")):
         np.testing.assert_array_equal(a, b)
+
+
+def test_checkpoint_from_before_one_hot_targets_is_one_error_line(tmp_path, capsys):
+    """A run stopped under an older digitsuite (sparse-label loss) is refused
+    with what to do, and its checkpoint is left as it was."""
+    folder = tmp_path / "checkpoint"
+    folder.mkdir()
+    model = build_cnn()
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.optimizer.build(model.trainable_variables)
+    model.save(folder / "epoch001.keras")
+    (folder / training.CHECKPOINT_STATE).write_text(json.dumps({
+        "epochs_done": 1, "args": {},
+        "files": {"model": "epoch001.keras", "rng": "epoch001.rng.npz", "best": None}}))
+    before = sorted((p.name, p.stat().st_size) for p in folder.iterdir())
+    with pytest.raises(SystemExit) as exit_info:
+        run_script("train_cnn", ["--resume", "--out-dir", tmp_path])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "older digitsuite" in err[0] and "without --resume" in err[0]
+    assert sorted((p.name, p.stat().st_size) for p in folder.iterdir()) == before
