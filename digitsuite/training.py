@@ -3,10 +3,10 @@
 The recipe: a seeded input pipeline that gathers each batch from the uint8
 images kept in memory and augments the whole batch at once; Adam with a
 linear warm-up and cosine decay of the learning rate; cross-entropy against
-smoothed labels; and the epoch with the best validation accuracy kept at the
-end. The seed CNN takes an equivalent,
-cheaper step than Keras' own (:mod:`digitsuite.trainstep`), and ``fit``
-runs eight steps per call into TensorFlow.
+one-hot labels, smoothed where the dataset gains from it; and the epoch with
+the best validation accuracy kept at the end. The seed CNN takes an
+equivalent, cheaper step than Keras' own (:mod:`digitsuite.trainstep`), and
+``fit`` runs eight steps per call into TensorFlow.
 """
 
 import json
