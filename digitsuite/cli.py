@@ -119,12 +119,12 @@ def add_keras_training_args(parser, learning_rate, model=""):
                         help=f"{model}dropout rate after Dense 512 (default: 0.5)")
     parser.add_argument("--label-smoothing", type=auto_or_smoothing, default="auto",
                         help=f"{model}share of each training target spread evenly over all "
-                             "classes, 0 to 1; 'auto': the dataset's (0 for digits, 0.1 for "
+                             "classes, at least 0 and below 1; 'auto': the dataset's (0 for digits, 0.1 for "
                              "clothes) (default: auto)")
     parser.add_argument("--augment", choices=["auto", "none"], default="auto",
                         help=f"{model}'auto': the dataset's augmentation policy (shifts, "
-                             "rotations, shear, scale and stroke width for digits; shifts "
-                             "and flips for clothes); 'none': train on the images as they "
+                             "rotations, shear, scale and stroke width for digits; "
+                             "whole-pixel shifts and flips for clothes); 'none': train on the images as they "
                              "are (default: auto)")
 
 
