@@ -119,13 +119,13 @@ def add_keras_training_args(parser, learning_rate, model=""):
                         help=f"{model}dropout rate after Dense 512 (default: 0.5)")
     parser.add_argument("--label-smoothing", type=auto_or_smoothing, default="auto",
                         help=f"{model}share of each training target spread evenly over all "
-                             "classes, at least 0 and below 1; 'auto': the dataset's (0 for digits, 0.1 for "
-                             "clothes) (default: auto)")
+                             "classes, at least 0 and below 1; 'auto': the dataset's "
+                             "(0 for digits, 0.1 for clothes) (default: auto)")
     parser.add_argument("--augment", choices=["auto", "none"], default="auto",
                         help=f"{model}'auto': the dataset's augmentation policy (shifts, "
                              "rotations, shear, scale and stroke width for digits; "
-                             "whole-pixel shifts and flips for clothes); 'none': train on the images as they "
-                             "are (default: auto)")
+                             "whole-pixel shifts and flips for clothes); 'none': train on "
+                             "the images as they are (default: auto)")
 
 
 def add_run_args(parser, default_out_dir):
