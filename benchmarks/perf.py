@@ -147,13 +147,13 @@ def race(dataset, train, val, test, *, recipe, target, max_reference_epochs,
     times, accuracy checks and the first check at or above ``target``, and
     the suite's trained model (for the inference figures).
     """
-    from digitsuite.augment import POLICIES
+    from digitsuite.augment import policy_for
     from digitsuite.backend import keras
     from digitsuite.training import compile_for_training, make_eval_dataset, make_train_dataset
     from models import build_cnn
 
     num_classes = len(dataset.class_names)
-    policy = POLICIES["none" if recipe["augment"] == "none" else dataset.name]
+    policy = policy_for(recipe["augment"], dataset.name)
     epochs, batch_size = recipe["epochs"], recipe["batch_size"]
 
     keras.utils.set_random_seed(seed)
