@@ -20,7 +20,7 @@ MODELS = ("lr", "rf", "dense")
 
 
 def parse_args(argv=None):
-    from digitsuite.features import FEATURES
+    from digitsuite.data.features import FEATURES
 
     parser = cli.Parser(__doc__)
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS),
@@ -45,13 +45,13 @@ def parse_args(argv=None):
 
 
 def main(args):
-    from digitsuite.augment import policy_for
-    from digitsuite.baselines import count_parameters, train_baseline
+    from digitsuite.data.augment import policy_for
     from digitsuite.errors import Interrupted
+    from digitsuite.evaluation.reporting import classification_metrics, run_config, write_run_report
     from digitsuite.fileio import prepare_out_dir
-    from digitsuite.reporting import classification_metrics, run_config, write_run_report
-    from digitsuite.runs import MODEL_FILES, TITLES, predict_proba, save_model
-    from digitsuite.training import label_smoothing_for, load_checkpoint, set_seed
+    from digitsuite.inference.runs import MODEL_FILES, TITLES, predict_proba, save_model
+    from digitsuite.training.baselines import count_parameters, train_baseline
+    from digitsuite.training.loop import label_smoothing_for, load_checkpoint, set_seed
 
     prepare_out_dir(args.out_dir)
     resume = None

@@ -16,7 +16,7 @@ import argparse
 from pathlib import Path
 
 from digitsuite import cli
-from digitsuite.convdemo import DEMO_PHOTO, SOBEL_X, parse_kernel
+from digitsuite.visual.convdemo import DEMO_PHOTO, SOBEL_X, parse_kernel
 
 DEFAULT_OUT = Path("runs/conv_demo")
 
@@ -52,9 +52,9 @@ def parse_args(argv=None):
 def main(args):
     import numpy as np
 
-    from digitsuite import convdemo
+    from digitsuite.data.images import read_image
     from digitsuite.fileio import prepare_out_dir, save_figure
-    from digitsuite.images import read_image
+    from digitsuite.visual import convdemo
 
     image = read_image(args.image, colour=True, max_side=args.max_side)  # (h, w, 1 or 3)
     out_dir = prepare_out_dir(args.out_dir)

@@ -66,11 +66,17 @@ def train_missing(args, missing):
 
 
 def main(args):
-    from digitsuite import comparison as cmp
-    from digitsuite.baselines import count_parameters
     from digitsuite.errors import DigitsuiteError
+    from digitsuite.evaluation import comparison as cmp
     from digitsuite.fileio import prepare_out_dir, save_figure, write_json, write_text
-    from digitsuite.runs import MODELS, load_run, missing_models, model_path, train_command
+    from digitsuite.inference.runs import (
+        MODELS,
+        load_run,
+        missing_models,
+        model_path,
+        train_command,
+    )
+    from digitsuite.training.baselines import count_parameters
 
     missing = missing_models(args.runs_dir)
     if missing and not args.train_missing:

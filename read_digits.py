@@ -42,7 +42,7 @@ EXAMPLE_PAGES = 3
 
 
 def parse_args(argv=None):
-    from digitsuite.reader import MIN_CONFIDENCE
+    from digitsuite.reading.reader import MIN_CONFIDENCE
 
     parser = cli.Parser(__doc__)
     parser.add_argument("images", type=Path, nargs="*",
@@ -92,9 +92,9 @@ def read_images(args, model):
     """
     import json
 
-    from digitsuite import reader
     from digitsuite.errors import ImageError
     from digitsuite.fileio import prepare_out_dir, save_figure, write_json
+    from digitsuite.reading import reader
 
     out_dir = prepare_out_dir(args.out_dir) if args.out_dir else None
     readings, failed, names = [], 0, set()
@@ -147,7 +147,7 @@ def benchmark_digits(args):
     """
     import json
 
-    from digitsuite.data import load_dataset
+    from digitsuite.data.datasets import load_dataset
 
     try:
         config = json.loads((args.model.parent / "config.json").read_text(encoding="utf-8"))
@@ -172,9 +172,9 @@ def run_benchmark(args, model):
     """Write, read and score the benchmark pages; write the report files."""
     from PIL import Image
 
-    from digitsuite import digit_bench, reader
-    from digitsuite.fileio import (atomic_path, prepare_out_dir, save_figure, write_json,
-                                   write_text)
+    from digitsuite.fileio import atomic_path, prepare_out_dir, save_figure, write_json, write_text
+    from digitsuite.reading import benchmark as digit_bench
+    from digitsuite.reading import reader
 
     out_dir = prepare_out_dir(args.out_dir or BENCHMARK_DIR)
     x_test, y_test, source, note = benchmark_digits(args)
@@ -222,8 +222,8 @@ def run_benchmark(args, model):
 
 
 def main(args):
-    from digitsuite.modelio import load_keras_model
-    from digitsuite.reader import check_classifier
+    from digitsuite.inference.modelio import load_keras_model
+    from digitsuite.reading.reader import check_classifier
 
     model = load_keras_model(args.model, expect_input_shape=(28, 28, 1))
     check_classifier(model, args.model)

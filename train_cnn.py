@@ -14,7 +14,7 @@ import shutil
 import sys
 
 from digitsuite import cli
-from digitsuite.distribute import STRATEGIES
+from digitsuite.training.distribute import STRATEGIES
 
 
 def parse_args(argv=None):
@@ -34,14 +34,14 @@ def parse_args(argv=None):
 
 
 def main(args):
-    from digitsuite.augment import policy_for
-    from digitsuite.distribute import make_strategy
+    from digitsuite.data.augment import policy_for
     from digitsuite.errors import Interrupted
+    from digitsuite.evaluation.reporting import classification_metrics, run_config, write_run_report
     from digitsuite.fileio import prepare_out_dir
-    from digitsuite.reporting import classification_metrics, run_config, write_run_report
-    from digitsuite.runs import save_model
-    from digitsuite.inference import predict_proba
-    from digitsuite.training import fit, label_smoothing_for, load_checkpoint, set_seed
+    from digitsuite.inference.predict import predict_proba
+    from digitsuite.inference.runs import save_model
+    from digitsuite.training.distribute import make_strategy
+    from digitsuite.training.loop import fit, label_smoothing_for, load_checkpoint, set_seed
     from models import build_cnn
 
     strategy = make_strategy(args.distribute)  # before any other TensorFlow work

@@ -50,7 +50,7 @@ def parse_args(argv=None):
 
 def pick_test_image(args):
     """The test image chosen by --digit or --index: (uint8 28x28, label, description)."""
-    from digitsuite.data import load_dataset
+    from digitsuite.data.datasets import load_dataset
     from digitsuite.errors import DigitsuiteError
 
     dataset = load_dataset(args.dataset, args.data_dir)
@@ -75,11 +75,12 @@ def pick_test_image(args):
 def main(args):
     import numpy as np
 
-    from digitsuite import images, layerviz
-    from digitsuite.data import CLASS_NAMES
+    from digitsuite.data import images
+    from digitsuite.data.datasets import CLASS_NAMES
     from digitsuite.errors import ModelFileError
     from digitsuite.fileio import prepare_out_dir
-    from digitsuite.modelio import load_keras_model
+    from digitsuite.inference.modelio import load_keras_model
+    from digitsuite.visual import layerviz
 
     model = load_keras_model(args.model, expect_input_shape=(28, 28, 1))
     if not isinstance(model.output_shape, tuple) or len(model.output_shape) != 2:

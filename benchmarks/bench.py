@@ -63,7 +63,7 @@ def main(args):
     import tempfile
 
     from benchmarks import perf
-    from digitsuite.data import stratified_subset
+    from digitsuite.data.datasets import stratified_subset
     from digitsuite.fileio import prepare_out_dir, write_json, write_text
 
     out_dir = prepare_out_dir(args.out_dir)

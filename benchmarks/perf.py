@@ -5,13 +5,13 @@ which needs a process of its own:
 
 - **race**: the seed CNN trained the plain way (``model.compile("adam")``,
   ``model.fit(x, y, batch_size=128)`` on float32 numpy arrays) and through
-  the suite's training path (:mod:`digitsuite.training`'s seeded pipeline,
+  the suite's training path (:mod:`digitsuite.training.loop`'s seeded pipeline,
   augmentation and schedule, with the short recipe of :data:`SHORT_RECIPES`),
   one epoch of each in turn so that both see the same machine load. Test
   accuracy is checked a few times per epoch with the clock stopped, which
   gives seconds per epoch and seconds to the target accuracy for both;
 - **inference**: ``model.predict`` with its defaults against
-  the suite's frozen LiteRT path (:func:`digitsuite.inference.freeze`),
+  the suite's frozen LiteRT path (:func:`digitsuite.inference.predict.freeze`),
   in turns, median of repeats;
 - **memory**: peak resident memory of ``train_cnn.py`` training one epoch in
   a child process;
@@ -74,7 +74,7 @@ REFERENCE_BATCH = 128
 def op_determinism(enabled):
     """Run the block with TensorFlow's op determinism on or off, then restore it.
 
-    The suite's scripts turn it on (:func:`digitsuite.training.set_seed`);
+    The suite's scripts turn it on (:func:`digitsuite.training.loop.set_seed`);
     a plain script does not, so each side is measured as it would run.
     """
     from tensorflow.python.framework import config
@@ -88,7 +88,7 @@ def op_determinism(enabled):
 
 
 def _test_accuracy(model, test):
-    from digitsuite.inference import predict_proba
+    from digitsuite.inference.predict import predict_proba
 
     return float(np.mean(predict_proba(model, test[0]).argmax(axis=1) == test[1]))
 
@@ -147,9 +147,9 @@ def race(dataset, train, val, test, *, recipe, target, max_reference_epochs,
     times, accuracy checks and the first check at or above ``target``, and
     the suite's trained model (for the inference figures).
     """
-    from digitsuite.augment import policy_for
     from digitsuite.backend import keras
-    from digitsuite.training import compile_for_training, make_eval_dataset, make_train_dataset
+    from digitsuite.data.augment import policy_for
+    from digitsuite.training.loop import compile_for_training, make_eval_dataset, make_train_dataset
     from models import build_cnn
 
     num_classes = len(dataset.class_names)
@@ -213,17 +213,17 @@ def steady_epoch_seconds(epoch_seconds):
 
 def inference(model, images, repeats):
     """Images/s of ``model.predict`` (defaults) and of the suite's frozen
-    prediction path (:func:`digitsuite.inference.freeze`, as ``evaluate.py``
+    prediction path (:func:`digitsuite.inference.predict.freeze`, as ``evaluate.py``
     uses it) on ``images``, timed in turns; medians of ``repeats``. The
     one-off cost of freezing is reported apart (``freeze_seconds``)."""
-    from digitsuite.inference import freeze
+    from digitsuite.inference.predict import freeze
 
     x_plain = (images.astype(np.float32) / 255.0)[..., None]
     frozen = freeze(model)
     ways = {"reference": lambda: model.predict(x_plain, verbose=0),
             "suite": lambda: frozen(images)}
     seconds = {name: [] for name in ways}
-    for name, way in ways.items():  # warm-up: both set up their graphs once
+    for way in ways.values():  # warm-up: both set up their graphs once
         way()
     for _ in range(repeats):
         for name, way in ways.items():
@@ -282,8 +282,8 @@ def baselines(train, val, test, seed, log=print):
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
 
-    from digitsuite.baselines import fit_sklearn
-    from digitsuite.features import make_features
+    from digitsuite.data.features import make_features
+    from digitsuite.training.baselines import fit_sklearn
     from models import build_logistic_regression, build_random_forest
 
     features = "deskew"  # baselines.py's default --features

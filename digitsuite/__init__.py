@@ -1,29 +1,20 @@
-"""digitsuite: shared code behind the suite's scripts.
+"""digitsuite: the shared code behind the suite's scripts.
 
-Modules, one job each:
-
-- ``errors``   - the one exception type users see as ``error: ...``
-- ``fileio``   - atomic writes for every output file
-- ``backend``  - imports Keras/TensorFlow without start-up log noise
-- ``cli``      - argument helpers and the error-reporting entry point
-- ``data``     - MNIST / Fashion-MNIST loading, validation and splits
-- ``augment``  - batched, seeded image augmentation for training
-- ``training`` - the Keras training loop and checkpoints
-- ``trainstep``- the seed CNN's faster (equivalent) training step
-- ``inference``- fast prediction: the live graph and a frozen LiteRT copy
-- ``distribute``- the tf.distribute strategy behind ``--distribute``
-- ``reporting``- metrics, JSON/Markdown reports and their plots
-- ``modelio``  - loading saved Keras models with one-line errors
-- ``features``, ``baselines``, ``runs``, ``comparison`` - the four-model comparison
-- ``images``   - reading users' pictures and MNIST-style preprocessing
-- ``layerviz``, ``convdemo`` - what each layer sees; convolution on a photo
-- ``segment``, ``reader``, ``digit_bench`` - reading numbers in a page
+The subpackages are the map: ``data`` (datasets, augmentation, users'
+pictures), ``training`` (the Keras loop, the fast step, the baselines),
+``inference`` (saved models and fast prediction), ``evaluation`` (metrics,
+reports, the four-model comparison), ``visual`` (what each layer sees,
+convolution on a photo) and ``reading`` (finding and reading numbers on a
+page). The modules at this level serve them all.
 """
 
 import os
 
-# TensorFlow reads these when it is first imported; keep its C++ INFO and
+# TensorFlow reads this when it is first imported; keep its C++ INFO and
 # WARNING lines (oneDNN notices, "no GPU found") out of the user's terminal.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Every picture the suite makes is written to a file, never shown; set the
+# file-only backend once here, before any module imports pyplot.
+os.environ.setdefault("MPLBACKEND", "Agg")
 
 __version__ = "0.1.0"

@@ -2,7 +2,8 @@
 
 TensorFlow's CUDA stub prints "Could not find cuda drivers..." from C++
 straight to file descriptor 2 while it is being imported, before any log
-level applies, and device discovery logs a cuInit failure on CPU machines. Import it with that descriptor pointed at /dev/null, then
+level applies, and device discovery logs a cuInit failure on CPU machines.
+Import it with that descriptor pointed at /dev/null, then
 restore it, so the user sees the suite's output and Keras' progress only.
 Python exceptions raised by the import are unaffected.
 """
@@ -37,8 +38,8 @@ def _import_quietly():
 
         return keras, tensorflow
     with quiet_stderr():
-        import tensorflow
         import keras
+        import tensorflow
 
         # Device discovery logs "failed call to cuInit" on machines with
         # no GPU; run it now, while descriptor 2 is quiet.

@@ -87,7 +87,7 @@ class Parser(argparse.ArgumentParser):
 def add_data_args(parser, split=True):
     """--dataset and --data-dir; with ``split`` (scripts that train), also
     --val-fraction and --seed."""
-    from digitsuite.data import DATASETS
+    from digitsuite.data.datasets import DATASETS
 
     parser.add_argument("--dataset", choices=DATASETS, default="mnist",
                         help="dataset to use (default: mnist)")
@@ -103,7 +103,7 @@ def add_data_args(parser, split=True):
 
 
 def add_keras_training_args(parser, learning_rate, model=""):
-    """The flags of the Keras training recipe (:func:`digitsuite.training.fit`).
+    """The flags of the Keras training recipe (:func:`digitsuite.training.loop.fit`).
 
     ``model`` starts each help text (e.g. ``"dense net: "``) in scripts that
     train more than one kind of model.
@@ -145,7 +145,7 @@ def load_splits(args, log=print):
     test split is only for final figures. ``--dry-run`` takes small
     stratified subsets.
     """
-    from digitsuite.data import load_dataset, stratified_split, stratified_subset
+    from digitsuite.data.datasets import load_dataset, stratified_split, stratified_subset
 
     dataset = load_dataset(args.dataset, args.data_dir, log=log)
     x_train, y_train = dataset.x_train, dataset.y_train

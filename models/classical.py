@@ -1,5 +1,5 @@
 """scikit-learn baselines. They take flattened pixels scaled to 0-1
-(deskewed by default: see ``digitsuite.features``)."""
+(deskewed by default: see ``digitsuite.data.features``)."""
 
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression

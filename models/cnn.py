@@ -1,8 +1,8 @@
 """The seed CNN: three 3x3 convolutions, two max-pools, three dense layers."""
 
-from digitsuite.backend import keras
 from keras import layers
 
+from digitsuite.backend import keras
 from models.dense import classifier_head
 
 

@@ -1,8 +1,9 @@
 """The dense baseline: a multilayer perceptron on the flattened pixels, and
 the classifier head it shares with the seed CNN."""
 
-from digitsuite.backend import keras
 from keras import layers
+
+from digitsuite.backend import keras
 
 
 def classifier_head(x, num_classes, dropout):

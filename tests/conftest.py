@@ -2,16 +2,14 @@
 one tiny trained CNN per test session."""
 
 import importlib
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from digitsuite import cli
+from digitsuite.backend import keras
 
-from digitsuite import cli  # noqa: E402
-from digitsuite.backend import keras  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 SAMPLE_DIR = ROOT / "sample_data" / "mnist-t10k-split"
 

@@ -6,8 +6,8 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import SAMPLE_DIR, fails_with_one_line
+
 from digitsuite.backend import keras
 
 
@@ -47,7 +47,8 @@ def earlier_run(trained_cnn_dir, tmp_path):
 
 @pytest.mark.parametrize("breakage, message", [
     (truncate, "train-images-idx3-ubyte.gz is a truncated or corrupt gzip file"),
-    (bad_magic, "t10k-labels-idx1-ubyte.gz has magic number 00000803, but a labels file needs 00000801"),
+    (bad_magic, "t10k-labels-idx1-ubyte.gz has magic number 00000803, "
+                "but a labels file needs 00000801"),
     (bad_label, "train-labels-idx1-ubyte.gz: 1 labels outside 0-9"),
     (lambda f: (f / "t10k-images-idx3-ubyte.gz").unlink(), "missing t10k-images-idx3-ubyte"),
 ])
@@ -68,7 +69,8 @@ def test_out_dir_that_cannot_be_written(tmp_path, capsys):
                                                     "--out-dir", blocker / "run"])
     assert "cannot create output folder" in err and "--out-dir" in err
     err = fails_with_one_line(capsys, "baselines", ["--dry-run", "--out-dir", blocker])
-    assert err == f"error: --out-dir {blocker} is a file, not a folder; choose another with --out-dir"
+    assert err == (f"error: --out-dir {blocker} is a file, not a folder; "
+                   "choose another with --out-dir")
     assert blocker.read_text() == "in the way"
 
 

@@ -5,17 +5,17 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import SAMPLE_DIR, run_script
-from digitsuite.augment import POLICIES
+
 from digitsuite.backend import keras
-from digitsuite.baselines import count_parameters
 from digitsuite.cli import DRY_RUN_TEST
-from digitsuite.data import load_dataset, stratified_subset
+from digitsuite.data.augment import POLICIES
+from digitsuite.data.datasets import load_dataset, stratified_subset
+from digitsuite.data.features import deskew, make_features
 from digitsuite.errors import ModelFileError
-from digitsuite.features import deskew, make_features
-from digitsuite.runs import load_sklearn, save_model
-from digitsuite.inference import predict_proba
+from digitsuite.inference.predict import predict_proba
+from digitsuite.inference.runs import load_sklearn, save_model
+from digitsuite.training.baselines import count_parameters
 from models import build_dense, build_logistic_regression, build_random_forest
 
 MODEL_FILES = {"lr": "model.skops", "rf": "model.skops", "dense": "model.keras"}

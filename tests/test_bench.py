@@ -10,9 +10,9 @@ import textwrap
 
 import numpy as np
 import pytest
+from conftest import ROOT, SAMPLE_DIR, run_script
 
 from benchmarks import perf
-from conftest import ROOT, SAMPLE_DIR, run_script
 
 
 def test_dry_run_writes_figures_computed_from_its_measurements(tmp_path):
@@ -121,10 +121,11 @@ MIRRORED = textwrap.dedent("""
 
     import numpy as np
     import train_cnn
-    from digitsuite import cli, training
-    from digitsuite.augment import POLICIES
-    from digitsuite.data import load_dataset, stratified_split
-    from digitsuite.distribute import make_strategy
+    from digitsuite import cli
+    from digitsuite.training import loop as training
+    from digitsuite.data.augment import POLICIES
+    from digitsuite.data.datasets import load_dataset, stratified_split
+    from digitsuite.training.distribute import make_strategy
     from models import build_cnn
 
     out = sys.argv[3]
@@ -194,8 +195,8 @@ def test_multiworker_without_tf_config_is_one_error_line(tmp_path, monkeypatch, 
      "task index 3 is not in its worker list"),
 ])
 def test_bad_tf_config_is_named(text, message):
-    from digitsuite.distribute import check_tf_config
     from digitsuite.errors import DigitsuiteError
+    from digitsuite.training.distribute import check_tf_config
 
     with pytest.raises(DigitsuiteError, match=message):
         check_tf_config(text)

@@ -5,7 +5,7 @@ import gzip
 import numpy as np
 import pytest
 
-from digitsuite import data
+from digitsuite.data import datasets as data
 from digitsuite.errors import DataError
 
 
@@ -142,7 +142,8 @@ def test_truncated_gzip_names_the_file(tmp_path):
     folder = write_idx_folder(tmp_path / "idx", make_arrays())
     path = folder / "train-images-idx3-ubyte.gz"
     path.write_bytes(path.read_bytes()[:100])
-    with pytest.raises(DataError, match="train-images-idx3-ubyte.gz is a truncated or corrupt gzip"):
+    with pytest.raises(DataError,
+                       match="train-images-idx3-ubyte.gz is a truncated or corrupt gzip"):
         data.load_dataset("mnist", folder)
 
 

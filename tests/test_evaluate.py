@@ -8,11 +8,13 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import SAMPLE_DIR, run_script
+
 from digitsuite.backend import keras
 from digitsuite.cli import DRY_RUN_TEST
-from digitsuite.comparison import (
+from digitsuite.data.datasets import load_dataset, stratified_subset
+from digitsuite.data.features import make_features
+from digitsuite.evaluation.comparison import (
     REFERENCE_ACCURACY,
     accuracy_interval,
     compare,
@@ -20,9 +22,7 @@ from digitsuite.comparison import (
     holm,
     mcnemar,
 )
-from digitsuite.data import load_dataset, stratified_subset
-from digitsuite.features import make_features
-from digitsuite.inference import predict_proba
+from digitsuite.inference.predict import predict_proba
 
 MODELS = ("lr", "rf", "dense", "cnn")
 OUTPUTS = ["comparison.md", "comparison.json", "comparison.png", "confusions.png",

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from digitsuite import data
+from digitsuite.data import datasets as data
 from digitsuite.errors import DataError
 
 FUZZ = settings(max_examples=150, deadline=None,

@@ -1,4 +1,4 @@
-"""MNIST-style preparation of users' pictures (digitsuite.images)."""
+"""MNIST-style preparation of users' pictures (digitsuite.data.images)."""
 
 import re
 
@@ -7,7 +7,7 @@ import pytest
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from digitsuite import images
+from digitsuite.data import images
 from digitsuite.errors import ImageError
 
 PAPER, INK = 230, 25

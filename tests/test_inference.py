@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from digitsuite.backend import keras
-from digitsuite.inference import freeze, predict_proba
+from digitsuite.inference.predict import freeze, predict_proba
 from models import build_cnn
 
 

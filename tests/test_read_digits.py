@@ -1,4 +1,4 @@
-"""read_digits.py end to end (digitsuite.reader, digitsuite.digit_bench): real
+"""read_digits.py end to end (digitsuite.reading.reader, digitsuite.reading.benchmark): real
 held-out MNIST test digits composed into strips, read by a small CNN
 trained here; the benchmark's smoke run; every bad input's message."""
 
@@ -9,13 +9,15 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import SAMPLE_DIR, run_script
-from digitsuite import digit_bench, images, reader
-from digitsuite.backend import keras
-from digitsuite.data import load_idx_folder
+from PIL import Image
 from test_images import draw_seven
+
+from digitsuite.backend import keras
+from digitsuite.data import images
+from digitsuite.data.datasets import load_idx_folder
+from digitsuite.reading import benchmark as digit_bench
+from digitsuite.reading import reader
 
 NUMBER = "40719"
 PAPER, INK = 225, 35
@@ -142,7 +144,7 @@ def test_describe_marks_unsure_digits_and_spaces(tmp_path):
     for x0 in (10, 50, 200):                                   # '00' then, far off, '0'
         mask[10:50, x0:x0 + 25] = True
         mask[15:45, x0 + 5:x0 + 20] = False
-    from digitsuite import segment
+    from digitsuite.reading import segment
 
     lines = segment.find_lines(mask)
     probs = np.full((3, 10), 0.01)

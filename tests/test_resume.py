@@ -4,12 +4,12 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import SAMPLE_DIR, run_script
-from digitsuite import training
-from digitsuite.augment import POLICIES
+
 from digitsuite.backend import keras
-from digitsuite.data import load_dataset, stratified_split
+from digitsuite.data.augment import POLICIES
+from digitsuite.data.datasets import load_dataset, stratified_split
+from digitsuite.training import loop as training
 from models import build_cnn
 
 

@@ -1,12 +1,13 @@
-"""Finding characters on a page (digitsuite.segment) and the page clean-up
-before it (digitsuite.images.even_out_lighting / reduce_noise), on synthetic
+"""Finding characters on a page (digitsuite.reading.segment) and the page clean-up
+before it (digitsuite.data.images.even_out_lighting / reduce_noise), on synthetic
 images with known boxes."""
 
 import numpy as np
 import pytest
 from scipy import ndimage
 
-from digitsuite import images, reader, segment
+from digitsuite.data import images
+from digitsuite.reading import reader, segment
 
 
 def ring(mask, box, stroke=4):

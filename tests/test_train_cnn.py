@@ -4,11 +4,11 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import SAMPLE_DIR, run_script
+
 from digitsuite.backend import keras
-from digitsuite.data import load_dataset
-from digitsuite.inference import predict_proba
+from digitsuite.data.datasets import load_dataset
+from digitsuite.inference.predict import predict_proba
 
 OUTPUTS = ["model.keras", "config.json", "metrics.json", "report.md", "history.png",
            "confusion.png"]
@@ -47,8 +47,8 @@ def test_metrics_and_report_agree_with_the_saved_model(trained_cnn_dir):
 
     # Reload the model: predictions on the dry-run test subset reproduce metrics.json.
     model = keras.models.load_model(trained_cnn_dir / "model.keras", safe_mode=True)
-    from digitsuite.data import stratified_subset
     from digitsuite.cli import DRY_RUN_TEST
+    from digitsuite.data.datasets import stratified_subset
 
     ds = load_dataset("mnist", SAMPLE_DIR)
     x_test, y_test = stratified_subset(ds.x_test, ds.y_test, DRY_RUN_TEST, seed=0)

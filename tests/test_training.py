@@ -2,10 +2,15 @@
 
 import numpy as np
 
-from digitsuite.augment import POLICIES, AugmentPolicy, augment_batch
 from digitsuite.backend import keras
-from digitsuite.training import (compile_for_training, label_smoothing_for,
-                                 make_train_dataset, set_seed, warmup_steps)
+from digitsuite.data.augment import POLICIES, AugmentPolicy, augment_batch
+from digitsuite.training.loop import (
+    compile_for_training,
+    label_smoothing_for,
+    make_train_dataset,
+    set_seed,
+    warmup_steps,
+)
 
 
 def digit_batch(n=8):

@@ -2,13 +2,12 @@
 
 import numpy as np
 import pytest
-
 from conftest import SAMPLE_DIR
 
-from digitsuite import trainstep
 from digitsuite.backend import keras, tf
-from digitsuite.data import load_dataset
-from digitsuite.training import compile_for_training, make_train_dataset
+from digitsuite.data.datasets import load_dataset
+from digitsuite.training import trainstep
+from digitsuite.training.loop import compile_for_training, make_train_dataset
 from models import build_cnn, build_dense
 
 

@@ -1,16 +1,17 @@
-"""visualize_layers.py (digitsuite.layerviz) and conv_demo.py (digitsuite.convdemo)."""
+"""visualize_layers.py (digitsuite.visual.layerviz) and conv_demo.py
+(digitsuite.visual.convdemo)."""
 
 import numpy as np
 import pytest
+from conftest import SAMPLE_DIR, run_script
 from PIL import Image
 from scipy import ndimage
-
-from conftest import SAMPLE_DIR, run_script
-from digitsuite import convdemo, layerviz
-from digitsuite.backend import keras
-from digitsuite.data import load_idx_folder
-from digitsuite.modelio import load_keras_model
 from test_images import draw_seven
+
+from digitsuite.backend import keras
+from digitsuite.data.datasets import load_idx_folder
+from digitsuite.inference.modelio import load_keras_model
+from digitsuite.visual import convdemo, layerviz
 
 SEED_MAP_LAYERS = ["conv1", "pool1", "conv2", "pool2", "conv3"]
 

@@ -2,9 +2,9 @@
 parameters.
 
 Logistic regression and the random forest learn from pixel features
-(:mod:`digitsuite.features`, deskewed by default); the dense network trains
-through the CNN's own pipeline (:func:`digitsuite.training.fit`) with the
-same augmentation. :mod:`digitsuite.runs` saves and loads them.
+(:mod:`digitsuite.data.features`, deskewed by default); the dense network trains
+through the CNN's own pipeline (:func:`digitsuite.training.loop.fit`) with the
+same augmentation. :mod:`digitsuite.inference.runs` saves and loads them.
 """
 
 import sys
@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from digitsuite.features import make_features
+from digitsuite.data.features import make_features
 
 
 def fit_sklearn(estimator, train, val, features, log=print):
@@ -41,7 +41,7 @@ def train_baseline(name, args, train, val, num_classes, policy, log=print,
 
     The dense network checkpoints every epoch into ``checkpoint_dir`` and,
     given ``resume`` (the ``(model, state)`` of
-    :func:`digitsuite.training.load_checkpoint`), continues that run.
+    :func:`digitsuite.training.loop.load_checkpoint`), continues that run.
     Returns ``(model, result)``: the fitted model and a dict with
     ``train_seconds``, ``val_accuracy`` and, for the dense network, the
     training ``history``, ``epochs_run`` and ``best_epoch``.
@@ -50,7 +50,7 @@ def train_baseline(name, args, train, val, num_classes, policy, log=print,
 
     if name == "dense":
         from digitsuite.cli import saved_args
-        from digitsuite.training import fit
+        from digitsuite.training.loop import fit
 
         model, state = resume or (build_dense(num_classes=num_classes, dropout=args.dropout),
                                   None)

@@ -7,7 +7,7 @@ Keras models are ``model.keras``, loaded in safe mode. scikit-learn models
 are ``model.skops``: skops' loader builds only the types it is told to
 trust, where pickle or joblib would run whatever code the file holds. They
 read features, not images; ``config.json`` names which (see
-:mod:`digitsuite.features`).
+:mod:`digitsuite.data.features`).
 """
 
 import json
@@ -72,9 +72,9 @@ def load_sklearn(path, name, hint):
     file and for a model of another kind or not fitted on 28x28 digits.
     """
     import skops.io
-    from skops.io.exceptions import UntrustedTypesFoundException
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
+    from skops.io.exceptions import UntrustedTypesFoundException
 
     path = Path(path)
     if not path.is_file():
@@ -135,13 +135,13 @@ def predict_proba(model, images, features=None):
     """Class probabilities (n, classes) for uint8 images (n, 28, 28).
 
     Keras models take the images; scikit-learn models take their
-    ``features`` (a :data:`digitsuite.features.FEATURES` name).
+    ``features`` (a :data:`digitsuite.data.features.FEATURES` name).
     """
     if features is None:
-        from digitsuite.inference import predict_proba as keras_predict_proba
+        from digitsuite.inference.predict import predict_proba as keras_predict_proba
 
         return keras_predict_proba(model, images)
-    from digitsuite.features import make_features
+    from digitsuite.data.features import make_features
 
     return model.predict_proba(make_features(images, features))
 
@@ -163,7 +163,7 @@ class Run:
 
     def predict_proba(self, images):
         """Probabilities for uint8 images (n, 28, 28); a Keras model is frozen
-        for LiteRT's fast kernels on first use (:func:`digitsuite.inference.freeze`)."""
+        for LiteRT's fast kernels on first use (:func:`digitsuite.inference.predict.freeze`)."""
         if self.features is not None:
             return predict_proba(self.model, images, self.features)
         return self._frozen_model()(images)
@@ -175,7 +175,7 @@ class Run:
 
     def _frozen_model(self):
         if self._frozen is None:
-            from digitsuite.inference import freeze
+            from digitsuite.inference.predict import freeze
 
             self._frozen = freeze(self.model)
         return self._frozen
@@ -209,7 +209,7 @@ def load_run(runs_dir, name, num_classes, data_argv=()):
     unsafe model file, a model that does not take 28x28x1 digits or gives
     another number of classes, and missing or unreadable records.
     """
-    from digitsuite.features import FEATURES
+    from digitsuite.data.features import FEATURES
 
     path = model_path(runs_dir, name)
     hint = f"recreate it with: {train_command(name, runs_dir, data_argv)}"
@@ -220,7 +220,7 @@ def load_run(runs_dir, name, num_classes, data_argv=()):
             raise ModelFileError(f"{path} predicts labels {model.classes_.tolist()}, "
                                  f"not 0-{outputs - 1}; {hint}")
     else:
-        from digitsuite.modelio import load_keras_model
+        from digitsuite.inference.modelio import load_keras_model
 
         model = load_keras_model(path, hint=hint, expect_input_shape=IMAGE_SHAPE)
         outputs = model.output_shape[-1]

@@ -4,7 +4,7 @@ gradients, fewer and cheaper operations.
 ``install(model)`` gives a compiled seed CNN a ``train_step`` that computes
 its forward pass in a rewritten but equivalent form. The model itself (its
 layers, weights and saved file) is unchanged; ``model.fit`` takes the
-shorter road, and :mod:`digitsuite.inference` predicts through the same
+shorter road, and :mod:`digitsuite.inference.predict` predicts through the same
 forward pass (:func:`seed_cnn_forward`). Two rewrites, each exact in real
 arithmetic (results differ from Keras' own step by float rounding, about
 1e-6 relative):

@@ -10,18 +10,16 @@ import platform
 import sys
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.metrics import (  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import MaxNLocator
+from sklearn.metrics import (
     ConfusionMatrixDisplay,
     classification_report,
     precision_recall_fscore_support,
 )
 
-from digitsuite.fileio import save_figure, write_json, write_text  # noqa: E402
+from digitsuite.fileio import save_figure, write_json, write_text
 
 
 def classification_metrics(y_true, proba, class_names):
@@ -134,7 +132,8 @@ def markdown_report(title, config, metrics, y_true, y_pred, class_names, images)
         "| figure | value |",
         "| --- | --- |",
         f"| test accuracy | {metrics['test_accuracy']:.2%} |",
-        f"| test error | {metrics['test_error']:.2%} ({round(metrics['test_error'] * metrics['n_test'])} of {metrics['n_test']:,}) |",
+        f"| test error | {metrics['test_error']:.2%} "
+        f"({round(metrics['test_error'] * metrics['n_test'])} of {metrics['n_test']:,}) |",
         f"| test loss | {metrics['test_loss']:.4f} |",
     ]
     for key, label in (("params", "parameters"), ("epochs_run", "epochs run"),

@@ -12,14 +12,11 @@ convolution or pooling layers works, not only the seed CNN.
 import html
 import math
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from digitsuite.backend import keras, tf  # noqa: E402
-from digitsuite.fileio import save_figure, write_text  # noqa: E402
+from digitsuite.backend import keras, tf
+from digitsuite.fileio import save_figure, write_text
 
 MAP_LAYERS = (keras.layers.Conv2D, keras.layers.SeparableConv2D, keras.layers.DepthwiseConv2D,
               keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)

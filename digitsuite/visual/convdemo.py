@@ -10,13 +10,10 @@ arguments with this module without loading TensorFlow.
 
 import math
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from digitsuite.data import PROJECT_ROOT  # noqa: E402
+from digitsuite.data.datasets import PROJECT_ROOT
 
 DEMO_PHOTO = PROJECT_ROOT / "sample_data" / "demo_photo.png"
 KERNELS = {

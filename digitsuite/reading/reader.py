@@ -10,10 +10,10 @@ The pipeline behind ``read_digits.py``, one step per function::
 
 :func:`read_page` and :func:`read_file` run them all. Heavy sensor noise
 is smoothed, the lighting evened out and the ink polarity decided once for
-the whole page; :mod:`digitsuite.segment` finds the characters; each is cut
+the whole page; :mod:`digitsuite.reading.segment` finds the characters; each is cut
 out with its soft stroke edges, made foreground against its own
-surroundings (:func:`digitsuite.images.to_foreground` with the page's
-polarity) and prepared by :func:`digitsuite.images.mnist_style`, the same
+surroundings (:func:`digitsuite.data.images.to_foreground` with the page's
+polarity) and prepared by :func:`digitsuite.data.images.mnist_style`, the same
 preparation ``visualize_layers.py --image`` uses. A character much wider
 than its line is tall may be touching digits: it is classified both whole
 and cut apart, and the reading the model is surer of wins.
@@ -22,16 +22,14 @@ and cut apart, and the reading the model is surer of wins.
 import math
 from dataclasses import dataclass
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Rectangle
+from scipy import ndimage
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
-from scipy import ndimage  # noqa: E402
-
-from digitsuite import images, segment  # noqa: E402
-from digitsuite.errors import ImageError, ModelFileError  # noqa: E402
+from digitsuite.data import images
+from digitsuite.errors import ImageError, ModelFileError
+from digitsuite.reading import segment
 
 MIN_CONFIDENCE = 0.8  # below this a digit prints as '?'
 EDGE = 2              # pixels of soft stroke edge kept around a glyph's thresholded ink

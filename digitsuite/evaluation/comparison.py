@@ -7,14 +7,11 @@ them.
 
 import itertools
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from scipy.stats import binomtest
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from scipy.stats import binomtest  # noqa: E402
-
-from digitsuite.reporting import draw_confusion  # noqa: E402
+from digitsuite.evaluation.reporting import draw_confusion
 
 CONFIDENCE = 0.95
 ALPHA = 0.05

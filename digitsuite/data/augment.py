@@ -3,7 +3,8 @@
 One random affine transform per image (rotation, shear, separate x/y scale,
 shift, optional mirror flip), resolved into one sampling grid and applied to
 the whole batch with a single bilinear gather, plus a random stroke-width
-change (towards a 3x3 grey dilation or erosion). Randomness is *stateless*: the same ``seed`` tensor gives the same
+change (towards a 3x3 grey dilation or erosion). Randomness is *stateless*:
+the same ``seed`` tensor gives the same
 batch, which makes training reproducible and resumable epoch by epoch.
 
 The ranges suit handwriting, where people slant, write wide or narrow, and

@@ -5,7 +5,7 @@ images kept in memory and augments the whole batch at once; Adam with a
 linear warm-up and cosine decay of the learning rate; cross-entropy against
 one-hot labels, smoothed where the dataset gains from it; and the epoch with
 the best validation accuracy kept at the end. The seed CNN takes an
-equivalent, cheaper step than Keras' own (:mod:`digitsuite.trainstep`), and
+equivalent, cheaper step than Keras' own (:mod:`digitsuite.training.trainstep`), and
 ``fit`` runs eight steps per call into TensorFlow.
 """
 
@@ -16,12 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from digitsuite import trainstep
-from digitsuite.augment import augment_batch
 from digitsuite.backend import keras, tf
+from digitsuite.data.augment import augment_batch
 from digitsuite.errors import DigitsuiteError
 from digitsuite.fileio import atomic_path, write_json
-
+from digitsuite.training import trainstep
 
 # Label smoothing per dataset (``--label-smoothing auto``). On Fashion-MNIST
 # 0.1 raised a 20-epoch run's best validation accuracy from 92.40 % to
@@ -128,7 +127,7 @@ def compile_for_training(model, learning_rate, steps_per_epoch, epochs, label_sm
     cross-entropy against one-hot labels smoothed by ``label_smoothing``
     (each wrong class gets ``label_smoothing / classes`` of the target).
 
-    With ``fast_step`` the seed CNN trains through :mod:`digitsuite.trainstep`
+    With ``fast_step`` the seed CNN trains through :mod:`digitsuite.training.trainstep`
     (same gradients, fewer operations); other models keep Keras' step.
     Train on datasets that end with each epoch (:func:`make_train_dataset`):
     Keras runs ``steps_per_execution`` steps per call until the data ends.

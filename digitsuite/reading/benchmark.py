@@ -1,5 +1,5 @@
 """A rerunnable benchmark for reading numbers off a page: synthetic pages
-written with real MNIST test digits, read by :mod:`digitsuite.reader`.
+written with real MNIST test digits, read by :mod:`digitsuite.reading.reader`.
 
 Each page holds 2-5 lines, each a number of 1-8 digits taken from the
 held-out test split, scaled to a random size (per line), rotated slightly
@@ -25,8 +25,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from digitsuite import reader
 from digitsuite.errors import ImageError
+from digitsuite.reading import reader
 
 LINES_PER_PAGE = (2, 5)
 DIGITS_PER_LINE = (1, 8)
@@ -224,7 +224,7 @@ def score_page(truth, reading):
             counts["digits_correct"] += r["digit"] == digit
             counts["digits_unsure"] += r["unsure"]
             counts["shown_wrong"] += (not r["unsure"]) and r["digit"] != digit
-    for i, line in enumerate(truth):
+    for i in range(len(truth)):
         members = [a for a, t in enumerate(true) if t[0] == i]
         got = [read[match[a]] for a in members if a in match]
         exact = (len(got) == len(members)

@@ -29,7 +29,7 @@ from digitsuite.errors import DataError
 
 IMAGE_SIZE = 28
 NUM_CLASSES = 10
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = PROJECT_ROOT / "sample_data" / "mnist-t10k-split"
 
 # Standard IDX file stems, keyed by the array they hold.
@@ -108,7 +108,8 @@ def read_idx(path, ndim=None):
         )
     if ndim is not None and raw[3] != ndim:
         raise DataError(
-            f"{path} has magic number {raw[:4].hex()}, but {'an images' if ndim == 3 else 'a labels'} "
+            f"{path} has magic number {raw[:4].hex()}, but "
+            f"{'an images' if ndim == 3 else 'a labels'} "
             f"file needs {IDX_MAGIC[ndim]:08x}; the file is misnamed or corrupt"
         )
     ndim = raw[3]

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from digitsuite.images import otsu_threshold
+from digitsuite.data.images import otsu_threshold
 
 MIN_GLYPH = 6         # pixels: the longer side of the smallest character read
 # The other sizes are fractions of the typical character height (or the line's).
@@ -69,7 +69,7 @@ def ink_mask(grey, ink_dark, faint):
 
     Ink is what Otsu's threshold splits from the paper, plus the ``faint``
     pixels (a bool mask of what may be light ink, e.g. ``ink > 0`` from
-    :func:`digitsuite.images.to_foreground`) joined to it: hysteresis, so a
+    :func:`digitsuite.data.images.to_foreground`) joined to it: hysteresis, so a
     thin, light stroke does not break a digit in two while faint specks on
     their own stay out.
     """

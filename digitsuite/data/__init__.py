@@ -1,0 +1,3 @@
+"""Datasets (MNIST, Fashion-MNIST) and their checks, training augmentation,
+pixel features, and users' pictures prepared like MNIST.
+"""

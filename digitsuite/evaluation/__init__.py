@@ -1,0 +1,3 @@
+"""Evaluation: metrics, per-run reports and plots, and the four-model
+comparison with its statistics.
+"""
