@@ -66,73 +66,31 @@ def train_missing(args, missing):
 
 
 def main(args):
-    from digitsuite.errors import DigitsuiteError
-    from digitsuite.evaluation import comparison as cmp
-    from digitsuite.fileio import prepare_out_dir, save_figure, write_json, write_text
-    from digitsuite.inference.runs import (
-        MODELS,
-        load_run,
-        missing_models,
-        model_path,
-        train_command,
+    from digitsuite.evaluation.comparison import markdown_tables
+    from digitsuite.evaluation.evaluate import (
+        check_complete,
+        evaluate_runs,
+        load_runs,
+        write_comparison,
     )
-    from digitsuite.training.baselines import count_parameters
+    from digitsuite.fileio import prepare_out_dir
+    from digitsuite.inference.runs import missing_models
 
-    missing = missing_models(args.runs_dir)
-    if missing and not args.train_missing:
-        raise DigitsuiteError("\n".join(
-            [f"{args.runs_dir} lacks {len(missing)} of the 4 models; create them with these "
-             "commands, or rerun with --train-missing:"]
-            + [f"  {name}: no {model_path(args.runs_dir, name)}; create it with: "
-               f"{train_command(name, args.runs_dir, data_argv(args))}" for name in missing]))
+    if not args.train_missing:
+        check_complete(args.runs_dir, data_argv(args))
     out_dir = prepare_out_dir(args.out_dir)
+    missing = missing_models(args.runs_dir)
     if missing:
         train_missing(args, missing)
-
     dataset, _, _, (x_test, y_test) = cli.load_splits(args)
-    runs = {name: load_run(args.runs_dir, name, len(dataset.class_names), data_argv(args))
-            for name in MODELS}
-    for run in runs.values():
-        trained_on = (run.config.get("dataset"), run.config.get("data_source"))
-        if trained_on[0] != dataset.name:
-            raise DigitsuiteError(
-                f"{args.runs_dir / run.name} was trained on {trained_on[0]}, but the test set "
-                f"is {dataset.name}; pass --dataset {trained_on[0]} or retrain it")
-        if trained_on[1] != dataset.source:
-            print(f"note: {run.name} was trained on {trained_on[1]}, the test set comes from "
-                  f"{dataset.source}; make sure the two do not overlap")
-
-    probas, details = {}, {}
-    for name, run in runs.items():
-        print(f"{name}: predicting {len(x_test):,} test images ...", flush=True)
-        probas[name] = run.predict_proba(x_test)
-        params, params_kind = count_parameters(run.model)
-        details[name] = {
-            "title": run.title, "model_file": str(model_path(args.runs_dir, name)),
-            "params": params, "params_kind": params_kind,
-            "train_seconds": run.metrics.get("train_seconds"),
-            "images_per_second": run.images_per_second(x_test, args.timing_repeats),
-            "engine": run.engine,
-        }
-    predictions = {name: proba.argmax(axis=1) for name, proba in probas.items()}
-    # The seed measured MNIST only.
-    reference = cmp.REFERENCE_ACCURACY if dataset.name == "mnist" else {}
-    result = cmp.compare(y_test, predictions, details, reference)
-    result.update(dataset=dataset.name, data_source=dataset.source, dry_run=args.dry_run,
-                  runs_dir=str(args.runs_dir))
-
-    images = ["comparison.png", "confusions.png", "mistakes.png"]
-    save_figure(cmp.plot_accuracy(result), out_dir / images[0], dpi=110)
-    save_figure(cmp.plot_confusions(y_test, predictions, {n: r.title for n, r in runs.items()},
-                                    dataset.class_names), out_dir / images[1], dpi=110)
-    save_figure(cmp.plot_mistakes(x_test, y_test, probas["cnn"], dataset.class_names,
-                                  runs["cnn"].title), out_dir / images[2], dpi=110)
-    header = (f"{dataset.summary()}; models from {args.runs_dir}/. The seed's figures "
-              "are from its own table, not measured on this test set.")
-    write_json(out_dir / "comparison.json", result)
-    write_text(out_dir / "comparison.md", cmp.markdown_report(result, header, images))
+    runs = load_runs(args.runs_dir, dataset, data_argv(args))
+    result, probas = evaluate_runs(runs, args.runs_dir, dataset, x_test, y_test,
+                                   args.timing_repeats,
+                                   log=lambda line: print(line, flush=True))
+    result["dry_run"] = args.dry_run
+    write_comparison(out_dir, result, probas, runs, dataset, x_test, y_test)
     print()
-    print(cmp.markdown_tables(result))
+    print(markdown_tables(result))
     print(f"\noutputs in {out_dir}/")
     return result
 

@@ -10,9 +10,6 @@ history.png and confusion.png.
     python train_cnn.py --dry-run --out-dir /tmp/smoke
 """
 
-import shutil
-import sys
-
 from digitsuite import cli
 from digitsuite.training.distribute import STRATEGIES
 
@@ -34,65 +31,32 @@ def parse_args(argv=None):
 
 
 def main(args):
-    from digitsuite.data.augment import policy_for
-    from digitsuite.errors import Interrupted
-    from digitsuite.evaluation.reporting import classification_metrics, run_config, write_run_report
-    from digitsuite.fileio import prepare_out_dir
-    from digitsuite.inference.predict import predict_proba
-    from digitsuite.inference.runs import save_model
     from digitsuite.training.distribute import make_strategy
-    from digitsuite.training.loop import fit, label_smoothing_for, load_checkpoint, set_seed
+    from digitsuite.training.run import resume_from, train_keras
     from models import build_cnn
 
     strategy = make_strategy(args.distribute)  # before any other TensorFlow work
-    out_dir = prepare_out_dir(args.out_dir)
-    checkpoints = out_dir / "checkpoint"
-    resume_state = None
+    resume = None
     if args.resume:
-        with strategy.scope():
-            model, resume_state = load_checkpoint(checkpoints)
-        args = cli.restore_args(args, resume_state["args"])
-        print(f"resuming {out_dir} after epoch {resume_state['epochs_done']} "
+        resume = resume_from(args.out_dir, strategy)
+        args = cli.restore_args(args, resume.settings)
+        print(f"resuming {args.out_dir} after epoch {resume.state['epochs_done']} "
               "with the settings it was started with")
-    set_seed(args.seed)
-    dataset, train, val, (x_test, y_test) = cli.load_splits(args)
-    epochs = 1 if args.dry_run else args.epochs
-    policy = policy_for(args.augment, dataset.name)
-    args.label_smoothing = label_smoothing_for(args.label_smoothing, dataset.name)
-    print(f"data: {dataset.summary()}; training on {len(train[0]):,}, "
-          f"validating on {len(val[0]):,}")
+    splits = cli.load_splits(args)
+    cli.print_split_summary(splits)
     if args.distribute != "none":
         print(f"distribute: {args.distribute}, {strategy.num_replicas_in_sync} replicas; "
               f"each step splits {args.batch_size} images between them")
-
-    try:
-        with strategy.scope():  # variables and optimizer state live on every replica
-            if resume_state is None:
-                model = build_cnn(num_classes=len(dataset.class_names), dropout=args.dropout)
-            result = fit(model, train, val, epochs=epochs, batch_size=args.batch_size,
-                         learning_rate=args.learning_rate, seed=args.seed, policy=policy,
-                         label_smoothing=args.label_smoothing,
-                         checkpoint_dir=checkpoints, resume_state=resume_state,
-                         run_args=cli.saved_args(args),
-                         verbose=1 if sys.stdout.isatty() else 2)
-    except KeyboardInterrupt:
-        raise Interrupted(cli.resume_hint(checkpoints, "train_cnn.py", out_dir)) from None
-
-    proba = predict_proba(model, x_test)
-    metrics = classification_metrics(y_test, proba, dataset.class_names)
-    metrics.update(model="cnn", params=int(model.count_params()),
-                   **{k: result[k] for k in ("epochs_run", "best_epoch",
-                                             "best_val_accuracy", "train_seconds")})
-    config = run_config(args, dataset, effective_epochs=epochs,
-                        augmentation=policy.as_dict(), n_train=len(train[0]),
-                        n_val=len(val[0]))
-    save_model(model, out_dir / "model.keras")
-    write_run_report(out_dir, "Seed CNN", config, metrics, y_test, proba,
-                     dataset.class_names, history=result["history"])
-    shutil.rmtree(checkpoints)
+    metrics = train_keras(
+        "cnn", build_cnn, splits=splits, out_dir=args.out_dir, settings=cli.saved_args(args),
+        epochs=1 if args.dry_run else args.epochs, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, dropout=args.dropout, seed=args.seed,
+        augment=args.augment, label_smoothing=args.label_smoothing, resume=resume,
+        strategy=strategy, title="Seed CNN",
+        resume_command=f"python train_cnn.py --resume --out-dir {args.out_dir}")
     print(f"test accuracy: {metrics['test_accuracy']:.2%} "
           f"(loss {metrics['test_loss']:.4f}, {metrics['n_test']:,} test images); "
-          f"outputs in {out_dir}/")
+          f"outputs in {args.out_dir}/")
     return metrics
 
 

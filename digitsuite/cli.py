@@ -2,14 +2,16 @@
 the entry point that turns user errors into one ``error:`` line."""
 
 import argparse
+import inspect
 import os
 import signal
 import sys
 from pathlib import Path
 
+from digitsuite.data.datasets import DRY_RUN_SIZES
 from digitsuite.errors import DigitsuiteError
 
-DRY_RUN_TRAIN, DRY_RUN_TEST = 600, 200
+DRY_RUN_TRAIN, DRY_RUN_TEST = DRY_RUN_SIZES
 
 
 def whole_number(text, low, high=None):
@@ -102,12 +104,21 @@ def add_data_args(parser, split=True):
                             help="random seed (default: 0)")
 
 
+def default_of(function, parameter):
+    """The default of ``function``'s ``parameter``: flags take a builder's
+    defaults from its signature, so each default is written once."""
+    return inspect.signature(function).parameters[parameter].default
+
+
 def add_keras_training_args(parser, learning_rate, model=""):
     """The flags of the Keras training recipe (:func:`digitsuite.training.loop.fit`).
 
     ``model`` starts each help text (e.g. ``"dense net: "``) in scripts that
     train more than one kind of model.
     """
+    from models import build_cnn
+
+    dropout = default_of(build_cnn, "dropout")
     parser.add_argument("--epochs", type=positive_int, default=40,
                         help=f"{model}training epochs (default: 40)")
     parser.add_argument("--batch-size", type=positive_int, default=128,
@@ -115,8 +126,8 @@ def add_keras_training_args(parser, learning_rate, model=""):
     parser.add_argument("--learning-rate", type=positive_float, default=learning_rate,
                         help=f"{model}peak learning rate of the warm-up + cosine schedule "
                              f"(default: {learning_rate:g})")
-    parser.add_argument("--dropout", type=fraction, default=0.5,
-                        help=f"{model}dropout rate after Dense 512 (default: 0.5)")
+    parser.add_argument("--dropout", type=fraction, default=dropout,
+                        help=f"{model}dropout rate after Dense 512 (default: {dropout})")
     parser.add_argument("--label-smoothing", type=auto_or_smoothing, default="auto",
                         help=f"{model}share of each training target spread evenly over all "
                              "classes, at least 0 and below 1; 'auto': the dataset's "
@@ -128,33 +139,43 @@ def add_keras_training_args(parser, learning_rate, model=""):
                              "the images as they are (default: auto)")
 
 
-def add_run_args(parser, default_out_dir):
-    parser.add_argument("--out-dir", type=Path, default=Path(default_out_dir),
-                        help=f"folder for every output file (default: {default_out_dir})")
-    parser.add_argument("--dry-run", action="store_true",
-                        help=f"smoke test: {DRY_RUN_TRAIN} training and {DRY_RUN_TEST} test "
-                             "images, one epoch (default: off)")
+def add_output_args(parser, default_out_dir, what="every output file", dry_run=None,
+                    default_text=None):
+    """--out-dir and --debug, and --dry-run with help text ``dry_run`` when given.
+
+    ``default_out_dir`` None means a folder chosen at run time (or none),
+    which ``default_text`` then describes.
+    """
+    out_dir = Path(default_out_dir) if default_out_dir is not None else None
+    parser.add_argument("--out-dir", type=Path, default=out_dir,
+                        help=f"folder for {what} (default: {default_text or out_dir})")
+    if dry_run:
+        parser.add_argument("--dry-run", action="store_true",
+                            help=f"smoke test: {dry_run} (default: off)")
     parser.add_argument("--debug", action="store_true",
                         help="show full tracebacks instead of one-line errors (default: off)")
 
 
+def add_run_args(parser, default_out_dir):
+    """The output flags of the scripts that train: --out-dir, --dry-run, --debug."""
+    add_output_args(parser, default_out_dir, dry_run=f"{DRY_RUN_TRAIN} training and "
+                    f"{DRY_RUN_TEST} test images, one epoch")
+
+
 def load_splits(args, log=print):
-    """Load the dataset named by ``args``; return (dataset, train, val, test).
+    """:func:`digitsuite.data.datasets.load_splits` with the data flags of ``args``."""
+    from digitsuite.data.datasets import load_splits
 
-    Validation is split from the training data, stratified and seeded; the
-    test split is only for final figures. ``--dry-run`` takes small
-    stratified subsets.
-    """
-    from digitsuite.data.datasets import load_dataset, stratified_split, stratified_subset
+    return load_splits(args.dataset, args.data_dir, val_fraction=args.val_fraction,
+                       seed=args.seed, dry_run=args.dry_run,
+                       dry_run_sizes=(DRY_RUN_TRAIN, DRY_RUN_TEST), log=log)
 
-    dataset = load_dataset(args.dataset, args.data_dir, log=log)
-    x_train, y_train = dataset.x_train, dataset.y_train
-    x_test, y_test = dataset.x_test, dataset.y_test
-    if args.dry_run:
-        x_train, y_train = stratified_subset(x_train, y_train, DRY_RUN_TRAIN, args.seed)
-        x_test, y_test = stratified_subset(x_test, y_test, DRY_RUN_TEST, args.seed)
-    train, val = stratified_split(x_train, y_train, args.val_fraction, args.seed)
-    return dataset, train, val, (x_test, y_test)
+
+def print_split_summary(splits):
+    """One line: the data source and how many images train and validate."""
+    dataset, train, val, _ = splits
+    print(f"data: {dataset.summary()}; training on {len(train[0]):,}, "
+          f"validating on {len(val[0]):,}")
 
 
 # Flags that say where and how to run, not what to train: --resume keeps these.

@@ -1,9 +1,11 @@
 """The seed CNN: three 3x3 convolutions, two max-pools, three dense layers."""
 
-from keras import layers
-
+# Keras through the suite's backend module, which imports TensorFlow without
+# its start-up noise (this module may be the first to import Keras).
 from digitsuite.backend import keras
 from models.dense import classifier_head
+
+layers = keras.layers
 
 
 def build_cnn(input_shape=(28, 28, 1), num_classes=10, dropout=0.5):

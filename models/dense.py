@@ -1,9 +1,11 @@
 """The dense baseline: a multilayer perceptron on the flattened pixels, and
 the classifier head it shares with the seed CNN."""
 
-from keras import layers
-
+# Keras through the suite's backend module, which imports TensorFlow without
+# its start-up noise (this module may be the first to import Keras).
 from digitsuite.backend import keras
+
+layers = keras.layers
 
 
 def classifier_head(x, num_classes, dropout):

@@ -22,6 +22,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -370,6 +371,36 @@ def stratified_subset(x, y, n, seed):
         return x, y
     _, (x_s, y_s) = stratified_split(x, y, n, seed)
     return x_s, y_s
+
+
+class Splits(NamedTuple):
+    """A dataset with its training data split: ``train``, ``val`` and ``test``
+    are ``(uint8 images, int labels)`` pairs."""
+
+    dataset: Dataset
+    train: tuple
+    val: tuple
+    test: tuple
+
+
+DRY_RUN_SIZES = (600, 200)  # (training, test) images of a --dry-run smoke test
+
+
+def load_splits(name="mnist", data_dir=None, *, val_fraction=0.1, seed=0, dry_run=False,
+                dry_run_sizes=DRY_RUN_SIZES, log=print):
+    """Load dataset ``name`` and hold out ``val_fraction`` of its training data
+    for validation (stratified, seeded); the test split is only for final
+    figures. ``dry_run`` takes small stratified subsets of ``dry_run_sizes``
+    (training, test) images first.
+    """
+    dataset = load_dataset(name, data_dir, log=log)
+    x_train, y_train = dataset.x_train, dataset.y_train
+    x_test, y_test = dataset.x_test, dataset.y_test
+    if dry_run:
+        x_train, y_train = stratified_subset(x_train, y_train, dry_run_sizes[0], seed)
+        x_test, y_test = stratified_subset(x_test, y_test, dry_run_sizes[1], seed)
+    train, val = stratified_split(x_train, y_train, val_fraction, seed)
+    return Splits(dataset, train, val, (x_test, y_test))
 
 
 def to_model_input(images):

@@ -64,10 +64,10 @@ def environment():
     return info
 
 
-def run_config(args, dataset, **extra):
-    """Every effective argument plus data source and environment."""
+def run_config(settings, dataset, **extra):
+    """Every effective setting (a dict) plus data source and environment."""
     config = {k: (str(v) if v is not None and not isinstance(v, (int, float, str, bool, list))
-                  else v) for k, v in vars(args).items()}
+                  else v) for k, v in settings.items()}
     config.update(
         dataset=dataset.name,
         data_source=dataset.source,

@@ -1,0 +1,119 @@
+"""The one path from prepared data to a saved, reported model.
+
+``train_cnn.py`` and ``baselines.py`` (all three of its models) call it with
+explicit settings: train, predict the test split once, then write the model
+beside its ``config.json``, ``metrics.json``, ``report.md`` and plots. Keras
+models train through :func:`digitsuite.training.loop.fit` with a checkpoint
+every epoch; scikit-learn models through
+:func:`digitsuite.training.baselines.fit_sklearn`.
+"""
+
+import contextlib
+import shutil
+import sys
+from dataclasses import dataclass
+
+from digitsuite.data.augment import policy_for
+from digitsuite.errors import Interrupted
+from digitsuite.evaluation.reporting import classification_metrics, run_config, write_run_report
+from digitsuite.fileio import prepare_out_dir
+from digitsuite.inference.runs import MODEL_FILES, TITLES, predict_proba, save_model
+from digitsuite.training.baselines import count_parameters, fit_sklearn
+from digitsuite.training.loop import fit, label_smoothing_for, load_checkpoint, set_seed
+
+CHECKPOINT_DIR = "checkpoint"
+
+
+@dataclass
+class Resume:
+    """A stopped Keras run to continue: its model and saved state."""
+
+    model: object
+    state: dict
+
+    @property
+    def settings(self):
+        """The settings the stopped run was started with."""
+        return self.state["args"]
+
+
+def resume_from(out_dir, strategy=None):
+    """The stopped run whose checkpoint is in ``out_dir`` (its variables are
+    created under ``strategy``'s scope when one is given)."""
+    folder = out_dir / CHECKPOINT_DIR
+    if strategy is None:
+        return Resume(*load_checkpoint(folder))
+    with strategy.scope():
+        return Resume(*load_checkpoint(folder))
+
+
+def train_keras(name, build, *, splits, out_dir, settings, epochs, batch_size, learning_rate,
+                dropout, seed, augment, label_smoothing, resume=None, strategy=None,
+                resume_command, title=None):
+    """Build (or resume) Keras model ``name`` with ``build`` and train it; write its run.
+
+    ``splits`` is :func:`digitsuite.data.datasets.load_splits`' result;
+    ``settings`` (JSON-ready) are recorded in ``config.json`` and in every
+    checkpoint, so ``--resume`` can restore them. ``augment`` and
+    ``label_smoothing`` may be ``'auto'``: the dataset's own. Ctrl-C stops
+    after the last checkpoint with ``resume_command`` in the message.
+    Returns the run's metrics.
+    """
+    dataset, train, val, _ = splits
+    policy = policy_for(augment, dataset.name)
+    label_smoothing = label_smoothing_for(label_smoothing, dataset.name)
+    settings = {**settings, "label_smoothing": label_smoothing}
+    checkpoints = prepare_out_dir(out_dir) / CHECKPOINT_DIR
+    set_seed(seed)
+    strategy_scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
+    try:
+        with strategy_scope:  # variables and optimizer state live on every replica
+            model = (resume.model if resume is not None
+                     else build(num_classes=len(dataset.class_names), dropout=dropout))
+            result = fit(model, train, val, epochs=epochs, batch_size=batch_size,
+                         learning_rate=learning_rate, seed=seed, policy=policy,
+                         label_smoothing=label_smoothing, checkpoint_dir=checkpoints,
+                         resume_state=resume.state if resume is not None else None,
+                         run_args=settings, verbose=1 if sys.stdout.isatty() else 2)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted; completed epochs are saved in {checkpoints}; "
+                          f"continue with: {resume_command}") from None
+    result["val_accuracy"] = result.pop("best_val_accuracy")
+    metrics = write_run(name, model, splits=splits, out_dir=out_dir, settings=settings,
+                        result=result, title=title, effective_epochs=epochs,
+                        augmentation=policy.as_dict())
+    shutil.rmtree(checkpoints)
+    return metrics
+
+
+def train_sklearn(name, estimator, *, splits, out_dir, settings, seed, features, log=print):
+    """Fit scikit-learn model ``name`` (``estimator``, unfitted) on the
+    ``features`` of the training images; write its run and return its metrics."""
+    _, train, val, _ = splits
+    prepare_out_dir(out_dir)  # a bad --out-dir stops the run before a long fit
+    set_seed(seed)
+    result = fit_sklearn(estimator, train, val, features, log=log)
+    estimator_params = {k: v for k, v in estimator.get_params().items()
+                        if v is None or isinstance(v, (int, float, str, bool))}
+    return write_run(name, estimator, splits=splits, out_dir=out_dir, settings=settings,
+                     result=result, features=features, estimator_params=estimator_params)
+
+
+def write_run(name, model, *, splits, out_dir, settings, result, features=None, title=None,
+              **config_extra):
+    """Predict the test split once and write the run: the model file,
+    ``config.json``, ``metrics.json``, ``report.md`` and plots. Returns the metrics."""
+    dataset, train, val, (x_test, y_test) = splits
+    proba = predict_proba(model, x_test, features)
+    params, params_kind = count_parameters(model)
+    metrics = classification_metrics(y_test, proba, dataset.class_names)
+    metrics.update(model=name, params=params, params_kind=params_kind,
+                   **{k: v for k, v in result.items() if k != "history"})
+    if features is not None:
+        config_extra["features"] = features
+    config = run_config(settings, dataset, model=name, n_train=len(train[0]),
+                        n_val=len(val[0]), **config_extra)
+    save_model(model, out_dir / MODEL_FILES[name])
+    write_run_report(out_dir, title or TITLES[name], config, metrics, y_test, proba,
+                     dataset.class_names, history=result.get("history"))
+    return metrics
