@@ -19,6 +19,7 @@ from digitsuite import cli
 from digitsuite.visual.convdemo import DEMO_PHOTO, SOBEL_X, parse_kernel
 
 DEFAULT_OUT = Path("runs/conv_demo")
+DRY_RUN_SIDE = 96
 
 
 def kernel_arg(text):
@@ -42,10 +43,8 @@ def parse_args(argv=None):
     parser.add_argument("--max-side", type=cli.positive_int, default=800,
                         help="shrink larger pictures so neither side exceeds this many "
                              "pixels (default: 800)")
-    parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT,
-                        help=f"folder for every output file (default: {DEFAULT_OUT})")
-    parser.add_argument("--debug", action="store_true",
-                        help="show full tracebacks instead of one-line errors (default: off)")
+    cli.add_output_args(parser, DEFAULT_OUT, dry_run=f"the picture shrunk to at most "
+                        f"{DRY_RUN_SIDE} pixels a side")
     return parser.parse_args(argv)
 
 
@@ -56,16 +55,14 @@ def main(args):
     from digitsuite.fileio import prepare_out_dir, save_figure
     from digitsuite.visual import convdemo
 
-    image = read_image(args.image, colour=True, max_side=args.max_side)  # (h, w, 1 or 3)
+    max_side = min(args.max_side, DRY_RUN_SIDE) if args.dry_run else args.max_side
+    image = read_image(args.image, colour=True, max_side=max_side)  # (h, w, 1 or 3)
     out_dir = prepare_out_dir(args.out_dir)
     default = np.array_equal(args.kernel, parse_kernel(SOBEL_X))
     own = "Sobel x (default --kernel)" if default else "custom (--kernel)"
-    kernels = {**convdemo.KERNELS, own: args.kernel}
-    results = {name: (kernel, convdemo.convolve(image, kernel)) for name, kernel in
-               kernels.items()}
-    valid = convdemo.convolve(image, args.kernel, padding="valid")
-    example = convdemo.padding_example()
-    pooled = convdemo.max_pool(image)
+    demo = convdemo.run_demo(image, args.kernel, own)
+    results, valid, example, pooled = (demo[k] for k in ("filtered", "valid", "example",
+                                                         "pooled"))
 
     save_figure(convdemo.plot_kernels(image, results, args.image.name),
                 out_dir / "convolution.png", dpi=convdemo.DPI)

@@ -21,9 +21,10 @@ import re
 from pathlib import Path
 
 from digitsuite import cli
+from digitsuite.inference.runs import DEFAULT_RUNS_DIR, model_path
 
-DEFAULT_MODEL = Path("runs/cnn/model.keras")
-LAYERS_ROOT = Path("runs/layers")
+DEFAULT_MODEL = model_path(DEFAULT_RUNS_DIR, "cnn")
+LAYERS_ROOT = DEFAULT_RUNS_DIR / "layers"
 
 
 def parse_args(argv=None):
@@ -40,11 +41,9 @@ def parse_args(argv=None):
                         help="show your own picture of one digit (PNG, JPEG, ...; "
                              "default: none)")
     cli.add_data_args(parser, split=False)
-    parser.add_argument("--out-dir", type=Path, default=None,
-                        help=f"folder for every output file (default: {LAYERS_ROOT}/"
-                             "digit-D, index-N or the image's file name)")
-    parser.add_argument("--debug", action="store_true",
-                        help="show full tracebacks instead of one-line errors (default: off)")
+    cli.add_output_args(parser, None, default_text=f"{LAYERS_ROOT}/digit-D, index-N or the "
+                        "image's file name", dry_run="an untrained seed CNN instead of "
+                        "--model, so every picture is drawn without a trained model")
     return parser.parse_args(argv)
 
 
@@ -72,29 +71,44 @@ def pick_test_image(args):
     return x_test[index], label, f"test image #{index} of {len(x_test):,} (label {name})"
 
 
-def main(args):
-    import numpy as np
-
+def pick_input(args):
+    """The picture chosen by the flags: (original or None, float 28x28 input,
+    label or None, description, default output folder name)."""
     from digitsuite.data import images
-    from digitsuite.data.datasets import CLASS_NAMES
-    from digitsuite.errors import ModelFileError
-    from digitsuite.fileio import prepare_out_dir
-    from digitsuite.inference.modelio import load_keras_model
-    from digitsuite.visual import layerviz
+    from digitsuite.data.datasets import to_model_input
 
+    if args.image is not None:
+        original, image = images.load_digit(args.image)
+        # Letters, digits, '-' and '_' only: no spaces, no '..' out of runs/layers.
+        name = re.sub(r"[^\w-]+", "_", args.image.stem).strip("_") or "image"
+        return original, image, None, f"your image {args.image.name}", name
+    pixels, label, source = pick_test_image(args)
+    name = f"index-{args.index}" if args.index is not None else f"digit-{args.digit}"
+    return None, to_model_input(pixels[None])[0, ..., 0], label, source, name
+
+
+def load_model(args):
+    """The classifier to look into: --model, or a fresh seed CNN for --dry-run."""
+    from digitsuite.errors import ModelFileError
+    from digitsuite.inference.modelio import load_keras_model
+    from models import build_cnn
+
+    if args.dry_run:
+        return build_cnn()
     model = load_keras_model(args.model, expect_input_shape=(28, 28, 1))
     if not isinstance(model.output_shape, tuple) or len(model.output_shape) != 2:
         raise ModelFileError(f"{args.model} outputs shape {model.output_shape}; this script "
                              "needs a classifier with one vector of class scores")
-    if args.image is not None:
-        original, image = images.load_digit(args.image)
-        label, source = None, f"your image {args.image.name}"
-        # Letters, digits, '-' and '_' only: no spaces, no '..' out of runs/layers.
-        default_name = re.sub(r"[^\w-]+", "_", args.image.stem).strip("_") or "image"
-    else:
-        pixels, label, source = pick_test_image(args)
-        original, image = None, pixels.astype(np.float32) / 255.0
-        default_name = f"index-{args.index}" if args.index is not None else f"digit-{args.digit}"
+    return model
+
+
+def main(args):
+    from digitsuite.data.datasets import CLASS_NAMES
+    from digitsuite.fileio import prepare_out_dir
+    from digitsuite.visual import layerviz
+
+    model = load_model(args)
+    original, image, label, source, default_name = pick_input(args)
     out_dir = prepare_out_dir(args.out_dir or LAYERS_ROOT / default_name)
 
     result = layerviz.analyse(model, image)

@@ -34,6 +34,9 @@ IMAGE_SHAPE = (28, 28, 1)
 SKOPS_TRUSTED = {"lr": [], "rf": ["sklearn.tree._tree.Tree"]}
 
 
+DEFAULT_RUNS_DIR = Path("runs")  # where the training scripts write by default
+
+
 def model_path(runs_dir, name):
     return Path(runs_dir) / name / MODEL_FILES[name]
 

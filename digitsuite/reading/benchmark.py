@@ -18,8 +18,10 @@ reading can be scored:
 polarity, spacing, size) to show how the reading holds up.
 """
 
+import json
 import time
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -319,6 +321,84 @@ def run_condition(model, images, labels, style, pages, seed, min_confidence,
     summary["pages"] = pages
     summary["seconds"] = round(time.perf_counter() - start, 1)
     return summary, out
+
+
+def benchmark_digits(model_path, data_dir=None):
+    """The held-out test digits for the benchmark: (images, labels, source, note).
+
+    Without ``data_dir``, uses the data folder the model was trained with, as
+    its config.json records. ``note`` warns when the data differs in size
+    from the model's (its test digits might then overlap its training ones).
+    """
+    from digitsuite.data.datasets import load_dataset
+
+    model_path = Path(model_path)
+    try:
+        config = json.loads((model_path.parent / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        config = {}
+    data_dir = data_dir or (Path(config["data_dir"]) if config.get("data_dir") else None)
+    dataset = load_dataset("mnist", data_dir)
+    note = None
+    trained = (config.get("n_train_total"), config.get("n_test"))
+    if not config:
+        note = (f"no readable config.json beside {model_path}, so it is unknown whether the "
+                "model trained on any of these test digits")
+    elif trained != (len(dataset.x_train), len(dataset.x_test)):
+        note = (f"the model trained on {config.get('data_source')} "
+                f"({trained[0]} train / {trained[1]} test digits) but the benchmark digits "
+                f"come from {dataset.source}; if the two overlap the figures are too "
+                "optimistic, so pass --data-dir with the model's own data")
+    return dataset.x_test, dataset.y_test, dataset.source, note
+
+
+def run_benchmark(model, *, model_path, out_dir, data_dir=None, pages=400,
+                  variation_pages=100, seed=0, min_confidence=reader.MIN_CONFIDENCE,
+                  examples=3, dry_run=False, log=print):
+    """Write, read and score the pages of every condition; write
+    benchmark.json, benchmark.md and example pages (with their readings) to
+    ``out_dir``. ``pages`` standard pages, ``variation_pages`` per variation
+    (``dry_run`` is only recorded). Returns the results per condition."""
+    from digitsuite.fileio import atomic_path, save_figure, write_json, write_text
+
+    x_test, y_test, source, note = benchmark_digits(model_path, data_dir)
+    log(f"benchmark digits: {len(x_test):,} test digits from {source}")
+    if note:
+        log(f"note: {note}")
+    results, example_texts = {}, []
+    for name, style in CONDITIONS.items():
+        standard = name == "standard"
+        summary, shown = run_condition(
+            model, x_test, y_test, style, pages if standard else variation_pages, seed,
+            min_confidence, examples=examples if standard else 1)
+        results[name] = summary
+        log(summary_line(name, summary))
+        slug = name.replace(" ", "-")
+        for k, (page, truth, reading, crops) in enumerate(shown, start=1):
+            stem = f"example-{k}" if standard else f"variation-{slug}"
+            with atomic_path(out_dir / f"{stem}.png") as tmp:
+                Image.fromarray(page).save(tmp)
+            if reading["digits"]:
+                save_figure(reader.plot_annotated(page / 255.0, reading),
+                            out_dir / f"{stem}.annotated.png", dpi=reader.FIGURE_DPI)
+                save_figure(reader.plot_crops(crops, reading), out_dir / f"{stem}.crops.png",
+                            dpi=reader.FIGURE_DPI)
+            example_texts.append(
+                f"- `{stem}.png` ({name}): truth {' / '.join(t['text'] for t in truth)}; "
+                f"read {' / '.join(reading['lines']) or '(nothing)'}")
+    header = [f"Model: `{model_path}`. Digits: {len(x_test):,} held-out test digits from "
+              f"{source}. Seed {seed}; digits under {min_confidence:.0%} "
+              "confidence show as '?'."]
+    if note:
+        header.append(f"Note: {note}.")
+    config = {"model": str(model_path), "data_source": source, "n_digits": len(x_test),
+              "seed": seed, "min_confidence": min_confidence,
+              "benchmark_pages": pages, "variation_pages": variation_pages, "dry_run": dry_run,
+              "note": note,
+              "conditions": {n: s.as_dict() for n, s in CONDITIONS.items()}}
+    write_json(out_dir / "benchmark.json", {"config": config, "results": results})
+    write_text(out_dir / "benchmark.md", report_markdown(header, results, example_texts))
+    return results
 
 
 def percent_or_dash(value, digits=1):

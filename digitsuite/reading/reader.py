@@ -21,6 +21,7 @@ and cut apart, and the reading the model is surer of wins.
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -183,6 +184,46 @@ def read_file(model, path, min_confidence=MIN_CONFIDENCE):
     except ImageError as exc:
         raise ImageError(f"{path}: {exc}") from exc
     return {"file": str(path), **reading}, grey, crops
+
+
+def read_files(model, paths, min_confidence=MIN_CONFIDENCE, out_dir=None):
+    """Read image files one by one, yielding ``(reading, None)`` or, for a
+    file that cannot be read, ``(None, one-line message)``.
+
+    With ``out_dir`` (an existing folder) each reading also gets
+    ``<stem>.annotated.png`` and ``<stem>.crops.png`` there; files with the
+    same stem get ``<stem>-2``, ``<stem>-3``...
+    """
+    from digitsuite.fileio import save_figure
+
+    stems = set()
+    for path in paths:
+        path = Path(path)
+        try:
+            reading, grey, crops = read_file(model, path, min_confidence)
+        except ImageError as exc:
+            yield None, str(exc)
+            continue
+        except OSError as exc:
+            yield None, f"cannot read {path}: {exc.strerror or exc}; check its permissions"
+            continue
+        if out_dir is not None:
+            stem = unique_stem(path.stem, stems)
+            save_figure(plot_annotated(grey, reading), out_dir / f"{stem}.annotated.png",
+                        dpi=FIGURE_DPI)
+            save_figure(plot_crops(crops, reading), out_dir / f"{stem}.crops.png",
+                        dpi=FIGURE_DPI)
+        yield reading, None
+
+
+def unique_stem(stem, taken):
+    """``stem``, or ``stem-2``, ``stem-3``... if taken; records the choice."""
+    name, n = stem, 1
+    while name in taken:
+        n += 1
+        name = f"{stem}-{n}"
+    taken.add(name)
+    return name
 
 
 def percent(p):

@@ -86,6 +86,18 @@ def padding_example():
     }
 
 
+def run_demo(image, kernel, name):
+    """Everything the demo shows for ``image`` (h, w, channels): ``filtered``,
+    each built-in kernel's and ``kernel``'s (named ``name``) 'same'
+    convolution as ``{name: (kernel, output)}``; ``valid``, ``kernel`` with
+    'valid' padding; ``example``, :func:`padding_example`; ``pooled``, 2x2
+    max-pooling."""
+    kernels = {**KERNELS, name: kernel}
+    return {"filtered": {n: (k, convolve(image, k)) for n, k in kernels.items()},
+            "valid": convolve(image, kernel, padding="valid"),
+            "example": padding_example(), "pooled": max_pool(image)}
+
+
 def busiest_square(image, side=48):
     """(top, left, side) of the square, at even coordinates, whose pixels vary
     most: where pooling's effect shows best in a close-up."""
