@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from digitsuite.markdown import table
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Test accuracy both ways of training must reach (the plain reference does).
@@ -438,9 +440,8 @@ def markdown_table(result):
         f"{result['n_train']:,} training / {result['n_test']:,} test images "
         f"({result['data_source']}); suite recipe: `{result['suite_command']}`.",
         "",
-        "| figure | plain Keras / scikit-learn defaults | suite | suite vs. plain |",
-        "| --- | --- | --- | --- |",
-        *[f"| {' | '.join(row)} |" for row in rows],
+        *table(["figure", "plain Keras / scikit-learn defaults", "suite", "suite vs. plain"],
+               rows),
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, "
         f"{'no GPU' if not m['gpus'] else str(m['gpus']) + ' GPU(s)'}; TensorFlow "

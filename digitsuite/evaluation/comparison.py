@@ -12,6 +12,7 @@ import numpy as np
 from scipy.stats import binomtest
 
 from digitsuite.evaluation.reporting import draw_confusion
+from digitsuite.markdown import table
 
 CONFIDENCE = 0.95
 ALPHA = 0.05
@@ -128,29 +129,28 @@ def markdown_tables(comparison):
         + ", ".join(f"{row['title']} {row.get('engine', 'n/a')}" for row in models.values())
         + ".",
         "",
-        "| model | parameters | test accuracy (95 % CI) | error rate | seed's accuracy "
-        "| training time | inference |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+    rows = []
     for row in models.values():
         low, high = row["accuracy_ci95"]
         train = row.get("train_seconds")
-        lines.append(
-            f"| {row['title']} | {row['params']:,} {row['params_kind']} "
-            f"| {_pct(row['test_accuracy'])} ({_pct(low, 1)[:-2]}–{_pct(high, 1)}) "
-            f"| {_pct(row['test_error'])} ({row['n_errors']:,} of {n:,}) "
-            f"| {_pct(row['reference_accuracy'], 1)} "
-            f"| {'n/a' if train is None else f'{train:,.1f} s'} "
-            f"| {row['images_per_second']:,.0f} images/s |")
+        rows.append([
+            row["title"], f"{row['params']:,} {row['params_kind']}",
+            f"{_pct(row['test_accuracy'])} ({_pct(low, 1)[:-2]}–{_pct(high, 1)})",
+            f"{_pct(row['test_error'])} ({row['n_errors']:,} of {n:,})",
+            _pct(row["reference_accuracy"], 1), "n/a" if train is None else f"{train:,.1f} s",
+            f"{row['images_per_second']:,.0f} images/s"])
+    lines += table(["model", "parameters", "test accuracy (95 % CI)", "error rate",
+                    "seed's accuracy", "training time", "inference"], rows,
+                   ["left"] + ["right"] * 6)
     names = list(models)
     lines += [
         "",
         "Error reduction: the share of the column model's test errors that the row "
         "model avoids (negative: it makes more); the seed's figure in brackets.",
         "",
-        "| model | " + " | ".join(f"vs {models[m]['title']}" for m in names) + " |",
-        "| --- |" + " ---: |" * len(names),
     ]
+    rows = []
     for name in names:
         row = models[name]
         cells = []
@@ -161,21 +161,21 @@ def markdown_tables(comparison):
             cell = _pct(row["error_reduction"][other], 0)
             seed = row["reference_error_reduction"].get(other)
             cells.append(cell if seed is None else f"{cell} ({_pct(seed, 0)})")
-        lines.append(f"| {row['title']} | " + " | ".join(cells) + " |")
+        rows.append([row["title"], *cells])
+    lines += table(["model", *[f"vs {models[m]['title']}" for m in names]], rows,
+                   ["left"] + ["right"] * len(names))
     lines += [
         "",
         f"McNemar's exact test for each pair (Holm-adjusted for {len(comparison['mcnemar'])} "
         f"comparisons; meaningful: adjusted p < {ALPHA}).",
         "",
-        "| pair | only first right | only second right | p | adjusted p | meaningful |",
-        "| --- | ---: | ---: | ---: | ---: | --- |",
     ]
-    for pair in comparison["mcnemar"]:
-        a, b = pair["models"]
-        lines.append(
-            f"| {models[a]['title']} vs {models[b]['title']} | {pair['only_first_correct']} "
-            f"| {pair['only_second_correct']} | {_p_value(pair['p_value'])} "
-            f"| {_p_value(pair['p_holm'])} | {'yes' if pair['significant'] else 'no'} |")
+    rows = [[f"{models[a]['title']} vs {models[b]['title']}", pair["only_first_correct"],
+             pair["only_second_correct"], _p_value(pair["p_value"]), _p_value(pair["p_holm"]),
+             "yes" if pair["significant"] else "no"]
+            for pair in comparison["mcnemar"] for a, b in [pair["models"]]]
+    lines += table(["pair", "only first right", "only second right", "p", "adjusted p",
+                    "meaningful"], rows, ["left"] + ["right"] * 4 + ["left"])
     return "\n".join(lines)
 
 

@@ -20,6 +20,7 @@ from sklearn.metrics import (
 )
 
 from digitsuite.fileio import save_figure, write_json, write_text
+from digitsuite.markdown import table
 
 
 def classification_metrics(y_true, proba, class_names):
@@ -129,20 +130,20 @@ def markdown_report(title, config, metrics, y_true, y_pred, class_names, images)
         f"Data: {config['dataset']} from {config['data_source']} ({used}; "
         f"{metrics['n_test']:,} test images).",
         "",
-        "| figure | value |",
-        "| --- | --- |",
-        f"| test accuracy | {metrics['test_accuracy']:.2%} |",
-        f"| test error | {metrics['test_error']:.2%} "
-        f"({round(metrics['test_error'] * metrics['n_test'])} of {metrics['n_test']:,}) |",
-        f"| test loss | {metrics['test_loss']:.4f} |",
+    ]
+    figures = [
+        ["test accuracy", f"{metrics['test_accuracy']:.2%}"],
+        ["test error", f"{metrics['test_error']:.2%} "
+         f"({round(metrics['test_error'] * metrics['n_test'])} of {metrics['n_test']:,})"],
+        ["test loss", f"{metrics['test_loss']:.4f}"],
     ]
     for key, label in (("params", "parameters"), ("epochs_run", "epochs run"),
                        ("best_epoch", "epoch kept (best validation accuracy)"),
                        ("train_seconds", "training time (s)")):
         if metrics.get(key) is not None:
             value = metrics[key]
-            lines.append(f"| {label} | {value:,.1f} |" if isinstance(value, float)
-                         else f"| {label} | {value:,} |")
+            figures.append([label, f"{value:,.1f}" if isinstance(value, float) else f"{value:,}"])
+    lines += table(["figure", "value"], figures)
     lines += [
         "",
         "## Per-class report (test set)",
@@ -154,10 +155,9 @@ def markdown_report(title, config, metrics, y_true, y_pred, class_names, images)
         "",
         "## Settings",
         "",
-        "| setting | value |",
-        "| --- | --- |",
     ]
-    lines += [f"| {k} | {v} |" for k, v in config.items() if k != "environment"]
+    lines += table(["setting", "value"],
+                   [[k, v] for k, v in config.items() if k != "environment"])
     lines += [""] + [f"![{name}]({name})" for name in images] + [""]
     return "\n".join(lines)
 

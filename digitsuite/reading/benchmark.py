@@ -28,6 +28,7 @@ from PIL import Image
 from scipy import ndimage
 
 from digitsuite.errors import ImageError
+from digitsuite.markdown import table
 from digitsuite.reading import reader
 
 LINES_PER_PAGE = (2, 5)
@@ -425,35 +426,34 @@ def report_markdown(header, results, example_texts):
         "# Reading numbers off a page: benchmark", "",
         *header, "",
         "## Standard pages", "",
-        "| measure | value |", "| --- | --- |",
-        f"| per-digit accuracy | {percent_or_dash(main['digit_accuracy'], 2)} "
-        f"({main['digits_correct']:,} of {main['digits_expected']:,}) |",
-        f"| exact {k}-digit numbers | {percent_or_dash(main[f'exact_{k}_digit_accuracy'])} "
-        f"(of {main[f'exact_{k}_digit_lines']:,}) |",
-        f"| exact numbers, all lengths | {percent_or_dash(main['exact_number_accuracy'])} |",
-        f"| exact as printed ('?' counts as wrong) | "
-        f"{percent_or_dash(main['shown_exact_number_accuracy'])} |",
-        f"| digits found / expected | {main['digits_found']:,} / "
-        f"{main['digits_expected']:,} |",
-        f"| lines found / expected | {main['lines_found']:,} / {main['lines_expected']:,} |",
-        f"| shown as '?' | {percent_or_dash(main['unsure_rate'])} |",
-        f"| wrong among digits shown | {percent_or_dash(main['shown_error_rate'], 2)} |",
+        *table(["measure", "value"], [
+            ["per-digit accuracy", f"{percent_or_dash(main['digit_accuracy'], 2)} "
+             f"({main['digits_correct']:,} of {main['digits_expected']:,})"],
+            [f"exact {k}-digit numbers", f"{percent_or_dash(main[f'exact_{k}_digit_accuracy'])}"
+             f" (of {main[f'exact_{k}_digit_lines']:,})"],
+            ["exact numbers, all lengths", percent_or_dash(main["exact_number_accuracy"])],
+            ["exact as printed ('?' counts as wrong)",
+             percent_or_dash(main["shown_exact_number_accuracy"])],
+            ["digits found / expected",
+             f"{main['digits_found']:,} / {main['digits_expected']:,}"],
+            ["lines found / expected", f"{main['lines_found']:,} / {main['lines_expected']:,}"],
+            ["shown as '?'", percent_or_dash(main["unsure_rate"])],
+            ["wrong among digits shown", percent_or_dash(main["shown_error_rate"], 2)],
+        ]),
         "", "Exact-number accuracy by length:", "",
-        "| digits | lines | exact |", "| --- | --- | --- |",
-        *[f"| {n} | {e['lines']} | {percent_or_dash(e['accuracy'])} |"
-          for n, e in main["exact_by_length"].items()],
+        *table(["digits", "lines", "exact"],
+               [[n, e["lines"], percent_or_dash(e["accuracy"])]
+                for n, e in main["exact_by_length"].items()]),
         "", "## Variations", "",
         "Each row changes one thing from the standard pages (same digits, same layout).", "",
-        f"| condition | pages | per digit | exact {k}-digit | exact, all | found / expected "
-        "| '?' | wrong shown |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        *table(["condition", "pages", "per digit", f"exact {k}-digit", "exact, all",
+                "found / expected", "'?'", "wrong shown"],
+               [[name, r["pages"], percent_or_dash(r["digit_accuracy"]),
+                 percent_or_dash(r[f"exact_{k}_digit_accuracy"]),
+                 percent_or_dash(r["exact_number_accuracy"]),
+                 f"{r['digits_found']:,} / {r['digits_expected']:,}",
+                 percent_or_dash(r["unsure_rate"]), percent_or_dash(r["shown_error_rate"])]
+                for name, r in results.items()]),
     ]
-    for name, r in results.items():
-        lines.append(
-            f"| {name} | {r['pages']} | {percent_or_dash(r['digit_accuracy'])} | "
-            f"{percent_or_dash(r[f'exact_{k}_digit_accuracy'])} | "
-            f"{percent_or_dash(r['exact_number_accuracy'])} | "
-            f"{r['digits_found']:,} / {r['digits_expected']:,} | "
-            f"{percent_or_dash(r['unsure_rate'])} | {percent_or_dash(r['shown_error_rate'])} |")
     lines += ["", "## Examples", "", *example_texts, ""]
     return "\n".join(lines)
