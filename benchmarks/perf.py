@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from digitsuite.data.datasets import to_model_input
 from digitsuite.markdown import table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -162,7 +163,7 @@ def race(dataset, train, val, test, *, recipe, target, max_reference_epochs,
     with op_determinism(False):
         reference = build_cnn(num_classes=num_classes)
         reference.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    x_plain = (train[0].astype(np.float32) / 255.0)[..., None]  # (n, 28, 28, 1)
+    x_plain = to_model_input(train[0])  # (n, 28, 28, 1)
     reference_clock = _make_clock(test, checks_per_epoch,
                                   -(-len(x_plain) // REFERENCE_BATCH))
 
@@ -220,7 +221,7 @@ def inference(model, images, repeats):
     one-off cost of freezing is reported apart (``freeze_seconds``)."""
     from digitsuite.inference.predict import freeze
 
-    x_plain = (images.astype(np.float32) / 255.0)[..., None]
+    x_plain = to_model_input(images)
     frozen = freeze(model)
     ways = {"reference": lambda: model.predict(x_plain, verbose=0),
             "suite": lambda: frozen(images)}
