@@ -45,11 +45,31 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def train_one(name, args, splits, resume):
+    """Train baseline ``name`` with the flags' settings; returns its metrics."""
+    from digitsuite.training.run import train_keras, train_sklearn
+    from models import build_dense
+
+    out_dir, settings = args.out_dir / name, cli.saved_args(args)
+    if name == "dense":
+        return train_keras(
+            name, build_dense, splits=splits, out_dir=out_dir, settings=settings,
+            epochs=1 if args.dry_run else args.epochs, batch_size=args.batch_size,
+            learning_rate=args.learning_rate, dropout=args.dropout, seed=args.seed,
+            augment=args.augment, label_smoothing=args.label_smoothing, resume=resume,
+            resume_command=f"python baselines.py --models dense --resume "
+                           f"--out-dir {args.out_dir}")
+    estimator = (build_logistic_regression(seed=args.seed, C=args.lr_c) if name == "lr"
+                 else build_random_forest(seed=args.seed, n_estimators=args.rf_trees))
+    return train_sklearn(name, estimator, splits=splits, out_dir=out_dir, settings=settings,
+                         seed=args.seed, features=args.features,
+                         log=lambda line: print(line, flush=True))
+
+
 def main(args):
     from digitsuite.fileio import prepare_out_dir
     from digitsuite.inference.runs import TITLES
-    from digitsuite.training.run import resume_from, train_keras, train_sklearn
-    from models import build_dense
+    from digitsuite.training.run import resume_from
 
     resume = None
     if args.resume:  # only the dense net has epochs to resume
@@ -60,28 +80,13 @@ def main(args):
               "settings it was started with")
     splits = cli.load_splits(args)
     cli.print_split_summary(splits)
-    settings, results = cli.saved_args(args), {}
+    results = {}
     for name in dict.fromkeys(args.models):
-        out_dir = args.out_dir / name
         print(f"{name}: training the {TITLES[name].lower()} ...", flush=True)
-        if name == "dense":
-            metrics = train_keras(
-                name, build_dense, splits=splits, out_dir=out_dir, settings=settings,
-                epochs=1 if args.dry_run else args.epochs, batch_size=args.batch_size,
-                learning_rate=args.learning_rate, dropout=args.dropout, seed=args.seed,
-                augment=args.augment, label_smoothing=args.label_smoothing, resume=resume,
-                resume_command=f"python baselines.py --models dense --resume "
-                               f"--out-dir {args.out_dir}")
-        else:
-            estimator = (build_logistic_regression(seed=args.seed, C=args.lr_c) if name == "lr"
-                         else build_random_forest(seed=args.seed, n_estimators=args.rf_trees))
-            metrics = train_sklearn(name, estimator, splits=splits, out_dir=out_dir,
-                                    settings=settings, seed=args.seed, features=args.features,
-                                    log=lambda line: print(line, flush=True))
+        metrics = results[name] = train_one(name, args, splits, resume)
         print(f"{name}: trained in {metrics['train_seconds']:.1f} s; test accuracy "
               f"{metrics['test_accuracy']:.2%} (validation {metrics['val_accuracy']:.2%}); "
-              f"outputs in {out_dir}/", flush=True)
-        results[name] = metrics
+              f"outputs in {args.out_dir / name}/", flush=True)
     return results
 
 

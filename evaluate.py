@@ -23,8 +23,11 @@ from digitsuite import cli
 
 def parse_args(argv=None):
     parser = cli.Parser(__doc__)
-    parser.add_argument("--runs-dir", type=Path, default=Path("runs"),
-                        help="folder holding lr/, rf/, dense/ and cnn/ runs (default: runs)")
+    from digitsuite.inference.runs import DEFAULT_RUNS_DIR
+
+    parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR,
+                        help="folder holding lr/, rf/, dense/ and cnn/ runs "
+                             f"(default: {DEFAULT_RUNS_DIR})")
     parser.add_argument("--train-missing", action="store_true",
                         help="train the models missing from --runs-dir first, with the "
                              "training scripts' defaults and this command's data flags "

@@ -57,64 +57,44 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def main(args):
-    import datetime
-    import os
-    import tempfile
+def budget(args, dataset_name):
+    """The run's size from the flags and mode: (suite recipe, the plain side's
+    epoch cap, timing repeats, target accuracy)."""
+    from benchmarks import perf
 
+    recipe = dict(perf.SHORT_RECIPES[dataset_name])
+    recipe["epochs"] = args.suite_epochs or (1 if args.dry_run else recipe["epochs"])
+    max_reference = args.max_reference_epochs or (
+        1 if args.dry_run else 4 if args.quick else perf.MAX_REFERENCE_EPOCHS[dataset_name])
+    repeats = args.repeats or (1 if args.dry_run else 3 if args.quick else 5)
+    return recipe, max_reference, repeats, args.target or perf.TARGET_ACCURACY[dataset_name]
+
+
+def main(args):
     from benchmarks import perf
     from digitsuite.data.datasets import stratified_subset
     from digitsuite.fileio import prepare_out_dir, write_json, write_text
 
     out_dir = prepare_out_dir(args.out_dir)
-    machine = perf.machine()
     dataset, train, val, test = cli.load_splits(args)
     mode = "dry-run" if args.dry_run else "quick" if args.quick else None
     if args.quick:
         train = stratified_subset(*train, QUICK_TRAIN, args.seed)
         test = stratified_subset(*test, QUICK_TEST, args.seed)
-    recipe = dict(perf.SHORT_RECIPES[dataset.name])
-    recipe["epochs"] = args.suite_epochs or (1 if args.dry_run else recipe["epochs"])
-    max_reference = args.max_reference_epochs or (
-        1 if args.dry_run else 4 if args.quick else perf.MAX_REFERENCE_EPOCHS[dataset.name])
-    repeats = args.repeats or (1 if args.dry_run else 3 if args.quick else 5)
-    target = args.target or perf.TARGET_ACCURACY[dataset.name]
-    suite_command = perf.recipe_command(dataset.name, recipe)
+    recipe, max_reference, repeats, target = budget(args, dataset.name)
     print(f"data: {dataset.summary()}; racing on {len(train[0]):,} training images, "
           f"checking on {len(test[0]):,} test images; target {target:.1%}", flush=True)
-
-    print("race: plain model.fit and the suite's training path, in turns", flush=True)
-    sides, suite_model = perf.race(
-        dataset, train, val, test, recipe=recipe, target=target,
-        max_reference_epochs=max_reference, checks_per_epoch=1 if args.dry_run else 4,
-        seed=args.seed, log=lambda line: print(line, flush=True))
-    print("inference: model.predict against the frozen LiteRT predictor", flush=True)
-    infer = perf.inference(suite_model, test[0], repeats)
-    print("memory: one train_cnn.py epoch in a child process", flush=True)
-    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".rss-run-") as scratch:
-        memory = perf.peak_rss(dataset.name, args.data_dir, args.dry_run or args.quick, scratch)
-    print("baselines: logistic regression and random forest", flush=True)
     small = (stratified_subset(*train, QUICK_BASELINE, args.seed) if args.quick else train)
-    trees = perf.baselines(small, val, test, args.seed, log=lambda line: print(line, flush=True))
-    machine["load_average_at_end"] = os.getloadavg()[0]
-
-    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
-    result = {
-        "date": date, "dataset": dataset.name, "data_source": dataset.source,
-        "mode": mode or "full", "n_train": len(train[0]), "n_val": len(val[0]),
-        "n_test": len(test[0]), "n_baseline_train": len(small[0]),
-        "target_accuracy": target, "seed": args.seed, "suite_recipe": recipe,
-        "suite_command": suite_command, "reference": (
-            f"build_cnn(); model.compile('adam', 'sparse_categorical_crossentropy'); "
-            f"model.fit(x_float32, y, batch_size={perf.REFERENCE_BATCH})"),
-        "command": " ".join(["python benchmarks/bench.py --dataset", dataset.name]
-                            + [flag for flag, on in (("--quick", args.quick),
-                                                     ("--dry-run", args.dry_run)) if on]),
-        "machine": machine,
-        **perf.summarize(sides, infer, memory, trees),  # headline figures first
-        "race": sides, "inference": infer, "memory": memory, "baselines": trees,
-    }
-    stem = f"{date}-{dataset.name}" + (f"-{mode}" if mode else "")
+    result = perf.run_all(
+        dataset, train, val, test, small, recipe=recipe, target=target,
+        max_reference_epochs=max_reference, checks_per_epoch=1 if args.dry_run else 4,
+        repeats=repeats, seed=args.seed, data_dir=args.data_dir,
+        small_rss_run=args.dry_run or args.quick, scratch_dir=out_dir,
+        log=lambda line: print(line, flush=True))
+    result.update(mode=mode or "full", command=" ".join(
+        ["python benchmarks/bench.py --dataset", dataset.name]
+        + [flag for flag, on in (("--quick", args.quick), ("--dry-run", args.dry_run)) if on]))
+    stem = f"{result['date']}-{dataset.name}" + (f"-{mode}" if mode else "")
     write_json(out_dir / f"{stem}.json", result)
     write_text(out_dir / f"{stem}.md", perf.markdown_table(result))
     print(perf.markdown_table(result))

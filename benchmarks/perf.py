@@ -397,6 +397,45 @@ def _fmt(value, spec, unit=""):
     return "not reached" if value is None else f"{value:{spec}}{unit}"
 
 
+def run_all(dataset, train, val, test, baseline_train, *, recipe, target,
+            max_reference_epochs, checks_per_epoch, repeats, seed, data_dir, small_rss_run,
+            scratch_dir, log=print):
+    """Every measurement of the benchmark, in turn, on one machine: the
+    training race, prediction speed, peak memory of a ``train_cnn.py`` epoch
+    (in a child process working in ``scratch_dir``) and the scikit-learn
+    baselines (fitted on ``baseline_train``). Returns the result record,
+    headline figures first."""
+    import datetime
+    import tempfile
+
+    machine_info = machine()
+    log("race: plain model.fit and the suite's training path, in turns")
+    sides, suite_model = race(
+        dataset, train, val, test, recipe=recipe, target=target,
+        max_reference_epochs=max_reference_epochs, checks_per_epoch=checks_per_epoch,
+        seed=seed, log=log)
+    log("inference: model.predict against the frozen LiteRT predictor")
+    infer = inference(suite_model, test[0], repeats)
+    log("memory: one train_cnn.py epoch in a child process")
+    with tempfile.TemporaryDirectory(dir=scratch_dir, prefix=".rss-run-") as scratch:
+        memory = peak_rss(dataset.name, data_dir, small_rss_run, scratch)
+    log("baselines: logistic regression and random forest")
+    trees = baselines(baseline_train, val, test, seed, log=log)
+    machine_info["load_average_at_end"] = os.getloadavg()[0]
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
+        "dataset": dataset.name, "data_source": dataset.source,
+        "n_train": len(train[0]), "n_val": len(val[0]), "n_test": len(test[0]),
+        "n_baseline_train": len(baseline_train[0]), "target_accuracy": target, "seed": seed,
+        "suite_recipe": recipe, "suite_command": recipe_command(dataset.name, recipe),
+        "reference": ("build_cnn(); model.compile('adam', 'sparse_categorical_crossentropy'); "
+                      f"model.fit(x_float32, y, batch_size={REFERENCE_BATCH})"),
+        "machine": machine_info,
+        **summarize(sides, infer, memory, trees),  # headline figures first
+        "race": sides, "inference": infer, "memory": memory, "baselines": trees,
+    }
+
+
 def markdown_table(result):
     """The results as a Markdown section: one table, the machine, the command."""
     s, m = result, result["machine"]
