@@ -15,8 +15,10 @@ Every file is parsed with numpy (never unpickled) and validated: a corrupt
 file raises :class:`~digitsuite.errors.DataError` naming it.
 """
 
+import contextlib
 import gzip
 import hashlib
+import io
 import os
 import zipfile
 import zlib
@@ -316,13 +318,19 @@ def _from_download(name, failures):
     from digitsuite.backend import keras
 
     loader = getattr(keras.datasets, name)
+    # Keras announces "Downloading data from <url>" before it tries; offline,
+    # the suite then falls back by design, so that line would only mislead.
+    # It is held back and shown only when the download worked.
+    announced = io.StringIO()
     try:
-        (x_train, y_train), (x_test, y_test) = loader.load_data()
+        with contextlib.redirect_stdout(announced):
+            (x_train, y_train), (x_test, y_test) = loader.load_data()
     except Exception as exc:  # no network, proxy, refused: all the same here
         reason = " ".join(str(exc).split()) or type(exc).__name__
         # Keras says "URL fetch failure on <url>: None -- <cause>": keep the cause.
         failures.append(f"Keras download failed: {reason.rsplit(' -- ', 1)[-1]}")
         return None
+    print(announced.getvalue(), end="")
     arrays = dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
     return (validate_arrays(arrays, {k: f"Keras download [{k}]" for k in arrays}),
             f"Keras download of {name}")
