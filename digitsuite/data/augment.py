@@ -39,11 +39,9 @@ class AugmentPolicy:
 POLICIES = {
     "mnist": AugmentPolicy(rotation_deg=8, shear=0.15, scale=0.08, shift=0.08, stroke=0.3),
     # Clothing is centred and sized the same in every image: mirror flips
-    # and shifts of at most one whole pixel. In 20-epoch runs, whole-pixel
-    # shifts (92.28 % test) beat bilinear shifts of up to 1.1 px (91.79 %),
-    # which blur every image a little, and whole-pixel shifts of up to two
-    # pixels (91.64 %); in 40-epoch runs the bilinear one-pixel shifts beat
-    # two-pixel shifts with 5 % scaling (92.04 % against 91.76 %).
+    # and shifts of at most one whole pixel. Bilinear shifts by a fraction
+    # of a pixel blur every image a little, and larger shifts or scaling did
+    # worse (docs/fashion-mnist-recipes.md).
     "fashion_mnist": AugmentPolicy(shift=1 / 28, flip=True, whole_pixels=True),
     "none": AugmentPolicy(),
 }

@@ -5,15 +5,14 @@
   training). It runs one compiled TensorFlow graph per model that also
   scales the pixels, in batches of 256: no per-batch Python work as in
   ``model.predict``. The seed CNN runs its equivalent, cheaper forward pass
-  (:func:`digitsuite.training.trainstep.seed_cnn_forward`): 9,300 images/s against
-  5,900 for the model's own layers, here.
+  (:func:`digitsuite.training.trainstep.seed_cnn_forward`), faster than the
+  model's own layers.
 - :func:`freeze` snapshots a trained model for repeated prediction (what
   ``evaluate.py`` and the benchmark use): that same graph, with its pixel
   scaling, converted once to a LiteRT flatbuffer and run by LiteRT's
-  XNNPACK CPU kernels, about 12,500 images/s here in batches of 256
-  (10,300 when it converted the model's own layers, in batches of 512).
-  Converting costs about 1 s, so it pays off for large or repeated
-  predictions.
+  XNNPACK CPU kernels in batches of 256, faster again than the live path.
+  Converting is a one-off cost, so it pays off for large or repeated
+  predictions. docs/performance.md gives the measured speeds.
   Without the ``ai-edge-litert`` package (it has no Windows wheels) or if
   conversion fails, the snapshot falls back to :func:`predict_proba`.
 
@@ -34,8 +33,8 @@ from digitsuite.training.trainstep import seed_cnn_forward
 def predict_proba(model, images, batch_size=256):
     """Class probabilities (n, classes) of ``model`` for images (n, 28, 28).
 
-    Batches of 256 were the fastest through TensorFlow on a 2-core CPU
-    (6,800 images/s against 5,400 for 4,096, with the model's own layers).
+    Batches of 256 were the fastest through TensorFlow on a 2-core CPU of
+    the sizes tried (docs/performance.md).
     """
     images = _as_input(images)
     predict = _compiled_predict(model, images.dtype)

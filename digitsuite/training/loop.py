@@ -22,10 +22,9 @@ from digitsuite.errors import DigitsuiteError
 from digitsuite.fileio import atomic_path, write_json
 from digitsuite.training import trainstep
 
-# Label smoothing per dataset (``--label-smoothing auto``). On Fashion-MNIST
-# 0.1 raised a 20-epoch run's best validation accuracy from 92.40 % to
-# 93.18 %; on the bundled MNIST sample it cost three test digits (99.05 %
-# against 99.20 % with the default 40 epochs), so digits train without it.
+# Label smoothing per dataset (``--label-smoothing auto``). Clothes gain from
+# it on validation; digits lost a few test images with it, so they train
+# without it. docs/fashion-mnist-recipes.md has the runs.
 LABEL_SMOOTHING = {"mnist": 0.0, "fashion_mnist": 0.1}
 
 
@@ -35,9 +34,9 @@ def label_smoothing_for(setting, dataset):
 
 
 # Training steps run per call into TensorFlow (Keras' steps_per_execution).
-# Each call costs a few milliseconds of Python and dispatch on top of the
-# step itself; eight steps per call save most of that, and the progress bar
-# still moves every half second or so.
+# Each call costs Python and dispatch time on top of the step itself; eight
+# steps per call save most of that while the progress bar still moves often.
+# docs/performance.md gives the measured gain.
 STEPS_PER_EXECUTION = 8
 
 
@@ -83,15 +82,13 @@ def make_train_dataset(images, labels, batch_size, seed, policy, num_classes):
     # One thread prepares batches beside training, two ahead. A parallel map
     # would gain nothing here: under op determinism, tf.data turns it back
     # into a sequential one (with a log line) because the pipeline reads a
-    # variable. With augmentation, at one step per call, the bundled MNIST
-    # sample's epochs took 4.70 s this way against 4.75 s with the earlier
-    # two-thread map.
+    # variable. docs/performance.md compares it with the earlier two-thread map.
     ds = tf.data.Dataset.range(1).flat_map(epoch_batches).map(load).prefetch(2)
     ds = ds.apply(tf.data.experimental.assert_cardinality(steps))
     # tf.data's autotuner is off: with it on, a model fitted again in the
     # same process (the benchmark's interleaved epochs, one fit per epoch)
-    # fell now and then into a state that took 83 ms for every step instead
-    # of 50-60 ms, on one core, for a whole epoch.
+    # fell now and then into a state where a whole epoch ran slowly on one
+    # core (docs/performance.md).
     options = tf.data.Options()
     options.autotune.enabled = False
     return ds.with_options(options), steps, _SetEpoch(epoch)

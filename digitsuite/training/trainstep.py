@@ -6,13 +6,12 @@ its forward pass in a rewritten but equivalent form. The model itself (its
 layers, weights and saved file) is unchanged; ``model.fit`` takes the
 shorter road, and :mod:`digitsuite.inference.predict` predicts through the same
 forward pass (:func:`seed_cnn_forward`). Two rewrites, each exact in real
-arithmetic (results differ from Keras' own step by float rounding, about
-1e-6 relative):
+arithmetic (results differ from Keras' own step by float rounding only):
 
 1. **conv1 -> ReLU -> pool1 as four small matrix products.** TensorFlow's
    CPU kernels handle a one-channel 3x3 convolution and the backward pass
-   of a 2x2 max-pool over its 26x26x64 output poorly: together they took
-   about a third of a training step. Each pooled value is the largest of
+   of a 2x2 max-pool over its 26x26x64 output poorly: together they were a
+   large share of a training step. Each pooled value is the largest of
    four convolution outputs, at the four "phases" (row and column offsets
    0 or 1) of its 2x2 window, all four read from one 4x4 patch of the image
    taken with stride 2. So: cut the 4x4 patches, multiply them by the 3x3
@@ -26,8 +25,8 @@ arithmetic (results differ from Keras' own step by float rounding, about
    image first and 17 % of conv2's work (and 15 % of conv1's) disappears.
 
 Ties inside a pooling window go to one position in both forms, so the
-gradients agree too. README's Performance section gives the measured
-effect. Models laid out differently (the dense net, a changed CNN) and
+gradients agree too. docs/performance.md gives the measured effect.
+Models laid out differently (the dense net, a changed CNN) and
 multi-replica strategies keep Keras' own step.
 """
 
@@ -58,8 +57,8 @@ def _plain_pool(layer):
 
 
 # Cuts every 4x4 patch (stride 2) out of a one-channel image as 16 channels,
-# in row-major order: a convolution with the identity, exact, and less than
-# half the time of tf.image.extract_patches here. A numpy array, so that
+# in row-major order: a convolution with the identity, exact, and faster than
+# tf.image.extract_patches (docs/performance.md). A numpy array, so that
 # importing this module does not start TensorFlow's runtime.
 _PATCH_4X4 = np.eye(16, dtype=np.float32).reshape(4, 4, 1, 16)
 
