@@ -18,6 +18,7 @@ import numpy as np
 
 from digitsuite.backend import keras, tf
 from digitsuite.data.augment import augment_batch
+from digitsuite.data.datasets import to_model_input
 from digitsuite.errors import DigitsuiteError
 from digitsuite.fileio import atomic_path, write_json
 from digitsuite.training import trainstep
@@ -107,7 +108,7 @@ class _SetEpoch(keras.callbacks.Callback):
 
 def make_eval_dataset(images, labels, num_classes, batch_size=1024):
     """Batches ``(float images, one-hot labels)`` for validation."""
-    x = (images.astype(np.float32) / 255.0)[..., None]
+    x = to_model_input(images)  # (n, 28, 28, 1)
     y = np.eye(num_classes, dtype=np.float32)[labels]
     return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size).cache()
 
