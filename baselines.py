@@ -71,9 +71,10 @@ def main(args):
     from digitsuite.inference.runs import TITLES
     from digitsuite.training.run import resume_from
 
+    prepare_out_dir(args.out_dir)  # a bad --out-dir stops the run before any work
     resume = None
     if args.resume:  # only the dense net has epochs to resume
-        resume = resume_from(prepare_out_dir(args.out_dir) / "dense")
+        resume = resume_from(args.out_dir / "dense")
         args = cli.restore_args(args, resume.settings)
         args.models = ["dense"]
         print(f"resuming the dense net after epoch {resume.state['epochs_done']} with the "

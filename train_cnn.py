@@ -31,11 +31,13 @@ def parse_args(argv=None):
 
 
 def main(args):
+    from digitsuite.fileio import prepare_out_dir
     from digitsuite.training.distribute import make_strategy
     from digitsuite.training.run import resume_from, train_keras
     from models import build_cnn
 
     strategy = make_strategy(args.distribute)  # before any other TensorFlow work
+    prepare_out_dir(args.out_dir)  # a bad --out-dir stops the run before any work
     resume = None
     if args.resume:
         resume = resume_from(args.out_dir, strategy)

@@ -183,16 +183,18 @@ RUN_ONLY_ARGS = ("out_dir", "resume", "debug", "distribute")
 
 
 def saved_args(args):
-    """The training settings of ``args`` as JSON-ready values, for a resume."""
-    return {k: (str(v) if isinstance(v, Path) else v)
-            for k, v in vars(args).items() if k not in RUN_ONLY_ARGS}
+    """Every argument of ``args`` as JSON-ready values, for config.json and
+    for the checkpoints a resume reads."""
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
 
 
 def restore_args(args, saved):
-    """``args`` with the training settings of an earlier run put back."""
+    """``args`` with the training settings of an earlier run put back (not
+    where or how this run goes: those stay as given)."""
     restored = argparse.Namespace(**vars(args))
     for key, value in saved.items():
-        setattr(restored, key, Path(value) if key == "data_dir" and value else value)
+        if key not in RUN_ONLY_ARGS:
+            setattr(restored, key, Path(value) if key == "data_dir" and value else value)
     return restored
 
 

@@ -1,17 +1,12 @@
-"""Shared fixtures: the repo on sys.path, the sample data, a CLI runner and
-one tiny trained CNN per test session."""
-
-import importlib
-from pathlib import Path
+"""Fixtures shared across the suite: a fresh Keras session per test, the
+bundled sample, one tiny trained CNN per session and the small CNN the
+reader tests read with. Helpers live in tests/support.py."""
 
 import pytest
 
-from digitsuite import cli
 from digitsuite.backend import keras
-
-ROOT = Path(__file__).resolve().parent.parent
-
-SAMPLE_DIR = ROOT / "sample_data" / "mnist-t10k-split"
+from digitsuite.data.datasets import load_idx_folder
+from tests.support import SAMPLE_DIR, run_script
 
 
 @pytest.fixture(autouse=True)
@@ -26,22 +21,15 @@ def sample_dir():
     return SAMPLE_DIR
 
 
-def run_script(script, argv):
-    """Run a top-level script in-process through its real argument parser and
-    error handling; returns main's return value (raises SystemExit on error)."""
-    module = importlib.import_module(script)
-    return cli.run(module.main, module.parse_args([str(a) for a in argv]))
+@pytest.fixture(scope="session")
+def sample():
+    """The bundled sample's arrays: x_train, y_train, x_test, y_test."""
+    return load_idx_folder(SAMPLE_DIR)
 
 
-def fails_with_one_line(capsys, script, argv, code=2):
-    """Run ``script`` expecting a user error; return its single stderr line."""
-    with pytest.raises(SystemExit) as exit_info:
-        run_script(script, argv)
-    assert exit_info.value.code == code
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("error: "), err
-    assert "Traceback" not in err
-    return err.strip()
+@pytest.fixture(scope="session")
+def sample_test_set(sample):
+    return sample["x_test"], sample["y_test"]
 
 
 @pytest.fixture(scope="session")
@@ -50,3 +38,31 @@ def trained_cnn_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("cnn")
     run_script("train_cnn", ["--dry-run", "--data-dir", SAMPLE_DIR, "--out-dir", out])
     return out
+
+
+@pytest.fixture(scope="session")
+def seed_model(trained_cnn_dir):
+    """The .keras file of that run: the seed CNN, trained a little."""
+    return trained_cnn_dir / "model.keras"
+
+
+@pytest.fixture(scope="session")
+def reader_model(tmp_path_factory, sample):
+    """A small CNN trained for 3 epochs on 4,000 of the sample's training
+    digits (~97 % on its test split, ~15 s); returns its .keras path."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((28, 28, 1))
+    x = keras.layers.Conv2D(16, 3, activation="relu")(inputs)
+    x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Conv2D(32, 3, activation="relu")(x)
+    x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(64, activation="relu")(x)
+    outputs = keras.layers.Dense(10, activation="softmax")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(keras.optimizers.Adam(2e-3), "sparse_categorical_crossentropy")
+    model.fit(sample["x_train"][:4000, ..., None] / 255.0, sample["y_train"][:4000],
+              epochs=3, batch_size=64, verbose=0)
+    path = tmp_path_factory.mktemp("reader") / "model.keras"
+    model.save(path)
+    return path

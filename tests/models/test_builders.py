@@ -1,4 +1,4 @@
-"""Model builders: the seed CNN's exact summary, the dense net, sklearn estimators."""
+"""Model builders (models/): the seed CNN's exact summary, the dense net, sklearn estimators."""
 
 import numpy as np
 import pytest

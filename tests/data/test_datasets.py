@@ -1,4 +1,5 @@
-"""Data loading: every source, the splits, and each corrupt-file error."""
+"""Data loading (digitsuite.data.datasets): every source, the splits, and each
+corrupt-file error."""
 
 import gzip
 

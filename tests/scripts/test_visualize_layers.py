@@ -1,30 +1,13 @@
-"""visualize_layers.py (digitsuite.visual.layerviz) and conv_demo.py
-(digitsuite.visual.convdemo)."""
+"""visualize_layers.py end to end: the seed CNN's figures and page, another
+model's maps, the user's own picture, the default folders, and each user
+error as one line."""
 
 import numpy as np
 import pytest
-from conftest import SAMPLE_DIR, run_script
-from PIL import Image
 from scipy import ndimage
-from test_images import draw_seven
 
 from digitsuite.backend import keras
-from digitsuite.data.datasets import load_idx_folder
-from digitsuite.inference.modelio import load_keras_model
-from digitsuite.visual import convdemo, layerviz
-
-SEED_MAP_LAYERS = ["conv1", "pool1", "conv2", "pool2", "conv3"]
-
-
-@pytest.fixture(scope="session")
-def sample_test_set():
-    arrays = load_idx_folder(SAMPLE_DIR)
-    return arrays["x_test"], arrays["y_test"]
-
-
-@pytest.fixture(scope="session")
-def seed_model(trained_cnn_dir):
-    return trained_cnn_dir / "model.keras"
+from tests.support import SAMPLE_DIR, SEED_MAP_LAYERS, draw_seven, run_script
 
 
 @pytest.fixture(scope="session")
@@ -57,10 +40,6 @@ def expected_files(map_layers, first_conv, dense=True):
             | {f"maps_{name}.png" for name in map_layers} | ({"dense.png"} if dense else set()))
 
 
-# --------------------------------------------------------------------------
-# The seed CNN, end to end
-
-
 def test_digit_writes_every_figure_and_the_page(seed_model, sample_test_set, tmp_path, capsys):
     result = visualize(seed_model, tmp_path, "--digit", 3)
     x_test, y_test = sample_test_set
@@ -79,51 +58,6 @@ def test_digit_writes_every_figure_and_the_page(seed_model, sample_test_set, tmp
     predicted = result["predicted"]
     assert f"predicted {predicted} with probability" in out
     assert f"test image #{first_three}" in out
-
-
-def test_one_panel_per_channel_for_every_conv_and_pool_layer(seed_model, sample_test_set):
-    model = load_keras_model(seed_model)
-    result = layerviz.analyse(model, sample_test_set[0][0] / np.float32(255))
-    assert list(result["maps"]) == SEED_MAP_LAYERS
-    assert list(result["dense"]) == ["dense1", "dense2"]
-    for name, maps in result["maps"].items():
-        channels = model.get_layer(name).output.shape[-1]
-        assert maps.shape[-1] == channels
-        mosaic, corners = layerviz.tile_maps(maps, gap=1)
-        assert len(corners) == channels
-        height, width = maps.shape[:2]
-        for k, (top, left) in enumerate(corners):
-            np.testing.assert_array_equal(mosaic[top:top + height, left:left + width],
-                                          maps[..., k])
-        # One number label per panel in the saved figure.
-        fig = layerviz.plot_feature_maps(name, maps)
-        labels = {t.get_text() for t in fig.axes[0].texts}
-        assert labels == {str(k) for k in range(channels)}
-    assert result["filters"].shape == (3, 3, 64)
-
-
-def test_probabilities_sum_to_one_and_match_the_model(seed_model, sample_test_set):
-    model = load_keras_model(seed_model)
-    image = sample_test_set[0][7] / np.float32(255)
-    result = layerviz.analyse(model, image)
-    assert result["probabilities"].sum() == pytest.approx(1.0, abs=1e-5)
-    np.testing.assert_allclose(result["probabilities"],
-                               model.predict(image[None, ..., None], verbose=0)[0], atol=1e-6)
-    assert result["predicted"] == int(np.argmax(result["probabilities"]))
-
-
-def test_saliency_uses_class_scores(seed_model, sample_test_set):
-    model = load_keras_model(seed_model)
-    image = sample_test_set[0][7][None, ..., None] / np.float32(255)
-    scores = np.asarray(layerviz.class_score_model(model)(image))[0]
-    softmax = np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum()
-    np.testing.assert_allclose(softmax, np.asarray(model(image))[0], atol=1e-6)
-    heat = layerviz.saliency(model, image[0, ..., 0], 3)
-    assert heat.shape == (28, 28) and heat.min() >= 0 and heat.max() == 1.0
-
-
-# --------------------------------------------------------------------------
-# Other models, choices and pictures
 
 
 def test_a_model_that_is_not_the_seed_cnn_gets_its_maps(small_model, tmp_path):
@@ -194,54 +128,3 @@ def test_model_with_another_input_shape_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit):
         visualize(tmp_path / "rgb.keras", tmp_path / "o")
     assert "takes inputs of shape (None, 32, 32, 3)" in capsys.readouterr().err
-
-
-# --------------------------------------------------------------------------
-# Convolution and pooling demo
-
-
-def test_padding_valid_shrinks_and_same_keeps_the_size():
-    example = convdemo.padding_example()
-    assert example["valid"].shape == (3, 3) and example["same"].shape == (5, 5)
-    assert example["valid"][0, 0] == 1 + 2 + 3 + 6 + 7 + 8 + 11 + 12 + 13
-    assert example["same"][0, 0] == 1 + 2 + 6 + 7  # zeros padded outside
-    photo = np.random.default_rng(0).random((17, 24, 3)).astype(np.float32)
-    assert convdemo.convolve(photo, convdemo.KERNELS["sharpen"], "valid").shape == (15, 22, 3)
-    assert convdemo.convolve(photo, convdemo.KERNELS["sharpen"], "same").shape == (17, 24, 3)
-    box = convdemo.convolve(photo, convdemo.KERNELS["box blur"], "valid")
-    np.testing.assert_allclose(box[0, 0], photo[:3, :3].mean(axis=(0, 1)), atol=1e-6)
-
-
-def test_max_pool_halves_odd_sizes_down():
-    photo = np.random.default_rng(0).random((120, 607, 3)).astype(np.float32)
-    pooled = convdemo.max_pool(photo)
-    assert pooled.shape == (60, 303, 3)
-    assert pooled[0, 0, 0] == photo[:2, :2, 0].max()
-
-
-def test_conv_demo_runs_offline_on_the_bundled_photo(tmp_path, capsys):
-    result = run_script("conv_demo", ["--out-dir", tmp_path])
-    assert result["image"].shape == (181, 301, 3)
-    assert result["pooled"].shape == (90, 150, 3)
-    assert result["valid"].shape == (179, 299, 3)
-    assert all(out.shape == (181, 301, 3) for out in result["outputs"].values())
-    assert {p.name for p in tmp_path.iterdir()} == {"convolution.png", "padding.png",
-                                                    "pooling.png"}
-    assert "2x2 max-pool: 181x301x3 -> 90x150x3" in capsys.readouterr().out
-    assert "Sobel x (default --kernel)" in result["outputs"]
-
-
-def test_conv_demo_on_a_grey_picture_with_a_custom_kernel(tmp_path):
-    Image.new("L", (21, 15), 100).save(tmp_path / "grey.png")
-    result = run_script("conv_demo", ["--image", tmp_path / "grey.png", "--kernel",
-                                      "0 0 0; 0 2 0; 0 0 0", "--out-dir", tmp_path / "o"])
-    assert result["image"].shape == (15, 21, 1) and result["pooled"].shape == (7, 10, 1)
-    np.testing.assert_allclose(result["outputs"]["custom (--kernel)"][5, 5, 0],
-                               2 * 100 / 255, atol=1e-5)
-
-
-def test_conv_demo_rejects_a_kernel_that_is_not_square(tmp_path, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        run_script("conv_demo", ["--kernel", "1,2,3,4,5", "--out-dir", tmp_path])
-    assert exit_info.value.code == 2
-    assert "needs 9 numbers for a 3x3 kernel" in capsys.readouterr().err

@@ -1,21 +1,12 @@
-"""Finding characters on a page (digitsuite.reading.segment) and the page clean-up
-before it (digitsuite.data.images.even_out_lighting / reduce_noise), on synthetic
-images with known boxes."""
+"""Finding characters on a page (digitsuite.reading.segment) on synthetic
+masks with known boxes."""
 
 import numpy as np
-import pytest
 from scipy import ndimage
 
 from digitsuite.data import images
-from digitsuite.reading import reader, segment
-
-
-def ring(mask, box, stroke=4):
-    """Draw a hollow rectangle ('0'-like character) with the given outer box
-    (x0, y0, x1, y1, ends exclusive) into a bool mask."""
-    x0, y0, x1, y1 = box
-    mask[y0:y1, x0:x1] = True
-    mask[y0 + stroke:y1 - stroke, x0 + stroke:x1 - stroke] = False
+from digitsuite.reading import segment
+from tests.support import ring
 
 
 def bar(mask, box):
@@ -26,10 +17,6 @@ def bar(mask, box):
 
 def boxes(lines):
     return [[g.box for g in line] for line in lines]
-
-
-# --------------------------------------------------------------------------
-# Characters, lines and reading order
 
 
 def test_lines_top_to_bottom_and_left_to_right():
@@ -114,63 +101,3 @@ def test_faint_stroke_keeps_a_digit_whole():
     mask = segment.ink_mask(grey, True, faint=ink > 0)
     assert ndimage.label(mask)[1] == 1
     assert ndimage.label(grey < images.otsu_threshold(grey))[1] == 2  # Otsu alone breaks it
-
-
-# --------------------------------------------------------------------------
-# Page clean-up and the model's inputs
-
-
-def page_of_rings(dark_ink=True, light=0.0, noise=0.0, seed=0):
-    """A grey page with two lines of '0'-like rings; returns (page, boxes)."""
-    mask = np.zeros((160, 260), bool)
-    expected = [[(20, 20, 55, 70), (80, 20, 115, 70), (140, 22, 175, 70)],
-                [(30, 100, 65, 150), (90, 100, 125, 150)]]
-    for line in expected:
-        for box in line:
-            ring(mask, box, stroke=5)
-    x = np.linspace(0, 1, mask.shape[1])[None, :]
-    paper, ink = (0.85, 0.15) if dark_ink else (0.15, 0.85)
-    page = np.where(mask, ink, paper) * (1 - light * x)
-    page += np.random.default_rng(seed).normal(0, noise, mask.shape)
-    return np.clip(page, 0, 1).astype(np.float32), expected
-
-
-def test_even_out_lighting_flattens_the_paper():
-    page, _ = page_of_rings(light=0.6)     # paper from 0.85 on the left to 0.34 right
-    flat = images.even_out_lighting(page)
-    assert flat.shape == page.shape and flat.dtype == np.float32
-    paper = flat[5:15, :]
-    assert np.ptp(paper) < 0.05 and np.ptp(page[5:15, :]) > 0.4
-
-
-def test_heavy_noise_is_smoothed_and_light_noise_kept():
-    rng = np.random.default_rng(0)
-    noisy = np.clip(0.8 + rng.normal(0, 0.1, (200, 200)), 0, 1).astype(np.float32)
-    assert images.noise_level(noisy) == pytest.approx(0.1, abs=0.02)
-    assert images.reduce_noise(noisy).std() < 0.05
-    clean = np.clip(0.8 + rng.normal(0, 0.02, (200, 200)), 0, 1).astype(np.float32)
-    np.testing.assert_array_equal(images.reduce_noise(clean), clean)
-
-
-@pytest.mark.parametrize("dark_ink", [True, False])
-def test_either_polarity_under_uneven_light_gives_the_same_characters(dark_ink):
-    page, expected = page_of_rings(dark_ink=dark_ink, light=0.4, noise=0.02)
-    found = reader.prepare_page(page)
-    assert found.ink_dark is dark_ink
-    got = [[options[0][0].box for options in line] for line in found.lines]
-    assert [len(line) for line in got] == [len(line) for line in expected]
-    # Noise may add a pixel of soft edge to a box.
-    np.testing.assert_allclose(sum(got, []), sum(expected, []), atol=1)
-
-
-def test_model_inputs_are_mnist_style():
-    page, expected = page_of_rings(noise=0.02)
-    dark = reader.prepare_page(page).crops
-    light = reader.prepare_page(1 - page).crops
-    assert dark.shape == (5, 28, 28) and dark.dtype == np.float32
-    assert dark.min() == 0.0 and dark.max() == 1.0
-    for crop in dark:
-        np.testing.assert_allclose(ndimage.center_of_mass(crop), (14, 14), atol=0.5)
-        rows, cols = np.nonzero(crop)
-        assert max(np.ptp(rows), np.ptp(cols)) + 1 == 20   # fits 20x20, long side 20
-    np.testing.assert_allclose(dark, light, atol=0.05)

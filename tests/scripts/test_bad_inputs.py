@@ -6,9 +6,9 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import SAMPLE_DIR, fails_with_one_line
 
 from digitsuite.backend import keras
+from tests.support import SAMPLE_DIR, fails_with_one_line
 
 
 def corrupt_copy(tmp_path, breakage):

@@ -1,6 +1,6 @@
-"""read_digits.py end to end (digitsuite.reading.reader, digitsuite.reading.benchmark): real
-held-out MNIST test digits composed into strips, read by a small CNN
-trained here; the benchmark's smoke run; every bad input's message."""
+"""read_digits.py end to end: real held-out MNIST test digits composed into
+strips, read by a small CNN trained here; the benchmark's smoke run; every
+bad input's message."""
 
 import json
 import re
@@ -9,45 +9,16 @@ import zlib
 
 import numpy as np
 import pytest
-from conftest import SAMPLE_DIR, run_script
 from PIL import Image
-from test_images import draw_seven
 
 from digitsuite.backend import keras
 from digitsuite.data import images
-from digitsuite.data.datasets import load_idx_folder
 from digitsuite.reading import benchmark as digit_bench
 from digitsuite.reading import reader
+from tests.support import SAMPLE_DIR, run_script
 
 NUMBER = "40719"
 PAPER, INK = 225, 35
-
-
-@pytest.fixture(scope="session")
-def sample():
-    return load_idx_folder(SAMPLE_DIR)
-
-
-@pytest.fixture(scope="session")
-def reader_model(tmp_path_factory, sample):
-    """A small CNN trained for 3 epochs on 4,000 of the sample's training
-    digits (~97 % on its test split, ~15 s); returns its .keras path."""
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((28, 28, 1))
-    x = keras.layers.Conv2D(16, 3, activation="relu")(inputs)
-    x = keras.layers.MaxPooling2D(2)(x)
-    x = keras.layers.Conv2D(32, 3, activation="relu")(x)
-    x = keras.layers.MaxPooling2D(2)(x)
-    x = keras.layers.Flatten()(x)
-    x = keras.layers.Dense(64, activation="relu")(x)
-    outputs = keras.layers.Dense(10, activation="softmax")(x)
-    model = keras.Model(inputs, outputs)
-    model.compile(keras.optimizers.Adam(2e-3), "sparse_categorical_crossentropy")
-    model.fit(sample["x_train"][:4000, ..., None] / 255.0, sample["y_train"][:4000],
-              epochs=3, batch_size=64, verbose=0)
-    path = tmp_path_factory.mktemp("reader") / "model.keras"
-    model.save(path)
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -139,30 +110,6 @@ def test_text_output_and_out_dir_files(tmp_path, capsys, reader_model, strip_dig
     assert all("?" in text for r in saved for text in r["lines"])  # 0.999999: all unsure
 
 
-def test_describe_marks_unsure_digits_and_spaces(tmp_path):
-    mask = np.zeros((60, 300), bool)
-    for x0 in (10, 50, 200):                                   # '00' then, far off, '0'
-        mask[10:50, x0:x0 + 25] = True
-        mask[15:45, x0 + 5:x0 + 20] = False
-    from digitsuite.reading import segment
-
-    lines = segment.find_lines(mask)
-    probs = np.full((3, 10), 0.01)
-    probs[0, 7], probs[1, 1], probs[1, 7], probs[2, 3] = 0.91, 0.5, 0.42, 0.91
-    reading = reader.describe(lines, probs, ink_dark=True, min_confidence=0.8)
-    assert reading["lines"] == ["7? 3"]
-    assert reading["digits"][1]["top2"] == [[1, 0.5], [7, 0.42]]
-    assert reading["digits"][1]["unsure"] and not reading["digits"][0]["unsure"]
-
-
-def test_reader_prepares_digits_exactly_as_visualize_layers_does(tmp_path):
-    """One preprocessing: a picture of one digit gives the model the same
-    input through read_digits.py as through visualize_layers.py --image."""
-    for dark_ink in (True, False):
-        grey, digit = images.load_digit(draw_seven(tmp_path / "seven.png", dark_ink))
-        np.testing.assert_array_equal(reader.prepare_page(grey).crops, digit[None])
-
-
 # --------------------------------------------------------------------------
 # Bad input
 
@@ -244,35 +191,6 @@ def test_missing_model_and_usage_errors(tmp_path, capsys, strip_digits):
 # The benchmark
 
 
-def test_score_page_pairs_digits_by_box():
-    truth = [{"text": "12", "boxes": [[0, 0, 10, 20], [15, 0, 25, 20]]},
-             {"text": "3", "boxes": [[0, 40, 10, 60]]}]
-
-    def digit(box, value, line):
-        return {"box": box, "digit": value, "line": line, "unsure": False}
-
-    reading = {"lines": ["12", "35"], "digits": [
-        digit([0, 0, 10, 20], 1, 0), digit([14, 1, 25, 20], 2, 0),
-        digit([1, 40, 10, 60], 3, 1), digit([40, 40, 50, 60], 5, 1)]}   # an extra '5'
-    counts = digit_bench.score_page(truth, reading)
-    assert counts["digits_correct"] == counts["digits_expected"] == 3
-    assert counts["digits_found"] == 4 and counts["lines_found"] == 2
-    assert counts["by_length"] == {"2": {"lines": 1, "exact": 1, "shown_exact": 1},
-                                   "1": {"lines": 1, "exact": 0, "shown_exact": 0}}
-
-
-def test_pages_keep_their_truth_and_differ_only_in_style(sample):
-    x, y = sample["x_test"], sample["y_test"]
-    plain, truth = digit_bench.make_page(np.random.default_rng(3), x, y)
-    inverted, same = digit_bench.make_page(np.random.default_rng(3), x, y,
-                                           digit_bench.CONDITIONS["light ink on dark"])
-    assert plain.dtype == np.uint8 and truth == same
-    assert 2 <= len(truth) <= 5 and all(1 <= len(line["text"]) <= 8 for line in truth)
-    for line in truth:
-        for x0, y0, x1, y1 in line["boxes"]:
-            assert plain[y0:y1, x0:x1].min() < 100 < inverted[y0:y1, x0:x1].max()
-
-
 def test_benchmark_dry_run_writes_its_report(tmp_path, capsys, reader_model):
     out_dir = tmp_path / "bench"
     result = run_script("read_digits", ["--benchmark", "--dry-run", "--model", reader_model,
@@ -288,26 +206,3 @@ def test_benchmark_dry_run_writes_its_report(tmp_path, capsys, reader_model):
     assert (out_dir / "benchmark.md").read_text().startswith("# Reading numbers")
     for name in ("example-1.png", "example-1.annotated.png", "variation-blur.annotated.png"):
         assert (out_dir / name).is_file()
-
-
-def test_bundled_page_is_what_its_tool_draws_and_reads_line_by_line(tmp_path, capsys,
-                                                                    reader_model):
-    import importlib
-
-    from conftest import ROOT
-
-    tool = importlib.import_module("tools.make_digit_page")
-    lines = tool.main(tool.parse_args(["--out-dir", str(tmp_path)]))
-    committed = ROOT / "sample_data"
-    drawn = np.asarray(Image.open(tmp_path / "digits_page.png"), np.int16)
-    bundled = np.asarray(Image.open(committed / "digits_page.png"), np.int16)
-    # Equal up to rounding differences between scipy/numpy versions.
-    assert drawn.shape == bundled.shape and np.abs(drawn - bundled).max() <= 3
-    assert (committed / "digits_page.txt").read_text().split() == lines
-    capsys.readouterr()  # the tool's own line
-    run_script("read_digits", [committed / "digits_page.png", "--model", reader_model,
-                               "--json"])
-    [page] = json.loads(capsys.readouterr().out)
-    read = [line.replace(" ", "") for line in page["lines"]]
-    assert [len(line) for line in read] == [len(line) for line in lines]
-    assert sum(a == b for r, t in zip(read, lines) for a, b in zip(r, t)) >= 20  # of 24

@@ -1,9 +1,14 @@
-"""Training pipeline: seeded augmentation and batches, the LR schedule."""
+"""The training loop (digitsuite.training.loop): seeded batches, steps per
+call, the learning-rate schedule, label smoothing, and an interrupted fit
+resumed from its checkpoint."""
 
 import numpy as np
+import pytest
 
 from digitsuite.backend import keras
-from digitsuite.data.augment import POLICIES, AugmentPolicy, augment_batch
+from digitsuite.data.augment import POLICIES
+from digitsuite.data.datasets import load_dataset, stratified_split
+from digitsuite.training import loop as training
 from digitsuite.training.loop import (
     compile_for_training,
     label_smoothing_for,
@@ -11,61 +16,8 @@ from digitsuite.training.loop import (
     set_seed,
     warmup_steps,
 )
-
-
-def digit_batch(n=8):
-    x = np.zeros((n, 28, 28, 1), np.float32)
-    x[:, 8:20, 12:16] = 1.0  # a vertical bar, like a "1"
-    return x
-
-
-def test_augmentation_is_reproducible_and_keeps_shape_and_range():
-    x = digit_batch()
-    a = np.asarray(augment_batch(x, [1, 2], POLICIES["mnist"]))
-    b = np.asarray(augment_batch(x, [1, 2], POLICIES["mnist"]))
-    c = np.asarray(augment_batch(x, [1, 3], POLICIES["mnist"]))
-    assert a.shape == x.shape
-    np.testing.assert_array_equal(a, b)
-    assert not np.allclose(a, c)
-    assert a.min() >= 0 and a.max() <= 1.0 + 1e-6
-    # Each image gets its own transform, and the ink mostly stays in frame.
-    assert not np.allclose(a[0], a[1])
-    assert (a.sum(axis=(1, 2, 3)) > 0.5 * x[0].sum()).all()
-
-
-def test_mirror_flip_gives_each_image_itself_or_its_exact_mirror():
-    x = np.zeros((64, 28, 28, 1), np.float32)
-    x[:, 5:20, 3:9] = 1.0          # a bar on the left: its mirror is on the right
-    out = np.asarray(augment_batch(x, [4, 2], AugmentPolicy(flip=True)))
-    same = np.isclose(out, x, atol=1e-5).all(axis=(1, 2, 3))
-    mirrored = np.isclose(out, x[:, :, ::-1], atol=1e-5).all(axis=(1, 2, 3))
-    assert (same | mirrored).all()
-    assert 10 < mirrored.sum() < 54  # about half of them, chosen per image
-    assert POLICIES["fashion_mnist"].flip and not POLICIES["mnist"].flip
-
-
-def test_whole_pixel_shifts_copy_pixels_without_blur():
-    rng = np.random.default_rng(0)
-    x = rng.random((48, 28, 28, 1)).astype(np.float32)
-    policy = AugmentPolicy(shift=2 / 28, flip=True, whole_pixels=True)
-    out = np.asarray(augment_batch(x, [3, 1], policy))[..., 0]
-    padded = np.pad(x[..., 0], [(0, 0), (2, 2), (2, 2)])
-    seen = set()
-    for i in range(len(x)):
-        # Each image is one of its own copies shifted by -2..2 px each way,
-        # mirrored or not, with zeros shifted in: no pixel is a blend.
-        matches = [(dy, dx, flip) for flip in (False, True) for dy in range(-2, 3)
-                   for dx in range(-2, 3)
-                   if np.allclose(out[i], (padded[i][:, ::-1] if flip else padded[i])
-                                  [2 - dy:30 - dy, 2 - dx:30 - dx], atol=1e-6)]
-        assert len(matches) == 1, f"image {i} is not a whole-pixel shift"
-        seen.add(matches[0])
-    assert len(seen) > 15  # shifts and flips vary from image to image
-
-
-def test_no_augmentation_policy_is_identity():
-    x = digit_batch()
-    np.testing.assert_allclose(np.asarray(augment_batch(x, [0, 0], POLICIES["none"])), x)
+from models import build_cnn
+from tests.support import SAMPLE_DIR
 
 
 def epoch_batches(ds, set_epoch, epoch):
@@ -156,3 +108,48 @@ def test_label_smoothing_auto_is_the_datasets_own():
     assert label_smoothing_for("auto", "fashion_mnist") == 0.1
     assert label_smoothing_for("auto", "mnist") == 0.0
     assert label_smoothing_for(0.05, "mnist") == 0.05
+
+
+# --------------------------------------------------------------------------
+# Resuming from a checkpoint
+
+
+class StopMidEpoch(keras.callbacks.Callback):
+    """Simulate Ctrl-C in the middle of epoch ``epoch`` (0-based)."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch, self.current = epoch, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        # Keras calls this after each call's few steps, before the epoch ends.
+        if self.current == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_resumed_training_ends_with_the_same_weights(tmp_path):
+    ds = load_dataset("mnist", SAMPLE_DIR)
+    train, val = stratified_split(ds.x_train[:400], ds.y_train[:400], 0.25, seed=0)
+    settings = dict(epochs=3, batch_size=64, learning_rate=2e-3, seed=4,
+                    policy=POLICIES["mnist"], verbose=0)
+
+    training.set_seed(4)
+    whole = build_cnn()
+    expected = training.fit(whole, train, val, **settings)
+
+    training.set_seed(4)
+    with pytest.raises(KeyboardInterrupt):
+        training.fit(build_cnn(), train, val, checkpoint_dir=tmp_path,
+                     callbacks=[StopMidEpoch(2)], **settings)
+    model, state = training.load_checkpoint(tmp_path)
+    assert state["epochs_done"] == 2
+    result = training.fit(model, train, val, checkpoint_dir=tmp_path, resume_state=state,
+                          **settings)
+
+    for a, b in zip(whole.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert result["history"] == expected["history"]
+    assert result["best_epoch"] == expected["best_epoch"]

@@ -1,14 +1,15 @@
-"""The seed CNN's fast training step computes what Keras' own step computes."""
+"""The seed CNN's fast training step (digitsuite.training.trainstep) computes what
+Keras' own step computes."""
 
 import numpy as np
 import pytest
-from conftest import SAMPLE_DIR
 
 from digitsuite.backend import keras, tf
 from digitsuite.data.datasets import load_dataset
 from digitsuite.training import trainstep
 from digitsuite.training.loop import compile_for_training, make_train_dataset
 from models import build_cnn, build_dense
+from tests.support import SAMPLE_DIR
 
 
 @pytest.fixture(scope="module")

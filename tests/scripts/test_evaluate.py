@@ -1,28 +1,18 @@
 """evaluate.py end to end in --dry-run (training the missing baselines), the
-table checked against the saved models, the statistics on known inputs, and
-the errors for missing or broken models."""
+table checked against the saved models, and the errors for missing or
+broken models."""
 
-import json
-import math
 import shutil
 
-import numpy as np
 import pytest
-from conftest import SAMPLE_DIR, run_script
 
 from digitsuite.backend import keras
 from digitsuite.cli import DRY_RUN_TEST
 from digitsuite.data.datasets import load_dataset, stratified_subset
 from digitsuite.data.features import make_features
-from digitsuite.evaluation.comparison import (
-    REFERENCE_ACCURACY,
-    accuracy_interval,
-    compare,
-    error_reduction,
-    holm,
-    mcnemar,
-)
+from digitsuite.evaluation.comparison import REFERENCE_ACCURACY
 from digitsuite.inference.predict import predict_proba
+from tests.support import SAMPLE_DIR, read_json, run_script
 
 MODELS = ("lr", "rf", "dense", "cnn")
 OUTPUTS = ["comparison.md", "comparison.json", "comparison.png", "confusions.png",
@@ -39,10 +29,6 @@ def evaluated(tmp_path_factory, trained_cnn_dir):
     run_script("evaluate", ["--dry-run", "--train-missing", "--timing-repeats", 1,
                             "--data-dir", SAMPLE_DIR, "--runs-dir", runs_dir, "--out-dir", out])
     return runs_dir, out
-
-
-def read_json(path):
-    return json.loads(path.read_text())
 
 
 def evaluate_argv(runs_dir, out):
@@ -177,62 +163,3 @@ def test_broken_run_is_one_error_line_naming_the_fix(name, file, content, messag
     assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
     script = "train_cnn.py" if name == "cnn" else f"baselines.py --models {name}"
     assert f"recreate it with: python {script}" in err[0]
-
-
-# --------------------------------------------------------------------------
-# Statistics on small known inputs
-
-
-def test_error_reduction_arithmetic():
-    # The seed's "about 60 %": dense 2.1 % error -> CNN 0.9 %.
-    assert error_reduction(0.021, 0.009) == pytest.approx(12 / 21)
-    assert error_reduction(0.10, 0.05) == pytest.approx(0.5)
-    assert error_reduction(0.01, 0.02) == pytest.approx(-1.0)
-    assert error_reduction(0.0, 0.01) is None
-
-
-def wilson(k, n, z=1.959963984540054):
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
-
-
-@pytest.mark.parametrize("k,n", [(90, 100), (1991, 2000), (3, 10)])
-def test_accuracy_interval_is_the_wilson_interval(k, n):
-    assert accuracy_interval(k, n) == pytest.approx(wilson(k, n), abs=1e-9)
-
-
-def test_accuracy_interval_at_perfect_accuracy_stays_below_one():
-    low, high = accuracy_interval(100, 100)
-    assert high == pytest.approx(1.0)
-    assert low == pytest.approx(100 / (100 + 1.959963984540054 ** 2))  # 0.963
-
-
-def test_mcnemar_exact_p_value():
-    # 1 image only A gets right, 6 only B, 3 both: p = 2 * P(X <= 1 | 7, 1/2) = 16/128.
-    a = np.array([1, 0, 0, 0, 0, 0, 0, 1, 1, 1], bool)
-    b = np.array([0, 1, 1, 1, 1, 1, 1, 1, 1, 1], bool)
-    assert mcnemar(a, b) == {"only_first_correct": 1, "only_second_correct": 6,
-                             "p_value": pytest.approx(0.125)}
-    assert mcnemar(a, a)["p_value"] == 1.0
-
-
-def test_holm_adjustment():
-    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
-    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
-
-
-def test_compare_on_known_predictions():
-    y = np.zeros(10, int)
-    result = compare(y, {"dense": np.r_[np.zeros(8), np.ones(2)],
-                         "cnn": np.r_[np.zeros(9), np.ones(1)]}, {"cnn": {"title": "CNN"}})
-    dense, cnn = result["models"]["dense"], result["models"]["cnn"]
-    assert (dense["n_errors"], cnn["n_errors"]) == (2, 1)
-    assert cnn["error_reduction"] == {"dense": pytest.approx(0.5)}
-    assert dense["error_reduction"] == {"cnn": pytest.approx(-1.0)}
-    assert cnn["reference_error_reduction"]["dense"] == pytest.approx(1 - 0.009 / 0.021)
-    assert cnn["title"] == "CNN"
-    assert result["mcnemar"] == [{
-        "models": ["dense", "cnn"], "only_first_correct": 0, "only_second_correct": 1,
-        "p_value": 1.0, "p_holm": 1.0, "significant": False}]

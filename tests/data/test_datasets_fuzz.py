@@ -1,5 +1,5 @@
-"""Property-based tests: the dataset readers, fed random bytes, either return
-well-formed arrays or raise DataError - never anything else."""
+"""Property-based tests of digitsuite.data.datasets: the readers, fed random bytes,
+either return well-formed arrays or raise DataError - never anything else."""
 
 import gzip
 import io

@@ -1,4 +1,5 @@
-"""MNIST-style preparation of users' pictures (digitsuite.data.images)."""
+"""MNIST-style preparation of users' pictures and the page clean-up before
+reading (digitsuite.data.images)."""
 
 import re
 
@@ -9,19 +10,7 @@ from scipy import ndimage
 
 from digitsuite.data import images
 from digitsuite.errors import ImageError
-
-PAPER, INK = 230, 25
-
-
-def draw_seven(path, dark_ink=True, size=(150, 200), width=14):
-    """A hand-drawn-looking '7' on a plain background, saved as PNG."""
-    back, ink = (PAPER, INK) if dark_ink else (INK, PAPER)
-    img = Image.new("L", size, back)
-    w, h = size
-    ImageDraw.Draw(img).line([(0.25 * w, 0.2 * h), (0.75 * w, 0.2 * h), (0.4 * w, 0.8 * h)],
-                             fill=ink, width=width, joint="curve")
-    img.save(path)
-    return path
+from tests.support import draw_seven, page_of_rings
 
 
 def test_mnist_style_follows_mnist_conventions(tmp_path):
@@ -143,3 +132,24 @@ def test_blank_picture_says_no_digit(tmp_path):
     Image.new("L", (50, 50), 200).save(tmp_path / "blank.png")
     with pytest.raises(ImageError, match="blank.png: found no digit"):
         images.load_digit(tmp_path / "blank.png")
+
+
+# --------------------------------------------------------------------------
+# Page clean-up before reading
+
+
+def test_even_out_lighting_flattens_the_paper():
+    page, _ = page_of_rings(light=0.6)     # paper from 0.85 on the left to 0.34 right
+    flat = images.even_out_lighting(page)
+    assert flat.shape == page.shape and flat.dtype == np.float32
+    paper = flat[5:15, :]
+    assert np.ptp(paper) < 0.05 and np.ptp(page[5:15, :]) > 0.4
+
+
+def test_heavy_noise_is_smoothed_and_light_noise_kept():
+    rng = np.random.default_rng(0)
+    noisy = np.clip(0.8 + rng.normal(0, 0.1, (200, 200)), 0, 1).astype(np.float32)
+    assert images.noise_level(noisy) == pytest.approx(0.1, abs=0.02)
+    assert images.reduce_noise(noisy).std() < 0.05
+    clean = np.clip(0.8 + rng.normal(0, 0.02, (200, 200)), 0, 1).astype(np.float32)
+    np.testing.assert_array_equal(images.reduce_noise(clean), clean)

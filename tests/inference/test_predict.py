@@ -1,4 +1,5 @@
-"""Prediction: the live TensorFlow path and the frozen LiteRT snapshot."""
+"""Prediction (digitsuite.inference.predict): the live TensorFlow path and the
+frozen LiteRT snapshot."""
 
 import sys
 

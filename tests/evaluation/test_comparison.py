@@ -1,0 +1,70 @@
+"""The comparison's statistics (digitsuite.evaluation.comparison) on small
+known inputs."""
+
+import math
+
+import numpy as np
+import pytest
+
+from digitsuite.evaluation.comparison import (
+    accuracy_interval,
+    compare,
+    error_reduction,
+    holm,
+    mcnemar,
+)
+
+
+def test_error_reduction_arithmetic():
+    # The seed's "about 60 %": dense 2.1 % error -> CNN 0.9 %.
+    assert error_reduction(0.021, 0.009) == pytest.approx(12 / 21)
+    assert error_reduction(0.10, 0.05) == pytest.approx(0.5)
+    assert error_reduction(0.01, 0.02) == pytest.approx(-1.0)
+    assert error_reduction(0.0, 0.01) is None
+
+
+def wilson(k, n, z=1.959963984540054):
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+@pytest.mark.parametrize("k,n", [(90, 100), (1991, 2000), (3, 10)])
+def test_accuracy_interval_is_the_wilson_interval(k, n):
+    assert accuracy_interval(k, n) == pytest.approx(wilson(k, n), abs=1e-9)
+
+
+def test_accuracy_interval_at_perfect_accuracy_stays_below_one():
+    low, high = accuracy_interval(100, 100)
+    assert high == pytest.approx(1.0)
+    assert low == pytest.approx(100 / (100 + 1.959963984540054 ** 2))  # 0.963
+
+
+def test_mcnemar_exact_p_value():
+    # 1 image only A gets right, 6 only B, 3 both: p = 2 * P(X <= 1 | 7, 1/2) = 16/128.
+    a = np.array([1, 0, 0, 0, 0, 0, 0, 1, 1, 1], bool)
+    b = np.array([0, 1, 1, 1, 1, 1, 1, 1, 1, 1], bool)
+    assert mcnemar(a, b) == {"only_first_correct": 1, "only_second_correct": 6,
+                             "p_value": pytest.approx(0.125)}
+    assert mcnemar(a, a)["p_value"] == 1.0
+
+
+def test_holm_adjustment():
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def test_compare_on_known_predictions():
+    y = np.zeros(10, int)
+    result = compare(y, {"dense": np.r_[np.zeros(8), np.ones(2)],
+                         "cnn": np.r_[np.zeros(9), np.ones(1)]}, {"cnn": {"title": "CNN"}})
+    dense, cnn = result["models"]["dense"], result["models"]["cnn"]
+    assert (dense["n_errors"], cnn["n_errors"]) == (2, 1)
+    assert cnn["error_reduction"] == {"dense": pytest.approx(0.5)}
+    assert dense["error_reduction"] == {"cnn": pytest.approx(-1.0)}
+    assert cnn["reference_error_reduction"]["dense"] == pytest.approx(1 - 0.009 / 0.021)
+    assert cnn["title"] == "CNN"
+    assert result["mcnemar"] == [{
+        "models": ["dense", "cnn"], "only_first_correct": 0, "only_second_correct": 1,
+        "p_value": 1.0, "p_holm": 1.0, "significant": False}]

@@ -1,0 +1,93 @@
+"""Helpers and constants shared by the test modules: where the sample data
+is, running a script through its real command line, and small pictures and
+models that several modules build."""
+
+import importlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from digitsuite import cli
+from digitsuite.backend import keras
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SAMPLE_DIR = ROOT / "sample_data" / "mnist-t10k-split"
+
+PAPER, INK = 230, 25  # draw_seven's background and pen
+
+SEED_MAP_LAYERS = ["conv1", "pool1", "conv2", "pool2", "conv3"]  # the seed CNN's maps
+
+
+def run_script(script, argv):
+    """Run a top-level script in-process through its real argument parser and
+    error handling; returns main's return value (raises SystemExit on error)."""
+    module = importlib.import_module(script)
+    return cli.run(module.main, module.parse_args([str(a) for a in argv]))
+
+
+def fails_with_one_line(capsys, script, argv, code=2):
+    """Run ``script`` expecting a user error; return its single stderr line."""
+    with pytest.raises(SystemExit) as exit_info:
+        run_script(script, argv)
+    assert exit_info.value.code == code
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: "), err
+    assert "Traceback" not in err
+    return err.strip()
+
+
+def read_json(path):
+    return json.loads(path.read_text())
+
+
+def comparable(metrics):
+    """A run's metrics without the one figure that differs between runs."""
+    return {k: v for k, v in metrics.items() if k != "train_seconds"}
+
+
+def saved_weights(path):
+    return keras.models.load_model(path, safe_mode=True).get_weights()
+
+
+def fitted(estimator, n=60, seed=0):
+    """``estimator`` fitted on random 784-pixel rows covering the 10 classes."""
+    rng = np.random.default_rng(seed)
+    return estimator.fit(rng.random((n, 784)), np.arange(n) % 10)
+
+
+def draw_seven(path, dark_ink=True, size=(150, 200), width=14):
+    """A hand-drawn-looking '7' on a plain background, saved as PNG."""
+    back, ink = (PAPER, INK) if dark_ink else (INK, PAPER)
+    img = Image.new("L", size, back)
+    w, h = size
+    ImageDraw.Draw(img).line([(0.25 * w, 0.2 * h), (0.75 * w, 0.2 * h), (0.4 * w, 0.8 * h)],
+                             fill=ink, width=width, joint="curve")
+    img.save(path)
+    return path
+
+
+def ring(mask, box, stroke=4):
+    """Draw a hollow rectangle ('0'-like character) with the given outer box
+    (x0, y0, x1, y1, ends exclusive) into a bool mask."""
+    x0, y0, x1, y1 = box
+    mask[y0:y1, x0:x1] = True
+    mask[y0 + stroke:y1 - stroke, x0 + stroke:x1 - stroke] = False
+
+
+def page_of_rings(dark_ink=True, light=0.0, noise=0.0, seed=0):
+    """A grey page with two lines of '0'-like rings; returns (page, boxes)."""
+    mask = np.zeros((160, 260), bool)
+    expected = [[(20, 20, 55, 70), (80, 20, 115, 70), (140, 22, 175, 70)],
+                [(30, 100, 65, 150), (90, 100, 125, 150)]]
+    for line in expected:
+        for box in line:
+            ring(mask, box, stroke=5)
+    x = np.linspace(0, 1, mask.shape[1])[None, :]
+    paper, ink = (0.85, 0.15) if dark_ink else (0.15, 0.85)
+    page = np.where(mask, ink, paper) * (1 - light * x)
+    page += np.random.default_rng(seed).normal(0, noise, mask.shape)
+    return np.clip(page, 0, 1).astype(np.float32), expected

@@ -1,0 +1,92 @@
+"""Training under --distribute (digitsuite.training.distribute): mirrored on two
+logical CPU devices, in a subprocess, and TF_CONFIG checked before any work."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from digitsuite.errors import DigitsuiteError
+from digitsuite.training.distribute import check_tf_config
+from tests.support import ROOT, SAMPLE_DIR
+
+MIRRORED = textwrap.dedent("""
+    import sys
+
+    from digitsuite.backend import keras, tf
+
+    # Two logical CPU devices: must be set before TensorFlow's runtime starts.
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+    import numpy as np
+    import train_cnn
+    from digitsuite import cli
+    from digitsuite.training import loop as training
+    from digitsuite.data.augment import POLICIES
+    from digitsuite.data.datasets import load_dataset, stratified_split
+    from digitsuite.training.distribute import make_strategy
+    from models import build_cnn
+
+    out = sys.argv[2]
+    cli.run(train_cnn.main, train_cnn.parse_args(
+        ["--dry-run", "--distribute", "mirrored", "--data-dir", sys.argv[1], "--out-dir", out]))
+
+    # An interrupted mirrored run resumes from its checkpoint to the same weights.
+    class StopAtSecondEpoch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    data = load_dataset("mnist", sys.argv[1])
+    train, val = stratified_split(data.x_train[:240], data.y_train[:240], 0.25, seed=0)
+    settings = dict(epochs=2, batch_size=64, learning_rate=2e-3, seed=4,
+                    policy=POLICIES["mnist"], verbose=0)
+    strategy = make_strategy("mirrored")
+    with strategy.scope():
+        training.set_seed(4)
+        whole = build_cnn()
+        training.fit(whole, train, val, **settings)
+        training.set_seed(4)
+        try:
+            training.fit(build_cnn(), train, val, checkpoint_dir=out + "/ck",
+                         callbacks=[StopAtSecondEpoch()], **settings)
+        except KeyboardInterrupt:
+            pass
+        model, state = training.load_checkpoint(out + "/ck")
+        training.fit(model, train, val, checkpoint_dir=out + "/ck", resume_state=state,
+                     **settings)
+    same = all(np.array_equal(a, b) for a, b in zip(whole.get_weights(), model.get_weights()))
+    print(f"replicas in sync: {strategy.num_replicas_in_sync}; resumed after "
+          f"{state['epochs_done']}; same weights: {same}")
+""")
+
+
+def test_mirrored_training_on_two_cpu_devices_runs_and_resumes(tmp_path):
+    # The child imports the checkout's packages and train_cnn as pytest does.
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": path}
+    env.pop("TF_CONFIG", None)
+    done = subprocess.run([sys.executable, "-c", MIRRORED, str(SAMPLE_DIR), str(tmp_path)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "distribute: mirrored, 2 replicas" in done.stdout
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["epochs_run"] == 1 and metrics["params"] == 237_482
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["distribute"] == "mirrored"
+    assert "replicas in sync: 2; resumed after 1; same weights: True" in done.stdout
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{not json", "TF_CONFIG is not usable"),
+    ('{"cluster": {"worker": ["a:1"]}}', "TF_CONFIG is not usable"),
+    ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 3}}',
+     "task index 3 is not in its worker list"),
+])
+def test_bad_tf_config_is_named(text, message):
+    with pytest.raises(DigitsuiteError, match=message):
+        check_tf_config(text)

@@ -1,0 +1,50 @@
+"""Layer pictures (digitsuite.visual.layerviz) of the seed CNN: feature-map
+panels, class probabilities and saliency."""
+
+import numpy as np
+import pytest
+
+from digitsuite.inference.modelio import load_keras_model
+from digitsuite.visual import layerviz
+from tests.support import SEED_MAP_LAYERS
+
+
+def test_one_panel_per_channel_for_every_conv_and_pool_layer(seed_model, sample_test_set):
+    model = load_keras_model(seed_model)
+    result = layerviz.analyse(model, sample_test_set[0][0] / np.float32(255))
+    assert list(result["maps"]) == SEED_MAP_LAYERS
+    assert list(result["dense"]) == ["dense1", "dense2"]
+    for name, maps in result["maps"].items():
+        channels = model.get_layer(name).output.shape[-1]
+        assert maps.shape[-1] == channels
+        mosaic, corners = layerviz.tile_maps(maps, gap=1)
+        assert len(corners) == channels
+        height, width = maps.shape[:2]
+        for k, (top, left) in enumerate(corners):
+            np.testing.assert_array_equal(mosaic[top:top + height, left:left + width],
+                                          maps[..., k])
+        # One number label per panel in the saved figure.
+        fig = layerviz.plot_feature_maps(name, maps)
+        labels = {t.get_text() for t in fig.axes[0].texts}
+        assert labels == {str(k) for k in range(channels)}
+    assert result["filters"].shape == (3, 3, 64)
+
+
+def test_probabilities_sum_to_one_and_match_the_model(seed_model, sample_test_set):
+    model = load_keras_model(seed_model)
+    image = sample_test_set[0][7] / np.float32(255)
+    result = layerviz.analyse(model, image)
+    assert result["probabilities"].sum() == pytest.approx(1.0, abs=1e-5)
+    np.testing.assert_allclose(result["probabilities"],
+                               model.predict(image[None, ..., None], verbose=0)[0], atol=1e-6)
+    assert result["predicted"] == int(np.argmax(result["probabilities"]))
+
+
+def test_saliency_uses_class_scores(seed_model, sample_test_set):
+    model = load_keras_model(seed_model)
+    image = sample_test_set[0][7][None, ..., None] / np.float32(255)
+    scores = np.asarray(layerviz.class_score_model(model)(image))[0]
+    softmax = np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum()
+    np.testing.assert_allclose(softmax, np.asarray(model(image))[0], atol=1e-6)
+    heat = layerviz.saliency(model, image[0, ..., 0], 3)
+    assert heat.shape == (28, 28) and heat.min() >= 0 and heat.max() == 1.0
