@@ -217,3 +217,29 @@ def test_validation_split_is_stratified_seeded_and_disjoint(sample_dir):
     np.testing.assert_allclose(np.bincount(y_b) / 800, np.bincount(ds.y_train) / 8000, atol=0.002)
     flat_a = {img.tobytes() for img in x_a}
     assert not any(img.tobytes() in flat_a for img in x_b)
+
+
+def test_keras_download_line_shows_only_when_the_download_works(monkeypatch, capsys):
+    from digitsuite.backend import keras
+
+    def offline():
+        print("Downloading data from https://storage.googleapis.com/mnist.npz")
+        raise OSError("URL fetch failure on https://…: None -- no network")
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
+    failures = []
+    assert data._from_download("mnist", failures) is None
+    assert capsys.readouterr().out == ""
+    assert failures == ["Keras download failed: no network"]
+
+    arrays = make_arrays()
+
+    def online():
+        print("Downloading data from https://storage.googleapis.com/mnist.npz")
+        return ((arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"]))
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", online)
+    loaded, source = data._from_download("mnist", [])
+    assert capsys.readouterr().out.startswith("Downloading data from")
+    np.testing.assert_array_equal(loaded["x_test"], arrays["x_test"])
+    assert source == "Keras download of mnist"

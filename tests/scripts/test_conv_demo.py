@@ -34,3 +34,11 @@ def test_conv_demo_rejects_a_kernel_that_is_not_square(tmp_path, capsys):
         run_script("conv_demo", ["--kernel", "1,2,3,4,5", "--out-dir", tmp_path])
     assert exit_info.value.code == 2
     assert "needs 9 numbers for a 3x3 kernel" in capsys.readouterr().err
+
+
+def test_conv_demo_dry_run_shrinks_the_picture_and_writes_every_figure(tmp_path, capsys):
+    result = run_script("conv_demo", ["--dry-run", "--out-dir", tmp_path])
+    assert max(result["image"].shape[:2]) == 96  # the bundled photo is 181x301
+    assert {p.name for p in tmp_path.iterdir()} == {"convolution.png", "padding.png",
+                                                    "pooling.png"}
+    assert "2x2 max-pool: 58x96x3 -> 29x48x3" in capsys.readouterr().out

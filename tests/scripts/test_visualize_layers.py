@@ -128,3 +128,12 @@ def test_model_with_another_input_shape_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit):
         visualize(tmp_path / "rgb.keras", tmp_path / "o")
     assert "takes inputs of shape (None, 32, 32, 3)" in capsys.readouterr().err
+
+
+def test_dry_run_draws_every_figure_without_a_trained_model(tmp_path, capsys):
+    result = run_script("visualize_layers", ["--dry-run", "--model", tmp_path / "absent.keras",
+                                             "--data-dir", SAMPLE_DIR, "--digit", 5,
+                                             "--out-dir", tmp_path / "out"])
+    assert set(result["files"]) == expected_files(SEED_MAP_LAYERS, "conv1")
+    assert all((tmp_path / "out" / name).stat().st_size > 0 for name in result["files"])
+    assert "predicted" in capsys.readouterr().out
