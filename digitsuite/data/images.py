@@ -51,26 +51,32 @@ def read_image(path, colour=False, max_side=None):
     if path.stat().st_size == 0:
         raise ImageError(f"{path} is empty (0 bytes); give a PNG or JPEG image")
     with open(path, "rb") as f:  # permission errors surface here, as OSError
-        try:
-            # Pillow warns above its own pixel limit and raises at twice it;
-            # both mean "too large" here.
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(f) as img:
-                    _check_size(img.size, path)
-                    img = ImageOps.exif_transpose(img)  # decodes the pixels
-                    return _to_array(img, colour, max_side)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ImageError(
-                f"{path} is too large to decode safely ({exc}); shrink it first") from exc
-        except UnidentifiedImageError as exc:
-            raise ImageError(
-                f"{path} is not an image Pillow can read; give a PNG, JPEG, BMP, "
-                "GIF, TIFF or WebP file") from exc
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise ImageError(
-                f"{path} cannot be decoded ({exc}); the file is truncated or corrupt, "
-                "save or download it again") from exc
+        return decode_image(f, path, colour, max_side)
+
+
+def decode_image(file, name, colour=False, max_side=None):
+    """:func:`read_image` for an open binary file (an upload, say); ``name``
+    stands for the file in error messages."""
+    try:
+        # Pillow warns above its own pixel limit and raises at twice it;
+        # both mean "too large" here.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(file) as img:
+                _check_size(img.size, name)
+                img = ImageOps.exif_transpose(img)  # decodes the pixels
+                return _to_array(img, colour, max_side)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(
+            f"{name} is too large to decode safely ({exc}); shrink it first") from exc
+    except UnidentifiedImageError as exc:
+        raise ImageError(
+            f"{name} is not an image Pillow can read; give a PNG, JPEG, BMP, "
+            "GIF, TIFF or WebP file") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageError(
+            f"{name} cannot be decoded ({exc}); the file is truncated or corrupt, "
+            "save or download it again") from exc
 
 
 def _check_size(size, path):

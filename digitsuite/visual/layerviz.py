@@ -84,8 +84,78 @@ def saliency(model, image, class_index):
     with tf.GradientTape() as tape:
         tape.watch(x)
         score = scores(x, training=False)[0, class_index]
-    grad = np.abs(tape.gradient(score, x).numpy()[0]).max(axis=-1)
-    return grad / grad.max() if grad.max() > 0 else grad
+    return _scaled_saliency(tape.gradient(score, x).numpy()[0])
+
+
+def _scaled_saliency(grad):
+    """Input gradient (h, w, channels) -> (h, w): the largest |gradient| over
+    channels, scaled to a maximum of 1."""
+    heat = np.abs(grad).max(axis=-1)
+    return heat / heat.max() if heat.max() > 0 else heat
+
+
+class Analyser:
+    """:func:`analyse` for one model, built once for many images.
+
+    The probe (input -> every conv, pool and dense activation and the class
+    scores) and the saliency gradient run as one compiled ``tf.function``,
+    so a call costs one forward and one backward pass, not a model build.
+    It snapshots the model's weights (the class-score copy and ``filters``):
+    build a new one after training further. Calls may come from several
+    threads at once.
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.map_names = map_layer_names(model)
+        self.dense_names = dense_layer_names(model)
+        names = self.map_names + self.dense_names
+        scores = class_score_model(model)
+        self._softmax_removed = scores is not model
+        # model.input is the single input tensor, so the probe takes one
+        # array (model.inputs would want a list).
+        probe = keras.Model(scores.input, [scores.get_layer(n).output for n in names]
+                            + [scores.output])
+        spec = tf.TensorSpec([1, *model.input_shape[1:]], tf.float32)
+
+        @tf.function(input_signature=[spec], autograph=False)  # plain ops, no control flow
+        def run(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                outputs = probe(x, training=False)
+                # The predicted class's score; the softmax, when there is one, keeps the argmax.
+                score = tf.reduce_max(outputs[-1][0])
+            return outputs, tape.gradient(score, x)
+
+        self._run = run
+        # (kh, kw, in, out) -> (kh, kw, out); the mean over input channels is
+        # the filter itself for grey inputs.
+        self.filters = {layer.name: np.asarray(layer.kernel).mean(axis=2)
+                        for layer in model.layers if isinstance(layer, keras.layers.Conv2D)}
+        conv = first_conv_layer(model)
+        self.filters_layer = conv.name if conv is not None else None
+
+    def __call__(self, image):
+        """The dict of :func:`analyse` for one image (float (28, 28) in 0-1)."""
+        x = np.asarray(image, np.float32).reshape(1, *self.model.input_shape[1:])
+        outputs, grad = self._run(tf.constant(x))
+        outputs = [o.numpy()[0] for o in outputs]
+        activations = dict(zip(self.map_names + self.dense_names, outputs))
+        output = outputs[-1].astype(np.float64)
+        if self._softmax_removed:
+            exp = np.exp(output - output.max())
+            probabilities = exp / exp.sum()
+        else:
+            probabilities = class_probabilities(output)
+        return {
+            "maps": {n: activations[n] for n in self.map_names},
+            "dense": {n: activations[n] for n in self.dense_names},
+            "probabilities": probabilities,
+            "predicted": int(np.argmax(probabilities)),
+            "saliency": _scaled_saliency(grad.numpy()[0]),
+            "filters": self.filters.get(self.filters_layer),
+            "filters_layer": self.filters_layer,
+        }
 
 
 def analyse(model, image):
@@ -95,31 +165,10 @@ def analyse(model, image):
     and pooling layers, ``dense`` {layer name: (units,)}, ``probabilities``
     (classes,), ``predicted`` class index, ``saliency`` (28, 28), and
     ``filters`` (kh, kw, filters) of the first Conv2D layer with its
-    ``filters_layer`` name (None when the model has no Conv2D).
+    ``filters_layer`` name (None when the model has no Conv2D). For many
+    images, build one :class:`Analyser` and call it.
     """
-    image = np.asarray(image, np.float32)
-    map_names, dense_names = map_layer_names(model), dense_layer_names(model)
-    names = map_names + dense_names
-    # All activations and the output in one call. model.input is the single
-    # input tensor, so the probe takes one array (model.inputs would want a list).
-    probe = keras.Model(model.input, [model.get_layer(n).output for n in names]
-                        + [model.output])
-    outputs = [np.asarray(o)[0] for o in probe(image[None, ..., None], training=False)]
-    activations = dict(zip(names, outputs))
-    probabilities = class_probabilities(outputs[-1])
-    predicted = int(np.argmax(probabilities))
-    conv = first_conv_layer(model)
-    return {
-        "maps": {n: activations[n] for n in map_names},
-        "dense": {n: activations[n] for n in dense_names},
-        "probabilities": probabilities,
-        "predicted": predicted,
-        "saliency": saliency(model, image, predicted),
-        # (kh, kw, in, out) -> (kh, kw, out); the mean over input channels is
-        # the filter itself for grey inputs.
-        "filters": np.asarray(conv.kernel).mean(axis=2) if conv is not None else None,
-        "filters_layer": conv.name if conv is not None else None,
-    }
+    return Analyser(model)(image)
 
 
 def percent(probability):

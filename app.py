@@ -1,0 +1,65 @@
+"""Serve a page to draw a digit and watch every layer answer, read the
+numbers in a photo, and try convolution on a picture.
+
+Starts a local web server (FastAPI on uvicorn) and prints the address to
+open. The page works offline: its script, style and fonts come from this
+checkout. It answers with the trained models it finds (the CNN at --model,
+logistic regression, random forest and dense net under --runs-dir) and
+says how to train the ones it lacks.
+
+    python app.py                                   # http://127.0.0.1:8000/
+    python app.py --port 8080 --runs-dir runs --model runs/cnn-fashion/model.keras
+    python app.py --host 0.0.0.0                    # reachable from other machines
+
+Draw: the 28x28 input after MNIST-style preparation, the four models'
+probabilities, every convolution and pooling layer's feature maps (with
+each map's filter) and the saliency map, as you draw. Upload: the same for
+a picture of one digit, or the numbers read in a photo or scan (as
+read_digits.py reads them, with its --json output). Learn: conv_demo.py's
+convolution, padding and pooling on the bundled photo or yours, with your
+kernel. docs/app.md describes the routes and the limits.
+"""
+
+from pathlib import Path
+
+from digitsuite import cli
+from digitsuite.inference.runs import DEFAULT_RUNS_DIR, model_path
+
+
+def port_number(text):
+    """argparse type: a TCP port, 0 (any free port) to 65535."""
+    return cli.whole_number(text, 0, 65535)
+
+
+def parse_args(argv=None):
+    parser = cli.Parser(__doc__)
+    parser.add_argument("--host", type=str, default="127.0.0.1",
+                        help="address to listen on; 0.0.0.0 for every network interface "
+                             "(default: 127.0.0.1, this computer only)")
+    parser.add_argument("--port", type=port_number, default=8000,
+                        help="port to listen on, 0 for any free one (default: 8000)")
+    parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR,
+                        help="folder with the trained runs lr/, rf/, dense/ and cnn/ "
+                             f"(default: {DEFAULT_RUNS_DIR})")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="the CNN to look into, a Keras model with 28x28x1 inputs "
+                             "(default: RUNS_DIR/cnn/model.keras, i.e. "
+                             f"{model_path(DEFAULT_RUNS_DIR, 'cnn')})")
+    parser.add_argument("--debug", action="store_true",
+                        help="show full tracebacks instead of one-line errors (default: off)")
+    return parser.parse_args(argv)
+
+
+def main(args):
+    from digitsuite.app import server
+    from digitsuite.app.session import Session
+
+    sock = server.bind(args.host, args.port)  # a taken port fails here, in one line
+    session = Session(args.runs_dir, args.model)
+    print("\n".join(session.summary()))
+    print(f"digitsuite app: open {server.url(sock)}  (Ctrl-C stops it)", flush=True)
+    server.make_server(server.create_app(session)).run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    cli.run(main, parse_args())

@@ -1,0 +1,217 @@
+"""The app's FastAPI application: the page, its files and four JSON routes.
+
+- ``GET /``: the page; ``GET /static/...``: its script and style.
+- ``GET /api/info``: the models (loaded, or why not and how to train them),
+  the CNN's layers and filters, the colour maps, the demo's kernels.
+- ``POST /api/digit`` (form field ``file``: a drawing or a picture of one
+  digit): its MNIST-style 28x28 input, every model's probabilities, the
+  CNN's feature maps and saliency (:func:`digitsuite.app.views.digit`).
+- ``POST /api/read`` (``file``: a photo or scan): the numbers read, as
+  ``read_digits.py`` reads them (:func:`digitsuite.reading.reader.read_page`).
+- ``POST /api/conv`` (``kernel`` text, optional ``file``): the convolution
+  demo of ``conv_demo.py`` on the bundled photo or the upload.
+
+Every error is a 4xx (or 500) response ``{"error": "one line"}``; bodies
+over MAX_UPLOAD_BYTES are refused before they are read. The routes are
+plain functions, so the server runs them in its thread pool: concurrent
+requests are computed in parallel, each on its own arrays.
+"""
+
+import io
+import re
+import socket
+import time
+from pathlib import Path
+
+from fastapi import FastAPI, File, Form, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+
+from digitsuite.app import views
+from digitsuite.data import images
+from digitsuite.errors import DigitsuiteError
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # the largest picture accepted
+FORM_OVERHEAD = 64 * 1024  # room for the multipart framing and the other fields
+DIGIT_MAX_SIDE = 1000  # pictures are shrunk to this (digits) or PAGE_MAX_SIDE (pages)
+PAGE_MAX_SIDE = 2000  # pixels a side before reading, so one request cannot hold the server
+CONV_MAX_SIDE = 480   # the convolution demo's pictures, as conv_demo.py --max-side
+# The page loads nothing from elsewhere; the browser is told to refuse it too.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data: blob:; "
+                           "object-src 'none'; base-uri 'none'; form-action 'self'")
+
+
+class UploadLimit:
+    """ASGI middleware: refuse request bodies over ``max_bytes`` with 413,
+    from the Content-Length header before reading any of it, or while
+    reading a body sent without one. Also adds ``Server-Timing: app;dur=ms``
+    (the time until the response starts) and the page's security policy."""
+
+    def __init__(self, app, max_bytes):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start = time.perf_counter()
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            response = error_response(
+                413 if length.isdigit() else 400,
+                too_large(int(length)) if length.isdigit() else "bad Content-Length header")
+            return await response(scope, receive, send)
+        received = 0
+
+        async def limited_receive():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise HTTPException(413, too_large(received))
+            return message
+
+        async def timed_send(message):
+            if message["type"] == "http.response.start":
+                ms = (time.perf_counter() - start) * 1000
+                message["headers"] = [*message.get("headers", []),
+                                      (b"server-timing", f"app;dur={ms:.2f}".encode()),
+                                      (b"content-security-policy",
+                                       CONTENT_SECURITY_POLICY.encode())]
+            await send(message)
+
+        await self.app(scope, limited_receive, timed_send)
+
+
+def too_large(size):
+    return (f"the upload is {size / 1e6:.1f} MB, over the {MAX_UPLOAD_BYTES / 1e6:.0f} MB "
+            "limit; shrink the picture or save it as JPEG")
+
+
+def error_response(status, message):
+    """``{"error": message}`` on one line, with ``status``."""
+    return JSONResponse({"error": " ".join(str(message).split())}, status_code=status)
+
+
+def upload_name(file, default="the upload"):
+    """The uploaded file's own name (no folders, printable, short) for messages."""
+    name = re.sub(r"[^\w .,()+-]", "_", Path(file.filename or "").name)[:80].strip()
+    return name or default
+
+
+def decode(file, max_side, colour=False):
+    """An uploaded picture as a float array in 0-1 (see images.read_image)."""
+    name = upload_name(file)
+    data = file.file.read()
+    if not data:
+        raise DigitsuiteError(f"{name} is empty (0 bytes); give a PNG or JPEG image")
+    return images.decode_image(io.BytesIO(data), name, colour=colour, max_side=max_side), name
+
+
+def create_app(session):
+    """The FastAPI application serving ``session``'s models."""
+    app = FastAPI(title="digitsuite", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(UploadLimit, max_bytes=MAX_UPLOAD_BYTES + FORM_OVERHEAD)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.exception_handler(HTTPException)
+    def http_error(request, exc):
+        return error_response(exc.status_code, exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(request, exc):
+        problem = exc.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"] if part != "body")
+        return error_response(422, f"{where}: {problem['msg']}")
+
+    @app.exception_handler(DigitsuiteError)
+    def user_error(request, exc):
+        return error_response(400, exc)
+
+    @app.exception_handler(Exception)
+    def server_error(request, exc):
+        return error_response(500, f"internal error ({type(exc).__name__}); the server "
+                                   "keeps serving, and its log has the details")
+
+    def need_cnn():
+        if session.analyser is None:
+            raise HTTPException(409, f"no CNN to read with: {session.slots['cnn'].problem}")
+
+    @app.get("/", include_in_schema=False)
+    def page():
+        return FileResponse(STATIC_DIR / "index.html")
+
+    @app.get("/api/info")
+    def info():
+        return views.info(session, MAX_UPLOAD_BYTES)
+
+    @app.post("/api/digit")
+    def digit(file: UploadFile = File(...)):
+        if not any(slot.available for slot in session.slots.values()):
+            raise HTTPException(409, "no trained model to answer with: "
+                                     + session.slots["cnn"].problem)
+        grey, name = decode(file, DIGIT_MAX_SIDE)
+        try:
+            prepared = images.mnist_style(images.to_foreground(grey))
+        except DigitsuiteError as exc:
+            raise DigitsuiteError(f"{name}: {exc}") from exc
+        return views.digit(session, prepared)
+
+    @app.post("/api/read")
+    def read(file: UploadFile = File(...)):
+        from digitsuite.reading.reader import read_page
+
+        need_cnn()
+        grey, name = decode(file, PAGE_MAX_SIDE)
+        try:
+            found, _ = read_page(session.cnn, grey)
+        except DigitsuiteError as exc:
+            raise DigitsuiteError(f"{name}: {exc}") from exc
+        return views.reading({"file": name, **found}, grey)
+
+    @app.post("/api/conv")
+    def conv(kernel: str = Form(...), file: UploadFile | None = File(None)):
+        from digitsuite.visual.convdemo import DEMO_PHOTO, parse_kernel
+
+        try:
+            weights = parse_kernel(kernel)
+        except ValueError as exc:
+            raise DigitsuiteError(f"kernel: {exc}") from exc
+        if file is None:
+            picture, name = images.read_image(DEMO_PHOTO, colour=True,
+                                              max_side=CONV_MAX_SIDE), DEMO_PHOTO.name
+        else:
+            picture, name = decode(file, CONV_MAX_SIDE, colour=True)
+        return views.conv_demo(picture, weights, name)
+
+    return app
+
+
+def bind(host, port):
+    """A listening socket on ``host``:``port`` (0: any free port). Raises
+    OSError (say, the port is taken) before the server starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def url(sock):
+    """The page's address for a bound socket."""
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+def make_server(app):
+    """A uvicorn server for ``app``, quiet but for warnings; ``.run(sockets=[sock])``."""
+    import uvicorn
+
+    return uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+
