@@ -36,7 +36,7 @@ def make_strategy(name):
         return tf.distribute.MirroredStrategy([d.name for d in devices])
     if name == "multiworker":
         check_tf_config(os.environ.get("TF_CONFIG"))
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _multi_worker_strategy(tf)
     raise DigitsuiteError(f"unknown --distribute {name!r}; choose one of {', '.join(STRATEGIES)}")
 
 
@@ -55,3 +55,28 @@ def check_tf_config(text):
     if not isinstance(workers, list) or not 0 <= index < len(workers):
         raise DigitsuiteError(f"TF_CONFIG task index {index} is not in its worker list; {hint}")
 
+
+
+def _multi_worker_strategy(tf):
+    """``MultiWorkerMirroredStrategy`` whose ``reduce`` does what Keras asks of it.
+
+    Across several workers Keras 3.15 asks TensorFlow 2.21 for two
+    reductions it does not do, and ``fit`` died with a traceback: ``fit`` and
+    ``evaluate`` reduce their first batch, an ``(images, labels)`` pair, to
+    learn its shapes (TensorFlow reduces single tensors only: "Attempt to
+    convert a value (PerReplica...) to a Tensor"), and each step reduces its
+    scalar metrics along axis 0 ("Invalid reduction dimension 0 for input
+    with 0 dimensions"). Here each tensor is reduced in turn, scalars across
+    replicas only.
+    """
+    base = tf.distribute.MultiWorkerMirroredStrategy
+
+    class MultiWorkerMirroredStrategy(base):
+        def reduce(self, reduce_op, value, axis):
+            def one(v):
+                rank = self.experimental_local_results(v)[0].shape.rank
+                return base.reduce(self, reduce_op, v, None if rank == 0 else axis)
+
+            return tf.nest.map_structure(one, value)
+
+    return MultiWorkerMirroredStrategy()
