@@ -190,16 +190,20 @@ def create_app(session):
 
 
 def bind(host, port):
-    """A listening socket on ``host``:``port`` (0: any free port). Raises
-    OSError (say, the port is taken) before the server starts."""
+    """A socket listening on ``host``:``port`` (0: any free port), before
+    the server starts (connections wait until it does). Raises
+    DigitsuiteError when it cannot be had (say, the port is taken)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-    except OSError:
+        sock.listen(128)
+    except (OSError, OverflowError) as exc:
         sock.close()
-        raise
+        reason = getattr(exc, "strerror", None) or exc
+        raise DigitsuiteError(f"cannot listen on {host} port {port}: {reason}; choose "
+                              "another --port (or --host)") from exc
     return sock
 
 

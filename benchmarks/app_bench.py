@@ -1,0 +1,180 @@
+"""Time the web app's draw requests, as the page sends them while you draw.
+
+Starts the app (digitsuite.app) on a free local port with the models of
+--runs-dir (and --model), then sends --requests draw requests: a
+140x140 PNG of a test digit, answered with the 28x28 input, the four
+models' probabilities, every feature map of the CNN and its saliency. It
+does this with 1 and then 8 clients sending at once, and writes the
+server's time per request (from its Server-Timing header: from the request
+to the start of the response) and the round trip seen by the client, as
+p50/p95, to <date>-app.json and .md under --out-dir, with the machine's
+load.
+
+    python benchmarks/app_bench.py --runs-dir runs
+    python benchmarks/app_bench.py --runs-dir /tmp/app-runs --requests 200
+    python benchmarks/app_bench.py --dry-run --runs-dir /tmp/app-runs --out-dir /tmp/bench
+"""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run from anywhere, like the top-level scripts
+
+from digitsuite import cli  # noqa: E402
+from digitsuite.inference.runs import DEFAULT_RUNS_DIR  # noqa: E402
+
+DRAWING_SIDE = 140  # what the page sends (app.js SEND_SIDE)
+DRY_RUN_REQUESTS = 16
+
+
+def parse_args(argv=None):
+    parser = cli.Parser(__doc__)
+    parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR,
+                        help=f"folder with the trained runs (default: {DEFAULT_RUNS_DIR})")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="the CNN (default: RUNS_DIR/cnn/model.keras)")
+    parser.add_argument("--requests", type=cli.positive_int, default=200,
+                        help="draw requests per concurrency level (default: 200)")
+    parser.add_argument("--clients", type=cli.positive_int, nargs="+", default=[1, 8],
+                        help="concurrency levels: clients sending at once (default: 1 8)")
+    cli.add_output_args(parser, ROOT / "benchmarks" / "results", what="the result files",
+                        dry_run=f"{DRY_RUN_REQUESTS} requests per level",
+                        default_text="benchmarks/results")
+    return parser.parse_args(argv)
+
+
+def drawings(count):
+    """``count`` PNGs like the page's: bundled test digits, dark on white, 140x140."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from digitsuite.data.datasets import load_idx_folder
+
+    test = load_idx_folder(ROOT / "sample_data" / "mnist-t10k-split")["x_test"]
+    digits = test[np.arange(count) % len(test)]
+    pngs = []
+    for digit in digits:
+        picture = Image.fromarray(255 - digit).resize((DRAWING_SIDE, DRAWING_SIDE),
+                                                      Image.Resampling.BILINEAR)
+        buffer = io.BytesIO()
+        picture.save(buffer, format="PNG")
+        pngs.append(buffer.getvalue())
+    return pngs
+
+
+def timed_requests(url, pngs, clients):
+    """Send every PNG once, from ``clients`` threads; returns [(server ms, round-trip ms)]."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    def send(chunk):
+        times = []
+        with httpx.Client(base_url=url, timeout=60) as client:
+            for png in chunk:
+                start = time.perf_counter()
+                response = client.post("/api/digit",
+                                       files={"file": ("drawing.png", png, "image/png")})
+                trip = (time.perf_counter() - start) * 1000
+                if response.status_code != 200:
+                    raise RuntimeError(f"draw request failed: {response.text}")
+                server = float(response.headers["server-timing"].split("dur=")[1])
+                times.append((server, trip))
+        return times
+
+    chunks = [pngs[k::clients] for k in range(clients)]
+    with ThreadPoolExecutor(clients) as pool:
+        return [t for times in pool.map(send, chunks) for t in times]
+
+
+def summarise(times, seconds):
+    import numpy as np
+
+    server, trip = np.array(times).T
+    return {"requests": len(times), "server_ms_p50": round(float(np.median(server)), 2),
+            "server_ms_p95": round(float(np.percentile(server, 95)), 2),
+            "round_trip_ms_p50": round(float(np.median(trip)), 2),
+            "round_trip_ms_p95": round(float(np.percentile(trip, 95)), 2),
+            "requests_per_second": round(len(times) / seconds, 1)}
+
+
+def report(results):
+    """The Markdown page of a run."""
+    from digitsuite.markdown import table
+
+    rows = [[r["clients"], r["requests"], r["server_ms_p50"], r["server_ms_p95"],
+             r["round_trip_ms_p50"], r["round_trip_ms_p95"], r["requests_per_second"]]
+            for r in results["levels"]]
+    machine = results["machine"]
+    return "\n".join([
+        f"# App draw requests, {results['date']}", "",
+        f"Command: `{results['command']}`", "",
+        f"Machine: {machine['cpus']} CPU cores, load average {machine['load_before']} before "
+        f"and {machine['load_after']} after (1, 5, 15 minutes); TensorFlow "
+        f"{machine['tensorflow']}. Models: {results['models']}.", "",
+        "Each request: a 140x140 PNG drawing -> MNIST-style 28x28 input, the four models' "
+        "probabilities, every CNN feature map and the saliency map. Server time is from the "
+        "request to the start of the response (Server-Timing); round trip is the client's.",
+        "", *table(["clients", "requests", "server p50 ms", "server p95 ms", "round trip p50 ms",
+                    "round trip p95 ms", "requests/s"], rows, ["right"] * 7), ""])
+
+
+def main(args):
+    import datetime
+    import os
+    import threading
+    import time
+
+    import tensorflow as tf
+
+    from digitsuite.app import server
+    from digitsuite.app.session import Session
+    from digitsuite.fileio import prepare_out_dir, write_json, write_text
+
+    requests = DRY_RUN_REQUESTS if args.dry_run else args.requests
+    session = Session(args.runs_dir, args.model)
+    print("\n".join(session.summary()))
+    sock = server.bind("127.0.0.1", 0)
+    app_server = server.make_server(server.create_app(session))
+    thread = threading.Thread(target=app_server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not app_server.started:
+        time.sleep(0.05)
+    url = server.url(sock)
+    pngs = drawings(requests)
+    load_before = [round(v, 2) for v in os.getloadavg()]
+    timed_requests(url, pngs[:10], 1)  # warm-up: thread pool, connections, caches
+    levels = []
+    for clients in args.clients:
+        start = time.perf_counter()
+        times = timed_requests(url, pngs, clients)
+        levels.append({"clients": clients, **summarise(times, time.perf_counter() - start)})
+        print(f"{clients} client(s): server p50 {levels[-1]['server_ms_p50']} ms, "
+              f"p95 {levels[-1]['server_ms_p95']} ms; round trip p50 "
+              f"{levels[-1]['round_trip_ms_p50']} ms", flush=True)
+    app_server.should_exit = True
+    thread.join(timeout=10)
+    date = datetime.date.today().isoformat()
+    results = {
+        "date": date, "command": " ".join(["python", "benchmarks/app_bench.py",
+                                           *sys.argv[1:]]),
+        "machine": {"cpus": os.cpu_count(), "load_before": load_before,
+                    "load_after": [round(v, 2) for v in os.getloadavg()],
+                    "tensorflow": tf.__version__},
+        "models": ", ".join(f"{slot.title} ({'loaded' if slot.available else 'missing'})"
+                            for slot in session.slots.values()),
+        "levels": levels}
+    out_dir = prepare_out_dir(args.out_dir)
+    stem = f"{date}-app" + ("-dry-run" if args.dry_run else "")
+    write_json(out_dir / f"{stem}.json", results)
+    write_text(out_dir / f"{stem}.md", report(results))
+    print(f"wrote {out_dir / stem}.json and .md")
+    return results
+
+
+if __name__ == "__main__":
+    cli.run(main, parse_args())

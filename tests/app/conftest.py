@@ -1,0 +1,81 @@
+"""Fixtures of the app's tests: tiny trained runs of the four models, the
+app on them in-process (TestClient) and live on a free port (for the
+browser and concurrent clients), and headless Chromium."""
+
+import threading
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from digitsuite.app import server
+from digitsuite.app.session import Session
+from tests.app.pages import CHROMIUM, launch
+from tests.support import SAMPLE_DIR, run_script
+
+
+@pytest.fixture(scope="session")
+def app_runs(tmp_path_factory):
+    """A runs folder with lr/, rf/ and dense/ from ``baselines.py --dry-run``
+    (a small forest keeps it quick)."""
+    runs = tmp_path_factory.mktemp("app-runs")
+    run_script("baselines", ["--dry-run", "--data-dir", SAMPLE_DIR, "--rf-trees", 30,
+                             "--out-dir", runs])
+    return runs
+
+
+@pytest.fixture(scope="session")
+def session(app_runs, reader_model):
+    """The app's models: the three baselines and, as the CNN, the small CNN
+    the reader tests use (a --dry-run seed CNN reads too few digits right
+    to be asked for a '7')."""
+    return Session(app_runs, model=reader_model)
+
+
+@pytest.fixture(scope="session")
+def client(session):
+    with TestClient(server.create_app(session)) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session")
+def live_url(session):
+    """The app served by uvicorn in a thread, on a free port."""
+    sock = server.bind("127.0.0.1", 0)
+    app_server = server.make_server(server.create_app(session))
+    thread = threading.Thread(target=app_server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not app_server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield server.url(sock)
+    app_server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium through Playwright (no browser download)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install -y chromium "
+                    "(.ci/run installs it)")
+    with launch() as chromium:
+        yield chromium
+
+
+@pytest.fixture
+def page(browser, live_url):
+    """A fresh page of the app, loaded and ready; fails the test on any
+    script error or console error."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900},
+                                  accept_downloads=True)
+    tab = context.new_page()
+    problems = []
+    tab.on("pageerror", lambda exc: problems.append(str(exc)))
+    tab.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    tab.goto(live_url)
+    tab.wait_for_selector("body[data-ready=true]")
+    yield tab
+    context.close()
+    assert not problems, problems

@@ -1,0 +1,280 @@
+"""The app's JSON API without a browser: a drawing's views equal the
+suite's own analysis, a page reads as read_digits.py reads it, the
+convolution demo, every bad input's 4xx and one-line message, missing and
+corrupt models, concurrent clients, and app.py's command line."""
+
+import base64
+import io
+import json
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from benchmarks.app_bench import drawings
+from digitsuite.app import server
+from digitsuite.app.session import OTHERS, Session
+from digitsuite.data import images
+from digitsuite.data.features import make_features
+from digitsuite.inference import predict, runs
+from digitsuite.visual import convdemo, layerviz
+from tests.support import ROOT, draw_seven, fails_with_one_line, run_script
+
+PAGE = ROOT / "sample_data" / "digits_page.png"
+
+
+def png(picture):
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def post(client, route, data, name="picture.png"):
+    return client.post(route, files={"file": (name, data, "image/png")})
+
+
+def unpack(b64, shape):
+    return np.frombuffer(base64.b64decode(b64), np.uint8).reshape(shape)
+
+
+def test_info_lists_the_four_models_and_the_cnn_layers(client, session):
+    info = client.get("/api/info").json()
+    assert [m["name"] for m in info["models"]] == list(runs.MODELS)
+    assert all(m["available"] and m["problem"] is None for m in info["models"])
+    layers = info["cnn"]["layers"]
+    assert [layer["name"] for layer in layers] == layerviz.map_layer_names(session.cnn)
+    for name, filters in session.analyser.filters.items():
+        np.testing.assert_allclose(info["cnn"]["filters"][name]["values"], filters, atol=1e-4)
+    assert {len(base64.b64decode(lut)) for lut in info["colormaps"].values()} == {768}
+
+
+def test_a_drawing_gets_the_suites_analysis_from_all_four_models(client, session, tmp_path):
+    path = draw_seven(tmp_path / "seven.png")
+    response = post(client, "/api/digit", path.read_bytes(), "your drawing")
+    assert response.status_code == 200, response.text
+    assert float(response.headers["server-timing"].split("dur=")[1]) > 0
+    result = response.json()
+    # The input is the suite's MNIST-style preparation, in 8-bit pixels.
+    pixels = np.rint(images.load_digit(path)[1] * 255).astype(np.uint8)
+    np.testing.assert_array_equal(unpack(result["input"], (28, 28)), pixels)
+    expected = layerviz.analyse(session.cnn, pixels / np.float32(255))
+    answers = {m["name"]: m for m in result["models"]}
+    assert list(answers) == list(runs.MODELS)
+    assert answers["cnn"]["predicted"] == expected["predicted"] == 7
+    np.testing.assert_allclose(answers["cnn"]["probabilities"], expected["probabilities"],
+                               atol=1e-4)
+    for name in OTHERS:
+        run = session.slots[name].run
+        want = (run.model.predict_proba(make_features(pixels[None], run.features))
+                if run.features else predict.predict_proba(run.model, pixels[None]))
+        np.testing.assert_allclose(answers[name]["probabilities"], want[0], atol=1e-4)
+        assert answers[name]["predicted"] == int(np.argmax(want[0]))
+    assert [layer["name"] for layer in result["layers"]] == list(expected["maps"])
+    for layer in result["layers"]:
+        maps = expected["maps"][layer["name"]]  # (h, w, channels)
+        assert layer["shape"] == list(maps.shape)
+        shown = unpack(layer["maps"], (maps.shape[-1], *maps.shape[:2])).astype(float)
+        scaled = (np.moveaxis(maps, -1, 0) - layer["low"]) / (layer["high"] - layer["low"])
+        np.testing.assert_allclose(shown, 255 * scaled, atol=1.01)
+        assert sorted(layer["order"]) == list(range(maps.shape[-1]))
+        assert layer["order"][0] == int(np.argmax(maps.mean(axis=(0, 1))))
+    np.testing.assert_allclose(unpack(result["saliency"], (28, 28)),
+                               255 * expected["saliency"], atol=1.01)
+
+
+def test_a_page_reads_as_read_digits_json_reads_it(client, reader_model, capsys):
+    readings = run_script("read_digits", [PAGE, "--json", "--model", reader_model])
+    assert json.loads(capsys.readouterr().out) == readings
+    response = post(client, "/api/read", PAGE.read_bytes(), PAGE.name)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    expected = [{**readings[0], "file": PAGE.name}]
+    assert json.loads(result["json"]) == expected
+    assert result["reading"] == expected[0]
+    assert result["text"] == "\n".join(expected[0]["lines"])
+    assert len(expected[0]["lines"]) == 5 and len(expected[0]["digits"]) == 24
+    assert result["report"].startswith("digits_page.png (5 lines, 24 digits")
+    assert (result["width"], result["height"]) == Image.open(PAGE).size
+
+
+def test_the_convolution_demo_on_the_bundled_photo_and_an_upload(client):
+    photo = images.read_image(convdemo.DEMO_PHOTO, colour=True)
+    result = client.post("/api/conv", data={"kernel": "0,-1,0 -1,4,-1 0,-1,0"}).json()
+    height, width, _ = photo.shape
+    assert result["source"] == "demo_photo.png" and result["shape"] == f"{height}x{width}x3"
+    assert [f["name"] for f in result["filtered"]] == [*convdemo.KERNELS, "your kernel"]
+    assert result["filtered"][-1]["kernel"] == [[0, -1, 0], [-1, 4, -1], [0, -1, 0]]
+    assert result["valid_shape"] == f"{height - 2}x{width - 2}x3"
+    assert result["pooled_shape"] == f"{height // 2}x{width // 2}x3"
+    pooled = Image.open(io.BytesIO(base64.b64decode(result["pooled"].split(",")[1])))
+    assert pooled.size == (width // 2, height // 2)
+    assert result["example"]["valid"] == [[63, 72, 81], [108, 117, 126], [153, 162, 171]]
+    grey = png(Image.new("L", (64, 48), 200))
+    upload = client.post("/api/conv", data={"kernel": "1 1 1 1 1 1 1 1 1"},
+                         files={"file": ("mine.png", grey, "image/png")}).json()
+    assert upload["source"] == "mine.png" and upload["shape"] == "48x64x1"
+
+
+def seven_png():
+    buffer = io.BytesIO()
+    buffer.name = "seven.png"  # Pillow picks the format from the name
+    draw_seven(buffer)
+    return buffer.getvalue()
+
+
+SEVEN = seven_png()
+BAD_UPLOADS = {
+    "text file": ("notes.txt", b"just text", "notes.txt is not an image Pillow can read"),
+    "empty file": ("empty.png", b"", "empty.png is empty (0 bytes)"),
+    "one pixel": ("dot.png", png(Image.new("L", (1, 1), 255)), "dot.png is only 1x1 pixels"),
+    "blank canvas": ("your drawing", png(Image.new("L", (140, 140), 255)),
+                     "your drawing: found no digit"),
+    "truncated": ("cut.png", SEVEN[:len(SEVEN) // 2], "cut.png cannot be decoded"),
+    "decompression bomb": ("bomb.png", png(Image.new("1", (9000, 9000))),
+                           "bomb.png is 9000x9000 pixels, over the 50-megapixel limit"),
+}
+
+
+@pytest.mark.parametrize("route", ["/api/digit", "/api/read"])
+@pytest.mark.parametrize("case", list(BAD_UPLOADS))
+def test_a_bad_upload_gets_a_400_with_one_line(client, route, case):
+    name, data, message = BAD_UPLOADS[case]
+    response = post(client, route, data, name)
+    assert response.status_code == 400
+    assert list(response.json()) == ["error"]
+    error = response.json()["error"]
+    assert error.startswith(message) and "\n" not in error, error
+
+
+def one_line_error(response, status):
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert list(body) == ["error"] and "\n" not in body["error"]
+    return body["error"]
+
+
+def test_other_bad_requests_get_a_4xx_with_one_line(client):
+    assert "over the 10 MB limit" in one_line_error(
+        post(client, "/api/digit", b"\0" * (11 * 1024 * 1024)), 413)
+    assert one_line_error(client.post("/api/digit"), 422) == "file: Field required"
+    assert one_line_error(client.post("/api/conv", data={"kernel": "1 2 3"}),
+                          400).startswith("kernel: needs 9 numbers")
+    assert one_line_error(client.post("/api/conv", data={"kernel": "a b"}),
+                          400).startswith("kernel: expected numbers")
+    assert one_line_error(client.get("/api/nothing"), 404) == "Not Found"
+    assert one_line_error(client.get("/api/digit"), 405) == "Method Not Allowed"
+    # The server keeps serving.
+    assert client.get("/api/info").status_code == 200
+
+
+def test_a_body_without_length_is_cut_off_at_the_limit(live_url):
+    def chunks():
+        yield b"--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\n"
+        for _ in range(12):
+            yield b"\0" * (1024 * 1024)
+
+    response = httpx.post(live_url + "api/digit", content=chunks(), timeout=60,
+                          headers={"content-type": "multipart/form-data; boundary=x"})
+    assert "over the 10 MB limit" in one_line_error(response, 413)
+
+
+def test_without_models_the_app_says_how_to_train_them(tmp_path):
+    runs_dir = tmp_path / "runs"
+    session = Session(runs_dir)
+    client = TestClient(server.create_app(session))
+    for model in client.get("/api/info").json()["models"]:
+        assert not model["available"]
+        assert model["problem"].endswith(runs.train_command(model["name"], runs_dir))
+    error = one_line_error(post(client, "/api/digit", SEVEN), 409)
+    assert error.startswith("no trained model to answer with") and "train_cnn.py" in error
+    assert "python train_cnn.py" in one_line_error(post(client, "/api/read", SEVEN), 409)
+    assert client.post("/api/conv", data={"kernel": "1 0 -1 1 0 -1 1 0 -1"}).status_code == 200
+
+
+def test_a_corrupt_model_is_reported_and_the_others_answer(tmp_path, app_runs):
+    runs_dir = tmp_path / "runs"
+    shutil.copytree(app_runs / "lr", runs_dir / "lr")
+    shutil.copytree(app_runs / "rf", runs_dir / "rf")
+    (runs_dir / "rf" / "model.skops").write_bytes(b"not a model")
+    cnn = tmp_path / "model.keras"
+    cnn.write_bytes(b"not a model either")
+    client = TestClient(server.create_app(Session(runs_dir, model=cnn)))
+    problems = {m["name"]: m["problem"] for m in client.get("/api/info").json()["models"]}
+    assert problems["lr"] is None
+    assert "is not a skops model file" in problems["rf"]
+    assert "not a .keras model (not a zip archive)" in problems["cnn"]
+    result = post(client, "/api/digit", SEVEN).json()
+    assert [m["name"] for m in result["models"]] == ["lr"] and result["layers"] == []
+    assert "no CNN to read with" in one_line_error(post(client, "/api/read", SEVEN), 409)
+
+
+def test_eight_clients_at_once_get_the_answers_of_one_at_a_time(live_url):
+    pngs = drawings(8)
+
+    def ask(client, data):
+        response = post(client, "/api/digit", data)
+        assert response.status_code == 200, response.text
+        result = response.json()
+        return result["input"], result["models"], result["layers"], result["saliency"]
+
+    with httpx.Client(base_url=live_url, timeout=60) as client:
+        alone = [ask(client, data) for data in pngs]
+
+    def one_client(k):  # each client asks for all eight, starting at a different one
+        order = [(k + i) % len(pngs) for i in range(len(pngs))]
+        with httpx.Client(base_url=live_url, timeout=60) as client:
+            return {i: ask(client, pngs[i]) for i in order}
+
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(one_client, range(8)))
+    assert len({m[1][-1]["predicted"] for m in alone}) > 1  # not all the same digit
+    for answers in together:
+        for i, answer in answers.items():
+            assert answer == alone[i]
+
+
+def test_app_py_flags_and_a_taken_port(capsys):
+    import app
+
+    args = app.parse_args([])
+    assert (args.host, args.port, args.runs_dir, args.model) == (
+        "127.0.0.1", 8000, runs.DEFAULT_RUNS_DIR, None)
+    assert "must be from 0 to 65535" in fails_with_one_line(capsys, "app", ["--port", "70000"])
+    taken = server.bind("127.0.0.1", 0)
+    try:
+        port = taken.getsockname()[1]
+        error = fails_with_one_line(capsys, "app", ["--port", port])
+    finally:
+        taken.close()
+    assert error.startswith(f"error: cannot listen on 127.0.0.1 port {port}")
+
+
+def test_app_py_starts_on_a_fresh_checkout_and_says_how_to_train(tmp_path):
+    runs_dir = tmp_path / "runs"
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "--port", "0", "--runs-dir", str(runs_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+    try:
+        lines = []
+        for line in process.stdout:
+            lines.append(line.strip())
+            if "open http" in line:
+                break
+        url = lines[-1].split("open ")[1].split()[0]
+        info = httpx.get(url + "api/info", timeout=30).json()
+        page = httpx.get(url, timeout=30)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert lines[:4] == [f"{runs.TITLES[name]}: not trained yet (no "
+                         f"{runs.model_path(runs_dir, name)}); train it with: "
+                         f"{runs.train_command(name, runs_dir)}" for name in runs.MODELS]
+    assert not any(model["available"] for model in info["models"])
+    assert page.status_code == 200 and '<canvas id="pad"' in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
