@@ -42,4 +42,4 @@ def draw(page, strokes, steps=12):
 def wait_for_answer(page):
     """Wait until every model's row shows an answer for the latest drawing."""
     page.wait_for_selector("#digit-views:not([hidden]) #model-cnn td.answer")
-    page.wait_for_function("document.querySelectorAll('#models tbody tr').length === 4")
+    page.wait_for_function("() => document.querySelectorAll('#models tbody tr').length === 4")
