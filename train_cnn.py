@@ -7,6 +7,7 @@ history.png and confusion.png.
     python train_cnn.py --dataset fashion_mnist --out-dir runs/cnn-fashion
     python train_cnn.py --epochs 8 --out-dir runs/cnn-short   # short budget, same schedule
     python train_cnn.py --distribute mirrored    # every GPU of this machine
+    python train_cnn.py --tensorboard            # then: tensorboard --logdir runs/cnn/tensorboard
     python train_cnn.py --dry-run --out-dir /tmp/smoke
 """
 
@@ -54,7 +55,7 @@ def main(args):
         epochs=1 if args.dry_run else args.epochs, batch_size=args.batch_size,
         learning_rate=args.learning_rate, dropout=args.dropout, seed=args.seed,
         augment=args.augment, label_smoothing=args.label_smoothing, resume=resume,
-        strategy=strategy, title="Seed CNN",
+        strategy=strategy, title="Seed CNN", tensorboard=cli.tensorboard_dir(args, args.out_dir),
         resume_command=f"python train_cnn.py --resume --out-dir {args.out_dir}")
     print(f"test accuracy: {metrics['test_accuracy']:.2%} "
           f"(loss {metrics['test_loss']:.4f}, {metrics['n_test']:,} test images); "

@@ -110,6 +110,10 @@ def default_of(function, parameter):
     return inspect.signature(function).parameters[parameter].default
 
 
+# --tensorboard without a folder: tensorboard/ under --out-dir (compared by identity).
+TENSORBOARD_UNDER_OUT_DIR = Path("tensorboard")
+
+
 def add_keras_training_args(parser, learning_rate, model=""):
     """The flags of the Keras training recipe (:func:`digitsuite.training.loop.fit`).
 
@@ -137,6 +141,13 @@ def add_keras_training_args(parser, learning_rate, model=""):
                              "rotations, shear, scale and stroke width for digits; "
                              "whole-pixel shifts and flips for clothes); 'none': train on "
                              "the images as they are (default: auto)")
+    parser.add_argument("--tensorboard", type=Path, nargs="?", const=TENSORBOARD_UNDER_OUT_DIR,
+                        default=None,
+                        metavar="DIR",
+                        help=f"{model}log the run for TensorBoard in DIR: scalars, the "
+                             "learning rate, weight histograms and each epoch's feature maps "
+                             "of one test digit (default: off; DIR defaults to tensorboard/ "
+                             "under --out-dir)")
 
 
 def add_output_args(parser, default_out_dir, what="every output file", dry_run=None,
@@ -179,7 +190,16 @@ def print_split_summary(splits):
 
 
 # Flags that say where and how to run, not what to train: --resume keeps these.
-RUN_ONLY_ARGS = ("out_dir", "resume", "debug", "distribute")
+RUN_ONLY_ARGS = ("out_dir", "resume", "debug", "distribute", "tensorboard")
+
+
+def tensorboard_dir(args, out_dir):
+    """Where ``--tensorboard`` logs a run writing to ``out_dir``; None when off."""
+    if args.tensorboard is None:
+        return None
+    if args.tensorboard is TENSORBOARD_UNDER_OUT_DIR:
+        return out_dir / TENSORBOARD_UNDER_OUT_DIR
+    return args.tensorboard
 
 
 def saved_args(args):
@@ -212,7 +232,11 @@ def run(main, args):
     """Call ``main(args)``; print user errors as one line and exit non-zero.
 
     SIGTERM is treated like Ctrl-C, so a killed run stops the same clean way.
+    The output folders ``main`` held (:func:`digitsuite.fileio.lock_folder`)
+    are let go when it returns.
     """
+    from digitsuite.fileio import release_folders
+
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         return main(args)
@@ -237,3 +261,5 @@ def run(main, args):
         print(f"error: cannot use{where}: {exc.strerror or exc}; check the path and "
               "free space (--debug shows the traceback)", file=sys.stderr)
         sys.exit(1)
+    finally:
+        release_folders()

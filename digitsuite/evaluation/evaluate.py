@@ -1,7 +1,7 @@
 """The four saved runs side by side on one test set: load them, predict,
 compare, and write the comparison's files (what ``evaluate.py`` does)."""
 
-from digitsuite.errors import DigitsuiteError
+from digitsuite.errors import DigitsuiteError, ModelFileError
 from digitsuite.evaluation import comparison as cmp
 from digitsuite.fileio import save_figure, write_json, write_text
 from digitsuite.inference.runs import MODELS, load_run, missing_models, model_path, train_command
@@ -24,9 +24,20 @@ def check_complete(runs_dir, data_argv=()):
 
 def load_runs(runs_dir, dataset, data_argv=(), log=print):
     """Load the four runs for ``dataset``'s test set; refuse runs trained on
-    another dataset and note those trained on another copy of it."""
-    runs = {name: load_run(runs_dir, name, len(dataset.class_names), data_argv)
-            for name in MODELS}
+    another dataset and note those trained on another copy of it. Every
+    model that cannot be loaded is named in one error."""
+    runs, bad = {}, []
+    for name in MODELS:
+        try:
+            runs[name] = load_run(runs_dir, name, len(dataset.class_names), data_argv)
+        except ModelFileError as exc:
+            bad.append((name, exc))
+    if len(bad) == 1:
+        raise bad[0][1]
+    if bad:
+        raise ModelFileError("\n".join(
+            [f"{len(bad)} of the 4 models in {runs_dir} cannot be used:"]
+            + [f"  {name}: {exc}" for name, exc in bad]))
     for run in runs.values():
         trained_on = (run.config.get("dataset"), run.config.get("data_source"))
         if trained_on[0] != dataset.name:

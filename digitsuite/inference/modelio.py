@@ -5,6 +5,7 @@ import zipfile
 from pathlib import Path
 
 from digitsuite.errors import ModelFileError
+from digitsuite.fileio import finish_output_set
 
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 
@@ -28,6 +29,7 @@ def load_keras_model(path, hint=None, expect_input_shape=None):
     """
     path = Path(path)
     hint = hint or train_hint(path)
+    finish_output_set(path.parent)  # a run stopped while moving its files into place
     if not path.exists():
         raise ModelFileError(f"no model at {path}; {hint}")
     if not path.is_file():

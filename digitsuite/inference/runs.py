@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from digitsuite.errors import ModelFileError
-from digitsuite.fileio import atomic_path
+from digitsuite.fileio import atomic_path, finish_output_set
 
 MODELS = ("lr", "rf", "dense", "cnn")
 TITLES = {"lr": "Logistic regression", "rf": "Random forest", "dense": "Dense network",
@@ -237,6 +237,7 @@ def load_run(runs_dir, name, num_classes, data_argv=()):
 
     path = model_path(runs_dir, name)
     hint = f"recreate it with: {train_command(name, runs_dir, data_argv)}"
+    finish_output_set(path.parent)  # a run stopped while moving its files into place
     if name in SKOPS_TRUSTED:
         model = load_sklearn(path, name, hint)
         outputs = len(model.classes_)

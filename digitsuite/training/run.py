@@ -16,10 +16,17 @@ from dataclasses import dataclass
 from digitsuite.data.augment import policy_for
 from digitsuite.errors import Interrupted
 from digitsuite.evaluation.reporting import classification_metrics, run_config, write_run_report
-from digitsuite.fileio import prepare_out_dir
+from digitsuite.fileio import DiskFull, output_set, prepare_out_dir
 from digitsuite.inference.runs import MODEL_FILES, TITLES, predict_proba, save_model
 from digitsuite.training.baselines import count_parameters, fit_sklearn
-from digitsuite.training.loop import fit, label_smoothing_for, load_checkpoint, set_seed
+from digitsuite.training.loop import (
+    CHECKPOINT_STATE,
+    fit,
+    label_smoothing_for,
+    load_checkpoint,
+    set_seed,
+)
+from digitsuite.training.tensorboard import callbacks as tensorboard_callbacks
 
 CHECKPOINT_DIR = "checkpoint"
 
@@ -49,7 +56,7 @@ def resume_from(out_dir, strategy=None):
 
 def train_keras(name, build, *, splits, out_dir, settings, epochs, batch_size, learning_rate,
                 dropout, seed, augment, label_smoothing, resume=None, strategy=None,
-                resume_command, title=None):
+                resume_command, title=None, tensorboard=None):
     """Build (or resume) Keras model ``name`` with ``build`` and train it; write its run.
 
     ``splits`` is :func:`digitsuite.data.datasets.load_splits`' result;
@@ -57,14 +64,17 @@ def train_keras(name, build, *, splits, out_dir, settings, epochs, batch_size, l
     checkpoint, so ``--resume`` can restore them. ``augment`` and
     ``label_smoothing`` may be ``'auto'``: the dataset's own. Ctrl-C stops
     after the last checkpoint with ``resume_command`` in the message.
+    With ``tensorboard`` (a folder) the run is logged there for TensorBoard,
+    with the feature maps of the first test digit (:mod:`digitsuite.training.tensorboard`).
     Returns the run's metrics.
     """
-    dataset, train, val, _ = splits
+    dataset, train, val, (x_test, _) = splits
     policy = policy_for(augment, dataset.name)
     label_smoothing = label_smoothing_for(label_smoothing, dataset.name)
     settings = {**settings, "label_smoothing": label_smoothing}
     checkpoints = prepare_out_dir(out_dir) / CHECKPOINT_DIR
     set_seed(seed)
+    callbacks = [] if tensorboard is None else tensorboard_callbacks(tensorboard, x_test[0])
     strategy_scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     try:
         with strategy_scope:  # variables and optimizer state live on every replica
@@ -74,14 +84,21 @@ def train_keras(name, build, *, splits, out_dir, settings, epochs, batch_size, l
                          learning_rate=learning_rate, seed=seed, policy=policy,
                          label_smoothing=label_smoothing, checkpoint_dir=checkpoints,
                          resume_state=resume.state if resume is not None else None,
-                         run_args=settings, verbose=1 if sys.stdout.isatty() else 2)
+                         run_args=settings, callbacks=callbacks,
+                         verbose=1 if sys.stdout.isatty() else 2)
+        result["val_accuracy"] = result.pop("best_val_accuracy")
+        # The checkpoint stays until the run's files are all in place.
+        metrics = write_run(name, model, splits=splits, out_dir=out_dir, settings=settings,
+                            result=result, title=title, effective_epochs=epochs,
+                            augmentation=policy.as_dict())
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted; completed epochs are saved in {checkpoints}; "
                           f"continue with: {resume_command}") from None
-    result["val_accuracy"] = result.pop("best_val_accuracy")
-    metrics = write_run(name, model, splits=splits, out_dir=out_dir, settings=settings,
-                        result=result, title=title, effective_epochs=epochs,
-                        augmentation=policy.as_dict())
+    except DiskFull as exc:
+        if (checkpoints / CHECKPOINT_STATE).is_file():
+            raise DiskFull(f"{exc}; completed epochs are kept in {checkpoints}: continue "
+                           f"with {resume_command} when there is room") from exc
+        raise
     shutil.rmtree(checkpoints)
     return metrics
 
@@ -102,7 +119,8 @@ def train_sklearn(name, estimator, *, splits, out_dir, settings, seed, features,
 def write_run(name, model, *, splits, out_dir, settings, result, features=None, title=None,
               **config_extra):
     """Predict the test split once and write the run: the model file,
-    ``config.json``, ``metrics.json``, ``report.md`` and plots. Returns the metrics."""
+    ``config.json``, ``metrics.json``, ``report.md`` and plots, as one set
+    (:func:`digitsuite.fileio.output_set`). Returns the metrics."""
     dataset, train, val, (x_test, y_test) = splits
     proba = predict_proba(model, x_test, features)
     params, params_kind = count_parameters(model)
@@ -113,7 +131,8 @@ def write_run(name, model, *, splits, out_dir, settings, result, features=None, 
         config_extra["features"] = features
     config = run_config(settings, dataset, model=name, n_train=len(train[0]),
                         n_val=len(val[0]), **config_extra)
-    save_model(model, out_dir / MODEL_FILES[name])
-    write_run_report(out_dir, title or TITLES[name], config, metrics, y_test, proba,
-                     dataset.class_names, history=result.get("history"))
+    with output_set(out_dir):
+        save_model(model, out_dir / MODEL_FILES[name])
+        write_run_report(out_dir, title or TITLES[name], config, metrics, y_test, proba,
+                         dataset.class_names, history=result.get("history"))
     return metrics

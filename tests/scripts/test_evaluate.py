@@ -163,3 +163,19 @@ def test_broken_run_is_one_error_line_naming_the_fix(name, file, content, messag
     assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
     script = "train_cnn.py" if name == "cnn" else f"baselines.py --models {name}"
     assert f"recreate it with: python {script}" in err[0]
+
+
+def test_every_broken_model_is_named_in_one_error(evaluated, capsys, tmp_path):
+    runs_dir, _ = evaluated
+    broken = tmp_path / "runs"
+    shutil.copytree(runs_dir, broken, ignore=shutil.ignore_patterns("comparison"))
+    (broken / "rf" / "model.skops").write_bytes(b"garbage")
+    (broken / "cnn" / "model.keras").write_bytes(b"garbage")
+    with pytest.raises(SystemExit) as exit_info:
+        run_script("evaluate", evaluate_argv(broken, tmp_path / "out"))
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == f"error: 2 of the 4 models in {broken} cannot be used:"
+    assert len(err) == 3 and "Traceback" not in "".join(err)
+    assert err[1].startswith(f"  rf: {broken / 'rf' / 'model.skops'} is not a skops model")
+    assert err[2].startswith(f"  cnn: {broken / 'cnn' / 'model.keras'} is not a .keras model")
