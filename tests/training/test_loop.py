@@ -64,7 +64,7 @@ def test_several_steps_per_call_stop_exactly_at_each_epochs_end():
                                                   num_classes=10)
         compile_for_training(model, 1e-2, steps, epochs=2,
                              steps_per_execution=steps_per_execution)
-        model.fit(ds, epochs=2, verbose=0, callbacks=[set_epoch])
+        model.fit(ds, epochs=2, verbose=0, callbacks=[set_epoch], shuffle=False)
         assert steps == 10 and int(model.optimizer.iterations) == 20
         weights.append(model.get_weights())
     for a, b in zip(*weights):
