@@ -1,17 +1,21 @@
 """Training under --distribute (digitsuite.training.distribute): mirrored on two
-logical CPU devices, in a subprocess, and TF_CONFIG checked before any work."""
+logical CPU devices and two workers on this machine, each in subprocesses,
+and TF_CONFIG checked before any work."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
+import time
 
+import numpy as np
 import pytest
 
 from digitsuite.errors import DigitsuiteError
 from digitsuite.training.distribute import check_tf_config
-from tests.support import ROOT, SAMPLE_DIR
+from tests.support import ROOT, SAMPLE_DIR, run_script, saved_weights
 
 MIRRORED = textwrap.dedent("""
     import sys
@@ -90,3 +94,47 @@ def test_mirrored_training_on_two_cpu_devices_runs_and_resumes(tmp_path):
 def test_bad_tf_config_is_named(text, message):
     with pytest.raises(DigitsuiteError, match=message):
         check_tf_config(text)
+
+
+def free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_two_workers_train_together_as_one_worker_with_the_same_global_batch(tmp_path):
+    """Two train_cnn.py processes on 127.0.0.1, each with its own TF_CONFIG:
+    both finish, and worker 0's weights are those of one worker on the same
+    global batch of 128 (dropout off: each replica draws its own masks)."""
+    argv = ["--dry-run", "--dropout", "1e-9", "--data-dir", SAMPLE_DIR]
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    started = time.perf_counter()
+    procs = []
+    for index in range(2):
+        config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": path,
+               "TF_CONFIG": json.dumps(config)}
+        procs.append(subprocess.Popen(
+            [sys.executable, str(ROOT / "train_cnn.py"), "--distribute", "multiworker",
+             "--out-dir", str(tmp_path / f"worker{index}"), *map(str, argv)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outputs = [proc.communicate(timeout=600) for proc in procs]
+    seconds = time.perf_counter() - started
+    for proc, (out, err) in zip(procs, outputs):
+        assert proc.returncode == 0, err[-3000:]
+        assert "distribute: multiworker, 2 replicas" in out and "Traceback" not in err
+    print(f"two workers: {seconds:.1f} s")  # docs/faults.md quotes it (pytest -s)
+
+    run_script("train_cnn", [*argv, "--out-dir", tmp_path / "one"])
+    config = json.loads((tmp_path / "worker0" / "config.json").read_text())
+    assert config["distribute"] == "multiworker" and config["batch_size"] == 128
+    difference = max(np.max(np.abs(a - b)) for a, b in zip(
+        saved_weights(tmp_path / "worker0" / "model.keras"),
+        saved_weights(tmp_path / "one" / "model.keras")))
+    print(f"largest weight difference from one worker: {difference:.2e}")
+    assert difference < 1e-4  # float rounding: the weights themselves are ~0.01-0.3
