@@ -102,6 +102,10 @@ def summarise(times, seconds):
             "requests_per_second": round(len(times) / seconds, 1)}
 
 
+def load(averages):
+    return " / ".join(f"{v:g}" for v in averages)
+
+
 def report(results):
     """The Markdown page of a run."""
     from digitsuite.markdown import table
@@ -113,8 +117,8 @@ def report(results):
     return "\n".join([
         f"# App draw requests, {results['date']}", "",
         f"Command: `{results['command']}`", "",
-        f"Machine: {machine['cpus']} CPU cores, load average {machine['load_before']} before "
-        f"and {machine['load_after']} after (1, 5, 15 minutes); TensorFlow "
+        f"Machine: {machine['cpus']} CPU cores, load average {load(machine['load_before'])} "
+        f"before and {load(machine['load_after'])} after (1, 5, 15 minutes); TensorFlow "
         f"{machine['tensorflow']}. Models: {results['models']}.", "",
         "Each request: a 140x140 PNG drawing -> MNIST-style 28x28 input, the four models' "
         "probabilities, every CNN feature map and the saliency map. Server time is from the "
@@ -126,38 +130,28 @@ def report(results):
 def main(args):
     import datetime
     import os
-    import threading
     import time
-
-    import tensorflow as tf
 
     from digitsuite.app import server
     from digitsuite.app.session import Session
+    from digitsuite.backend import tf
     from digitsuite.fileio import prepare_out_dir, write_json, write_text
 
     requests = DRY_RUN_REQUESTS if args.dry_run else args.requests
     session = Session(args.runs_dir, args.model)
     print("\n".join(session.summary()))
-    sock = server.bind("127.0.0.1", 0)
-    app_server = server.make_server(server.create_app(session))
-    thread = threading.Thread(target=app_server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not app_server.started:
-        time.sleep(0.05)
-    url = server.url(sock)
     pngs = drawings(requests)
-    load_before = [round(v, 2) for v in os.getloadavg()]
-    timed_requests(url, pngs[:10], 1)  # warm-up: thread pool, connections, caches
     levels = []
-    for clients in args.clients:
-        start = time.perf_counter()
-        times = timed_requests(url, pngs, clients)
-        levels.append({"clients": clients, **summarise(times, time.perf_counter() - start)})
-        print(f"{clients} client(s): server p50 {levels[-1]['server_ms_p50']} ms, "
-              f"p95 {levels[-1]['server_ms_p95']} ms; round trip p50 "
-              f"{levels[-1]['round_trip_ms_p50']} ms", flush=True)
-    app_server.should_exit = True
-    thread.join(timeout=10)
+    with server.running(server.create_app(session)) as url:
+        load_before = [round(v, 2) for v in os.getloadavg()]
+        timed_requests(url, pngs[:10], 1)  # warm-up: thread pool, connections, caches
+        for clients in args.clients:
+            start = time.perf_counter()
+            times = timed_requests(url, pngs, clients)
+            levels.append({"clients": clients, **summarise(times, time.perf_counter() - start)})
+            print(f"{clients} client(s): server p50 {levels[-1]['server_ms_p50']} ms, "
+                  f"p95 {levels[-1]['server_ms_p95']} ms; round trip p50 "
+                  f"{levels[-1]['round_trip_ms_p50']} ms", flush=True)
     date = datetime.date.today().isoformat()
     results = {
         "date": date, "command": " ".join(["python", "benchmarks/app_bench.py",

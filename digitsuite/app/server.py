@@ -17,9 +17,11 @@ plain functions, so the server runs them in its thread pool: concurrent
 requests are computed in parallel, each on its own arrays.
 """
 
+import contextlib
 import io
 import re
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -219,3 +221,23 @@ def make_server(app):
 
     return uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
 
+
+
+@contextlib.contextmanager
+def running(app, host="127.0.0.1", port=0):
+    """Serve ``app`` from a background thread for the block; yields its URL.
+    (For the tests, the benchmark and screenshots; app.py serves in front.)"""
+    sock = bind(host, port)
+    server = make_server(app)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the app's server did not start")
+        time.sleep(0.05)
+    try:
+        yield url(sock)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

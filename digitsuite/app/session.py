@@ -46,8 +46,6 @@ class Session:
     """The loaded models. Thread-safe: requests may call it concurrently."""
 
     def __init__(self, runs_dir=runs.DEFAULT_RUNS_DIR, model=None):
-        from digitsuite.visual.layerviz import Analyser
-
         self.runs_dir = Path(runs_dir)
         cnn_path = Path(model) if model else runs.model_path(self.runs_dir, "cnn")
         self.slots = {name: Slot(name, runs.model_path(self.runs_dir, name))
@@ -63,6 +61,8 @@ class Session:
                 slot.problem = str(exc)
         cnn = self.slots["cnn"]
         if cnn.available:
+            from digitsuite.visual.layerviz import Analyser  # imports TensorFlow
+
             self.analyser = Analyser(cnn.model)
             self.analyser(np.zeros((28, 28), np.float32))  # trace the graph now, not per request
         for name in OTHERS:

@@ -2,9 +2,6 @@
 app on them in-process (TestClient) and live on a free port (for the
 browser and concurrent clients), and headless Chromium."""
 
-import threading
-import time
-
 import pytest
 from fastapi.testclient import TestClient
 
@@ -41,17 +38,8 @@ def client(session):
 @pytest.fixture(scope="session")
 def live_url(session):
     """The app served by uvicorn in a thread, on a free port."""
-    sock = server.bind("127.0.0.1", 0)
-    app_server = server.make_server(server.create_app(session))
-    thread = threading.Thread(target=app_server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not app_server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield server.url(sock)
-    app_server.should_exit = True
-    thread.join(timeout=10)
+    with server.running(server.create_app(session)) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

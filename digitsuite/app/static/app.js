@@ -22,6 +22,12 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+function percent(p) {
+  // Like the suite's figures: a near-certainty never rounds up to 100 %.
+  const text = `${(100 * p).toFixed(1)}%`;
+  return text === "100.0%" && p < 1 ? "> 99.9%" : text;
+}
+
 function bytes(b64) {
   return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 }
@@ -167,13 +173,13 @@ function probabilityBars(box, probabilities) {
     bar.style.width = `${(100 * p).toFixed(1)}%`;
     return el("div", { class: digit === top ? "row top" : "row", "data-digit": digit },
               el("span", { text: digit }), el("div", {}, bar),
-              el("span", { class: "pct", text: `${(100 * p).toFixed(1)}%` }));
+              el("span", { class: "pct", text: percent(p) }));
   }));
 }
 
 function spark(probabilities, top) {
   return el("div", { class: "spark", title: probabilities.map((p, d) =>
-    `${d}: ${(100 * p).toFixed(1)}%`).join("\n") }, ...probabilities.map((p, d) => {
+    `${d}: ${percent(p)}`).join("\n") }, ...probabilities.map((p, d) => {
     const bar = el("i", { class: d === top ? "top" : "" });
     bar.style.height = `${Math.max(1, 22 * p)}px`;
     return bar;
@@ -195,12 +201,12 @@ function showDigit(result) {
     }
     return el("tr", { id: `model-${m.name}` }, el("td", { text: m.title }),
               el("td", { class: "answer", text: a.predicted }),
-              el("td", { text: `${(100 * a.confidence).toFixed(1)}%` }),
+              el("td", { text: percent(a.confidence) }),
               el("td", {}, spark(a.probabilities, a.predicted)));
   });
   $("models").tBodies[0].replaceChildren(...rows);
   const cnn = answers.cnn;
-  $("cnn-answer").textContent = cnn ? `${cnn.predicted} (${(100 * cnn.confidence).toFixed(1)}%)`
+  $("cnn-answer").textContent = cnn ? `${cnn.predicted} (${percent(cnn.confidence)})`
                                     : "not trained";
   if (cnn) probabilityBars($("cnn-probs"), cnn.probabilities);
   if (result.saliency) {
@@ -300,7 +306,8 @@ function chooseMap(layerName, k) {
     view.replaceChildren(numberTable(values, limit), el("p", { text:
       `${layerName} map #${k} is this ${values.length}x${values[0].length} filter's response` +
       `${note}: each output pixel is the sum of the input patch times these weights ` +
-      "(red adds where there is ink, blue subtracts), then ReLU." }));
+      "(red adds where there is ink, blue subtracts), plus a bias, through the layer's " +
+      "activation." }));
   } else {
     const before = index > 0 ? layers[index - 1].name : "the input";
     view.replaceChildren(el("p", { text: `${layerName} map #${k} has no filter: it keeps the ` +
