@@ -5,7 +5,7 @@ Each model writes under --out-dir/<model>/: the fitted model (model.skops
 for scikit-learn, loaded safely with skops; model.keras for the dense net),
 config.json, metrics.json, report.md and confusion.png (the dense net also
 history.png). Logistic regression and the forest read deskewed pixels by
-default (--features); the dense net trains with the CNN's augmentation.
+default for digits (--features); the dense net trains with the CNN's augmentation.
 
     python baselines.py                          # all three, runs/lr, runs/rf, runs/dense
     python baselines.py --models lr rf --rf-trees 500
@@ -26,10 +26,10 @@ def parse_args(argv=None):
     parser = cli.Parser(__doc__)
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS),
                         help="which baselines to train (default: lr rf dense)")
-    parser.add_argument("--features", choices=list(FEATURES), default="deskew",
+    parser.add_argument("--features", choices=["auto", *FEATURES], default="auto",
                         help="input of logistic regression and the random forest: "
                              "'deskew' straightens slanted digits first, 'pixels' uses "
-                             "them as they are (default: deskew)")
+                             "them as they are, 'auto' deskews digits only (default: auto)")
     parser.add_argument("--lr-c", type=cli.positive_float, default=c,
                         help=f"logistic regression: inverse regularisation strength C "
                              f"(default: {c})")
@@ -47,6 +47,7 @@ def parse_args(argv=None):
 
 def train_one(name, args, splits, resume):
     """Train baseline ``name`` with the flags' settings; returns its metrics."""
+    from digitsuite.data.features import features_for
     from digitsuite.training.run import train_keras, train_sklearn
     from models import build_dense
 
@@ -63,7 +64,8 @@ def train_one(name, args, splits, resume):
     estimator = (build_logistic_regression(seed=args.seed, C=args.lr_c) if name == "lr"
                  else build_random_forest(seed=args.seed, n_estimators=args.rf_trees))
     return train_sklearn(name, estimator, splits=splits, out_dir=out_dir, settings=settings,
-                         seed=args.seed, features=args.features,
+                         seed=args.seed,
+                         features=features_for(args.features, splits.dataset.name),
                          log=lambda line: print(line, flush=True))
 
 

@@ -279,17 +279,17 @@ def peak_rss(dataset, data_dir, dry_run, out_dir):
     return {"peak_rss_mb": peak_mb, "command": " ".join(argv[1:]), "seconds": seconds}
 
 
-def baselines(train, val, test, seed, log=print):
+def baselines(train, val, test, seed, dataset="mnist", log=print):
     """Fit time and test accuracy of the suite's logistic regression and
     random forest (builders, default features) and scikit-learn's defaults."""
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
 
-    from digitsuite.data.features import make_features
+    from digitsuite.data.features import features_for, make_features
     from digitsuite.training.baselines import fit_sklearn
     from models import build_logistic_regression, build_random_forest
 
-    features = "deskew"  # baselines.py's default --features
+    features = features_for("auto", dataset)  # baselines.py's default --features
     results = {}
     for name, suite, default in (
             ("lr", build_logistic_regression(seed=seed), LogisticRegression()),
@@ -420,7 +420,7 @@ def run_all(dataset, train, val, test, baseline_train, *, recipe, target,
     with tempfile.TemporaryDirectory(dir=scratch_dir, prefix=".rss-run-") as scratch:
         memory = peak_rss(dataset.name, data_dir, small_rss_run, scratch)
     log("baselines: logistic regression and random forest")
-    trees = baselines(baseline_train, val, test, seed, log=log)
+    trees = baselines(baseline_train, val, test, seed, dataset.name, log=log)
     machine_info["load_average_at_end"] = os.getloadavg()[0]
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),

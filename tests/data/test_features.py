@@ -39,3 +39,11 @@ def test_features_are_flat_and_scaled():
     images = np.full((3, 28, 28), 255, np.uint8)
     x = make_features(images, "pixels")
     assert x.shape == (3, 784) and x.dtype == np.float32 and x.max() == 1.0
+
+
+def test_auto_features_deskew_digits_only():
+    from digitsuite.data.features import features_for
+
+    assert features_for("auto", "mnist") == "deskew"
+    assert features_for("auto", "fashion_mnist") == "pixels"
+    assert features_for("pixels", "mnist") == "pixels"
