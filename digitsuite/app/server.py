@@ -38,8 +38,10 @@ from digitsuite.errors import DigitsuiteError
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # the largest picture accepted
 FORM_OVERHEAD = 64 * 1024  # room for the multipart framing and the other fields
-DIGIT_MAX_SIDE = 1000  # pictures are shrunk to this (digits) or PAGE_MAX_SIDE (pages)
-PAGE_MAX_SIDE = 2000  # pixels a side before reading, so one request cannot hold the server
+# Pictures are shrunk to at most this many pixels a side before one digit is
+# prepared, or a page read, so that one request cannot hold the server long.
+DIGIT_MAX_SIDE = 1000
+PAGE_MAX_SIDE = 2000
 CONV_MAX_SIDE = 480   # the convolution demo's pictures, as conv_demo.py --max-side
 # The page loads nothing from elsewhere; the browser is told to refuse it too.
 CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data: blob:; "

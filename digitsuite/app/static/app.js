@@ -361,6 +361,7 @@ function showReading(result, file) {
   lastJson = { text: result.json, name: `${file.name.replace(/\.[^.]*$/, "")}.json` };
   $("read-file").textContent = result.reading.file;
   $("read-text").value = result.text;
+  $("read-text").rows = Math.max(2, result.reading.lines.length);
   $("read-report").textContent = result.report;
   $("read-view").hidden = false;
   const picture = new Image();
