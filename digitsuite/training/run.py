@@ -13,8 +13,9 @@ import shutil
 import sys
 from dataclasses import dataclass
 
+from digitsuite.backend import tf
 from digitsuite.data.augment import policy_for
-from digitsuite.errors import Interrupted
+from digitsuite.errors import DigitsuiteError, Interrupted
 from digitsuite.evaluation.reporting import classification_metrics, run_config, write_run_report
 from digitsuite.fileio import DiskFull, output_set, prepare_out_dir
 from digitsuite.inference.runs import MODEL_FILES, TITLES, predict_proba, save_model
@@ -94,11 +95,21 @@ def train_keras(name, build, *, splits, out_dir, settings, epochs, batch_size, l
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted; completed epochs are saved in {checkpoints}; "
                           f"continue with: {resume_command}") from None
+    except (tf.errors.UnavailableError, tf.errors.AbortedError) as exc:
+        # MultiWorkerMirroredStrategy: a peer stopped sending heartbeats, so
+        # every collective step fails; training cannot go on without it.
+        reason = next((line for line in str(exc).splitlines() if "unhealthy" in line),
+                      type(exc).__name__)
+        raise DigitsuiteError(f"another worker stopped ({reason.strip()}); completed epochs "
+                              f"are saved in {checkpoints}; start every worker again with: "
+                              f"{resume_command}") from exc
     except DiskFull as exc:
         if (checkpoints / CHECKPOINT_STATE).is_file():
             raise DiskFull(f"{exc}; completed epochs are kept in {checkpoints}: continue "
                            f"with {resume_command} when there is room") from exc
         raise
+    # state.json first: a run killed while the folder goes is one with nothing to resume.
+    (checkpoints / CHECKPOINT_STATE).unlink()
     shutil.rmtree(checkpoints)
     return metrics
 

@@ -15,7 +15,7 @@ import pytest
 
 from digitsuite.errors import DigitsuiteError
 from digitsuite.training.distribute import check_tf_config
-from tests.support import ROOT, SAMPLE_DIR, run_script, saved_weights
+from tests.support import ROOT, SAMPLE_DIR, fails_with_one_line, run_script, saved_weights
 
 MIRRORED = textwrap.dedent("""
     import sys
@@ -138,3 +138,25 @@ def test_two_workers_train_together_as_one_worker_with_the_same_global_batch(tmp
         saved_weights(tmp_path / "one" / "model.keras")))
     print(f"largest weight difference from one worker: {difference:.2e}")
     assert difference < 1e-4  # float rounding: the weights themselves are ~0.01-0.3
+
+
+def test_a_worker_that_stops_is_one_line_saying_how_to_resume(tmp_path, monkeypatch, capsys):
+    """What the other workers see when one dies: TensorFlow aborts every
+    collective step with UnavailableError after the heartbeats stop."""
+    from digitsuite.backend import tf
+    from digitsuite.training import run
+
+    def peer_died(*args, **kwargs):
+        raise tf.errors.UnavailableError(None, None, (
+            "Collective ops is aborted by: Error reported from /job:worker/task:1: "
+            "The following tasks are unhealthy (stopped sending heartbeats):\n"
+            "/job:worker/replica:0/task:1"))
+
+    monkeypatch.setattr(run, "fit", peer_died)
+    err = fails_with_one_line(capsys, "train_cnn", [
+        "--dry-run", "--data-dir", SAMPLE_DIR, "--out-dir", tmp_path])
+    assert err == (
+        "error: another worker stopped (Collective ops is aborted by: Error reported from "
+        "/job:worker/task:1: The following tasks are unhealthy (stopped sending heartbeats):); "
+        f"completed epochs are saved in {tmp_path / 'checkpoint'}; start every worker again "
+        f"with: python train_cnn.py --resume --out-dir {tmp_path}")
