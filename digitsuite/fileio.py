@@ -96,6 +96,7 @@ def atomic_path(path):
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
     staging = _STAGING.get()
     staged = staging is not None and staging[0] == path.parent.resolve()
+    done = False
     try:
         yield tmp
         if staged:
@@ -104,15 +105,14 @@ def atomic_path(path):
             staging[1].append((tmp, path))
         else:
             os.replace(tmp, path)
+        done = True
     except Exception as exc:
         if _is_disk_full(exc):
-            error = _disk_full_error(path, tmp)
-            tmp.unlink(missing_ok=True)
-            raise error from exc
+            raise _disk_full_error(path, tmp) from exc
         raise
     finally:
-        if not staged and tmp.exists():
-            tmp.unlink()
+        if not done:
+            tmp.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

@@ -175,3 +175,12 @@ def test_a_lock_file_left_by_a_dead_run_does_not_block(tmp_path):
     assert info["pid"] == os.getpid()
     prepare_out_dir(tmp_path)  # the same process may hold it twice
     release_folders()
+
+
+def test_a_write_stopped_inside_a_set_leaves_no_temporary_file(tmp_path):
+    write_text(tmp_path / "report.md", "old")
+    with pytest.raises(KeyboardInterrupt), output_set(tmp_path):
+        with atomic_path(tmp_path / "model.keras") as tmp:
+            tmp.write_bytes(b"half a model")
+            raise KeyboardInterrupt
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md"]

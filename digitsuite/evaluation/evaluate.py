@@ -3,7 +3,7 @@ compare, and write the comparison's files (what ``evaluate.py`` does)."""
 
 from digitsuite.errors import DigitsuiteError, ModelFileError
 from digitsuite.evaluation import comparison as cmp
-from digitsuite.fileio import save_figure, write_json, write_text
+from digitsuite.fileio import output_set, save_figure, write_json, write_text
 from digitsuite.inference.runs import MODELS, load_run, missing_models, model_path, train_command
 from digitsuite.training.baselines import count_parameters
 
@@ -74,7 +74,13 @@ def evaluate_runs(runs, runs_dir, dataset, x_test, y_test, timing_repeats=3, log
 
 
 def write_comparison(out_dir, result, probas, runs, dataset, x_test, y_test):
-    """Write comparison.json, comparison.md and the three figures."""
+    """Write comparison.json, comparison.md and the three figures, as one set
+    (:func:`digitsuite.fileio.output_set`)."""
+    with output_set(out_dir):
+        _write_comparison(out_dir, result, probas, runs, dataset, x_test, y_test)
+
+
+def _write_comparison(out_dir, result, probas, runs, dataset, x_test, y_test):
     predictions = {name: proba.argmax(axis=1) for name, proba in probas.items()}
     save_figure(cmp.plot_accuracy(result), out_dir / FIGURES[0], dpi=110)
     save_figure(cmp.plot_confusions(y_test, predictions, {n: r.title for n, r in runs.items()},
