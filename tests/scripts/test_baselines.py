@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 
 from digitsuite.backend import keras
-from digitsuite.cli import DRY_RUN_TEST
+from digitsuite.cli import DRY_RUN_TEST, default_of
 from digitsuite.data.augment import POLICIES
 from digitsuite.data.datasets import load_dataset, stratified_subset
 from digitsuite.data.features import make_features
 from digitsuite.inference.predict import predict_proba
 from digitsuite.training import loop as training
+from models import build_logistic_regression, build_random_forest
 from tests.support import SAMPLE_DIR, comparable, read_json, run_script, saved_weights
 
 MODEL_FILES = {"lr": "model.skops", "rf": "model.skops", "dense": "model.keras"}
@@ -82,9 +83,10 @@ def test_config_records_each_models_settings(baseline_dir):
     lr = read_json(baseline_dir / "lr" / "config.json")
     rf = read_json(baseline_dir / "rf" / "config.json")
     dense = read_json(baseline_dir / "dense" / "config.json")
-    assert lr["model"] == "lr" and lr["estimator_params"]["C"] == 1.0
+    assert lr["model"] == "lr"
+    assert lr["estimator_params"]["C"] == default_of(build_logistic_regression, "C")
     assert rf["estimator_params"]["n_estimators"] == 10
-    assert rf["estimator_params"]["criterion"] == "entropy"
+    assert rf["estimator_params"]["criterion"] == default_of(build_random_forest, "criterion")
     assert dense["effective_epochs"] == 1
     assert dense["augmentation"] == POLICIES["mnist"].as_dict()  # the CNN's policy
     for config in (lr, rf, dense):
