@@ -209,8 +209,11 @@ def plot_accuracy(comparison):
                           for r, v in zip(rows, value)])
         ax.set_ylabel(label)
         ax.grid(axis="y", alpha=0.3)
-    low = min(100 * r["accuracy_ci95"][0] for r in rows)
-    axes[0].set_ylim(max(0.0, np.floor(low - 2)), 101)
+    # The accuracy axis starts low enough for every interval and seed figure.
+    low = min([100 * r["accuracy_ci95"][0] for r in rows]
+              + [100 * r["reference_accuracy"] for r in rows
+                 if r["reference_accuracy"] is not None])
+    axes[0].set_ylim(max(0.0, np.floor(low - 1)), 100.5)
     axes[1].set_ylim(0, None)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside upper right", ncols=2, fontsize=8)

@@ -68,3 +68,21 @@ def test_compare_on_known_predictions():
     assert result["mcnemar"] == [{
         "models": ["dense", "cnn"], "only_first_correct": 0, "only_second_correct": 1,
         "p_value": 1.0, "p_holm": 1.0, "significant": False}]
+
+
+def test_accuracy_chart_shows_every_seed_figure():
+    import matplotlib.pyplot as plt
+
+    from digitsuite.evaluation.comparison import plot_accuracy
+
+    y = np.zeros(400, int)
+    # Both far above the seed's figures (LR 92 %), so the intervals alone
+    # would start the axis above 92.
+    predictions = {"lr": np.r_[np.zeros(396), np.ones(4)],
+                   "cnn": np.r_[np.zeros(398), np.ones(2)]}
+    details = {name: {"title": name, "params": 1, "params_kind": "weights",
+                      "images_per_second": 1.0} for name in predictions}
+    fig = plot_accuracy(compare(y, predictions, details))
+    low, high = fig.axes[0].get_ylim()
+    plt.close(fig)
+    assert low <= 92 - 0.5 and high >= 100
