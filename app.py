@@ -20,10 +20,7 @@ convolution, padding and pooling on the bundled photo or yours, with your
 kernel. docs/app.md describes the routes and the limits.
 """
 
-from pathlib import Path
-
 from digitsuite import cli
-from digitsuite.inference.runs import DEFAULT_RUNS_DIR, model_path
 
 
 def port_number(text):
@@ -38,13 +35,7 @@ def parse_args(argv=None):
                              "(default: 127.0.0.1, this computer only)")
     parser.add_argument("--port", type=port_number, default=8000,
                         help="port to listen on, 0 for any free one (default: 8000)")
-    parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR,
-                        help="folder with the trained runs lr/, rf/, dense/ and cnn/ "
-                             f"(default: {DEFAULT_RUNS_DIR})")
-    parser.add_argument("--model", type=Path, default=None,
-                        help="the CNN to look into, a Keras model with 28x28x1 inputs "
-                             "(default: RUNS_DIR/cnn/model.keras, i.e. "
-                             f"{model_path(DEFAULT_RUNS_DIR, 'cnn')})")
+    cli.add_app_model_args(parser)
     parser.add_argument("--debug", action="store_true",
                         help="show full tracebacks instead of one-line errors (default: off)")
     return parser.parse_args(argv)

@@ -22,7 +22,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from anywhere, like the top-level scripts
 
 from digitsuite import cli  # noqa: E402
-from digitsuite.inference.runs import DEFAULT_RUNS_DIR  # noqa: E402
 
 DRAWING_SIDE = 140  # what the page sends (app.js SEND_SIDE)
 DRY_RUN_REQUESTS = 16
@@ -30,10 +29,7 @@ DRY_RUN_REQUESTS = 16
 
 def parse_args(argv=None):
     parser = cli.Parser(__doc__)
-    parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR,
-                        help=f"folder with the trained runs (default: {DEFAULT_RUNS_DIR})")
-    parser.add_argument("--model", type=Path, default=None,
-                        help="the CNN (default: RUNS_DIR/cnn/model.keras)")
+    cli.add_app_model_args(parser)
     parser.add_argument("--requests", type=cli.positive_int, default=200,
                         help="draw requests per concurrency level (default: 200)")
     parser.add_argument("--clients", type=cli.positive_int, nargs="+", default=[1, 8],

@@ -167,6 +167,19 @@ def add_output_args(parser, default_out_dir, what="every output file", dry_run=N
                         help="show full tracebacks instead of one-line errors (default: off)")
 
 
+def add_app_model_args(parser):
+    """--runs-dir and --model: the trained runs the app (and its tools) load."""
+    from digitsuite.inference.runs import DEFAULT_RUNS_DIR, model_path
+
+    parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR,
+                        help="folder with the trained runs lr/, rf/, dense/ and cnn/ "
+                             f"(default: {DEFAULT_RUNS_DIR})")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="the CNN to look into, a Keras model with 28x28x1 inputs "
+                             "(default: RUNS_DIR/cnn/model.keras, i.e. "
+                             f"{model_path(DEFAULT_RUNS_DIR, 'cnn')})")
+
+
 def add_run_args(parser, default_out_dir):
     """The output flags of the scripts that train: --out-dir, --dry-run, --debug."""
     add_output_args(parser, default_out_dir, dry_run=f"{DRY_RUN_TRAIN} training and "

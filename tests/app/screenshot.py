@@ -8,17 +8,13 @@ a map of the first layer clicked for its filter.
 from pathlib import Path
 
 from digitsuite import cli
-from digitsuite.inference.runs import DEFAULT_RUNS_DIR
 
 MAX_COLOURS = 256  # a palette PNG keeps the picture small; the page has few colours
 
 
 def parse_args(argv=None):
     parser = cli.Parser(__doc__)
-    parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR,
-                        help=f"folder with the trained runs (default: {DEFAULT_RUNS_DIR})")
-    parser.add_argument("--model", type=Path, default=None,
-                        help="the CNN (default: RUNS_DIR/cnn/model.keras)")
+    cli.add_app_model_args(parser)
     parser.add_argument("--out", type=Path, default=Path("docs/images/app-draw.png"),
                         help="the PNG to write (default: docs/images/app-draw.png)")
     parser.add_argument("--height", type=cli.positive_int, default=820,
