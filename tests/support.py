@@ -53,6 +53,15 @@ def saved_weights(path):
     return keras.models.load_model(path, safe_mode=True).get_weights()
 
 
+def assert_same_run(a, b, model_file="model.keras"):
+    """The runs in folders ``a`` and ``b`` have equal metrics (but for time)
+    and exactly equal weights."""
+    metrics = [json.loads((folder / "metrics.json").read_text()) for folder in (a, b)]
+    assert comparable(metrics[0]) == comparable(metrics[1])
+    for x, y in zip(saved_weights(a / model_file), saved_weights(b / model_file)):
+        np.testing.assert_array_equal(x, y)
+
+
 def fitted(estimator, n=60, seed=0):
     """``estimator`` fitted on random 784-pixel rows covering the 10 classes."""
     rng = np.random.default_rng(seed)

@@ -12,7 +12,7 @@ from digitsuite.data.datasets import load_dataset, stratified_subset
 from digitsuite.inference.predict import predict_proba
 from digitsuite.training import loop as training
 from models import build_cnn
-from tests.support import SAMPLE_DIR, comparable, run_script, saved_weights
+from tests.support import SAMPLE_DIR, assert_same_run, run_script
 
 OUTPUTS = ["model.keras", "config.json", "metrics.json", "report.md", "history.png",
            "confusion.png"]
@@ -78,12 +78,7 @@ def test_missing_data_dir_is_one_error_line_and_writes_nothing(capsys, tmp_path)
 
 def test_same_seed_gives_identical_metrics_and_weights(trained_cnn_dir, tmp_path):
     run_script("train_cnn", ["--dry-run", "--data-dir", SAMPLE_DIR, "--out-dir", tmp_path])
-    again = json.loads((tmp_path / "metrics.json").read_text())
-    first = json.loads((trained_cnn_dir / "metrics.json").read_text())
-    assert comparable(again) == comparable(first)
-    for a, b in zip(saved_weights(tmp_path / "model.keras"),
-                    saved_weights(trained_cnn_dir / "model.keras")):
-        np.testing.assert_array_equal(a, b)
+    assert_same_run(tmp_path, trained_cnn_dir)
 
 
 # --------------------------------------------------------------------------
@@ -111,12 +106,7 @@ def test_cli_interrupt_says_how_to_resume_and_resume_matches_a_clean_run(
 
     monkeypatch.setattr(training.EpochCheckpoint, "on_epoch_end", original)
     run_script("train_cnn", ["--resume", "--out-dir", out])
-    resumed = json.loads((out / "metrics.json").read_text())
-    clean = json.loads((trained_cnn_dir / "metrics.json").read_text())
-    assert comparable(resumed) == comparable(clean)
-    for a, b in zip(saved_weights(out / "model.keras"),
-                    saved_weights(trained_cnn_dir / "model.keras")):
-        np.testing.assert_array_equal(a, b)
+    assert_same_run(out, trained_cnn_dir)
     assert not (out / "checkpoint").exists()
 
 
