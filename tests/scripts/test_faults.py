@@ -27,7 +27,7 @@ import pytest
 
 from digitsuite import fileio
 from digitsuite.training import loop as training
-from tests.support import ROOT, comparable, run_script, saved_weights
+from tests.support import ROOT, comparable, fails_with_one_line, run_script, saved_weights
 
 OUTPUTS = ["model.keras", "config.json", "metrics.json", "report.md", "history.png",
            "confusion.png"]
@@ -254,11 +254,8 @@ def test_a_second_run_into_a_held_folder_stops_at_once_naming_the_first(tiny, tm
                              stdout=subprocess.PIPE, text=True)
     try:
         assert first.stdout.readline().strip() == "holding"
-        with pytest.raises(SystemExit) as exit_info:
-            run_script("train_cnn", [*train_argv(tiny), "--out-dir", out])
-        assert exit_info.value.code == 2
-        err = capsys.readouterr().err
-        assert err.count("\n") == 1 and err.startswith(
+        err = fails_with_one_line(capsys, "train_cnn", [*train_argv(tiny), "--out-dir", out])
+        assert err.startswith(
             f"error: {out} is in use by train_cnn.py (pid {first.pid} on ")
     finally:
         first.kill()
@@ -286,14 +283,10 @@ def test_full_disk_during_training_is_one_line_and_keeps_the_checkpoint(tiny, tm
         real(path, arrays)
 
     monkeypatch.setattr(training, "_save_arrays", full_at_second_epoch)
-    with pytest.raises(SystemExit) as exit_info:
-        run_script("train_cnn", [*train_argv(tiny), "--out-dir", out])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err
+    err = fails_with_one_line(capsys, "train_cnn", [*train_argv(tiny), "--out-dir", out])
     assert err.startswith(f"error: cannot write {out / 'checkpoint' / 'epoch002.rng.npz'}: "
                           "the disk is full (")
-    assert err.rstrip().endswith(f"completed epochs are kept in {out / 'checkpoint'}: continue "
+    assert err.endswith(f"completed epochs are kept in {out / 'checkpoint'}: continue "
                                  f"with python train_cnn.py --resume --out-dir {out} when "
                                  "there is room")
     state = json.loads((out / "checkpoint" / training.CHECKPOINT_STATE).read_text())
@@ -313,11 +306,7 @@ def test_a_real_full_disk_keeps_the_earlier_run_whole(tiny, tmp_path, capsys):
     try:
         out = disk / "run"
         before = earlier_set(out)
-        with pytest.raises(SystemExit) as exit_info:
-            run_script("train_cnn", [*train_argv(tiny), "--out-dir", out])
-        assert exit_info.value.code == 2
-        err = capsys.readouterr().err
-        assert err.count("\n") == 1 and "Traceback" not in err
+        err = fails_with_one_line(capsys, "train_cnn", [*train_argv(tiny), "--out-dir", out])
         assert err.startswith(f"error: cannot write {out / 'checkpoint' / 'epoch001.keras'}: "
                               "the disk is full ("), err
         assert {name: (out / name).read_bytes() for name in OUTPUTS} == before
