@@ -48,11 +48,13 @@ class Resume:
 def resume_from(out_dir, strategy=None):
     """The stopped run whose checkpoint is in ``out_dir`` (its variables are
     created under ``strategy``'s scope when one is given)."""
-    folder = out_dir / CHECKPOINT_DIR
-    if strategy is None:
-        return Resume(*load_checkpoint(folder))
-    with strategy.scope():
-        return Resume(*load_checkpoint(folder))
+    with _scope(strategy):
+        return Resume(*load_checkpoint(out_dir / CHECKPOINT_DIR))
+
+
+def _scope(strategy):
+    """``strategy``'s scope, where variables live on every replica; none without one."""
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
 
 def train_keras(name, build, *, splits, out_dir, settings, epochs, batch_size, learning_rate,
@@ -76,9 +78,8 @@ def train_keras(name, build, *, splits, out_dir, settings, epochs, batch_size, l
     checkpoints = prepare_out_dir(out_dir) / CHECKPOINT_DIR
     set_seed(seed)
     callbacks = [] if tensorboard is None else tensorboard_callbacks(tensorboard, x_test[0])
-    strategy_scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     try:
-        with strategy_scope:  # variables and optimizer state live on every replica
+        with _scope(strategy):
             model = (resume.model if resume is not None
                      else build(num_classes=len(dataset.class_names), dropout=dropout))
             result = fit(model, train, val, epochs=epochs, batch_size=batch_size,
