@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from digitsuite.backend import tf
+from digitsuite.data import augment
 from digitsuite.data.augment import POLICIES, AugmentPolicy, augment_batch
 
 
@@ -58,3 +60,29 @@ def test_whole_pixel_shifts_copy_pixels_without_blur():
 def test_no_augmentation_policy_is_identity():
     x = digit_batch()
     np.testing.assert_allclose(np.asarray(augment_batch(x, [0, 0], POLICIES["none"])), x)
+
+
+def test_fused_affine_warp_samples_as_the_bilinear_gather_does():
+    # The one-op warp must read each image where the gather on the map's grid
+    # reads it, zeros outside included (flips and whole pixels as well).
+    rng = np.random.default_rng(1)
+    x = tf.constant(rng.random((32, 28, 28, 1)).astype(np.float32))
+    grid = tf.range(28, dtype=tf.float32)
+    for policy in (POLICIES["mnist"], POLICIES["fashion_mnist"],
+                   AugmentPolicy(rotation_deg=40, scale=0.5, shift=0.4, flip=True)):
+        coefficients = augment._affine_coefficients(32, 28, policy, tf.constant([7, 3]))
+        a, b, c, d, e, f = (t[:, None, None] for t in coefficients)
+        xs = a * grid[None, None, :] + b * grid[None, :, None] + c
+        ys = d * grid[None, None, :] + e * grid[None, :, None] + f
+        gathered = np.asarray(augment._bilinear(x, xs, ys))
+        fused = np.asarray(augment._affine_warp(x, coefficients))
+        np.testing.assert_allclose(fused, gathered, atol=1e-6)
+        assert (fused == 0).any()  # some images moved partly out of frame
+
+
+def test_stroke_dilation_and_erosion_are_3x3_max_and_min_pooling():
+    rng = np.random.default_rng(2)
+    x = tf.constant(rng.random((4, 28, 28, 1)).astype(np.float32))
+    dilated, eroded = augment._dilate_erode(x)
+    np.testing.assert_array_equal(dilated, tf.nn.max_pool2d(x, 3, 1, "SAME"))
+    np.testing.assert_array_equal(eroded, -tf.nn.max_pool2d(-x, 3, 1, "SAME"))
