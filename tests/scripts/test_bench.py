@@ -1,5 +1,5 @@
 """benchmarks/bench.py end to end in --dry-run: the figures it saves are
-computed from its own measurements."""
+computed from its own measurements, and it records the machine's load."""
 
 import json
 import statistics
@@ -24,6 +24,11 @@ def test_dry_run_writes_figures_computed_from_its_measurements(tmp_path):
     assert saved["time_to_target_ratio"] == pytest.approx(
         race["suite"]["target_reached_at"]["seconds"]
         / race["reference"]["target_reached_at"]["seconds"])
+    assert saved["time_to_target_relation"] == "="
+    # One epoch each (the dry run's cap), the suite on the default 40-epoch schedule.
+    assert [race[side]["stopped_by"] for side in ("reference", "suite")] == ["target"] * 2
+    assert len(race["suite"]["epoch_seconds"]) == 1 and saved["suite_recipe"]["epochs"] == 40
+    assert saved["caps"]["max_epochs"] == 1 and "1 epoch" in saved["caps"]["text"]
     for side in ("reference", "suite"):
         assert infer[side]["images_per_second"] == pytest.approx(
             200 / statistics.median(infer[side]["seconds"]))
@@ -38,8 +43,15 @@ def test_dry_run_writes_figures_computed_from_its_measurements(tmp_path):
             b["suite"]["fit_seconds"] / b["default"]["fit_seconds"])
     assert set(saved["goals_met"]) == set(perf.GOALS)
     assert result["epoch_time_ratio"] == saved["epoch_time_ratio"]
+    load = saved["load"]
+    for moment in ("before", "after"):
+        assert len(load[moment]["load_average"]) == 3
+        assert isinstance(load[moment]["busy_processes"], list)
+    assert 0 <= load["other_processes_cores"] <= saved["machine"]["cores"]
+    assert saved["machine"]["cores"] >= 1 and saved["machine"]["memory_gb"] > 0
 
     table = json_path.with_suffix(".md").read_text()
-    assert f"| {saved['epoch_time_ratio']:.2f}x (goal <= 0.7) |" in table
-    assert "AMD" in table or "cores" in table
+    assert f"| {saved['epoch_time_ratio']:.2f}x (goal <= 0.6, " in table
+    assert f"{saved['machine']['cores']} cores" in table and "Load average" in table
+    assert "--dry-run --target 0.01" in table
     assert not list(tmp_path.glob(".rss-run-*")), "scratch folder of the memory run left behind"
