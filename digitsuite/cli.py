@@ -86,12 +86,12 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
-def add_data_args(parser, split=True):
-    """--dataset and --data-dir; with ``split`` (scripts that train), also
-    --val-fraction and --seed."""
+def add_data_args(parser, split=True, datasets=None):
+    """--dataset (one of ``datasets``, default all) and --data-dir; with
+    ``split`` (scripts that train), also --val-fraction and --seed."""
     from digitsuite.data.datasets import DATASETS
 
-    parser.add_argument("--dataset", choices=DATASETS, default="mnist",
+    parser.add_argument("--dataset", choices=datasets or DATASETS, default="mnist",
                         help="dataset to use (default: mnist)")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="folder with the four IDX files or mnist.npz (default: "
@@ -114,7 +114,7 @@ def default_of(function, parameter):
 TENSORBOARD_UNDER_OUT_DIR = Path("tensorboard")
 
 
-def add_keras_training_args(parser, learning_rate, model=""):
+def add_keras_training_args(parser, learning_rate, model="", epochs=40, augment="auto"):
     """The flags of the Keras training recipe (:func:`digitsuite.training.loop.fit`).
 
     ``model`` starts each help text (e.g. ``"dense net: "``) in scripts that
@@ -123,8 +123,8 @@ def add_keras_training_args(parser, learning_rate, model=""):
     from models import build_cnn
 
     dropout = default_of(build_cnn, "dropout")
-    parser.add_argument("--epochs", type=positive_int, default=40,
-                        help=f"{model}training epochs (default: 40)")
+    parser.add_argument("--epochs", type=positive_int, default=epochs,
+                        help=f"{model}training epochs (default: {epochs})")
     parser.add_argument("--batch-size", type=positive_int, default=128,
                         help=f"{model}images per training step (default: 128)")
     parser.add_argument("--learning-rate", type=positive_float, default=learning_rate,
@@ -136,11 +136,13 @@ def add_keras_training_args(parser, learning_rate, model=""):
                         help=f"{model}share of each training target spread evenly over all "
                              "classes, at least 0 and below 1; 'auto': the dataset's "
                              "(0 for digits, 0.1 for clothes) (default: auto)")
-    parser.add_argument("--augment", choices=["auto", "none"], default="auto",
+    parser.add_argument("--augment", choices=["auto", "reading", "none"], default=augment,
                         help=f"{model}'auto': the dataset's augmentation policy (shifts, "
                              "rotations, shear, scale and stroke width for digits; "
-                             "whole-pixel shifts and flips for clothes); 'none': train on "
-                             "the images as they are (default: auto)")
+                             "whole-pixel shifts and flips for clothes); 'reading': "
+                             "stronger, with the blur, elastic wobble, binarised ink and "
+                             "low resolution of real pages (train_reader.py's); 'none': "
+                             f"train on the images as they are (default: {augment})")
     parser.add_argument("--tensorboard", type=Path, nargs="?", const=TENSORBOARD_UNDER_OUT_DIR,
                         default=None,
                         metavar="DIR",

@@ -3,7 +3,10 @@
 One random affine transform per image (rotation, shear, separate x/y scale,
 shift, optional mirror flip), sampled bilinearly for the whole batch in one
 fused op, plus a random stroke-width
-change (towards a 3x3 grey dilation or erosion). Randomness is *stateless*:
+change (towards a 3x3 grey dilation or erosion). The reading policy adds
+what other writers, pens and scanners do to a digit: an elastic wobble of
+the strokes, blur, binarised ink, resampling down to a few pixels and back,
+pens up to two pixels thicker. Randomness is *stateless*:
 the same ``seed`` tensor gives the same
 batch, which makes training reproducible and resumable epoch by epoch.
 
@@ -17,6 +20,8 @@ from dataclasses import asdict, dataclass
 
 from digitsuite.backend import tf
 
+MAX_EROSION = 0.5  # blend towards a 3x3 erosion at most this far
+
 
 @dataclass(frozen=True)
 class AugmentPolicy:
@@ -27,10 +32,16 @@ class AugmentPolicy:
     stroke: float = 0.0         # blend towards dilation/erosion, in [-s, s]
     flip: bool = False          # mirror left-right with probability 1/2
     whole_pixels: bool = False  # shifts by whole pixels only (no resampling blur)
+    # Reading: each below is off at 0.
+    elastic: float = 0.0        # largest smooth displacement of the strokes, pixels
+    blur: float = 0.0           # share of images blurred (Gaussian, sigma up to 1 pixel)
+    binarize: float = 0.0       # share of images thresholded to hard 0/1 ink
+    resample: float = 0.0       # share shrunk to 8-18 pixels a side and enlarged back
 
     @property
     def warps(self):
-        return bool(self.rotation_deg or self.shear or self.scale or self.shift or self.flip)
+        return bool(self.rotation_deg or self.shear or self.scale or self.shift or self.flip
+                    or self.elastic)
 
     def as_dict(self):
         return asdict(self)
@@ -44,12 +55,17 @@ POLICIES = {
     # worse (docs/fashion-mnist-recipes.md).
     "fashion_mnist": AugmentPolicy(shift=1 / 28, flip=True, whole_pixels=True),
     "none": AugmentPolicy(),
+    # For reading real pages (train_reader.py): wider slants, aspect ratios
+    # and pens than MNIST's writers, and the marks other scanners and phone
+    # cameras leave. A stroke above 1 goes past one dilation towards two.
+    "reading": AugmentPolicy(rotation_deg=12, shear=0.3, scale=0.15, shift=0.08, stroke=1.3,
+                             elastic=2.0, blur=0.3, binarize=0.25, resample=0.2),
 }
 
 
 def policy_for(augment, dataset):
     """The policy a script's ``--augment`` flag asks for on ``dataset``."""
-    return POLICIES["none" if augment == "none" else dataset]
+    return POLICIES[dataset if augment == "auto" else augment]
 
 
 def _affine_coefficients(batch, size, policy, seed):
@@ -155,8 +171,86 @@ def augment_batch(images, seed, policy):
         strength = tf.random.stateless_uniform(
             [batch, 1, 1, 1], seed=seed + [0, 11], minval=-policy.stroke, maxval=policy.stroke)
         dilated, eroded = _dilate_erode(out)
+        # Erosion stops halfway: more rubs out MNIST's thin strokes.
+        weight = tf.where(strength > 0, tf.minimum(strength, 1.0),
+                          tf.minimum(-strength, MAX_EROSION))
         target = tf.where(strength > 0, dilated, eroded)
-        out = out + tf.abs(strength) * (target - out)
-    if policy.warps:
+        out = out + weight * (target - out)
+        if policy.stroke > 1:
+            twice = tf.nn.max_pool2d(dilated, 3, 1, "SAME")
+            out = out + tf.maximum(strength - 1.0, 0.0) * (twice - dilated)
+    if policy.warps and not policy.elastic:
         out = _affine_warp(out, _affine_coefficients(batch, size, policy, seed))
+    elif policy.warps:
+        a, b, c, d, e, f = (t[:, None, None] for t in
+                            _affine_coefficients(batch, size, policy, seed))
+        grid = tf.range(size, dtype=tf.float32)
+        xs = a * grid[None, None, :] + b * grid[None, :, None] + c  # (batch, h, w)
+        ys = d * grid[None, None, :] + e * grid[None, :, None] + f
+        if policy.elastic:
+            dx, dy = _elastic_field(batch, size, policy.elastic, seed)
+            xs, ys = xs + dx, ys + dy
+        out = _bilinear(out, xs, ys)
+    if policy.resample:
+        out = _some(out, _resampled(out, seed), policy.resample, seed, 21)
+    if policy.blur:
+        blurred = _gaussian(out, 1.0)
+        amount = tf.random.stateless_uniform([batch, 1, 1, 1], seed=seed + [0, 22])
+        out = _some(out, out + amount * (blurred - out), policy.blur, seed, 23)
+    if policy.binarize:
+        level = tf.random.stateless_uniform([batch, 1, 1, 1], seed=seed + [0, 24],
+                                            minval=0.3, maxval=0.6)
+        peak = tf.reduce_max(out, axis=[1, 2, 3], keepdims=True)
+        out = _some(out, tf.cast(out > level * peak, out.dtype), policy.binarize, seed, 25)
+    if policy.blur or policy.binarize or policy.resample:
+        # The reader scales every character's brightest pixel to 1.
+        out = out / tf.maximum(tf.reduce_max(out, axis=[1, 2, 3], keepdims=True), 1e-6)
     return out
+
+
+def _some(images, changed, share, seed, k):
+    """``changed`` for a random ``share`` of the images, ``images`` for the rest."""
+    pick = tf.random.stateless_uniform([tf.shape(images)[0], 1, 1, 1], seed=seed + [0, k])
+    return tf.where(pick < share, changed, images)
+
+
+def _gaussian_kernel(sigma):
+    radius = max(1, int(math.ceil(3 * sigma)))
+    taps = tf.exp(-tf.square(tf.range(-radius, radius + 1, dtype=tf.float32)) / (2 * sigma ** 2))
+    return taps / tf.reduce_sum(taps)
+
+
+def _gaussian(images, sigma):
+    """Separable Gaussian blur of (batch, h, w, channels) images."""
+    taps = _gaussian_kernel(sigma)
+    channels = images.shape[-1]
+    rows = tf.tile(tf.reshape(taps, [-1, 1, 1, 1]), [1, 1, channels, 1])
+    cols = tf.tile(tf.reshape(taps, [1, -1, 1, 1]), [1, 1, channels, 1])
+    out = tf.nn.depthwise_conv2d(images, rows, [1, 1, 1, 1], "SAME")
+    return tf.nn.depthwise_conv2d(out, cols, [1, 1, 1, 1], "SAME")
+
+
+def _elastic_field(batch, size, amplitude, seed):
+    """A smooth random displacement (dx, dy), each (batch, size, size), whose
+    largest shift in each image is uniform in [0, amplitude] pixels (Simard
+    et al. 2003's elastic distortion: smooth random noise)."""
+    # Noise on a coarse 5x5 grid, enlarged smoothly: the same low-frequency
+    # wobble as smoothing full-size noise, at a fraction of the cost.
+    noise = tf.random.stateless_uniform([batch, 5, 5, 2], seed=seed + [0, 20],
+                                        minval=-1.0, maxval=1.0)
+    field = tf.image.resize(noise, [size, size], method="bicubic")
+    peak = tf.reduce_max(tf.abs(field), axis=[1, 2, 3], keepdims=True)
+    strength = tf.random.stateless_uniform([batch, 1, 1, 1], seed=seed + [0, 26],
+                                           maxval=amplitude)
+    field = field / tf.maximum(peak, 1e-6) * strength
+    return field[..., 0], field[..., 1]
+
+
+def _resampled(images, seed):
+    """Each batch shrunk to one random side of 8-18 pixels and enlarged back:
+    what a low-resolution scan leaves of a digit."""
+    size = images.shape[1]
+    side = tf.random.stateless_uniform([], seed=seed + [0, 27], minval=8, maxval=19,
+                                       dtype=tf.int32)
+    small = tf.image.resize(images, tf.stack([side, side]), method="area")
+    return tf.image.resize(small, [size, size], method="bilinear")

@@ -30,7 +30,7 @@ from scipy import ndimage
 
 from digitsuite.data import images
 from digitsuite.errors import ImageError, ModelFileError
-from digitsuite.reading import segment
+from digitsuite.reading import printed, segment
 
 MIN_CONFIDENCE = 0.8  # below this a digit prints as '?'
 EDGE = 2              # pixels of soft stroke edge kept around a glyph's thresholded ink
@@ -46,10 +46,12 @@ class Page:
 
     ``lines[i][j]`` lists the ways to read character j of line i: ``[[glyph]]``,
     or for a wide one also its cuts, ``[[glyph], [part, part], ...]``;
+    ``marks[i]`` are line i's punctuation glyphs (``glyph.mark`` set);
     ``crops`` holds the model input of every glyph of every option, in order.
     """
 
     lines: list
+    marks: list
     crops: np.ndarray  # float32 (n, 28, 28) in 0-1
     ink_dark: bool
 
@@ -60,19 +62,25 @@ def prepare_page(grey):
     ink_dark = images.ink_is_dark(flat)
     ink = images.to_foreground(flat, ink_dark)
     mask = segment.ink_mask(flat, ink_dark, faint=ink > 0)
-    lines = []
+    mask, rules = printed.remove_rules(mask)
+    lines, marks = [], []
     for line in segment.find_lines(mask):
-        height = segment.line_height(line)
-        lines.append([[[glyph], *segment.split_options(glyph, height)] for glyph in line])
+        characters = [glyph for glyph in line if not glyph.mark]
+        if not characters:
+            continue  # only punctuation: nothing to read
+        height = segment.line_height(characters)
+        lines.append([[[glyph], *segment.split_options(glyph, height)] for glyph in characters])
+        marks.append([glyph for glyph in line if glyph.mark])
     if not lines:
         raise ImageError("found no digit: only specks of ink stand out from the paper; "
                          "use a picture with larger, darker writing")
-    crops = np.stack([glyph_input(flat, ink_dark, ink, mask, glyph) for line in lines
-                      for options in line for option in options for glyph in option])
-    return Page(lines, crops, ink_dark)
+    crops = np.stack([glyph_input(flat, ink_dark, ink, mask, glyph, rules)
+                      for line in lines for options in line for option in options
+                      for glyph in option])
+    return Page(lines, marks, crops, ink_dark)
 
 
-def glyph_input(grey, ink_dark, ink, mask, glyph):
+def glyph_input(grey, ink_dark, ink, mask, glyph, printed_ink=None):
     """The glyph's 28x28 MNIST-style input.
 
     The glyph's surroundings (PAPER_MARGIN x its height each way) of the
@@ -80,7 +88,8 @@ def glyph_input(grey, ink_dark, ink, mask, glyph):
     strokes reach full strength however light its pen (the page-wide
     foreground ``ink`` stands in when that fails).
     Only the glyph's own ink is kept: its thresholded ``mask`` pixels plus
-    EDGE pixels of soft edge, none of the neighbours' strokes.
+    EDGE pixels of soft edge, none of the neighbours' strokes, nor the
+    ``printed_ink`` (bool, the guide lines taken off the page).
     """
     x0, y0, x1, y1 = glyph.box
     height, width = mask.shape
@@ -91,6 +100,8 @@ def glyph_input(grey, ink_dark, ink, mask, glyph):
     own = np.zeros((ey1 - ey0, ex1 - ex0), bool)
     own[y0 - ey0:y1 - ey0, x0 - ex0:x1 - ex0] = glyph.mask
     keep = ndimage.binary_dilation(own, iterations=EDGE) & ~(mask[around] & ~own)
+    if printed_ink is not None:
+        keep &= ~ndimage.binary_dilation(printed_ink[around] & ~own)
     try:
         return images.mnist_style(images.to_foreground(grey[around], ink_dark) * keep)
     except ImageError:
@@ -137,25 +148,30 @@ def resolve(page, probs):
     return lines, probs[chosen], page.crops[chosen]
 
 
-def describe(lines, probs, ink_dark, min_confidence=MIN_CONFIDENCE):
+def describe(lines, probs, ink_dark, min_confidence=MIN_CONFIDENCE, marks=None):
     """The reading as a JSON-ready dict.
 
     ``lines``: the text of each line of writing, '?' for a digit whose
     confidence is under ``min_confidence``, a space where a wide gap parts
-    two numbers. ``digits``: per glyph in reading order, its ``box``
-    [x0, y0, x1, y1] (pixels, ends exclusive), ``line`` (index into
-    ``lines``), ``digit`` (the most likely), ``confidence``, ``unsure`` and
-    ``top2`` [[digit, probability], [digit, probability]].
+    two numbers; punctuation is left out. ``digits``: per glyph in reading
+    order, its ``box`` [x0, y0, x1, y1] (pixels, ends exclusive), ``line``
+    (index into ``lines``), ``digit`` (the most likely), ``confidence``,
+    ``unsure`` and ``top2`` [[digit, probability], [digit, probability]].
+    ``numbers``: per number (:func:`numbers_of`), its ``line``, ``text``,
+    ``box``, the punctuation ``marks`` seen in or just after it and
+    ``decimal_after``, with ``amount`` the text with a decimal point.
+    ``marks`` (one list of mark glyphs per line) come from :class:`Page`.
     """
-    digits, texts = [], []
+    digits, texts, numbers = [], [], []
     k = 0
     for number, line in enumerate(lines):
-        text = ""
+        text, members = "", []
         for glyph, space in zip(line, segment.word_breaks(line)):
             p = probs[k]
             best, second = np.argsort(p)[::-1][:2]
             unsure = bool(p[best] < min_confidence)
             text += (" " if space else "") + ("?" if unsure else str(best))
+            members.append((glyph, space, "?" if unsure else str(best)))
             digits.append({"box": [int(v) for v in glyph.box], "line": number,
                            "digit": int(best), "confidence": round(float(p[best]), 4),
                            "unsure": unsure,
@@ -163,15 +179,54 @@ def describe(lines, probs, ink_dark, min_confidence=MIN_CONFIDENCE):
                                     [int(second), round(float(p[second]), 4)]]})
             k += 1
         texts.append(text)
+        numbers += numbers_of(number, members, (marks or [])[number] if marks else [])
     return {"ink": "dark on light" if ink_dark else "light on dark",
-            "lines": texts, "digits": digits}
+            "lines": texts, "digits": digits, "numbers": numbers}
+
+
+def numbers_of(line_index, members, marks):
+    """The numbers of one line: ``members`` are its characters as (glyph,
+    starts a number, text) in reading order; each mark of ``marks`` goes to
+    the number it lies in or just after (within WORD_GAP x its height).
+
+    ``decimal_after``: digits before the decimal separator, the last dot or
+    comma followed by one or two digits to the end of the number (``1,500.00``:
+    4; ``1.480``, a thousands separator: None). ``amount`` is ``text`` with
+    that separator written as a point.
+    """
+    groups = []
+    for glyph, starts, char in members:
+        if starts or not groups:
+            groups.append([])
+        groups[-1].append((glyph, char))
+    out = []
+    for group in groups:
+        x0 = min(g.box[0] for g, _ in group)
+        x1 = max(g.box[2] for g, _ in group)
+        height = float(np.median([g.height for g, _ in group]))
+        near = [m for m in marks
+                if x0 < (m.box[0] + m.box[2]) / 2 < x1 + segment.WORD_GAP * height]
+        found = [{"mark": m.mark, "after": sum(g.box[0] + g.box[2] < m.box[0] + m.box[2]
+                                                for g, _ in group),
+                  "box": [int(v) for v in m.box]}
+                 for m in sorted(near, key=lambda m: m.box[0])]
+        text = "".join(char for _, char in group)
+        decimal = next((m["after"] for m in reversed(found) if m["mark"] in ".,"), None)
+        if decimal is not None and not 1 <= len(text) - decimal <= 2:
+            decimal = None
+        out.append({"line": line_index, "text": text,
+                    "box": [int(x0), int(min(g.box[1] for g, _ in group)), int(x1),
+                            int(max(g.box[3] for g, _ in group))],
+                    "marks": found, "decimal_after": decimal,
+                    "amount": text if decimal is None else f"{text[:decimal]}.{text[decimal:]}"})
+    return out
 
 
 def read_page(model, grey, min_confidence=MIN_CONFIDENCE):
     """Read a grey page (0-1): returns (reading dict, crops (n, 28, 28))."""
     page = prepare_page(grey)
     lines, probs, crops = resolve(page, classify(model, page.crops))
-    return describe(lines, probs, page.ink_dark, min_confidence), crops
+    return describe(lines, probs, page.ink_dark, min_confidence, page.marks), crops
 
 
 def read_file(model, path, min_confidence=MIN_CONFIDENCE):

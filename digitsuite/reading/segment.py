@@ -3,13 +3,17 @@
 The steps, each a function here::
 
     mask = ink_mask(grey, ink_dark, faint)   # Otsu threshold with hysteresis
+    mask, rules = printed.remove_rules(mask) # guide lines and box sides out
     lines = find_lines(mask)                 # [[Glyph, ...] per line, top to bottom]
     options = split_options(glyph, line_height(line))  # cuts, if touching digits
 
-:func:`find_lines` labels the connected ink components (8-connected), drops
-specks, merges the pieces of a digit written with a break (a 5 whose flag
-does not touch its body), groups the characters into lines, joins small
-fragments to the character beside them and orders each line left to right.
+:func:`ink_mask` leaves out a printed background pattern
+(:mod:`digitsuite.reading.printed`). :func:`find_lines` labels the
+connected ink components (8-connected), drops specks, merges the pieces of
+a digit written with a break (a 5 whose flag does not touch its body),
+groups the characters into lines, tells punctuation (dots, commas, dashes)
+from characters, joins other small fragments to the character beside
+them and orders each line left to right.
 :func:`split_options` proposes cuts, at its thinnest columns, of a component
 much wider than its line is tall; the reader lets the classifier decide
 whether the whole or a cut reads better. Sizes are judged against the
@@ -20,16 +24,17 @@ A glyph's ``box`` is ``(x0, y0, x1, y1)`` in page pixels, ends exclusive as
 in slicing: ``page[y0:y1, x0:x1]``.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage
 
 from digitsuite.data.images import otsu_threshold
+from digitsuite.reading import printed
 
 MIN_GLYPH = 6         # pixels: the longer side of the smallest character read
 # The other sizes are fractions of the typical character height (or the line's).
-SPECK_SIZE = 0.25     # a component whose longer side is under this is a speck
+SPECK_SIZE = 0.1      # a component whose longer side is under this is a speck
 PIECE_HEIGHT = 0.75   # pieces merge only if one is shorter than a whole character...
 MERGE_OVERLAP = 0.5   # ...they overlap horizontally by this share of the narrower...
 MERGE_GAP = 0.3       # ...they are at most this far apart vertically...
@@ -42,6 +47,16 @@ SPLIT_WIDTH = 1.2     # a component wider than this may hold touching characters
 CUT_OPTIONS = 3       # cut columns tried for such a component
 MIN_PART = 0.2        # narrowest part a split leaves on either side
 WORD_GAP = 1.0        # a wider gap between glyphs separates two numbers
+# Punctuation, as fractions of the line's character height (glyph sizes as stated).
+MARK_OVERLAP = 0.5    # a mark shares at most this share of its width with a character...
+MARK_GAP = 0.06       # ...and stands at least this far from every character
+DASH_WIDTH = 1.5      # a dash is at least this many times wider than tall...
+DASH_HEIGHT = 0.3     # ...at most this tall...
+DASH_BAND = (0.2, 0.85)  # ...with its middle this far down the line
+DOT_SIZE = 0.4        # a dot or comma is no larger than this...
+DOT_LOW = 0.55        # ...with its middle at least this far down the line;
+COMMA_DROP = 0.08     # it is a comma if it hangs this far below the line
+COMMA_SHAPE = 1.4     # or is this many times taller than wide
 
 
 @dataclass
@@ -50,6 +65,7 @@ class Glyph:
 
     box: tuple          # (x0, y0, x1, y1), ends exclusive
     mask: np.ndarray    # bool (y1 - y0, x1 - x0)
+    mark: str = ""      # "." "," or "-" for punctuation, "" for a character
 
     @property
     def width(self):
@@ -76,6 +92,12 @@ def ink_mask(grey, ink_dark, faint):
     grey = np.asarray(grey, np.float32)
     level = 1.0 - grey if ink_dark else grey
     strong = level > otsu_threshold(level)
+    core = printed.ink_core(level, strong)
+    if core is not strong:
+        # A printed pattern lies under the writing: faint pixels join the
+        # ink only as the edges of its strokes, or the pattern would.
+        strong = core
+        faint = faint & ndimage.binary_dilation(core, iterations=printed.NEAR_STROKE)
     labels, count = ndimage.label(faint | strong, structure=np.ones((3, 3)))
     keep = np.zeros(count + 1, bool)
     keep[np.unique(labels[strong])] = True
@@ -251,32 +273,76 @@ def box_gap(a, b):
     return max(dx, dy, 0)
 
 
+def line_band(line):
+    """(top, bottom, height) of a line's full-size characters: the median
+    top and bottom of its glyphs at least FRAGMENT x its tallest."""
+    tallest = max(g.height for g in line)
+    full = [g for g in line if g.height >= FRAGMENT * tallest]
+    top = float(np.median([g.box[1] for g in full]))
+    bottom = float(np.median([g.box[3] for g in full]))
+    return top, bottom, bottom - top
+
+
+def punctuation(glyph, line, band):
+    """The mark ``glyph`` is in its ``line`` ("." "," "-"), or "" if it is
+    none: a small glyph standing apart between the characters. A dash
+    is wide and flat and sits mid-line; a dot or comma is small and sits low
+    (a comma is taller than wide or hangs below the line)."""
+    top, bottom, height = band
+    if glyph.height >= FRAGMENT * height:
+        return ""
+    others = [g for g in line if g is not glyph and g.height >= FRAGMENT * height]
+    shared = max((min(glyph.box[2], g.box[2]) - max(glyph.box[0], g.box[0]) for g in others),
+                 default=0)
+    if shared > MARK_OVERLAP * glyph.width:
+        return ""  # under or over a character: a piece of it
+    if min((box_gap(glyph, g) for g in others), default=np.inf) < MARK_GAP * height:
+        return ""  # (nearly) touching a character: a stroke cut off it
+    centre = (glyph.centre_y - top) / height
+    if (glyph.width >= DASH_WIDTH * glyph.height and glyph.height <= DASH_HEIGHT * height
+            and DASH_BAND[0] <= centre <= DASH_BAND[1]):
+        return "-"
+    if max(glyph.width, glyph.height) <= DOT_SIZE * height and centre >= DOT_LOW:
+        hangs = glyph.box[3] > bottom + COMMA_DROP * height
+        return "," if hangs or glyph.height > COMMA_SHAPE * glyph.width else "."
+    return ""
+
+
 def attach_fragments(line):
-    """Join each fragment of a line (a glyph shorter than FRAGMENT x the line
-    height: a stroke cut off its digit) to the nearest whole glyph if it is at
-    most ATTACH_GAP x the line height away; drop it otherwise (a dot, a dash)."""
-    height = line_height(line)
+    """Mark the punctuation of a line (:func:`punctuation`); join each other
+    fragment (a glyph shorter than FRAGMENT x the line height: a stroke cut
+    off its digit) to the nearest whole glyph if it is at most ATTACH_GAP x
+    the line height away, and drop it otherwise (a stray mark). Returns the
+    line's characters and marks, left to right."""
+    band = line_band(line)
+    height = band[2]
+    marks = [replace(g, mark=m) for g in line if (m := punctuation(g, line, band))]
+    marked = {id(g) for g in line if punctuation(g, line, band)}
     whole = [g for g in line if g.height >= FRAGMENT * height]
-    for fragment in (g for g in line if g.height < FRAGMENT * height):
+    for fragment in (g for g in line if g.height < FRAGMENT * height and id(g) not in marked):
         gaps = [box_gap(fragment, g) for g in whole]
         nearest = int(np.argmin(gaps))
         if gaps[nearest] <= ATTACH_GAP * height:
             whole[nearest] = join(whole[nearest], fragment)
-    return whole
+    return sorted(whole + marks, key=lambda g: g.box[0] + g.box[2])
 
 
 def find_lines(mask):
-    """Bool ink mask of a page -> its characters, as lines of glyphs in
-    reading order (see the module docstring); [] when there are none."""
+    """Bool ink mask of a page -> its characters and punctuation marks, as
+    lines of glyphs in reading order (see the module docstring); [] when
+    there are none. Marks have ``glyph.mark`` set."""
     glyphs = [g for g in components(mask) if max(g.width, g.height) >= MIN_GLYPH]
     height = typical_height(glyphs)
     glyphs = merge_pieces(drop_specks(glyphs, height), height)
-    return [attach_fragments(line) for line in group_lines(glyphs)]
+    # A "line" of nothing but small marks is dirt or a stray scribble.
+    return [attach_fragments(line) for line in group_lines(glyphs)
+            if max(g.height for g in line) >= FRAGMENT * height]
 
 
 def word_breaks(line):
-    """For each glyph of a line, True when a gap wider than WORD_GAP x the
-    line height comes before it (the start of another number)."""
+    """For each glyph of a line (characters only), True when a gap wider
+    than WORD_GAP x the line height comes before it (the start of another
+    number)."""
     size = line_height(line)
     return [i > 0 and glyph.box[0] - line[i - 1].box[2] > WORD_GAP * size
             for i, glyph in enumerate(line)]

@@ -62,6 +62,7 @@ def make_train_dataset(images, labels, batch_size, seed, policy, num_classes):
     n = len(images)
     steps = math.ceil(n / batch_size)
     images = tf.constant(images[..., None])  # (n, 28, 28, 1) uint8, kept small
+    has_nondigits = bool((labels < 0).any())
     labels = tf.constant(labels)
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="train_epoch")
 
@@ -78,7 +79,12 @@ def make_train_dataset(images, labels, batch_size, seed, policy, num_classes):
             batch_seed = tf.stack([tf.cast(seed, tf.int32),
                                    tf.cast(e * steps + step, tf.int32)])
             x = augment_batch(x, batch_seed, policy)
-        return x, tf.one_hot(tf.gather(labels, idx), num_classes)
+        y = tf.one_hot(tf.gather(labels, idx), num_classes)
+        if has_nondigits:
+            # A negative label (a non-digit) one-hot encodes to zeros: its
+            # target is the even spread over all classes instead.
+            y = tf.where(tf.reduce_sum(y, -1, keepdims=True) > 0, y, 1.0 / num_classes)
+        return x, y
 
     # One thread prepares batches beside training, two ahead. A parallel map
     # would gain nothing here: under op determinism, tf.data turns it back

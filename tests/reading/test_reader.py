@@ -55,3 +55,42 @@ def test_reader_prepares_digits_exactly_as_visualize_layers_does(tmp_path):
     for dark_ink in (True, False):
         grey, digit = images.load_digit(draw_seven(tmp_path / "seven.png", dark_ink))
         np.testing.assert_array_equal(reader.prepare_page(grey).crops, digit[None])
+
+
+def amount_page():
+    """'1,500.00-' as masks: digits 60 high, a comma, a point and a dash."""
+    mask = np.zeros((120, 520), bool)
+    mask[20:80, 20:28] = True                                    # 1
+    mask[70:78, 38:46] = True                                    # comma blob...
+    mask[78:90, 36:40] = True                                    # ...and tail
+    for x0 in (56, 106, 156, 226, 276):                          # 5 0 0 . 0 0 (rings)
+        mask[20:80, x0:x0 + 35] = True
+        mask[26:74, x0 + 6:x0 + 29] = False
+    mask[72:80, 206:214] = True                                  # decimal point
+    mask[45:53, 330:370] = True                                  # dash after the amount
+    return mask
+
+
+def test_amount_keeps_punctuation_out_and_reports_the_decimal_point():
+    lines = segment.find_lines(amount_page())
+    characters = [[g for g in line if not g.mark] for line in lines]
+    marks = [[g for g in line if g.mark] for line in lines]
+    probs = np.full((6, 10), 0.001)
+    for k, digit in enumerate([1, 5, 0, 0, 0, 0]):
+        probs[k, digit] = 0.99
+    reading = reader.describe(characters, probs, True, 0.8, marks)
+    assert reading["lines"] == ["150000"]
+    (number,) = reading["numbers"]
+    assert number["text"] == "150000" and number["decimal_after"] == 4
+    assert number["amount"] == "1500.00"
+    assert [(m["mark"], m["after"]) for m in number["marks"]] == [(",", 1), (".", 4), ("-", 6)]
+
+
+def test_a_thousands_point_is_not_a_decimal_point():
+    ink = np.ones((60, 30), bool)
+    glyphs = [segment.Glyph((x, 0, x + 30, 60), ink) for x in (0, 40, 80, 120)]
+    point = segment.Glyph((32, 50, 38, 58), np.ones((8, 6), bool), mark=".")
+    members = [(g, False, "1") for g in glyphs]                  # 1.111
+    (number,) = reader.numbers_of(0, members, [point])
+    assert number["decimal_after"] is None and number["amount"] == "1111"
+    assert number["marks"] == [{"mark": ".", "after": 1, "box": [32, 50, 38, 58]}]

@@ -47,13 +47,40 @@ def test_broken_digit_is_merged_into_one_character():
     assert boxes(segment.find_lines(mask)) == [[(20, 20, 52, 80), (80, 22, 110, 80)]]
 
 
-def test_fragment_joins_its_digit_and_lone_marks_are_dropped():
+def characters(lines):
+    return [[g.box for g in line if not g.mark] for line in lines]
+
+
+def marks(lines):
+    return [[(g.mark, g.box) for g in line if g.mark] for line in lines]
+
+
+def test_fragment_joins_its_digit_and_a_full_stop_is_a_mark():
     mask = np.zeros((100, 300), bool)
     ring(mask, (20, 20, 50, 80))
     bar(mask, (52, 66, 60, 80))            # a foot cut off the digit beside it
     ring(mask, (120, 20, 150, 80))
-    bar(mask, (190, 66, 200, 80))          # a full stop, far from any digit
-    assert boxes(segment.find_lines(mask)) == [[(20, 20, 60, 80), (120, 20, 150, 80)]]
+    bar(mask, (190, 66, 200, 76))          # a full stop, apart from the digits
+    lines = segment.find_lines(mask)
+    assert characters(lines) == [[(20, 20, 60, 80), (120, 20, 150, 80)]]
+    assert marks(lines) == [[(".", (190, 66, 200, 76))]]
+
+
+def test_punctuation_of_an_amount_is_told_apart():
+    # 1,5.0-  : digits 60 high; a comma hanging below, a dot, a dash mid-line.
+    mask = np.zeros((120, 420), bool)
+    bar(mask, (20, 20, 30, 80))                         # 1
+    bar(mask, (42, 70, 50, 78))                         # comma: a blob...
+    bar(mask, (40, 78, 44, 90))                         # ...with a tail below the line
+    ring(mask, (60, 20, 95, 80))                        # 5 (a ring will do)
+    bar(mask, (105, 72, 113, 80))                       # full stop
+    ring(mask, (125, 20, 160, 80))                      # 0
+    bar(mask, (175, 45, 215, 53))                       # dash after the amount
+    bar(mask, (250, 5, 254, 12))                        # a speck high up: not a mark
+    (line,) = segment.find_lines(mask)
+    assert [g.mark for g in line if g.mark] == [",", ".", "-"]
+    assert [g.box for g in line if not g.mark] == [(20, 20, 30, 80), (60, 20, 95, 80),
+                                                   (125, 20, 160, 80)]
 
 
 def test_specks_are_dropped():

@@ -1,0 +1,91 @@
+"""Taking print off a page (digitsuite.reading.printed): background
+patterns, ruled lines and boxes on made-up pages with known ink."""
+
+import numpy as np
+from scipy import ndimage
+
+from digitsuite.data import images
+from digitsuite.reading import printed, segment
+from tests.support import ring
+
+
+def count(mask):
+    return ndimage.label(mask, structure=np.ones((3, 3)))[1]
+
+
+def digits_row(shape, boxes):
+    mask = np.zeros(shape, bool)
+    for box in boxes:
+        ring(mask, box)
+    return mask
+
+
+def test_a_light_printed_pattern_is_not_ink_but_pen_edges_are():
+    grey = np.full((200, 300), 0.95, np.float32)
+    yy, xx = np.mgrid[0:200, 0:300]
+    waves = np.abs(((yy + 5 * np.sin(xx / 8)) % 8) - 4) < 0.7   # fine printed lines
+    grey[waves] = 0.65
+    digits = digits_row(grey.shape, [(40, 60, 80, 130), (120, 60, 160, 130)])
+    grey[digits] = 0.1
+    edges = ndimage.binary_dilation(digits) & ~digits
+    grey[edges] = 0.5                                           # the pen's soft edge
+    level = 1 - grey
+    strong = level > images.otsu_threshold(level)
+    core = printed.ink_core(level, strong)
+    assert not core[waves & ~ndimage.binary_dilation(digits, iterations=3)].any()
+    assert core[digits].all()
+    mask = segment.ink_mask(grey, True, faint=images.to_foreground(grey, True) > 0)
+    assert count(mask) == 2                                     # the two digits alone
+
+
+def test_a_page_without_print_keeps_all_its_ink():
+    grey = np.full((120, 200), 0.9, np.float32)
+    digits = digits_row(grey.shape, [(20, 20, 60, 90), (100, 20, 140, 90)])
+    grey[digits] = 0.2
+    grey[ndimage.binary_dilation(digits) & ~digits] = 0.55
+    level = 1 - grey
+    strong = level > images.otsu_threshold(level)
+    assert printed.ink_core(level, strong) is strong
+
+
+def test_a_ruled_line_under_touching_digits_is_removed():
+    mask = digits_row((120, 400), [(40, 20, 80, 82), (100, 20, 140, 82), (160, 20, 200, 82)])
+    mask[80:83, 10:380] = True                 # the rule, touching every digit
+    assert count(mask) == 1
+    kept, removed = printed.remove_rules(mask)
+    assert removed[81, 10:380].all() or removed[81, 210:380].all()
+    assert count(kept) == 3
+    assert printed.character_height(kept) > 50
+
+
+def test_a_stroke_crossing_a_rule_is_joined_again():
+    mask = np.zeros((140, 400), bool)
+    mask[20:120, 60:66] = True                 # a '1' written through the rule
+    ring(mask, (100, 30, 140, 100))
+    ring(mask, (160, 30, 200, 100))
+    mask[80:83, 10:380] = True
+    kept, _ = printed.remove_rules(mask)
+    one = kept[:, 55:70]
+    assert count(one) == 1 and one[20:120, 5:11].all()
+
+
+def test_box_sides_go_and_a_one_stays():
+    # A comb field: top and bottom rules, a side every 60 pixels; a 1 and a 0 inside.
+    mask = np.zeros((140, 320), bool)
+    mask[20:23, 10:310] = True
+    mask[117:120, 10:310] = True
+    for x in range(10, 311, 60):
+        mask[20:120, x:x + 3] = True
+    mask[35:105, 98:104] = True                # a '1' in the second cell
+    ring(mask, (140, 35, 180, 105))            # a '0' in the third
+    kept, _ = printed.remove_rules(mask, height=70)
+    assert kept[35:105, 98:104].all()
+    assert not kept[40:100, 10:13].any() and not kept[40:100, 250:253].any()
+    assert count(kept) == 2
+
+
+def test_no_rules_on_a_page_of_digits():
+    mask = digits_row((100, 300), [(20, 10, 60, 80), (80, 10, 120, 80)])
+    mask[40:44, 130:190] = True                # a dash: shorter than a rule
+    kept, removed = printed.remove_rules(mask)
+    assert not removed.any() and (kept == mask).all()

@@ -1,0 +1,71 @@
+"""Train the reader model: the seed CNN trained for reading real pages.
+
+Same architecture as train_cnn.py (237,482 parameters), trained for the
+digits read_digits.py finds on real pages rather than for MNIST's test
+split: augmentation aimed at other writers, pens and scanners (slant,
+aspect, stroke width, elastic distortion, blur, binarised ink, low
+resolution; the "reading" policy in digitsuite/data/augment.py), and
+non-digits (dashes, dots, printed patterns, digits cut in the wrong place,
+touching pairs; digitsuite/reading/nondigits.py) taught to give no
+confident answer. Writes the same files as train_cnn.py under --out-dir.
+
+The model shipped in models/reader/ was trained on the official full MNIST
+with the defaults (README, "Reading your own images"):
+
+    python train_reader.py --data-dir ../shared/data/mnist-full --out-dir models/reader
+    python train_reader.py --dry-run --out-dir /tmp/reader-smoke
+"""
+
+from digitsuite import cli
+
+NONDIGIT_SHARE = 0.1   # of the training images
+READER_EPOCHS = 20
+
+
+def parse_args(argv=None):
+    parser = cli.Parser(__doc__)
+    cli.add_keras_training_args(parser, learning_rate=3e-3, epochs=READER_EPOCHS,
+                                augment="reading")
+    parser.add_argument("--nondigit-share", type=cli.fraction, default=NONDIGIT_SHARE,
+                        help="share of the training images that are non-digits with an "
+                             f"even target (default: {NONDIGIT_SHARE})")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the interrupted run in --out-dir from its last "
+                             "completed epoch, with that run's settings (default: off)")
+    cli.add_data_args(parser, datasets=["mnist"])
+    cli.add_run_args(parser, "runs/reader")
+    return parser.parse_args(argv)
+
+
+def main(args):
+    from digitsuite.fileio import prepare_out_dir
+    from digitsuite.reading.nondigits import with_nondigits
+    from digitsuite.training.run import resume_from, train_keras
+    from models import build_cnn
+
+    prepare_out_dir(args.out_dir)  # a bad --out-dir stops the run before any work
+    resume = None
+    if args.resume:
+        resume = resume_from(args.out_dir)
+        args = cli.restore_args(args, resume.settings)
+        print(f"resuming {args.out_dir} after epoch {resume.state['epochs_done']} "
+              "with the settings it was started with")
+    splits = cli.load_splits(args)
+    splits = splits._replace(train=with_nondigits(splits.train, args.nondigit_share, args.seed))
+    cli.print_split_summary(splits)
+    metrics = train_keras(
+        "cnn", build_cnn, splits=splits, out_dir=args.out_dir, settings=cli.saved_args(args),
+        epochs=1 if args.dry_run else args.epochs, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, dropout=args.dropout, seed=args.seed,
+        augment=args.augment, label_smoothing=args.label_smoothing, resume=resume,
+        title="Reader CNN", tensorboard=cli.tensorboard_dir(args, args.out_dir),
+        resume_command=f"python train_reader.py --resume --out-dir {args.out_dir}")
+    print(f"test accuracy on MNIST: {metrics['test_accuracy']:.2%} "
+          f"({metrics['n_test']:,} test images); outputs in {args.out_dir}/; "
+          "score its reading with: python read_digits.py --benchmark "
+          f"--model {args.out_dir}/model.keras")
+    return metrics
+
+
+if __name__ == "__main__":
+    cli.run(main, parse_args())
