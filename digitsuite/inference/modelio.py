@@ -67,3 +67,14 @@ def _shape_fits(input_shape, expected):
     if not isinstance(input_shape, tuple) or len(input_shape) != len(expected) + 1:
         return False
     return all(dim is None or dim == want for dim, want in zip(input_shape[1:], expected))
+
+
+def drop_training_state(path):
+    """Rewrite the ``.keras`` model at ``path`` without its optimizer state:
+    a third of the size (the weights alone), all that reading with it needs."""
+    from digitsuite.backend import keras
+    from digitsuite.fileio import atomic_path
+
+    model = load_keras_model(path)
+    with atomic_path(path) as tmp:
+        keras.models.Model.save(model, tmp)

@@ -313,7 +313,7 @@ def format_reading(reading):
 
 def plot_annotated(grey, reading):
     """The page with a box and the digit read over each character (orange
-    and '?' where unsure)."""
+    and '?' where unsure), and a blue box under each punctuation mark."""
     height, width = grey.shape
     scale = min(1.0, MAX_FIGURE_SIDE / max(height, width))
     fig = plt.figure(figsize=(max(1.0, width * scale / FIGURE_DPI),
@@ -321,19 +321,32 @@ def plot_annotated(grey, reading):
     ax = fig.add_axes((0, 0, 1, 1))
     ax.imshow(grey, cmap="gray", vmin=0, vmax=1, interpolation="antialiased")
     for d in reading["digits"]:
-        x0, y0, x1, y1 = d["box"]
         colour = "tab:orange" if d["unsure"] else "tab:green"
-        ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
-                               edgecolor=colour, linewidth=1.5))
         label = f"?{d['top2'][0][0]}/{d['top2'][1][0]}" if d["unsure"] else str(d["digit"])
-        size = max(6.0, min(28.0, 0.45 * (y1 - y0) * scale * 72 / FIGURE_DPI))
-        ax.text(x0, y0 - 2, label, color="white", fontsize=size, fontweight="bold",
-                va="bottom", ha="left",
-                bbox={"facecolor": colour, "edgecolor": "none", "pad": 1, "alpha": 0.85})
+        _boxed_label(ax, d["box"], label, colour, scale, above=True)
+    for number in reading.get("numbers", []):
+        for mark in number["marks"]:
+            _boxed_label(ax, mark["box"], mark["mark"], "tab:blue", scale, above=False)
     ax.set_xlim(-0.5, width - 0.5)
     ax.set_ylim(height - 0.5, -0.5)
     ax.axis("off")
     return fig
+
+
+def _boxed_label(ax, box, label, colour, scale, above):
+    """A box on the page with ``label`` above (or below) it. The label is no
+    wider than its box (with a floor for legibility), so the labels of
+    neighbouring characters do not run into each other."""
+    x0, y0, x1, y1 = box
+    ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
+                           edgecolor=colour, linewidth=1.5))
+    points_per_pixel = scale * 72 / FIGURE_DPI
+    # A bold character is about 0.65 of the font size wide.
+    fits = (x1 - x0) / (0.65 * len(label)) * points_per_pixel
+    size = max(6.0, min(28.0, 0.45 * (y1 - y0) * points_per_pixel, fits))
+    ax.text(x0, y0 - 2 if above else y1 + 2, label, color="white", fontsize=size,
+            fontweight="bold", va="bottom" if above else "top", ha="left",
+            bbox={"facecolor": colour, "edgecolor": "none", "pad": 1, "alpha": 0.85})
 
 
 def plot_crops(crops, reading):

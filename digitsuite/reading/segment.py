@@ -49,7 +49,7 @@ MIN_PART = 0.2        # narrowest part a split leaves on either side
 WORD_GAP = 1.0        # a wider gap between glyphs separates two numbers
 # Punctuation, as fractions of the line's character height (glyph sizes as stated).
 MARK_OVERLAP = 0.5    # a mark shares at most this share of its width with a character...
-MARK_GAP = 0.06       # ...and stands at least this far from every character
+MARK_GAP = 0.06       # ...and a dot stands at least this far from every character
 DASH_WIDTH = 1.5      # a dash is at least this many times wider than tall...
 DASH_HEIGHT = 0.3     # ...at most this tall...
 DASH_BAND = (0.2, 0.85)  # ...with its middle this far down the line
@@ -296,12 +296,12 @@ def punctuation(glyph, line, band):
                  default=0)
     if shared > MARK_OVERLAP * glyph.width:
         return ""  # under or over a character: a piece of it
-    if min((box_gap(glyph, g) for g in others), default=np.inf) < MARK_GAP * height:
-        return ""  # (nearly) touching a character: a stroke cut off it
     centre = (glyph.centre_y - top) / height
     if (glyph.width >= DASH_WIDTH * glyph.height and glyph.height <= DASH_HEIGHT * height
             and DASH_BAND[0] <= centre <= DASH_BAND[1]):
         return "-"
+    if min((box_gap(glyph, g) for g in others), default=np.inf) < MARK_GAP * height:
+        return ""  # a dot (nearly) touching a character: a stroke cut off it
     if max(glyph.width, glyph.height) <= DOT_SIZE * height and centre >= DOT_LOW:
         hangs = glyph.box[3] > bottom + COMMA_DROP * height
         return "," if hangs or glyph.height > COMMA_SHAPE * glyph.width else "."
