@@ -18,10 +18,13 @@ ink components (broken digits merged, touching ones split, specks dropped),
 grouped into lines, and each is prepared the way MNIST was made (the same
 code as visualize_layers.py --image) before one batch goes to the model.
 
---benchmark writes test pages from held-out real MNIST test digits, reads
-them and scores the reading, for the standard pages and under variations
-(pen width, blur, slant, light, polarity, spacing, size); it writes
-benchmark.json, benchmark.md and example pages with their readings:
+--benchmark writes test pages from held-out real MNIST test digits and,
+side by side, from optdigits (real handwriting by 30 other people, used
+only to measure; --optdigits), reads them and scores the reading, for the
+standard pages and under each condition (pen, blur, slant, light, polarity,
+spacing, size, printed patterns, guide lines, box fields, punctuation,
+touching digits, marker/ballpoint/pencil, low resolution, phone photos); it
+writes benchmark.json, benchmark.md and example pages with their readings:
 
     python read_digits.py --benchmark                  # runs/read_benchmark/
     python read_digits.py --benchmark --dry-run --out-dir /tmp/bench
@@ -40,6 +43,9 @@ from digitsuite.inference.runs import DEFAULT_RUNS_DIR, model_path
 DEFAULT_MODEL = model_path(DEFAULT_RUNS_DIR, "cnn")
 BENCHMARK_DIR = DEFAULT_RUNS_DIR / "read_benchmark"
 DRY_RUN_PAGES = 3
+# The shared data folder beside the repository, where the optdigits file usually is.
+DEFAULT_OPTDIGITS = (Path(__file__).resolve().parent.parent / "shared" / "data" / "optdigits"
+                     / "optdigits-orig.tra.gz")
 
 
 def parse_args(argv=None):
@@ -68,6 +74,13 @@ def parse_args(argv=None):
                        help="MNIST folder or .npz whose test split gives the digits "
                             "(default: the data_dir in the model's config.json, else the "
                             "usual search: Keras cache, download, bundled sample)")
+    halves = bench.add_mutually_exclusive_group()
+    halves.add_argument("--optdigits", type=Path, default=None,
+                        help="optdigits-orig.tra(.gz): real handwriting by 30 people, "
+                             "written into pages beside MNIST's, for measuring only "
+                             f"(default: {DEFAULT_OPTDIGITS} if present, else MNIST alone)")
+    halves.add_argument("--no-optdigits", action="store_true",
+                        help="benchmark on MNIST alone (default: off)")
     bench.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     cli.add_output_args(
         parser, None, what="annotated images, crop strips and readings.json, or the "
@@ -87,16 +100,36 @@ def run_benchmark(args, model):
     from digitsuite.fileio import prepare_out_dir
     from digitsuite.reading import benchmark
 
+    optdigits, skipped = optdigits_choice(args)
     out_dir = prepare_out_dir(args.out_dir or BENCHMARK_DIR)
     pages = ((DRY_RUN_PAGES, DRY_RUN_PAGES) if args.dry_run
              else (args.benchmark_pages, args.variation_pages))
     results = benchmark.run_benchmark(
         model, model_path=args.model, out_dir=out_dir, data_dir=args.data_dir,
-        pages=pages[0], variation_pages=pages[1], seed=args.seed,
-        min_confidence=args.min_confidence, dry_run=args.dry_run,
+        optdigits=optdigits, optdigits_skipped=skipped, pages=pages[0],
+        variation_pages=pages[1], seed=args.seed, min_confidence=args.min_confidence,
+        timing_pages=2 if args.dry_run else 7, dry_run=args.dry_run,
         log=lambda line: print(line, flush=True))
     print(f"wrote benchmark.json, benchmark.md and examples to {out_dir}/")
     return {"results": results, "out_dir": out_dir}
+
+
+def optdigits_choice(args):
+    """(optdigits file or None, why it is skipped): a given --optdigits must
+    exist; the default is used only when it is there."""
+    from digitsuite.errors import DataError
+
+    if args.no_optdigits:
+        return None, "--no-optdigits"
+    if args.optdigits is not None:
+        if not args.optdigits.is_file():
+            raise DataError(f"--optdigits {args.optdigits} is not a file; give the path of "
+                            "optdigits-orig.tra(.gz) or leave --optdigits out")
+        return args.optdigits, None
+    if DEFAULT_OPTDIGITS.is_file():
+        return DEFAULT_OPTDIGITS, None
+    return None, (f"no optdigits file at {DEFAULT_OPTDIGITS}; pass --optdigits PATH to add "
+                  "real handwriting that is not MNIST")
 
 
 def main(args):

@@ -1,185 +1,73 @@
 """A rerunnable benchmark for reading numbers off a page: synthetic pages
-written with real MNIST test digits, read by :mod:`digitsuite.reading.reader`.
+written with real handwritten digits, read by
+:mod:`digitsuite.reading.reader` end to end.
 
-Each page holds 2-5 lines, each a number of 1-8 digits taken from the
-held-out test split, scaled to a random size (per line), rotated slightly
-and spaced at random, laid as dark ink on light paper with uneven lighting
-and noise. The page's truth (every digit and its ink box) is kept, so the
-reading can be scored:
+Two sources of digits are written into pages the same way
+(:mod:`digitsuite.reading.pages`) and reported side by side:
+
+- MNIST's held-out test digits, the writers, pens, scanner and preparation
+  the model trained on;
+- optdigits (when its file is at hand): 1,934 digits by 30 other people,
+  written on forms and scanned as 32x32 bitmaps (Alpaydin, E. and Kaynak,
+  C. (1998). Optical Recognition of Handwritten Digits. UCI Machine
+  Learning Repository, CC BY 4.0). It only measures: nothing is trained or
+  tuned on it, or the figure would stop telling how the reader does on
+  writing it never saw.
+
+Each page's truth (every digit's ink box, the punctuation marks and the
+decimal separator of each number) is kept, so the reading can be scored:
 
 - per-digit accuracy: true digits found (a read box overlapping theirs) and
   read correctly, over all true digits;
 - exact-number accuracy: lines read as one line with exactly the true
   digits, overall, by length and for 5-digit numbers;
+- for amounts with punctuation, the share of numbers whose decimal
+  separator the reading reports correctly (``reading["numbers"]``);
 - digits and lines found vs. expected, the share shown as '?', and the error
   rate of the digits shown.
 
 :data:`CONDITIONS` varies one thing at a time (pen, blur, slant, light,
-polarity, spacing, size) to show how the reading holds up.
+polarity, spacing, size; printed patterns, guide lines, box fields,
+punctuation, touching digits, marker/ballpoint/pencil, low resolution,
+phone photos), each reported on its own; a timing figure reads pages of ten
+numbers end to end.
 """
 
 import json
+import os
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage
 
 from digitsuite.errors import ImageError
 from digitsuite.markdown import table
 from digitsuite.reading import reader
+from digitsuite.reading.pages import (  # noqa: F401  (the page writer's names, here too)
+    CONDITION_NOTES,
+    CONDITIONS,
+    DIGITS_PER_LINE,
+    INK_LEVEL,
+    LINES_PER_PAGE,
+    MNIST_DRAWING,
+    OPTDIGITS_DRAWING,
+    STANDARD,
+    Drawing,
+    PageStyle,
+    decimal_after,
+    digit_tile,
+    disk,
+    make_page,
+)
 
-LINES_PER_PAGE = (2, 5)
-DIGITS_PER_LINE = (1, 8)
 EXACT_LENGTH = 5      # the headline exact-number figure is for numbers this long
 MATCH_IOU = 0.3       # a read box this close to a true digit's box found it
-INK_LEVEL = 0.3       # ink coverage that counts towards a digit's true box
-
-
-@dataclass(frozen=True)
-class PageStyle:
-    """How pages are written; the defaults are the main benchmark's."""
-
-    height: tuple = (28, 64)    # pixels, the MNIST 20-pixel box scaled to this, per line
-    gap: tuple = (0.15, 0.6)    # space between digits, x the line's height
-    rotation: float = 6.0       # degrees, each digit turned by up to this either way
-    slant: float = 0.0          # shear of the whole page's writing (0.3: ~17 degrees)
-    stroke: float = 0.0         # pen width change, x the line's height (+ thicker)
-    blur: float = 0.0           # Gaussian blur sigma, x the median line height
-    light: float = 0.35         # darkest corner's light loss (0: even lighting)
-    noise: float = 0.03         # sensor noise standard deviation (0-1 scale)
-    inverted: bool = False      # light ink on dark paper (a blackboard, a negative)
-
-    def as_dict(self):
-        return asdict(self)
-
-
-STANDARD = PageStyle()
-CONDITIONS = {
-    "standard": STANDARD,
-    "thick pen": replace(STANDARD, stroke=0.06),
-    "thin pen": replace(STANDARD, stroke=-0.035),
-    "blur": replace(STANDARD, blur=0.06),
-    "slant": replace(STANDARD, slant=0.35),
-    "strong uneven light": replace(STANDARD, light=0.7),
-    "light ink on dark": replace(STANDARD, inverted=True),
-    "touching digits": replace(STANDARD, gap=(-0.08, 0.05)),
-    "small digits": replace(STANDARD, height=(14, 20)),
-    "heavy noise": replace(STANDARD, noise=0.08),
-}
-
-
-# --------------------------------------------------------------------------
-# Writing pages
-
-
-def digit_tile(image, scale, angle, shear, stroke):
-    """One MNIST digit (uint8 28x28, ink bright) as ink coverage 0-1 at page
-    scale: enlarged ``scale`` times, sheared, turned ``angle`` degrees and
-    its strokes widened (``stroke`` > 0) or narrowed by ``abs(stroke)`` pixels."""
-    tile = Image.fromarray(image)
-    size = max(2, round(28 * scale))
-    tile = tile.resize((size, size), Image.Resampling.BICUBIC)
-    if shear:
-        pad = round(abs(shear) * size / 2) + 1
-        tile = tile.transform((size + 2 * pad, size), Image.Transform.AFFINE,
-                              (1, shear, -pad - shear * size / 2, 0, 1, 0),
-                              Image.Resampling.BICUBIC)
-    tile = tile.rotate(angle, Image.Resampling.BICUBIC, expand=True)
-    ink = np.asarray(tile, np.float32) / 255.0
-    radius = abs(stroke)
-    if radius >= 0.5:
-        footprint = disk(radius)
-        filt = ndimage.grey_dilation if stroke > 0 else ndimage.grey_erosion
-        ink = filt(np.pad(ink, footprint.shape[0]), footprint=footprint)
-    return np.clip(ink, 0.0, 1.0)
-
-
-def disk(radius):
-    """A round bool footprint of the given radius (pixels)."""
-    r = int(np.ceil(radius))
-    y, x = np.mgrid[-r:r + 1, -r:r + 1]
-    return x * x + y * y <= radius * radius + 0.25
-
-
-def make_page(rng, images, labels, style=STANDARD):
-    """Write one page; returns (uint8 grey page, truth).
-
-    ``images``/``labels`` are the digits to draw from (uint8 (n, 28, 28),
-    ints). The truth is a list of lines, each ``{"text": "3071", "boxes":
-    [[x0, y0, x1, y1], ...]}`` with the ink box of every digit. Every page
-    draws the same random numbers whatever the style, so conditions
-    compare the same digits in the same places.
-    """
-    placed, truth = [], []  # placed: (tile, left, top) in unshifted page pixels
-    y = 0.0
-    for number in range(rng.integers(LINES_PER_PAGE[0], LINES_PER_PAGE[1] + 1)):
-        u = rng.random(3)
-        height = style.height[0] + u[0] * (style.height[1] - style.height[0])
-        if number:
-            y += (0.4 + 0.8 * u[1]) * height   # space between lines
-        centre, x = y + height / 2, u[2] * height
-        text, boxes = "", []
-        for _ in range(rng.integers(DIGITS_PER_LINE[0], DIGITS_PER_LINE[1] + 1)):
-            k = rng.integers(len(images))
-            v = rng.random(4)
-            tile = digit_tile(images[k], height / 20 * (0.9 + 0.2 * v[0]),
-                              style.rotation * (2 * v[1] - 1), style.slant,
-                              style.stroke * height)
-            rows, cols = np.nonzero(tile > INK_LEVEL)
-            if not rows.size:  # a thin pen rubbed the digit out
-                continue
-            left = int(round(x - cols.min()))
-            top = int(round(centre + 0.08 * height * (2 * v[2] - 1)
-                            - (rows.min() + rows.max()) / 2))
-            placed.append((tile, left, top))
-            boxes.append([left + int(cols.min()), top + int(rows.min()),
-                          left + int(cols.max()) + 1, top + int(rows.max()) + 1])
-            text += str(int(labels[k]))
-            x = boxes[-1][2] + (style.gap[0] + v[3] * (style.gap[1] - style.gap[0])) * height
-        truth.append({"text": text, "boxes": boxes, "height": height})
-        y += height
-    return render(rng, placed, truth, style)
-
-
-def render(rng, placed, truth, style):
-    """Lay the placed tiles on lit, noisy paper with a margin; returns
-    (uint8 page, truth) with the truth's boxes in page pixels."""
-    margin = int(round(0.5 * style.height[1])) + 4
-    shift_x = margin - min(x for _, x, _ in placed)
-    shift_y = margin - min(y for _, _, y in placed)
-    page_w = max(x + t.shape[1] for t, x, _ in placed) + shift_x + margin
-    page_h = max(y + t.shape[0] for t, _, y in placed) + shift_y + margin
-    coverage = np.zeros((page_h, page_w), np.float32)
-    for tile, x, y in placed:
-        region = coverage[y + shift_y:y + shift_y + tile.shape[0],
-                          x + shift_x:x + shift_x + tile.shape[1]]
-        np.maximum(region, tile, out=region)
-    u = rng.random(5)
-    if style.blur:
-        sigma = style.blur * float(np.median([line["height"] for line in truth]))
-        coverage = ndimage.gaussian_filter(coverage, sigma)
-    paper, ink = 0.78 + 0.17 * u[0], 0.05 + 0.25 * u[1]
-    if style.inverted:
-        paper, ink = 1.0 - paper, 1.0 - ink
-    reflectance = paper + (ink - paper) * coverage
-    # Light falls off linearly towards a random side, with a soft bright spot.
-    yy, xx = np.mgrid[0:page_h, 0:page_w].astype(np.float32)
-    xx, yy = xx / page_w, yy / page_h
-    ramp = np.cos(2 * np.pi * u[2]) * xx + np.sin(2 * np.pi * u[2]) * yy
-    ramp = (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)
-    spot = np.exp(-((xx - u[3]) ** 2 + (yy - u[4]) ** 2) / 0.08)
-    light = 1.0 - style.light * ramp + 0.15 * style.light * spot
-    # Noise from its own generator: the page's size, which the style
-    # changes, must not change what the main generator draws next.
-    noise = np.random.default_rng(rng.integers(2 ** 63)).normal(0.0, 1.0, coverage.shape)
-    page = reflectance * light + style.noise * noise
-    page = np.clip(np.round(page * 255), 0, 255).astype(np.uint8)
-    return page, [{"text": line["text"],
-                   "boxes": [[b[0] + shift_x, b[1] + shift_y, b[2] + shift_x, b[3] + shift_y]
-                             for b in line["boxes"]]} for line in truth]
+TIMING_NUMBERS = 10   # the timing page: this many numbers...
+TIMING_DIGITS = (5, 8)  # ...of this many digits each
+MNIST_CITATION = ("LeCun, Y., Cortes, C. and Burges, C.J.C. The MNIST database of "
+                  "handwritten digits, CC BY-SA 3.0")
 
 
 # --------------------------------------------------------------------------
@@ -196,13 +84,15 @@ def box_iou(a, b):
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
-def score_page(truth, reading):
+def score_page(truth, reading, decimals=False):
     """Compare a reading with the page's truth; returns counts (a dict).
 
     True and read digits are paired one to one, best box overlap first
     (IoU at least MATCH_IOU). A line is exact when each of its digits is
     paired with a correct reading, all in one read line that holds nothing
-    else; ``shown_exact`` further needs none of them shown as '?'.
+    else; ``shown_exact`` further needs none of them shown as '?'. With
+    ``decimals``, also counts the numbers whose decimal separator is
+    reported right (:func:`decimal_right`).
     """
     true = [(i, j, int(ch), box) for i, line in enumerate(truth)
             for j, (ch, box) in enumerate(zip(line["text"], line["boxes"]))]
@@ -240,7 +130,55 @@ def score_page(truth, reading):
         entry["lines"] += 1
         entry["exact"] += int(exact)
         entry["shown_exact"] += int(shown)
+    if decimals:
+        where = number_places(reading)
+        for i, line in enumerate(truth):
+            members = [a for a, t in enumerate(true) if t[0] == i]
+            right = decimal_right(line, [match.get(a) for a in members], reading, where)
+            has = line.get("decimal_after") is not None
+            counts["numbers"] = counts.get("numbers", 0) + 1
+            counts["decimal_right"] = counts.get("decimal_right", 0) + int(right)
+            counts["with_separator"] = counts.get("with_separator", 0) + int(has)
+            counts["separator_right"] = counts.get("separator_right", 0) + int(right and has)
     return counts
+
+
+def number_places(reading):
+    """Where each read digit is in ``reading["numbers"]``: {digit index:
+    (number index, place in the number)}, or None when the reading reports
+    no numbers (a reader without them)."""
+    numbers = reading.get("numbers")
+    if numbers is None:
+        return None
+    per_line = {}
+    for k, d in enumerate(reading["digits"]):
+        per_line.setdefault(d["line"], []).append(k)
+    where, used = {}, {}
+    for m, number in enumerate(numbers):
+        members = per_line.get(number.get("line"), [])
+        start = used.get(number.get("line"), 0)
+        size = sum(ch.isdigit() or ch == "?" for ch in str(number.get("text", "")))
+        for place, k in enumerate(members[start:start + size]):
+            where[k] = (m, place)
+        used[number.get("line")] = start + size
+    return where
+
+
+def decimal_right(line, paired, reading, where):
+    """Whether the reading reports a true number's decimal separator right:
+    every digit of it found (``paired``: the read digit paired with each, or
+    None), all of them exactly one reported number, and that number's
+    ``decimal_after`` equal to the truth's (None when it has none). A
+    reading without ``numbers`` (``where`` None) reports nothing: wrong."""
+    if where is None or not paired or any(k is None for k in paired):
+        return False
+    places = [where.get(k) for k in paired]
+    if any(p is None for p in places) or len({m for m, _ in places}) != 1:
+        return False
+    number = reading["numbers"][places[0][0]]
+    size = sum(ch.isdigit() or ch == "?" for ch in str(number.get("text", "")))
+    return ([p for _, p in places] == list(range(len(paired))) and size == len(paired)
+            and number.get("decimal_after") == line.get("decimal_after"))
 
 
 def add_counts(total, counts):
@@ -279,49 +217,35 @@ def summarise(total):
                                  "digits_correct", "lines_expected", "lines_found")},
         "exact_by_length": {k: {**e, "accuracy": rate(e["exact"], e["lines"])}
                             for k, e in by_length.items()},
+        **({"decimal_accuracy": rate(total["decimal_right"], total["numbers"]),
+            "separator_accuracy": rate(total["separator_right"], total["with_separator"]),
+            **{k: total[k] for k in ("numbers", "decimal_right", "with_separator",
+                                     "separator_right")}}
+           if "numbers" in total else {}),
     }
 
 
 # --------------------------------------------------------------------------
-# Running
+# Sources
 
 
-def run_condition(model, images, labels, style, pages, seed, min_confidence,
-                  examples=0):
-    """Write ``pages`` pages in ``style`` from (images, labels), read them and
-    score them. Returns (summary dict, examples): the first ``examples``
-    pages as (uint8 page, truth, reading, crops)."""
-    start = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    prepared, written = [], []
-    for number in range(pages):
-        page, truth = make_page(rng, images, labels, style)
-        try:
-            found = reader.prepare_page(page.astype(np.float32) / 255.0)
-        except ImageError:
-            found = None  # nothing found on the page: every digit is missed
-        prepared.append((truth, found))
-        if number < examples:
-            written.append(page)
-    # One batch for every character of every page.
-    crops = [found.crops for _, found in prepared if found is not None]
-    probs = reader.classify(model, np.concatenate(crops)) if crops else np.zeros((0, 10))
-    out, total, k = [], {}, 0
-    for number, (truth, found) in enumerate(prepared):
-        if found is None:
-            reading, page_crops = {"lines": [], "digits": []}, np.zeros((0, 28, 28))
-        else:
-            lines, page_probs, page_crops = reader.resolve(
-                found, probs[k:k + len(found.crops)])
-            reading = reader.describe(lines, page_probs, found.ink_dark, min_confidence)
-            k += len(found.crops)
-        add_counts(total, score_page(truth, reading))
-        if number < examples:
-            out.append((written[number], truth, reading, page_crops))
-    summary = summarise(total)
-    summary["pages"] = pages
-    summary["seconds"] = round(time.perf_counter() - start, 1)
-    return summary, out
+@dataclass
+class Source:
+    """Digits to write pages with, and where they come from."""
+
+    key: str            # "mnist" or "optdigits": the results' key and file prefix
+    name: str           # how reports name it
+    images: np.ndarray  # uint8 (n, s, s), ink bright
+    labels: np.ndarray
+    drawing: Drawing
+    file: str
+    citation: str
+    note: str = None
+
+    def describe(self):
+        return {"name": self.name, "file": self.file, "digits": len(self.labels),
+                "citation": self.citation, "digit_height": self.drawing.digit_height,
+                "binary": self.drawing.binary, "note": self.note}
 
 
 def benchmark_digits(model_path, data_dir=None):
@@ -353,53 +277,180 @@ def benchmark_digits(model_path, data_dir=None):
     return dataset.x_test, dataset.y_test, dataset.source, note
 
 
-def run_benchmark(model, *, model_path, out_dir, data_dir=None, pages=400,
-                  variation_pages=100, seed=0, min_confidence=reader.MIN_CONFIDENCE,
-                  examples=3, dry_run=False, log=print):
-    """Write, read and score the pages of every condition; write
-    benchmark.json, benchmark.md and example pages (with their readings) to
-    ``out_dir``. ``pages`` standard pages, ``variation_pages`` per variation
-    (``dry_run`` is only recorded). Returns the results per condition."""
-    from digitsuite.fileio import atomic_path, save_figure, write_json, write_text
+def mnist_source(model_path, data_dir=None):
+    """MNIST's held-out test digits as a :class:`Source`."""
+    images, labels, where, note = benchmark_digits(model_path, data_dir)
+    return Source("mnist", "MNIST test digits", images, labels, MNIST_DRAWING, where,
+                  MNIST_CITATION, note)
 
-    x_test, y_test, source, note = benchmark_digits(model_path, data_dir)
-    log(f"benchmark digits: {len(x_test):,} test digits from {source}")
-    if note:
-        log(f"note: {note}")
-    results, example_texts = {}, []
+
+def optdigits_source(path):
+    """The optdigits bitmaps at ``path`` as a :class:`Source` (DataError when
+    the file is missing or bad)."""
+    from digitsuite.data.datasets import OPTDIGITS_CITATION, load_optdigits
+
+    images, labels = load_optdigits(path)
+    return Source("optdigits", "optdigits (30 writers, not MNIST)", images, labels,
+                  OPTDIGITS_DRAWING, str(path), OPTDIGITS_CITATION,
+                  "measurement only: never trained or tuned on")
+
+
+# --------------------------------------------------------------------------
+# Running
+
+
+NOT_READ = {"lines": [], "digits": []}
+
+
+def read_grey(model, page, min_confidence):
+    """The reader's reading of a uint8 page, end to end: (reading, crops);
+    a page where it finds nothing reads as nothing (every digit missed)."""
+    try:
+        return reader.read_page(model, page.astype(np.float32) / 255.0, min_confidence)
+    except ImageError:
+        return NOT_READ, np.zeros((0, 28, 28), np.float32)
+
+
+def run_condition(model, images, labels, style, pages, seed, min_confidence,
+                  examples=0, drawing=MNIST_DRAWING):
+    """Write ``pages`` pages in ``style`` from (images, labels) drawn as
+    ``drawing`` says, read them and score them. Returns (summary dict,
+    examples): the first ``examples`` pages as (uint8 page, truth, reading,
+    crops)."""
+    start = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    out, total = [], {}
+    for number in range(pages):
+        page, truth = make_page(rng, images, labels, style, drawing=drawing)
+        reading, crops = read_grey(model, page, min_confidence)
+        add_counts(total, score_page(truth, reading, decimals=style.punctuation))
+        if number < examples:
+            out.append((page, truth, reading, crops))
+    summary = summarise(total)
+    summary["pages"] = pages
+    summary["seconds"] = round(time.perf_counter() - start, 1)
+    return summary, out
+
+
+def time_reading(model, source, pages, seed, min_confidence):
+    """Median seconds :func:`reader.read_page` takes, segmentation and model,
+    for a standard page of TIMING_NUMBERS numbers of TIMING_DIGITS digits."""
+    rng = np.random.default_rng(seed + 1)
+    greys = [make_page(rng, source.images, source.labels, STANDARD, drawing=source.drawing,
+                       lines=(TIMING_NUMBERS, TIMING_NUMBERS), digits=TIMING_DIGITS)[0]
+             .astype(np.float32) / 255.0 for _ in range(pages + 1)]
+    reader.read_page(model, greys[0], min_confidence)  # the first call builds the graph
+    seconds = []
+    for grey in greys[1:]:
+        start = time.perf_counter()
+        reader.read_page(model, grey, min_confidence)
+        seconds.append(time.perf_counter() - start)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count()
+    return {"what": f"page of {TIMING_NUMBERS} numbers", "source": source.key,
+            "digits_per_number": list(TIMING_DIGITS), "pages": pages,
+            "median_seconds": round(float(np.median(seconds)), 3),
+            "max_seconds": round(float(np.max(seconds)), 3), "cores": cores,
+            "page_sizes": [list(g.shape) for g in greys[1:]]}
+
+
+def run_benchmark(model, *, model_path, out_dir, data_dir=None, optdigits=None,
+                  optdigits_skipped=None, pages=400, variation_pages=100, seed=0,
+                  min_confidence=reader.MIN_CONFIDENCE, examples=3, timing_pages=5,
+                  dry_run=False, log=print):
+    """Write, read and score the pages of every condition from MNIST and,
+    with ``optdigits`` (its file's path), from optdigits; when that is None,
+    ``optdigits_skipped`` says why. Writes benchmark.json, benchmark.md and
+    example pages (with their readings) to ``out_dir``. ``pages`` standard
+    pages, ``variation_pages`` per condition, ``timing_pages`` timed pages
+    (``dry_run`` draws the readings of only the standard and document
+    examples). Returns the results, per source and
+    condition."""
+    sources = [mnist_source(model_path, data_dir)]
+    if optdigits is not None:
+        sources.append(optdigits_source(optdigits))
+    for source in sources:
+        log(f"benchmark digits: {len(source.labels):,} from {source.file} ({source.name})")
+        if source.note and source.key == "mnist":
+            log(f"note: {source.note}")
+    if optdigits is None:
+        log(f"optdigits skipped: {optdigits_skipped}")
+    results = {source.key: {} for source in sources}
+    examples_text = []
+    primary = sources[-1]  # the real-looking example and the timing use writing not MNIST's
     for name, style in CONDITIONS.items():
         standard = name == "standard"
-        summary, shown = run_condition(
-            model, x_test, y_test, style, pages if standard else variation_pages, seed,
-            min_confidence, examples=examples if standard else 1)
-        results[name] = summary
-        log(summary_line(name, summary))
-        slug = name.replace(" ", "-")
-        for k, (page, truth, reading, crops) in enumerate(shown, start=1):
-            stem = f"example-{k}" if standard else f"variation-{slug}"
-            with atomic_path(out_dir / f"{stem}.png") as tmp:
-                Image.fromarray(page).save(tmp)
-            if reading["digits"]:
-                save_figure(reader.plot_annotated(page / 255.0, reading),
-                            out_dir / f"{stem}.annotated.png", dpi=reader.FIGURE_DPI)
-                save_figure(reader.plot_crops(crops, reading), out_dir / f"{stem}.crops.png",
-                            dpi=reader.FIGURE_DPI)
-            example_texts.append(
-                f"- `{stem}.png` ({name}): truth {' / '.join(t['text'] for t in truth)}; "
-                f"read {' / '.join(reading['lines']) or '(nothing)'}")
-    header = [f"Model: `{model_path}`. Digits: {len(x_test):,} held-out test digits from "
-              f"{source}. Seed {seed}; digits under {min_confidence:.0%} "
-              "confidence show as '?'."]
-    if note:
-        header.append(f"Note: {note}.")
-    config = {"model": str(model_path), "data_source": source, "n_digits": len(x_test),
-              "seed": seed, "min_confidence": min_confidence,
-              "benchmark_pages": pages, "variation_pages": variation_pages, "dry_run": dry_run,
-              "note": note,
-              "conditions": {n: s.as_dict() for n, s in CONDITIONS.items()}}
-    write_json(out_dir / "benchmark.json", {"config": config, "results": results})
-    write_text(out_dir / "benchmark.md", report_markdown(header, results, example_texts))
+        for source in sources:
+            summary, shown = run_condition(
+                model, source.images, source.labels, style,
+                pages if standard else variation_pages, seed, min_confidence,
+                examples=examples if standard else 1, drawing=source.drawing)
+            results[source.key][name] = summary
+            log(summary_line(f"{source.key} {name}", summary))
+            for k, example in enumerate(shown, start=1):
+                stem = example_stem(name, k, source, primary)
+                # Drawing a reading takes seconds: a dry run draws only two per source.
+                annotate = not dry_run or (k == 1 and name in ("standard", "document"))
+                examples_text.append(save_example(out_dir, stem, name, source, *example,
+                                                  annotate=annotate))
+    timing = time_reading(model, primary, timing_pages, seed, min_confidence)
+    log(f"speed: page of {TIMING_NUMBERS} numbers ({primary.key}): "
+        f"{timing['median_seconds']:.2f} s median of {timing_pages} pages on "
+        f"{timing['cores']} cores")
+    config = {"model": str(model_path), "seed": seed, "min_confidence": min_confidence,
+              "benchmark_pages": pages, "variation_pages": variation_pages,
+              "timing_pages": timing_pages, "dry_run": dry_run,
+              "sources": {s.key: s.describe() for s in sources},
+              "skipped": {} if optdigits is not None else {"optdigits": optdigits_skipped},
+              "conditions": {n: {"about": CONDITION_NOTES[n], **s.as_dict()}
+                             for n, s in CONDITIONS.items()}}
+    from digitsuite.fileio import write_json, write_text
+
+    write_json(out_dir / "benchmark.json", {"config": config, "results": results,
+                                            "timing": timing})
+    write_text(out_dir / "benchmark.md", report_markdown(config, results, timing,
+                                                         examples_text))
     return results
+
+
+def example_stem(name, k, source, primary):
+    """The file stem of a condition's k-th example page: MNIST's as before
+    (example-1, variation-blur), optdigits' prefixed; the combined document
+    page of the primary source is ``example-document``."""
+    prefix = "" if source.key == "mnist" else f"{source.key}-"
+    if name == "document":
+        return "example-document" if source is primary else f"{source.key}-example-document"
+    if name == "standard":
+        return f"{prefix}example-{k}"
+    return f"{prefix}variation-{name.replace(' ', '-')}"
+
+
+def save_example(out_dir, stem, name, source, page, truth, reading, crops, annotate=True):
+    """Save an example page and, with ``annotate``, its annotated reading
+    and crops; returns its line for the report."""
+    from digitsuite.fileio import atomic_path, save_figure
+
+    with atomic_path(out_dir / f"{stem}.png") as tmp:
+        Image.fromarray(page).save(tmp, format="PNG")
+    if annotate and reading["digits"]:
+        save_figure(reader.plot_annotated(page / 255.0, reading),
+                    out_dir / f"{stem}.annotated.png", dpi=reader.FIGURE_DPI)
+        save_figure(reader.plot_crops(crops, reading), out_dir / f"{stem}.crops.png",
+                    dpi=reader.FIGURE_DPI)
+    return (f"- `{stem}.png` ({source.key}, {name}): truth "
+            f"{' / '.join(written(line) for line in truth)}; "
+            f"read {' / '.join(reading['lines']) or '(nothing)'}")
+
+
+def written(line):
+    """A truth line as written, punctuation included (``1,500.00``)."""
+    text = ""
+    for k, ch in enumerate(line["text"]):
+        text += "".join(m["mark"] for m in line.get("marks", []) if m["after"] == k) + ch
+    return text + "".join(m["mark"] for m in line.get("marks", [])
+                          if m["after"] == len(line["text"]))
 
 
 def percent_or_dash(value, digits=1):
@@ -410,50 +461,104 @@ def percent_or_dash(value, digits=1):
 def summary_line(name, summary):
     """One line of a condition's headline figures, for the terminal."""
     k = EXACT_LENGTH
+    decimals = (f", decimal separators right {percent_or_dash(summary['decimal_accuracy'])}"
+                if "decimal_accuracy" in summary else "")
     return (f"{name}: per digit {percent_or_dash(summary['digit_accuracy'], 2)}, exact "
             f"{k}-digit numbers {percent_or_dash(summary[f'exact_{k}_digit_accuracy'])} "
             f"(of {summary[f'exact_{k}_digit_lines']}), digits found "
-            f"{summary['digits_found']:,} / {summary['digits_expected']:,} "
+            f"{summary['digits_found']:,} / {summary['digits_expected']:,}{decimals} "
             f"({summary['pages']} pages, {summary['seconds']:.0f} s)")
 
 
-def report_markdown(header, results, example_texts):
-    """benchmark.md: the headline figures, the conditions table and the
-    example pages' truth and readings."""
-    main = results["standard"]
+def report_markdown(config, results, timing, example_texts):
+    """benchmark.md: the data, the side-by-side table of every condition, the
+    decimal separators, the speed, each source's details and the examples."""
     k = EXACT_LENGTH
-    lines = [
-        "# Reading numbers off a page: benchmark", "",
-        *header, "",
-        "## Standard pages", "",
-        *table(["measure", "value"], [
-            ["per-digit accuracy", f"{percent_or_dash(main['digit_accuracy'], 2)} "
-             f"({main['digits_correct']:,} of {main['digits_expected']:,})"],
-            [f"exact {k}-digit numbers", f"{percent_or_dash(main[f'exact_{k}_digit_accuracy'])}"
-             f" (of {main[f'exact_{k}_digit_lines']:,})"],
-            ["exact numbers, all lengths", percent_or_dash(main["exact_number_accuracy"])],
-            ["exact as printed ('?' counts as wrong)",
-             percent_or_dash(main["shown_exact_number_accuracy"])],
-            ["digits found / expected",
-             f"{main['digits_found']:,} / {main['digits_expected']:,}"],
-            ["lines found / expected", f"{main['lines_found']:,} / {main['lines_expected']:,}"],
-            ["shown as '?'", percent_or_dash(main["unsure_rate"])],
-            ["wrong among digits shown", percent_or_dash(main["shown_error_rate"], 2)],
-        ]),
-        "", "Exact-number accuracy by length:", "",
-        *table(["digits", "lines", "exact"],
-               [[n, e["lines"], percent_or_dash(e["accuracy"])]
-                for n, e in main["exact_by_length"].items()]),
-        "", "## Variations", "",
-        "Each row changes one thing from the standard pages (same digits, same layout).", "",
-        *table(["condition", "pages", "per digit", f"exact {k}-digit", "exact, all",
-                "found / expected", "'?'", "wrong shown"],
-               [[name, r["pages"], percent_or_dash(r["digit_accuracy"]),
-                 percent_or_dash(r[f"exact_{k}_digit_accuracy"]),
-                 percent_or_dash(r["exact_number_accuracy"]),
-                 f"{r['digits_found']:,} / {r['digits_expected']:,}",
-                 percent_or_dash(r["unsure_rate"]), percent_or_dash(r["shown_error_rate"])]
-                for name, r in results.items()]),
-    ]
-    lines += ["", "## Examples", "", *example_texts, ""]
+    sources = config["sources"]
+    keys = list(results)
+    lines = ["# Reading numbers off a page: benchmark", "",
+             f"Model: `{config['model']}`. Seed {config['seed']}; digits under "
+             f"{config['min_confidence']:.0%} confidence show as '?'. "
+             f"{config['benchmark_pages']} standard pages, {config['variation_pages']} per "
+             "other condition, per source" + (" (dry run)." if config["dry_run"] else "."),
+             "", "## Data", "",
+             *table(["source", "file", "digits", "citation", "note"],
+                    [[s["name"], f"`{s['file']}`", f"{s['digits']:,}", s["citation"],
+                      s["note"] or ""] for s in sources.values()])]
+    for key, why in config["skipped"].items():
+        lines += ["", f"The {key} half was skipped: {why}."]
+    header, rows = ["condition", "pages"], []
+    for key in keys:
+        header += [f"{sources[key]['name'].split(' ')[0]} per digit",
+                   f"{sources[key]['name'].split(' ')[0]} exact {k}-digit"]
+    for name in CONDITIONS:
+        row = [name, results[keys[0]][name]["pages"]]
+        for key in keys:
+            r = results[key][name]
+            row += [percent_or_dash(r["digit_accuracy"]),
+                    f"{percent_or_dash(r[f'exact_{k}_digit_accuracy'])} "
+                    f"(of {r[f'exact_{k}_digit_lines']})"]
+        rows.append(row)
+    lines += ["", "## All conditions, side by side", "",
+              "Each condition changes one thing from the standard pages (the same digits "
+              "at the same sizes); the last combines several.", "", *table(header, rows)]
+    decimal_rows = [[name, sources[key]["name"], results[key][name]["numbers"],
+                     percent_or_dash(results[key][name]["decimal_accuracy"]),
+                     f"{percent_or_dash(results[key][name]['separator_accuracy'])} (of "
+                     f"{results[key][name]['with_separator']})"]
+                    for name in CONDITIONS for key in keys
+                    if "decimal_accuracy" in results[key][name]]
+    if decimal_rows:
+        lines += ["", "## Decimal separators", "",
+                  "A '.' or ',' followed by exactly two digits to the number's end is its "
+                  "decimal separator (`1,500.00`: after 4 digits; `1.480` has none). A "
+                  "number counts as right when all its digits are found as one reported "
+                  "number whose `decimal_after` equals the truth's (None included); a "
+                  "reading without `numbers` counts as wrong.", "",
+                  *table(["condition", "source", "numbers", "decimal_after right",
+                          "of numbers with a separator"], decimal_rows)]
+    lines += ["", "## Speed", "",
+              f"page of {TIMING_NUMBERS} numbers: {timing['median_seconds']:.2f} s (median of "
+              f"{timing['pages']} pages of {TIMING_NUMBERS} numbers of "
+              f"{TIMING_DIGITS[0]}-{TIMING_DIGITS[1]} digits, {timing['source']}, read end "
+              f"to end by `reader.read_page`, on {timing['cores']} cores; slowest "
+              f"{timing['max_seconds']:.2f} s)"]
+    for key in keys:
+        main = results[key]["standard"]
+        lines += [
+            "", f"## Standard pages: {sources[key]['name']}", "",
+            *table(["measure", "value"], [
+                ["per-digit accuracy", f"{percent_or_dash(main['digit_accuracy'], 2)} "
+                 f"({main['digits_correct']:,} of {main['digits_expected']:,})"],
+                [f"exact {k}-digit numbers",
+                 f"{percent_or_dash(main[f'exact_{k}_digit_accuracy'])}"
+                 f" (of {main[f'exact_{k}_digit_lines']:,})"],
+                ["exact numbers, all lengths", percent_or_dash(main["exact_number_accuracy"])],
+                ["exact as printed ('?' counts as wrong)",
+                 percent_or_dash(main["shown_exact_number_accuracy"])],
+                ["digits found / expected",
+                 f"{main['digits_found']:,} / {main['digits_expected']:,}"],
+                ["lines found / expected",
+                 f"{main['lines_found']:,} / {main['lines_expected']:,}"],
+                ["shown as '?'", percent_or_dash(main["unsure_rate"])],
+                ["wrong among digits shown", percent_or_dash(main["shown_error_rate"], 2)],
+            ]),
+            "", "Exact-number accuracy by length:", "",
+            *table(["digits", "lines", "exact"],
+                   [[n, e["lines"], percent_or_dash(e["accuracy"])]
+                    for n, e in main["exact_by_length"].items()]),
+            "", f"Every condition ({sources[key]['name']}):", "",
+            *table(["condition", "pages", "per digit", f"exact {k}-digit", "exact, all",
+                    "found / expected", "'?'", "wrong shown"],
+                   [[name, r["pages"], percent_or_dash(r["digit_accuracy"]),
+                     percent_or_dash(r[f"exact_{k}_digit_accuracy"]),
+                     percent_or_dash(r["exact_number_accuracy"]),
+                     f"{r['digits_found']:,} / {r['digits_expected']:,}",
+                     percent_or_dash(r["unsure_rate"]), percent_or_dash(r["shown_error_rate"])]
+                    for name, r in results[key].items()]),
+        ]
+    lines += ["", "## Conditions", "",
+              *table(["condition", "how the pages differ"],
+                     [[name, CONDITION_NOTES[name]] for name in CONDITIONS]),
+              "", "## Examples", "", *example_texts, ""]
     return "\n".join(lines)

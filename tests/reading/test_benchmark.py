@@ -32,3 +32,94 @@ def test_pages_keep_their_truth_and_differ_only_in_style(sample):
     for line in truth:
         for x0, y0, x1, y1 in line["boxes"]:
             assert plain[y0:y1, x0:x1].min() < 100 < inverted[y0:y1, x0:x1].max()
+
+
+def digit(box, value, line):
+    return {"box": box, "digit": value, "line": line, "unsure": False}
+
+
+AMOUNTS = [{"text": "150000", "decimal_after": 4,
+            "boxes": [[20 * k, 0, 20 * k + 15, 20] for k in range(6)]},
+           {"text": "1480", "decimal_after": None,
+            "boxes": [[20 * k, 40, 20 * k + 15, 60] for k in range(4)]}]
+
+
+def read_amounts(decimals, split_first=False):
+    """A reading of AMOUNTS with every digit right; ``decimals`` the
+    reported decimal_after per number (None: no ``numbers`` key at all)."""
+    digits = [digit(b, int(ch), i) for i, line in enumerate(AMOUNTS)
+              for ch, b in zip(line["text"], line["boxes"])]
+    reading = {"lines": ["150000", "1480"], "digits": digits}
+    if decimals is not None:
+        numbers = [{"line": 0, "text": "150000", "decimal_after": decimals[0], "marks": []},
+                   {"line": 1, "text": "1480", "decimal_after": decimals[1], "marks": []}]
+        if split_first:   # the first amount read as two numbers, 1500 and 00
+            numbers[:1] = [{"line": 0, "text": "1500", "decimal_after": None},
+                           {"line": 0, "text": "00", "decimal_after": 4}]
+        reading["numbers"] = numbers
+    return reading
+
+
+def test_decimal_separators_are_scored_from_the_numbers():
+    def rates(reading):
+        summary = digit_bench.summarise(digit_bench.score_page(AMOUNTS, reading,
+                                                               decimals=True))
+        assert summary["digit_accuracy"] == 1.0 and summary["numbers"] == 2
+        return summary["decimal_accuracy"], summary["separator_accuracy"]
+
+    assert rates(read_amounts([4, None])) == (1.0, 1.0)
+    assert rates(read_amounts([3, None])) == (0.5, 0.0)     # the point put a digit early
+    assert rates(read_amounts([4, 1])) == (0.5, 1.0)        # a thousands point as decimal
+    assert rates(read_amounts(None)) == (0.0, 0.0)          # a reader without "numbers"
+    assert rates(read_amounts([4, None], split_first=True)) == (0.5, 0.0)
+    plain = digit_bench.score_page(AMOUNTS, read_amounts([4, None]))
+    assert "numbers" not in plain and "decimal_accuracy" not in digit_bench.summarise(plain)
+
+
+def fake_summary(correct, decimals=False):
+    truth = [{"text": "12345", "boxes": [[20 * k, 0, 20 * k + 15, 20] for k in range(5)],
+              "decimal_after": 3}]
+    reading = {"lines": ["12345"], "digits": [
+        digit(b, int(ch) if k < correct else 0, 0)
+        for k, (ch, b) in enumerate(zip(truth[0]["text"], truth[0]["boxes"]))],
+        "numbers": [{"line": 0, "text": "12345", "decimal_after": 3}]}
+    summary = digit_bench.summarise(digit_bench.score_page(truth, reading, decimals))
+    return {**summary, "pages": 1, "seconds": 0.1}
+
+
+def test_report_puts_both_sources_side_by_side_and_says_where_data_comes_from():
+    names = list(digit_bench.CONDITIONS)
+    results = {"mnist": {n: fake_summary(5, n == "punctuation") for n in names},
+               "optdigits": {n: fake_summary(4, n == "punctuation") for n in names}}
+    sources = {"mnist": {"name": "MNIST test digits", "file": "/data/mnist", "digits": 10000,
+                         "citation": digit_bench.MNIST_CITATION, "note": None},
+               "optdigits": {"name": "optdigits (30 writers)", "file": "/data/opt.tra.gz",
+                             "digits": 1934, "citation": "Alpaydin, E. and Kaynak, C. (1998)",
+                             "note": "measurement only"}}
+    config = {"model": "m.keras", "seed": 0, "min_confidence": 0.8, "benchmark_pages": 1,
+              "variation_pages": 1, "dry_run": False, "sources": sources, "skipped": {}}
+    timing = {"median_seconds": 0.42, "max_seconds": 0.5, "pages": 3, "source": "optdigits",
+              "cores": 2}
+    md = digit_bench.report_markdown(config, results, timing, ["- `example-1.png`: ..."])
+    lines = md.splitlines()
+    header = next(line for line in lines if line.startswith("| condition | pages | MNIST"))
+    assert header.split(" | ")[2:] == ["MNIST per digit", "MNIST exact 5-digit",
+                                       "optdigits per digit", "optdigits exact 5-digit |"]
+    for name in names:
+        row = next(line for line in lines if line.startswith(f"| {name} | 1 |"))
+        assert "100.0 % | 100.0 % (of 1) | 80.0 % | 0.0 % (of 1)" in row
+    assert "| MNIST test digits | `/data/mnist` | 10,000 |" in md
+    assert "Alpaydin, E. and Kaynak, C. (1998)" in md and "`m.keras`" in md
+    assert "page of 10 numbers: 0.42 s" in md
+    decimal_rows = [line for line in lines if line.startswith("| punctuation | ")
+                    and line.count(" | ") > 3 and line.split(" | ")[2] == "1"]
+    assert [row.split(" | ")[1] for row in decimal_rows] == [
+        "MNIST test digits", "optdigits (30 writers)"]
+    assert all("| 100.0 % | 100.0 % (of 1) |" in row for row in decimal_rows)
+    assert "skipped" not in md
+    alone = digit_bench.report_markdown(
+        {**config, "sources": {"mnist": sources["mnist"]},
+         "skipped": {"optdigits": "no optdigits file at /x"}},
+        {"mnist": results["mnist"]}, timing, [])
+    assert "The optdigits half was skipped: no optdigits file at /x." in alone
+    assert "optdigits per digit" not in alone
