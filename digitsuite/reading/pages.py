@@ -299,7 +299,7 @@ def make_page(rng, images, labels, style=STANDARD, *, drawing=MNIST_DRAWING,
                           "label": int(labels[k]), "gap": v[3]})
         if tiles:
             line = lay_out_line(tiles, u[2] * height, height, style, side, placed, printed)
-            truth.append(line)
+            truth.append({**line, "height": height})
         y += height
     return render(rng, side, placed, truth, printed, style)
 
@@ -479,8 +479,7 @@ def render(rng, side, placed, truth, printed, style):
                           x + shift_x:x + shift_x + tile.shape[1]]
         np.maximum(region, tile, out=region)
     u = rng.random(5)
-    median_height = float(np.median([np.median([b[3] - b[1] for b in line["boxes"]])
-                                     for line in truth]))
+    median_height = float(np.median([line["height"] for line in truth]))
     if style.blur:
         coverage = ndimage.gaussian_filter(coverage, style.blur * median_height)
     coverage = pen_texture(coverage, style, side, median_height)
