@@ -107,12 +107,24 @@ def main(args):
         small_rss_run=args.dry_run or args.quick, scratch_dir=out_dir,
         log=lambda line: print(line, flush=True))
     result.update(mode=mode, command=" ".join(["python benchmarks/bench.py"] + argv_of(args)))
-    stem = f"{result['date']}-{dataset.name}" + ("" if mode == "full" else f"-{mode}")
+    stem = result_stem(out_dir, result["date"], dataset.name, mode)
     write_json(out_dir / f"{stem}.json", result)
     write_text(out_dir / f"{stem}.md", perf.markdown_table(result))
     print(perf.markdown_table(result))
     print(f"results in {out_dir / stem}.json and .md")
     return result
+
+
+def result_stem(out_dir, date, dataset, mode):
+    """<date>-<dataset>[-quick|-dry-run], with -2, -3, ... after it when an
+    earlier run of the day already wrote that name: results are kept, not
+    overwritten."""
+    stem = f"{date}-{dataset}" + ("" if mode == "full" else f"-{mode}")
+    taken = {path.stem for path in Path(out_dir).glob(f"{stem}*")}
+    n = 1
+    while (f"{stem}-{n}" if n > 1 else stem) in taken:
+        n += 1
+    return f"{stem}-{n}" if n > 1 else stem
 
 
 def argv_of(args):

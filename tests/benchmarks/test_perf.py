@@ -199,3 +199,13 @@ def test_markdown_shows_bounds_caps_machine_and_load():
     assert "AMD EPYC, 2 cores, 23.5 GB" in text
     assert "2.5/2.0/1.5 at the start" in text and "0.93 of the 2 cores" in text
     assert "python train_reader.py (pid 7, nice 10, 0.9 cores)" in text
+
+
+def test_a_later_run_of_the_day_writes_beside_the_earlier_results(tmp_path):
+    assert bench.result_stem(tmp_path, "2026-11-29", "mnist", "full") == "2026-11-29-mnist"
+    (tmp_path / "2026-11-29-mnist.json").write_text("{}")
+    (tmp_path / "2026-11-29-mnist.md").write_text("")
+    assert bench.result_stem(tmp_path, "2026-11-29", "mnist", "full") == "2026-11-29-mnist-2"
+    (tmp_path / "2026-11-29-mnist-2.json").write_text("{}")
+    assert bench.result_stem(tmp_path, "2026-11-29", "mnist", "full") == "2026-11-29-mnist-3"
+    assert bench.result_stem(tmp_path, "2026-11-29", "mnist", "quick") == "2026-11-29-mnist-quick"
