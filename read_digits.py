@@ -1,4 +1,8 @@
-"""Read the handwritten numbers in photos or scans with the trained CNN.
+"""Read the handwritten numbers in photos or scans.
+
+The model is the reader shipped in models/reader/ (the seed CNN trained for
+reading real pages by train_reader.py); --model takes any other, such as
+train_cnn.py's runs/cnn/model.keras.
 
 For each image, prints the number(s) it reads, one text line per line of
 writing, with every digit's confidence; digits the model is unsure of
@@ -13,9 +17,12 @@ saw them) per image, and readings.json.
     python read_digits.py photo.png --out-dir runs/read_digits
 
 The page's lighting is evened out and its ink polarity (dark on light or
-light on dark) decided automatically; characters are found as connected
-ink components (broken digits merged, touching ones split, specks dropped),
-grouped into lines, and each is prepared the way MNIST was made (the same
+light on dark) decided automatically; a printed background pattern, ruled
+lines and box fields are taken off; characters are found as connected ink
+components (broken digits merged, touching ones split, specks dropped),
+grouped into lines and numbers, punctuation (dots, commas, dashes) is kept
+out of the numbers but reported (--json: each number's marks and decimal
+separator), and each character is prepared the way MNIST was made (the same
 code as visualize_layers.py --image) before one batch goes to the model.
 
 --benchmark writes test pages from held-out real MNIST test digits and,
@@ -38,9 +45,10 @@ import sys
 from pathlib import Path
 
 from digitsuite import cli
-from digitsuite.inference.runs import DEFAULT_RUNS_DIR, model_path
+from digitsuite.inference.runs import DEFAULT_RUNS_DIR
 
-DEFAULT_MODEL = model_path(DEFAULT_RUNS_DIR, "cnn")
+# The reader model shipped with the suite (train_reader.py), beside this script.
+DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "reader" / "model.keras"
 BENCHMARK_DIR = DEFAULT_RUNS_DIR / "read_benchmark"
 DRY_RUN_PAGES = 3
 # The shared data folder beside the repository, where the optdigits file usually is.
@@ -56,7 +64,9 @@ def parse_args(argv=None):
                         help="image files to read (PNG, JPEG, BMP, GIF, TIFF, WebP; "
                              "default: none, then --benchmark is required)")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
-                        help=f"trained Keras digit classifier (default: {DEFAULT_MODEL})")
+                        help="trained Keras digit classifier, e.g. runs/cnn/model.keras from "
+                             "train_cnn.py (default: the shipped reader model, "
+                             "models/reader/model.keras)")
     parser.add_argument("--min-confidence", type=cli.fraction, default=MIN_CONFIDENCE,
                         help="digits read with a lower probability print as '?' "
                              f"(default: {MIN_CONFIDENCE})")

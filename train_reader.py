@@ -17,6 +17,9 @@ with the defaults (README, "Reading your own images"):
     python train_reader.py --dry-run --out-dir /tmp/reader-smoke
 """
 
+import shlex
+import sys
+
 from digitsuite import cli
 
 NONDIGIT_SHARE = 0.1   # of the training images
@@ -56,7 +59,9 @@ def main(args):
     splits = splits._replace(train=with_nondigits(splits.train, args.nondigit_share, args.seed))
     cli.print_split_summary(splits)
     metrics = train_keras(
-        "cnn", build_cnn, splits=splits, out_dir=args.out_dir, settings=cli.saved_args(args),
+        "cnn", build_cnn, splits=splits, out_dir=args.out_dir,
+        settings={**cli.saved_args(args),
+                  "command": shlex.join(["python", "train_reader.py", *sys.argv[1:]])},
         epochs=1 if args.dry_run else args.epochs, batch_size=args.batch_size,
         learning_rate=args.learning_rate, dropout=args.dropout, seed=args.seed,
         augment=args.augment, label_smoothing=args.label_smoothing, resume=resume,

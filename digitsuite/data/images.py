@@ -32,6 +32,8 @@ SPECK_FRACTION = 0.05    # ink blobs lighter than this share of the largest are 
 MNIST_SIZE, MNIST_BOX = 28, 20
 MNIST_CENTRE = 14.0      # where MNIST's centres of mass sit (mean 14.0 on its test set)
 MNIST_STROKE = 0.15      # stroke width / digit height in MNIST (~3 of 20 pixels)
+MAX_STROKE = 0.3         # strokes wider than this x the digit's height are thinned...
+THINNED_STROKE = 0.2     # ...to about this
 
 
 def read_image(path, colour=False, max_side=None):
@@ -194,10 +196,38 @@ def thicken(ink, target=MNIST_STROKE):
     return ndimage.maximum_filter(ink, size=2 * radius + 1)
 
 
+def thin(ink, limit=MAX_STROKE, target=THINNED_STROKE):
+    """Erode strokes wider than ``limit`` x the digit's longer side down to
+    about ``target`` x it: a marker's strokes, or a digit drawn so thick that
+    it fills its own loops, would otherwise be a blob once shrunk to 20x20.
+    Returns ``ink`` unchanged when eroding would cut the digit short (it
+    loses a fifth of its height) or leave too little of it."""
+    rows, cols = np.nonzero(ink > 0)
+    extent = max(np.ptp(rows), np.ptp(cols)) + 1
+    width = stroke_width(ink)
+    if width <= limit * extent:
+        return ink
+    radius = math.floor((width - target * extent) / 2)
+    if radius < 1:
+        return ink
+    thinned = ndimage.grey_erosion(ink, footprint=_disk(radius))
+    kept = np.nonzero(thinned > 0.5)[0]
+    if not kept.size or np.ptp(kept) + 1 < 0.8 * (np.ptp(rows) + 1) or (
+            thinned.sum() < 0.2 * ink.sum()):
+        return ink
+    return thinned
+
+
+def _disk(radius):
+    y, x = np.mgrid[-radius:radius + 1, -radius:radius + 1]
+    return x * x + y * y <= radius * radius
+
+
 def mnist_style(ink):
     """Foreground image (ink 1, background 0, any size) -> MNIST-style digit.
 
-    Drops specks, thickens strokes that are thin for their size, crops to the
+    Drops specks, thins strokes that are very thick for their size (a
+    marker) and thickens those that are thin (a fine pen), crops to the
     ink, scales the crop to fit 20x20 keeping its aspect ratio (Pillow's
     anti-aliased Lanczos resampling), scales the brightest pixel to 1, then
     shifts it in a 28x28 field so its centre of mass lands on pixel (14, 14),
@@ -206,7 +236,7 @@ def mnist_style(ink):
     ink = remove_specks(np.asarray(ink, np.float32))
     if not (ink > 0).any():
         raise ImageError("found no ink to read; use a picture with a visible digit")
-    ink = thicken(ink)
+    ink = thicken(thin(ink))
     rows, cols = np.nonzero(ink > 0)
     crop = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
     height, width = crop.shape

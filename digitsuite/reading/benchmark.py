@@ -262,14 +262,19 @@ def benchmark_digits(model_path, data_dir=None):
         config = json.loads((model_path.parent / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         config = {}
-    data_dir = data_dir or (Path(config["data_dir"]) if config.get("data_dir") else None)
-    dataset = load_dataset("mnist", data_dir)
     note = None
+    recorded = Path(config["data_dir"]) if config.get("data_dir") else None
+    if data_dir is None and recorded is not None and not recorded.exists():
+        # The model came from another machine (the shipped reader model does).
+        note = (f"the model's data folder {recorded} is not on this machine, so the digits "
+                "come from the usual search; pass --data-dir with the model's own data")
+        recorded = None
+    dataset = load_dataset("mnist", data_dir or recorded)
     trained = (config.get("n_train_total"), config.get("n_test"))
     if not config:
         note = (f"no readable config.json beside {model_path}, so it is unknown whether the "
                 "model trained on any of these test digits")
-    elif trained != (len(dataset.x_train), len(dataset.x_test)):
+    elif note is None and trained != (len(dataset.x_train), len(dataset.x_test)):
         note = (f"the model trained on {config.get('data_source')} "
                 f"({trained[0]} train / {trained[1]} test digits) but the benchmark digits "
                 f"come from {dataset.source}; if the two overlap the figures are too "

@@ -55,7 +55,7 @@ DASH_HEIGHT = 0.3     # ...at most this tall...
 DASH_BAND = (0.2, 0.85)  # ...with its middle this far down the line
 DOT_SIZE = 0.4        # a dot or comma is no larger than this...
 DOT_LOW = 0.55        # ...with its middle at least this far down the line;
-COMMA_DROP = 0.08     # it is a comma if it hangs this far below the line
+COMMA_DROP = 0.1      # it is a comma if its middle is this far below the line
 COMMA_SHAPE = 1.4     # or is this many times taller than wide
 
 
@@ -287,7 +287,7 @@ def punctuation(glyph, line, band):
     """The mark ``glyph`` is in its ``line`` ("." "," "-"), or "" if it is
     none: a small glyph standing apart between the characters. A dash
     is wide and flat and sits mid-line; a dot or comma is small and sits low
-    (a comma is taller than wide or hangs below the line)."""
+    (a comma is taller than wide, or sits below the line)."""
     top, bottom, height = band
     if glyph.height >= FRAGMENT * height:
         return ""
@@ -303,7 +303,7 @@ def punctuation(glyph, line, band):
     if min((box_gap(glyph, g) for g in others), default=np.inf) < MARK_GAP * height:
         return ""  # a dot (nearly) touching a character: a stroke cut off it
     if max(glyph.width, glyph.height) <= DOT_SIZE * height and centre >= DOT_LOW:
-        hangs = glyph.box[3] > bottom + COMMA_DROP * height
+        hangs = glyph.centre_y > bottom + COMMA_DROP * height
         return "," if hangs or glyph.height > COMMA_SHAPE * glyph.width else "."
     return ""
 

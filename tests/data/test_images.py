@@ -63,6 +63,23 @@ def test_thin_pen_on_a_large_photo_keeps_mnist_stroke_width(tmp_path):
     assert images.stroke_width(digit) >= 2.0  # MNIST strokes are ~2-3 pixels wide
 
 
+def test_marker_strokes_are_thinned_and_a_filled_blob_kept():
+    # A "0" drawn with a marker: strokes a third of its 100-pixel height.
+    ink = np.zeros((140, 120), np.float32)
+    yy, xx = np.mgrid[0:140, 0:120]
+    r = np.hypot((yy - 70) / 50, (xx - 60) / 40)
+    ink[(r <= 1) & (r >= 0.3)] = 1
+    assert images.stroke_width(ink) > 0.3 * 100
+    thinned = images.thin(ink)
+    assert images.stroke_width(thinned) < 0.25 * 100
+    rows = np.flatnonzero(thinned.max(axis=1) > 0.5)
+    assert np.ptp(rows) + 1 >= 0.8 * 100           # still as tall: a loop, not a dot
+    assert thinned[70, 60] == 0                     # and its hole still open
+    blob = np.zeros((60, 60), np.float32)
+    blob[10:50, 10:50] = 1                          # eroding would shrink it: left alone
+    assert images.thin(blob) is blob
+
+
 def test_read_image_shapes_and_shrinking(tmp_path):
     Image.new("RGB", (30, 20), (255, 0, 0)).save(tmp_path / "red.png")
     Image.new("L", (30, 20), 128).save(tmp_path / "grey.png")

@@ -16,7 +16,7 @@ from digitsuite.data import images
 from digitsuite.reading import benchmark as digit_bench
 from digitsuite.reading import reader
 from tests.reading.test_benchmark_pages import write_optdigits
-from tests.support import SAMPLE_DIR, fails_with_one_line, run_script
+from tests.support import ROOT, SAMPLE_DIR, fails_with_one_line, run_script
 
 NUMBER = "40719"
 PAPER, INK = 225, 35
@@ -253,3 +253,44 @@ def test_bad_optdigits_file_gives_one_line(tmp_path, capsys, reader_model):
         "--benchmark", "--dry-run", "--model", reader_model, "--out-dir", tmp_path / "b",
         "--data-dir", SAMPLE_DIR, "--optdigits", tmp_path / "cut.tra"])
     assert "cut.tra ends inside digit 1" in err and "truncated" in err
+
+
+# --------------------------------------------------------------------------
+# The shipped reader model
+
+
+def test_shipped_reader_reads_an_amount_without_training(tmp_path, capsys, sample):
+    """A fresh checkout reads with models/reader/ and no --model: the first
+    test digit of each kind in the bundled sample, written as 407.19 with a
+    printed rule under it, reads as that amount."""
+    x_test, y_test = sample["x_test"], sample["y_test"]
+    digits = [x_test[np.flatnonzero(y_test == int(ch))[0]] for ch in "40719"]
+    path = compose(tmp_path / "amount.png", digits, gap=22)
+    page = np.asarray(Image.open(path), np.float32)
+    inked = np.flatnonzero(page.min(axis=0) < 128)       # columns with ink
+    gaps = np.flatnonzero(np.diff(inked) > 10)           # the gaps between digits
+    x = int(inked[gaps[2]] + 8)                          # after the third digit
+    bottom = int(np.flatnonzero(page.min(axis=1) < 128).max()) + 1
+    page[bottom - 6:bottom, x:x + 6] = INK               # the decimal point, on the line
+    page[bottom + 1:bottom + 3, 10:-10] = INK            # the rule, under the digits
+    Image.fromarray(page.astype(np.uint8)).save(path)
+    code = 0
+    try:
+        run_script("read_digits", [path, "--json"])
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    (reading,) = json.loads(out)
+    assert reading["lines"] == ["40719"]
+    (number,) = reading["numbers"]
+    assert number["amount"] == "407.19" and number["decimal_after"] == 3
+    assert [m["mark"] for m in number["marks"]] == ["."]
+
+
+def test_shipped_reader_model_is_the_seed_architecture():
+    model = keras.models.load_model(ROOT / "models" / "reader" / "model.keras")
+    assert model.count_params() == 237_482
+    config = json.loads((ROOT / "models" / "reader" / "config.json").read_text())
+    assert config["augment"] == "reading" and config["command"].startswith(
+        "python train_reader.py")
