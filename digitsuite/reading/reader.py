@@ -14,9 +14,10 @@ the whole page; :mod:`digitsuite.reading.segment` finds the characters; each is 
 out with its soft stroke edges, made foreground against its own
 surroundings (:func:`digitsuite.data.images.to_foreground` with the page's
 polarity) and prepared by :func:`digitsuite.data.images.mnist_style`, the same
-preparation ``visualize_layers.py --image`` uses. A character much wider
-than its line is tall may be touching digits: it is classified both whole
-and cut apart, and the reading the model is surer of wins.
+preparation ``visualize_layers.py --image`` uses. A character wider than a
+digit usually is may be touching digits: it is classified whole and in
+every piece between its thinnest columns, and the reading the model is
+surer of wins.
 """
 
 import math
@@ -33,6 +34,7 @@ from digitsuite.errors import ImageError, ModelFileError
 from digitsuite.reading import printed, segment
 
 MIN_CONFIDENCE = 0.8  # below this a digit prints as '?'
+PIECE_COST = 0.1      # log-confidence a reading pays per character it cuts a glyph into
 EDGE = 2              # pixels of soft stroke edge kept around a glyph's thresholded ink
 PAPER_MARGIN = 0.25   # paper around a glyph, x its height, that sets its contrast
 CROPS_PER_ROW = 16    # crops per row in the crop strip
@@ -44,10 +46,11 @@ MAX_FIGURE_SIDE = 2000  # pixels; larger pages are drawn scaled down
 class Page:
     """A page's characters before classification.
 
-    ``lines[i][j]`` lists the ways to read character j of line i: ``[[glyph]]``,
-    or for a wide one also its cuts, ``[[glyph], [part, part], ...]``;
-    ``marks[i]`` are line i's punctuation glyphs (``glyph.mark`` set);
-    ``crops`` holds the model input of every glyph of every option, in order.
+    ``lines[i][j]`` is the :class:`digitsuite.reading.segment.Lattice` of
+    glyph j of line i: itself, or for a wide one also the pieces it may be
+    cut into; ``marks[i]`` are line i's punctuation glyphs (``glyph.mark``
+    set); ``crops`` holds the model input of every piece of every lattice,
+    in order.
     """
 
     lines: list
@@ -69,14 +72,13 @@ def prepare_page(grey):
         if not characters:
             continue  # only punctuation: nothing to read
         height = segment.line_height(characters)
-        lines.append([[[glyph], *segment.split_options(glyph, height)] for glyph in characters])
+        lines.append([segment.lattice(glyph, height) for glyph in characters])
         marks.append([glyph for glyph in line if glyph.mark])
     if not lines:
         raise ImageError("found no digit: only specks of ink stand out from the paper; "
                          "use a picture with larger, darker writing")
     crops = np.stack([glyph_input(flat, ink_dark, ink, mask, glyph, rules)
-                      for line in lines for options in line for option in options
-                      for glyph in option])
+                      for line in lines for ways in line for glyph in ways.pieces.values()])
     return Page(lines, marks, crops, ink_dark)
 
 
@@ -126,26 +128,37 @@ def classify(model, crops, batch_size=1024):
 
 
 def resolve(page, probs):
-    """Choose, for each character with options, the one the model reads with
-    the higher joint confidence (product of each glyph's top probability).
+    """Choose, for each glyph, the pieces the model reads best: the path
+    through its lattice with the highest sum of log top probabilities, less
+    PIECE_COST per piece (so a digit is not cut in two without cause).
 
     ``probs`` are the classifier's outputs for ``page.crops``. Returns
     (lines of glyphs, their probs (m, 10), their crops (m, 28, 28)).
     """
-    top = np.log(np.maximum(probs.max(axis=1), 1e-12))
+    score = np.log(np.maximum(probs.max(axis=1), 1e-12)) - PIECE_COST
     lines, chosen, k = [], [], 0
     for line in page.lines:
         glyphs = []
-        for options in line:
-            spans = []
-            for option in options:
-                spans.append((k, k + len(option)))
-                k += len(option)
-            best = max(range(len(options)), key=lambda i: top[slice(*spans[i])].sum())
-            glyphs += options[best]
-            chosen += range(*spans[best])
+        for ways in line:
+            index = {span: k + n for n, span in enumerate(ways.pieces)}
+            k += len(ways.pieces)
+            path = best_path(ways, {span: score[i] for span, i in index.items()})
+            glyphs += [ways.pieces[span] for span in path]
+            chosen += [index[span] for span in path]
         lines.append(glyphs)
     return lines, probs[chosen], page.crops[chosen]
+
+
+def best_path(ways, score):
+    """The spans (i, j) of the best-scoring path from cut 0 to the last cut
+    of lattice ``ways`` (dynamic programming over its cuts)."""
+    best = {0: (0.0, [])}
+    for j in range(1, ways.last + 1):
+        options = [(best[i][0] + score[(i, j)], best[i][1] + [(i, j)])
+                   for i in range(j) if i in best and (i, j) in ways.pieces]
+        if options:
+            best[j] = max(options, key=lambda option: option[0])
+    return best[ways.last][1]
 
 
 def describe(lines, probs, ink_dark, min_confidence=MIN_CONFIDENCE, marks=None):

@@ -5,7 +5,7 @@ The steps, each a function here::
     mask = ink_mask(grey, ink_dark, faint)   # Otsu threshold with hysteresis
     mask, rules = printed.remove_rules(mask) # guide lines and box sides out
     lines = find_lines(mask)                 # [[Glyph, ...] per line, top to bottom]
-    options = split_options(glyph, line_height(line))  # cuts, if touching digits
+    ways = lattice(glyph, line_height(line))  # pieces, if touching digits
 
 :func:`ink_mask` leaves out a printed background pattern
 (:mod:`digitsuite.reading.printed`). :func:`find_lines` labels the
@@ -14,9 +14,9 @@ a digit written with a break (a 5 whose flag does not touch its body),
 groups the characters into lines, tells punctuation (dots, commas, dashes)
 from characters, joins other small fragments to the character beside
 them and orders each line left to right.
-:func:`split_options` proposes cuts, at its thinnest columns, of a component
-much wider than its line is tall; the reader lets the classifier decide
-whether the whole or a cut reads better. Sizes are judged against the
+:func:`lattice` proposes cuts, at its thinnest columns, of a component
+wider than a character usually is, and the pieces between them; the reader
+lets the classifier choose the pieces that read best. Sizes are judged against the
 typical character height, so the same rules hold for a scan at 50 pixels a
 digit and a phone photo at 500.
 
@@ -43,9 +43,11 @@ LINE_OVERLAP = 0.5    # share of the shorter glyph's height shared with its line
 LINE_BAND = 3         # a line's height band is that of its last this many glyphs
 FRAGMENT = 0.5        # a glyph shorter than this x its line's height is a fragment...
 ATTACH_GAP = 0.25     # ...joined to the nearest glyph this close, else dropped (a mark)
-SPLIT_WIDTH = 1.2     # a component wider than this may hold touching characters
-CUT_OPTIONS = 3       # cut columns tried for such a component
-MIN_PART = 0.2        # narrowest part a split leaves on either side
+LATTICE_WIDTH = 0.8   # a glyph wider than this may be touching characters...
+MAX_CUTS = 12         # ...cut at up to this many of its thinnest columns...
+CUT_WINDOW = 0.08     # ...each the thinnest this far either way...
+MIN_PIECE = 0.1       # ...into pieces at least this wide (a '1')...
+MAX_PIECE = 1.3       # ...and at most this wide
 WORD_GAP = 1.0        # a wider gap between glyphs separates two numbers
 # Punctuation, as fractions of the line's character height (glyph sizes as stated).
 MARK_OVERLAP = 0.5    # a mark shares at most this share of its width with a character...
@@ -213,52 +215,71 @@ def tighten(glyph):
     return Glyph((x0 + c0, y0 + r0, x0 + c1, y0 + r1), glyph.mask[r0:r1, c0:c1])
 
 
-def cut_columns(glyph, height, count):
-    """Up to ``count`` columns at which a glyph might be cut into two
-    characters, least ink first: the local minima of its ink per column
-    (within MIN_PART x ``height`` either way), at least MIN_PART x
-    ``height`` from either side."""
-    margin = max(1, int(round(MIN_PART * height)))
+def cut_columns(glyph, height, count=MAX_CUTS):
+    """Up to ``count`` columns at which a glyph might be cut between two
+    characters, left to right: the local minima of its ink per column
+    (within CUT_WINDOW x ``height`` either way), at least MIN_PIECE x
+    ``height`` from either side, those with the least ink first."""
+    margin = max(1, int(round(MIN_PIECE * height)))
     if glyph.width <= 2 * margin:
         return []
     profile = ndimage.uniform_filter1d(glyph.mask.sum(axis=0).astype(np.float32), 3)
-    lowest = ndimage.minimum_filter1d(profile, 2 * margin + 1)
+    window = max(1, int(round(CUT_WINDOW * height)))
+    lowest = ndimage.minimum_filter1d(profile, 2 * window + 1)
     columns = np.flatnonzero(profile[margin:-margin] == lowest[margin:-margin]) + margin
     # A flat minimum gives a run of columns: keep the middle one of each run.
     runs = np.split(columns, np.flatnonzero(np.diff(columns) > 1) + 1)
     middles = [int(run[len(run) // 2]) for run in runs if len(run)]
-    return sorted(middles, key=lambda c: profile[c])[:count]
+    return sorted(sorted(middles, key=lambda c: profile[c])[:count])
 
 
-def split_at(glyph, column):
-    """The glyphs left and right of ``column``, boxes shrunk to their ink;
-    fewer if a side holds no ink."""
-    x0, y0, x1, y1 = glyph.box
-    parts = [Glyph((x0, y0, x0 + column, y1), glyph.mask[:, :column]),
-             Glyph((x0 + column, y0, x1, y1), glyph.mask[:, column:])]
-    return [part for part in map(tighten, parts) if part is not None]
+def piece(glyph, start, stop):
+    """The part of ``glyph`` between its columns ``start`` and ``stop``,
+    box shrunk to its ink (None if it has none)."""
+    x0, y0, _, y1 = glyph.box
+    return tighten(Glyph((x0 + start, y0, x0 + stop, y1), glyph.mask[:, start:stop]))
 
 
-def split_wide(glyph, height, width=SPLIT_WIDTH):
-    """Split a glyph wider than ``width`` x ``height`` at its best cut
-    column (:func:`cut_columns`), and the parts again while they are too
-    wide. Returns the parts, left to right ([glyph] when it is narrow)."""
-    best = cut_columns(glyph, height, 1) if glyph.width > width * height else []
-    if not best:
-        return [glyph]
-    return [piece for part in split_at(glyph, best[0])
-            for piece in split_wide(part, height, width)]
+@dataclass
+class Lattice:
+    """The ways to read one glyph as one or more touching characters.
+
+    ``pieces`` maps (i, j) to the glyph between cut i and cut j (cut 0 is
+    the glyph's left edge, the last its right edge); a reading is a path of
+    pieces from the first cut to the last. A narrow glyph has one piece,
+    itself.
+    """
+
+    cuts: list
+    pieces: dict
+
+    @property
+    def last(self):
+        return len(self.cuts) - 1
 
 
-def split_options(glyph, height, count=CUT_OPTIONS):
-    """The ways a glyph wider than SPLIT_WIDTH x ``height`` might be several
-    touching characters: one per candidate cut column (up to ``count``),
-    each part split further while too wide. [] for a narrow glyph."""
-    if glyph.width <= SPLIT_WIDTH * height:
-        return []
-    options = [[piece for part in split_at(glyph, column) for piece in split_wide(part, height)]
-               for column in cut_columns(glyph, height, count)]
-    return [option for option in options if len(option) > 1]
+def lattice(glyph, height):
+    """The :class:`Lattice` of a glyph on a line ``height`` pixels tall.
+
+    A glyph wider than LATTICE_WIDTH x ``height`` may be touching
+    characters: it is cut at its thinnest columns (:func:`cut_columns`)
+    into every piece from MIN_PIECE to MAX_PIECE x ``height`` wide, and the
+    reader lets the classifier choose the path that reads best. Otherwise
+    the glyph is its only piece.
+    """
+    if glyph.width <= LATTICE_WIDTH * height:
+        return Lattice([0, glyph.width], {(0, 1): glyph})
+    cuts = [0, *cut_columns(glyph, height), glyph.width]
+    pieces = {(0, len(cuts) - 1): glyph}
+    for i in range(len(cuts) - 1):
+        for j in range(i + 1, len(cuts)):
+            width = cuts[j] - cuts[i]
+            if (i, j) in pieces or width > MAX_PIECE * height:
+                continue
+            part = piece(glyph, cuts[i], cuts[j]) if width >= MIN_PIECE * height else None
+            if part is not None:
+                pieces[(i, j)] = part
+    return Lattice(cuts, pieces)
 
 
 def line_height(line):

@@ -8,7 +8,7 @@ from scipy import ndimage
 
 from digitsuite.data import images
 from digitsuite.reading import reader, segment
-from tests.support import draw_seven, page_of_rings
+from tests.support import draw_seven, page_of_rings, ring
 
 
 @pytest.mark.parametrize("dark_ink", [True, False])
@@ -16,7 +16,7 @@ def test_either_polarity_under_uneven_light_gives_the_same_characters(dark_ink):
     page, expected = page_of_rings(dark_ink=dark_ink, light=0.4, noise=0.02)
     found = reader.prepare_page(page)
     assert found.ink_dark is dark_ink
-    got = [[options[0][0].box for options in line] for line in found.lines]
+    got = [[ways.pieces[(0, ways.last)].box for ways in line] for line in found.lines]
     assert [len(line) for line in got] == [len(line) for line in expected]
     # Noise may add a pixel of soft edge to a box.
     np.testing.assert_allclose(sum(got, []), sum(expected, []), atol=1)
@@ -94,3 +94,29 @@ def test_a_thousands_point_is_not_a_decimal_point():
     (number,) = reader.numbers_of(0, members, [point])
     assert number["decimal_after"] is None and number["amount"] == "1111"
     assert number["marks"] == [{"mark": ".", "after": 1, "box": [32, 50, 38, 58]}]
+
+
+def test_touching_digits_are_read_as_the_pieces_the_model_is_surest_of():
+    mask = np.zeros((100, 200), bool)
+    ring(mask, (20, 20, 55, 80))
+    ring(mask, (60, 20, 95, 80))
+    mask[48:52, 55:60] = True                                   # a thin bridge joins them
+    (glyph,), = segment.find_lines(mask)
+    ways = segment.lattice(glyph, glyph.height)
+    spans = list(ways.pieces)
+    # Whole: unsure (an even spread); the two halves: sure 0 and 8; other pieces: unsure.
+    probs = np.full((len(spans), 10), 0.1)
+    halves = [span for span, piece in ways.pieces.items()
+              if piece.box in ((20, 20, 57, 80), (57, 20, 95, 80))]
+    assert len(halves) == 2
+    for span, digit in zip(sorted(halves), (0, 8)):
+        probs[spans.index(span)] = np.eye(10)[digit] * 0.98 + 0.002
+    page = reader.Page([[ways]], [[]], np.zeros((len(spans), 28, 28), np.float32), True)
+    lines, chosen, _ = reader.resolve(page, probs)
+    assert [g.box for g in lines[0]] == [(20, 20, 57, 80), (57, 20, 95, 80)]
+    assert chosen.argmax(axis=1).tolist() == [0, 8]
+    # Sure of the whole, unsure of every piece: it stays one digit.
+    probs = np.full((len(spans), 10), 0.1)
+    probs[spans.index((0, ways.last))] = np.eye(10)[0] * 0.98 + 0.002
+    lines, _, _ = reader.resolve(page, probs)
+    assert [g.box for g in lines[0]] == [glyph.box]

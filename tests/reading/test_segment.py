@@ -105,10 +105,15 @@ def test_touching_digits_are_offered_cut_apart():
     bar(mask, (55, 48, 60, 52))            # a thin bridge joins them
     (glyph,), = segment.find_lines(mask)
     assert glyph.box == (20, 20, 95, 80)   # one component, 1.25 times as wide as tall
-    options = segment.split_options(glyph, segment.line_height([glyph]))
-    assert options and [p.box for p in options[0]] == [(20, 20, 57, 80), (57, 20, 95, 80)]
+    ways = segment.lattice(glyph, segment.line_height([glyph]))
+    boxes_of = {span: piece.box for span, piece in ways.pieces.items()}
+    assert boxes_of[(0, ways.last)] == glyph.box
+    cut = next(i for i, c in enumerate(ways.cuts) if c == 37)   # the bridge's middle
+    assert boxes_of[(0, cut)] == (20, 20, 57, 80) and boxes_of[(cut, ways.last)] == (57, 20, 95, 80)
+    for span, piece in ways.pieces.items():                     # no sliver, no giant
+        assert piece.width <= segment.MAX_PIECE * 60 or span == (0, ways.last)
     narrow = segment.Glyph((0, 0, 30, 60), np.ones((60, 30), bool))
-    assert segment.split_options(narrow, 60) == []
+    assert list(segment.lattice(narrow, 60).pieces.values()) == [narrow]
 
 
 def test_word_breaks_part_numbers():
