@@ -177,7 +177,7 @@ def augment_batch(images, seed, policy):
         target = tf.where(strength > 0, dilated, eroded)
         out = out + weight * (target - out)
         if policy.stroke > 1:
-            twice = tf.nn.max_pool2d(dilated, 3, 1, "SAME")
+            twice, _ = _dilate_erode(dilated)  # the unused erosion is pruned from the graph
             out = out + tf.maximum(strength - 1.0, 0.0) * (twice - dilated)
     if policy.warps and not policy.elastic:
         out = _affine_warp(out, _affine_coefficients(batch, size, policy, seed))
