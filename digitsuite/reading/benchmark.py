@@ -439,9 +439,10 @@ def save_example(out_dir, stem, name, source, page, truth, reading, crops, annot
 
     with atomic_path(out_dir / f"{stem}.png") as tmp:
         Image.fromarray(page).save(tmp, format="PNG")
-    if annotate and reading["digits"]:
+    if annotate:  # a page read as nothing is annotated too: that is the finding
         save_figure(reader.plot_annotated(page / 255.0, reading),
                     out_dir / f"{stem}.annotated.png", dpi=reader.FIGURE_DPI)
+    if annotate and reading["digits"]:
         save_figure(reader.plot_crops(crops, reading), out_dir / f"{stem}.crops.png",
                     dpi=reader.FIGURE_DPI)
     return (f"- `{stem}.png` ({source.key}, {name}): truth "
