@@ -63,23 +63,42 @@ def prepare_page(grey):
     """Grey page (0-1) -> :class:`Page`. Raises ImageError when it shows no digit."""
     flat = images.even_out_lighting(images.reduce_noise(grey))
     ink_dark = images.ink_is_dark(flat)
-    ink = images.to_foreground(flat, ink_dark)
+    try:
+        ink = images.to_foreground(flat, ink_dark)
+    except ImageError:
+        # The paper's own median and the ink's are close: a dense printed
+        # pattern can do that to a page with writing on it. Its strongest
+        # ink still stands out: take the darkest tenth of a percent as ink.
+        level = 1.0 - flat if ink_dark else flat
+        low, high = np.median(level), np.percentile(level, 99.9)
+        if high - low < images.MIN_CONTRAST:
+            raise
+        ink = np.clip((level - low) / (high - low), 0.0, 1.0).astype(np.float32)
     mask = segment.ink_mask(flat, ink_dark, faint=ink > 0)
     mask, rules = printed.remove_rules(mask)
-    lines, marks = [], []
+    lines, marks, crops = [], [], []
     for line in segment.find_lines(mask):
         characters = [glyph for glyph in line if not glyph.mark]
-        if not characters:
-            continue  # only punctuation: nothing to read
-        height = segment.line_height(characters)
-        lines.append([segment.lattice(glyph, height) for glyph in characters])
-        marks.append([glyph for glyph in line if glyph.mark])
+        height = segment.line_height(characters) if characters else 0
+        readable = []
+        for glyph in characters:
+            ways, inputs = segment.lattice(glyph, height), {}
+            for span, piece in ways.pieces.items():
+                try:
+                    inputs[span] = glyph_input(flat, ink_dark, ink, mask, piece, rules)
+                except ImageError:
+                    pass  # no ink of its own once print and neighbours are left out
+            ways = segment.Lattice(ways.cuts, {span: ways.pieces[span] for span in inputs})
+            if best_path(ways, dict.fromkeys(inputs, 0.0)) is not None:
+                readable.append(ways)
+                crops += inputs.values()
+        if readable:  # a line of nothing but punctuation has nothing to read
+            lines.append(readable)
+            marks.append([glyph for glyph in line if glyph.mark])
     if not lines:
         raise ImageError("found no digit: only specks of ink stand out from the paper; "
                          "use a picture with larger, darker writing")
-    crops = np.stack([glyph_input(flat, ink_dark, ink, mask, glyph, rules)
-                      for line in lines for ways in line for glyph in ways.pieces.values()])
-    return Page(lines, marks, crops, ink_dark)
+    return Page(lines, marks, np.stack(crops), ink_dark)
 
 
 def glyph_input(grey, ink_dark, ink, mask, glyph, printed_ink=None):
@@ -151,14 +170,15 @@ def resolve(page, probs):
 
 def best_path(ways, score):
     """The spans (i, j) of the best-scoring path from cut 0 to the last cut
-    of lattice ``ways`` (dynamic programming over its cuts)."""
+    of lattice ``ways`` (dynamic programming over its cuts); None when no
+    path of its pieces gets there."""
     best = {0: (0.0, [])}
     for j in range(1, ways.last + 1):
         options = [(best[i][0] + score[(i, j)], best[i][1] + [(i, j)])
                    for i in range(j) if i in best and (i, j) in ways.pieces]
         if options:
             best[j] = max(options, key=lambda option: option[0])
-    return best[ways.last][1]
+    return best[ways.last][1] if ways.last in best else None
 
 
 def describe(lines, probs, ink_dark, min_confidence=MIN_CONFIDENCE, marks=None):

@@ -53,9 +53,12 @@ WORD_GAP = 1.0        # a wider gap between glyphs separates two numbers
 MARK_OVERLAP = 0.5    # a mark shares at most this share of its width with a character...
 MARK_GAP = 0.06       # ...and a dot stands at least this far from every character
 DASH_WIDTH = 1.5      # a dash is at least this many times wider than tall...
+DASH_LENGTH = 0.25    # ...at least this long...
 DASH_HEIGHT = 0.3     # ...at most this tall...
 DASH_BAND = (0.2, 0.85)  # ...with its middle this far down the line
 DOT_SIZE = 0.4        # a dot or comma is no larger than this...
+DOT_MIN = 0.1         # ...no thinner than this (about a pen's width)...
+DOT_FILL = 0.35       # ...fills at least this share of its box...
 DOT_LOW = 0.55        # ...with its middle at least this far down the line;
 COMMA_DROP = 0.1      # it is a comma if its middle is this far below the line
 COMMA_SHAPE = 1.4     # or is this many times taller than wide
@@ -318,12 +321,15 @@ def punctuation(glyph, line, band):
     if shared > MARK_OVERLAP * glyph.width:
         return ""  # under or over a character: a piece of it
     centre = (glyph.centre_y - top) / height
-    if (glyph.width >= DASH_WIDTH * glyph.height and glyph.height <= DASH_HEIGHT * height
+    if (glyph.width >= DASH_WIDTH * glyph.height and glyph.width >= DASH_LENGTH * height
+            and glyph.height <= DASH_HEIGHT * height
             and DASH_BAND[0] <= centre <= DASH_BAND[1]):
         return "-"
     if min((box_gap(glyph, g) for g in others), default=np.inf) < MARK_GAP * height:
         return ""  # a dot (nearly) touching a character: a stroke cut off it
-    if max(glyph.width, glyph.height) <= DOT_SIZE * height and centre >= DOT_LOW:
+    solid = (min(glyph.width, glyph.height) >= DOT_MIN * height
+             and glyph.mask.mean() >= DOT_FILL)  # a pen's dot, not a sliver of print
+    if solid and max(glyph.width, glyph.height) <= DOT_SIZE * height and centre >= DOT_LOW:
         hangs = glyph.centre_y > bottom + COMMA_DROP * height
         return "," if hangs or glyph.height > COMMA_SHAPE * glyph.width else "."
     return ""
