@@ -6,14 +6,14 @@ guide lines (a rule to write on, boxes with one cell per digit). Both
 would otherwise join the digits into one large component. Two steps::
 
     strong = ink_core(level, strong)       # drop a lighter printed pattern
-    mask, rules = remove_rules(mask)        # drop long ruled lines and box sides
+    mask, rules = remove_rules(mask)        # drop ruled lines, box sides and comb ticks
 
 A printed pattern is told from the pen by two things at once: it is
 lighter than the handwriting and most of it lies away from any stroke
 (a pen's own soft edges are lighter too, but they hug its strokes).
 Guide lines are told by their length: a horizontal run of ink far longer
 than a character is wide, or a vertical one that spans from one ruled line
-to the next. Strokes that cross a removed line are joined up again.
+to the next; a comb's ticks by standing on a rule, several of one length. Strokes that cross a removed line are joined up again.
 """
 
 import numpy as np
@@ -28,6 +28,9 @@ RULE_LENGTH = 2.5      # a horizontal run this many character heights long is a 
 RULE_THICKNESS = 0.3   # x the character height: thicker runs are ink, not a printed line
 BOX_SIDE = 0.8         # a vertical run between two rules, this x the height, is a box side
 ELONGATED = 1.5        # components wider than this x their height do not set the height
+COMB_TICKS = 3         # a comb has at least this many ticks of one length on one rule,
+TICK_LENGTH = (0.1, 0.9)  # each this long (x the character height)...
+TICK_WIDTH = 0.12      # ...and at most this wide
 
 
 def ink_core(level, strong):
@@ -112,6 +115,45 @@ def box_sides(mask, rules, height):
     return sides
 
 
+def comb_ticks(mask, rules, height):
+    """Bool mask of a comb's ticks: the short printed strokes that rise from
+    a ruled line between the cells of a form field. A tick is a thin
+    vertical run standing on a rule (``rules``); a comb has at least
+    COMB_TICKS of them of one length on one rule, which a digit's strokes
+    that happen to reach the rule do not."""
+    ticks = np.zeros_like(mask)
+    if not rules.any():
+        return ticks
+    cols, starts, lengths = _runs(mask.T)
+    stops = starts + lengths  # the row just under each run
+    below = np.zeros(len(cols), bool)
+    for drop in (0, 1):
+        rows = np.minimum(stops + drop, mask.shape[0] - 1)
+        below |= rules[rows, cols]
+    short = below & (lengths >= TICK_LENGTH[0] * height)
+    cols, starts, lengths = cols[short], starts[short], lengths[short]
+    if cols.size < COMB_TICKS:
+        return ticks
+    # Neighbouring columns with runs ending on the same row are one tick.
+    order = np.lexsort((cols, starts + lengths))
+    cols, starts, lengths = cols[order], starts[order], lengths[order]
+    new_tick = (np.diff(cols, prepend=-10) > 1) | (
+        np.diff(starts + lengths, prepend=-10) != 0)
+    tick_id = np.cumsum(new_tick) - 1
+    widths = np.bincount(tick_id)
+    tick_len = np.bincount(tick_id, weights=lengths) / widths
+    tick_row = np.bincount(tick_id, weights=starts + lengths) / widths
+    thin = widths <= max(3, TICK_WIDTH * height)
+    tolerance = max(2.0, 0.05 * height)
+    for t in np.flatnonzero(thin):
+        same = thin & (np.abs(tick_len - tick_len[t]) <= tolerance) & (
+            np.abs(tick_row - tick_row[t]) <= 2) & (tick_len <= TICK_LENGTH[1] * height)
+        if same.sum() >= COMB_TICKS:
+            for k in np.flatnonzero(tick_id == t):
+                ticks[starts[k]:starts[k] + lengths[k], cols[k]] = True
+    return ticks
+
+
 def remove_rules(mask, height=None):
     """``mask`` without its ruled lines and box sides; returns (mask, the
     removed pixels). Where a stroke crossed a removed line, the gap left in
@@ -122,6 +164,7 @@ def remove_rules(mask, height=None):
         return mask, np.zeros_like(mask)
     rules = horizontal_rules(mask, height)
     removed = rules | box_sides(mask & ~rules, rules, height)
+    removed |= comb_ticks(mask & ~removed, rules, height)
     if not removed.any():
         return mask, removed
     kept = mask & ~removed

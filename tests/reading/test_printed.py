@@ -89,3 +89,19 @@ def test_no_rules_on_a_page_of_digits():
     mask[40:44, 130:190] = True                # a dash: shorter than a rule
     kept, removed = printed.remove_rules(mask)
     assert not removed.any() and (kept == mask).all()
+
+
+def test_comb_ticks_go_and_a_one_standing_on_the_rule_stays():
+    # A comb: a rule with a 20-pixel tick every 50 pixels; a 0 touching a
+    # tick, and a 1 (60 pixels) standing on the rule between two ticks.
+    mask = np.zeros((130, 330), bool)
+    mask[100:103, 10:320] = True
+    for x in range(15, 320, 50):
+        mask[80:100, x:x + 2] = True
+    ring(mask, (25, 38, 67, 100))               # touches the ticks at 15 and 65
+    mask[40:100, 90:96] = True                  # the 1
+    kept, removed = printed.remove_rules(mask, height=60)
+    assert not kept[80:100, 115:117].any() and not kept[80:100, 265:267].any()
+    assert kept[40:98, 90:96].all()             # the 1 is no tick: too tall, only one
+    assert kept[38:98, 25:29].all()             # the 0's side, though a tick touched it
+    assert count(kept) == 2
