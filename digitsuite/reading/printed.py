@@ -13,7 +13,8 @@ lighter than the handwriting and most of it lies away from any stroke
 (a pen's own soft edges are lighter too, but they hug its strokes).
 Guide lines are told by their length: a horizontal run of ink far longer
 than a character is wide, or a vertical one that spans from one ruled line
-to the next; a comb's ticks by standing on a rule, several of one length. Strokes that cross a removed line are joined up again.
+to the next; a comb's ticks by standing on a rule, several of one length.
+Strokes that cross a removed line are joined up again.
 """
 
 import numpy as np
