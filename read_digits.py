@@ -45,10 +45,9 @@ import sys
 from pathlib import Path
 
 from digitsuite import cli
-from digitsuite.inference.runs import DEFAULT_RUNS_DIR
+from digitsuite.inference.runs import DEFAULT_RUNS_DIR, READER_MODEL
 
-# The reader model shipped with the suite (train_reader.py), beside this script.
-DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "reader" / "model.keras"
+DEFAULT_MODEL = READER_MODEL
 BENCHMARK_DIR = DEFAULT_RUNS_DIR / "read_benchmark"
 DRY_RUN_PAGES = 3
 # The shared data folder beside the repository, where the optdigits file usually is.

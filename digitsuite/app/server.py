@@ -167,10 +167,11 @@ def create_app(session):
     def read(file: UploadFile = File(...)):
         from digitsuite.reading.reader import read_page
 
-        need_cnn()
+        if session.page_reader is None:
+            need_cnn()
         grey, name = decode(file, PAGE_MAX_SIDE)
         try:
-            found, _ = read_page(session.cnn, grey)
+            found, _ = read_page(session.page_reader, grey)
         except DigitsuiteError as exc:
             raise DigitsuiteError(f"{name}: {exc}") from exc
         return views.reading({"file": name, **found}, grey)

@@ -3,7 +3,9 @@
 The CNN (``--model``) is looked into layer by layer through one
 :class:`digitsuite.visual.layerviz.Analyser`; the three other models
 (logistic regression, random forest, dense net) come from ``--runs-dir``
-through :func:`digitsuite.inference.runs.load_run`. A model that is missing
+through :func:`digitsuite.inference.runs.load_run`. Pages are read with the
+reader model shipped in ``models/reader/`` (the CNN when it cannot be
+loaded), as ``read_digits.py`` reads them. A model that is missing
 or cannot be loaded is left out with a one-line reason (for a missing one,
 the command that trains it); the app serves whatever is there.
 """
@@ -45,13 +47,14 @@ class Slot:
 class Session:
     """The loaded models. Thread-safe: requests may call it concurrently."""
 
-    def __init__(self, runs_dir=runs.DEFAULT_RUNS_DIR, model=None):
+    def __init__(self, runs_dir=runs.DEFAULT_RUNS_DIR, model=None, reader=runs.READER_MODEL):
         self.runs_dir = Path(runs_dir)
         cnn_path = Path(model) if model else runs.model_path(self.runs_dir, "cnn")
         self.slots = {name: Slot(name, runs.model_path(self.runs_dir, name))
                       for name in OTHERS}
         self.slots["cnn"] = Slot("cnn", cnn_path)
         self.analyser = None
+        self.reader = self._load_reader(reader)
         # LiteRT interpreters are not thread-safe; one lock per frozen model.
         self._locks = {name: threading.Lock() for name in OTHERS}
         for slot in self.slots.values():
@@ -85,6 +88,21 @@ class Session:
         else:
             slot.run = runs.load_run(self.runs_dir, slot.name, num_classes=10)
             slot.accuracy = slot.run.metrics.get("test_accuracy")
+
+    @staticmethod
+    def _load_reader(path):
+        """The shipped reader model, or None when it cannot be loaded."""
+        from digitsuite.inference.modelio import load_keras_model
+
+        try:
+            return load_keras_model(path, expect_input_shape=runs.IMAGE_SHAPE)
+        except ModelFileError:
+            return None
+
+    @property
+    def page_reader(self):
+        """The model pages are read with: the reader model, else the CNN (or None)."""
+        return self.reader if self.reader is not None else self.cnn
 
     @property
     def cnn(self):

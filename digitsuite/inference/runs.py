@@ -35,6 +35,8 @@ SKOPS_TRUSTED = {"lr": [], "rf": ["sklearn.tree._tree.Tree"]}
 
 
 DEFAULT_RUNS_DIR = Path("runs")  # where the training scripts write by default
+# The reader model shipped in the repository (train_reader.py wrote it).
+READER_MODEL = Path(__file__).resolve().parents[2] / "models" / "reader" / "model.keras"
 
 
 def model_path(runs_dir, name):

@@ -23,10 +23,10 @@ def app_runs(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def session(app_runs, reader_model):
-    """The app's models: the three baselines and, as the CNN, the small CNN
-    the reader tests use (a --dry-run seed CNN reads too few digits right
-    to be asked for a '7')."""
-    return Session(app_runs, model=reader_model)
+    """The app's models: the three baselines and, as the CNN and the page
+    reader, the small CNN the reader tests use (a --dry-run seed CNN reads
+    too few digits right to be asked for a '7')."""
+    return Session(app_runs, model=reader_model, reader=reader_model)
 
 
 @pytest.fixture(scope="session")
