@@ -85,24 +85,30 @@ class Dataset:
 # File readers
 
 
+def read_unzipped(path, redo):
+    """The bytes of the file at ``path``, gunzipped if it is gzipped. Raises
+    DataError for an unreadable file or a broken gzip stream, ending with
+    ``redo`` (what to do)."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror}; check its permissions") from exc
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DataError(f"{path} is a truncated or corrupt gzip file ({exc}); {redo}") \
+                from exc
+    return raw
+
+
 def read_idx(path, ndim=None):
     """Parse one IDX file (gzipped or raw) of unsigned bytes into an array.
 
     With ``ndim`` (3 for images, 1 for labels) the magic number must say so.
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror}") from exc
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise DataError(
-                f"{path} is a truncated or corrupt gzip file ({exc}); "
-                "download it again"
-            ) from exc
+    raw = read_unzipped(path, "download it again")
     if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] != 0x08 or raw[3] not in IDX_MAGIC:
         magic = raw[:4].hex() if len(raw) >= 4 else "missing"
         raise DataError(
@@ -442,19 +448,10 @@ def load_optdigits(path):
     """
     path = Path(path)
     redo = "download optdigits-orig.tra(.gz) from the UCI repository again"
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError as exc:
+    if not path.exists():
         raise DataError(f"no optdigits file at {path}; pass --optdigits with the path of "
-                        "optdigits-orig.tra(.gz)") from exc
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror}; check its permissions") from exc
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise DataError(f"{path} is a truncated or corrupt gzip file ({exc}); {redo}") \
-                from exc
+                        "optdigits-orig.tra(.gz)")
+    raw = read_unzipped(path, redo)
     try:
         lines = raw.decode("ascii").splitlines()
     except UnicodeDecodeError as exc:
