@@ -38,7 +38,11 @@ def parse_args(argv=None):
                              "completed epoch, with that run's settings (default: off)")
     cli.add_data_args(parser, datasets=["mnist"])
     cli.add_run_args(parser, "runs/reader")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    # Recorded in config.json: the command that reproduces the model.
+    args.command = shlex.join(["python", "train_reader.py",
+                               *map(str, sys.argv[1:] if argv is None else argv)])
+    return args
 
 
 def main(args):
@@ -59,9 +63,7 @@ def main(args):
     splits = splits._replace(train=with_nondigits(splits.train, args.nondigit_share, args.seed))
     cli.print_split_summary(splits)
     metrics = train_keras(
-        "cnn", build_cnn, splits=splits, out_dir=args.out_dir,
-        settings={**cli.saved_args(args),
-                  "command": shlex.join(["python", "train_reader.py", *sys.argv[1:]])},
+        "cnn", build_cnn, splits=splits, out_dir=args.out_dir, settings=cli.saved_args(args),
         epochs=1 if args.dry_run else args.epochs, batch_size=args.batch_size,
         learning_rate=args.learning_rate, dropout=args.dropout, seed=args.seed,
         augment=args.augment, label_smoothing=args.label_smoothing, resume=resume,

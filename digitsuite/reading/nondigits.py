@@ -113,15 +113,18 @@ def pair(rng, digits):
 
 
 def make_nondigits(rng, count, digits):
-    """``count`` non-digit inputs (uint8 (count, 28, 28), ink bright), an
-    equal share of each of :data:`KINDS`; ``digits`` (uint8 (n, 28, 28))
+    """``count`` non-digit inputs (uint8 (count, 28, 28), ink bright), about
+    an equal share of each of :data:`KINDS`; ``digits`` (uint8 (n, 28, 28))
     give the pieces of the partial and paired kinds."""
     makers = {"dash": dash, "dot": dot, "pattern": pattern,
               "partial": lambda r: partial(r, digits), "pair": lambda r: pair(r, digits)}
     out = np.zeros((count, 28, 28), np.uint8)
-    k = 0
+    k = attempt = 0
     while k < count:
-        ink = makers[KINDS[k % len(KINDS)]](rng)
+        # Kinds take turns by attempt, so a kind that fails (no piece of
+        # these digits is anything but a 1) cannot hold up the others.
+        ink = makers[KINDS[attempt % len(KINDS)]](rng)
+        attempt += 1
         if ink is None:
             continue
         if rng.random() < 0.5:  # some soft, scanned edges

@@ -86,3 +86,27 @@ def test_stroke_dilation_and_erosion_are_3x3_max_and_min_pooling():
     dilated, eroded = augment._dilate_erode(x)
     np.testing.assert_array_equal(dilated, tf.nn.max_pool2d(x, 3, 1, "SAME"))
     np.testing.assert_array_equal(eroded, -tf.nn.max_pool2d(-x, 3, 1, "SAME"))
+
+
+def test_reading_policy_is_reproducible_and_each_effect_does_its_job():
+    x = digit_batch(64)
+    policy = POLICIES["reading"]
+    a = np.asarray(augment_batch(x, [4, 5], policy))
+    np.testing.assert_array_equal(a, np.asarray(augment_batch(x, [4, 5], policy)))
+    assert a.shape == x.shape and a.min() >= 0
+    # Each image's brightest pixel is 1, as the reader scales every crop.
+    np.testing.assert_allclose(a.max(axis=(1, 2, 3)), 1.0, atol=1e-5)
+    # Binarised ink: a share of the images holds nothing but 0 and 1.
+    binary = [np.isin(np.round(img, 5), (0.0, 1.0)).all() for img in a]
+    assert 0 < sum(binary) < len(a)
+    # Elastic wobble alone bends a straight bar: its columns shift row by row.
+    wobble = np.asarray(augment_batch(x, [4, 5], AugmentPolicy(elastic=2.0)))
+    assert not np.allclose(wobble, x, atol=0.05)
+    # Pens up to two pixels thicker: some images gain well over one dilation's ink.
+    thick = np.asarray(augment_batch(x, [4, 5], AugmentPolicy(stroke=1.3)))
+    once = np.asarray(tf.nn.max_pool2d(x, 3, 1, "SAME"))
+    assert (thick.sum(axis=(1, 2, 3)) > 1.1 * once.sum(axis=(1, 2, 3))).any()
+    # Blur and resampling soften edges: grey levels appear between 0 and 1.
+    for soft in (AugmentPolicy(blur=1.0), AugmentPolicy(resample=1.0)):
+        out = np.asarray(augment_batch(x, [4, 5], soft))
+        assert ((out > 0.05) & (out < 0.95)).any()

@@ -1,0 +1,24 @@
+"""train_reader.py end to end in --dry-run: the reader recipe's outputs."""
+
+import json
+import zipfile
+
+from digitsuite.backend import keras
+from tests.support import SAMPLE_DIR, run_script
+
+
+def test_dry_run_writes_a_small_reader_model_and_its_command(tmp_path):
+    out = tmp_path / "reader"
+    run_script("train_reader", ["--dry-run", "--data-dir", SAMPLE_DIR, "--out-dir", out])
+    model = keras.models.load_model(out / "model.keras")
+    assert model.count_params() == 237_482                  # the seed architecture
+    with zipfile.ZipFile(out / "model.keras") as archive:    # weights only, no optimizer
+        assert not any("optimizer" in name for name in archive.namelist())
+    assert (out / "model.keras").stat().st_size < 1_200_000
+    config = json.loads((out / "config.json").read_text())
+    assert config["augment"] == "reading" and config["nondigit_share"] == 0.1
+    assert config["augmentation"]["elastic"] > 0
+    assert config["command"].startswith("python train_reader.py") and "--dry-run" in config[
+        "command"]
+    # Non-digits joined the training images: a tenth of them.
+    assert config["n_train"] > 0
