@@ -71,16 +71,14 @@ def pattern(rng):
     v = -np.sin(angle) * xx + np.cos(angle) * yy
     spacing = rng.uniform(3, 9)
     kind = rng.integers(3)
-    if kind == 0:      # hatching
-        phase = np.abs((u % spacing) - spacing / 2)
-    elif kind == 1:    # waves
+    if kind == 1:      # waves: hatching bent along its lines
         u = u + spacing * 0.6 * np.sin(v / rng.uniform(3, 10))
-        phase = np.abs((u % spacing) - spacing / 2)
-    else:              # dots
-        phase = np.hypot((u % spacing) - spacing / 2, (v % spacing) - spacing / 2)
+    if kind < 2:       # distance to the nearest line
+        distance = spacing / 2 - np.abs((u % spacing) - spacing / 2)
+    else:              # distance to the nearest dot's centre
+        distance = np.hypot((u % spacing) - spacing / 2, (v % spacing) - spacing / 2)
     width = rng.uniform(0.6, 0.35 * spacing)
-    return np.clip(width - (spacing / 2 - phase) + 0.5, 0, 1).astype(np.float32) \
-        if kind < 2 else np.clip(width - phase + 0.5, 0, 1).astype(np.float32)
+    return np.clip(width - distance + 0.5, 0, 1).astype(np.float32)
 
 
 def partial(rng, digits):

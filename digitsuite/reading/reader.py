@@ -212,7 +212,7 @@ def describe(lines, probs, ink_dark, min_confidence=MIN_CONFIDENCE, marks=None):
                                     [int(second), round(float(p[second]), 4)]]})
             k += 1
         texts.append(text)
-        numbers += numbers_of(number, members, (marks or [])[number] if marks else [])
+        numbers += numbers_of(number, members, marks[number] if marks else [])
     return {"ink": "dark on light" if ink_dark else "light on dark",
             "lines": texts, "digits": digits, "numbers": numbers}
 

@@ -3,7 +3,7 @@
 The steps, each a function here::
 
     mask = ink_mask(grey, ink_dark, faint)   # Otsu threshold with hysteresis
-    mask, rules = printed.remove_rules(mask) # guide lines and box sides out
+    mask, rules = printed.remove_rules(mask)  # guide lines, box sides, comb ticks out
     lines = find_lines(mask)                 # [[Glyph, ...] per line, top to bottom]
     ways = lattice(glyph, line_height(line))  # pieces, if touching digits
 
@@ -343,10 +343,10 @@ def attach_fragments(line):
     line's characters and marks, left to right."""
     band = line_band(line)
     height = band[2]
-    marks = [replace(g, mark=m) for g in line if (m := punctuation(g, line, band))]
-    marked = {id(g) for g in line if punctuation(g, line, band)}
+    found = {id(g): mark for g in line if (mark := punctuation(g, line, band))}
+    marks = [replace(g, mark=found[id(g)]) for g in line if id(g) in found]
     whole = [g for g in line if g.height >= FRAGMENT * height]
-    for fragment in (g for g in line if g.height < FRAGMENT * height and id(g) not in marked):
+    for fragment in (g for g in line if g.height < FRAGMENT * height and id(g) not in found):
         gaps = [box_gap(fragment, g) for g in whole]
         nearest = int(np.argmin(gaps))
         if gaps[nearest] <= ATTACH_GAP * height:
