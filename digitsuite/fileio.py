@@ -8,12 +8,16 @@
   to temporary files first, then a journal naming them is written, then
   they are moved into place. A run killed before the journal leaves the old
   set (its temporary files are removed by the next run in the folder); one
-  killed after it leaves the new set, which the next writer or reader of
-  the folder finishes moving into place.
+  killed after it leaves the new set, which the next run writing into the
+  folder finishes moving into place. A tool that only reads the folder
+  reads the new set where it lies (:func:`committed_path`) and writes
+  nothing; a journal that is not exactly the suite's is refused, never
+  followed (:func:`pending_set`).
 - One folder, one run (:func:`prepare_out_dir`): a run holds a lock on its
   output folder until it ends; a second run into the same folder stops at
   once with one line naming the first. The lock is an ``flock`` on
   ``.lock``, which the system drops when its process dies, however it died.
+  Housekeeping never follows a symlink out of the folder.
   docs/faults.md has the details and the tests that kill runs.
 """
 
@@ -26,6 +30,7 @@ import os
 import re
 import shutil
 import socket
+import stat
 import sys
 from pathlib import Path
 
@@ -97,6 +102,9 @@ def atomic_path(path):
     staging = _STAGING.get()
     staged = staging is not None and staging[0] == path.parent.resolve()
     done = False
+    # Whatever has this name is not a live writer's (the pid is ours): a
+    # symlink planted here must not be written through.
+    tmp.unlink(missing_ok=True)
     try:
         yield tmp
         if staged:
@@ -143,20 +151,94 @@ def output_set(folder):
     finish_output_set(folder)
 
 
+# What a journal may name: files the suite writes into a run's folder.
+SET_SUFFIXES = (".keras", ".skops", ".json", ".md", ".png", ".npz", ".html", ".txt")
+
+
+def _plain_name(name):
+    """True for a file name that stays inside its folder: no separator, no
+    ``..``, not absolute, nothing a shell or a file system reads specially."""
+    return (isinstance(name, str) and name not in ("", ".", "..") and "/" not in name
+            and "\\" not in name and "\0" not in name and not os.path.isabs(name))
+
+
+def _regular_or_absent(path):
+    """True when ``path`` is a regular file (not a symlink) or nothing at all."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return True
+
+
+def pending_set(folder):
+    """The set of files a stopped run committed in ``folder`` and had not
+    finished moving into place: ``{final path: temporary path}``, empty
+    without a journal. Reads only.
+
+    Raises DigitsuiteError, naming the journal, unless it is exactly what
+    :func:`output_set` writes: a regular file whose every entry pairs a known
+    output's plain name with that name's temporary name for the journal's
+    process (``.<stem>.tmp<pid><suffix>``), neither of them a symlink. A
+    journal planted in a folder someone sent could otherwise move any file.
+    """
+    folder = Path(folder)
+    journal = folder / PENDING_SET
+    try:
+        if not stat.S_ISREG(os.lstat(journal).st_mode):
+            raise _bad_journal(journal, "it is not a regular file")
+        record = json.loads(journal.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise _bad_journal(journal, f"it cannot be read as JSON ({exc})") from exc
+    pid, files = (record.get("pid"), record.get("files")) if isinstance(record, dict) \
+        else (None, None)
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 \
+            or not isinstance(files, list):
+        raise _bad_journal(journal, "it lacks the writer's pid or its list of files")
+    pairs = {}
+    for entry in files:
+        if not (isinstance(entry, list) and len(entry) == 2
+                and all(_plain_name(name) for name in entry)):
+            raise _bad_journal(journal, f"entry {entry!r} is not two plain file names")
+        tmp, final = entry
+        stem, suffix = os.path.splitext(final)
+        if final.startswith(".") or suffix not in SET_SUFFIXES:
+            raise _bad_journal(journal, f"{final!r} is not a file the suite writes")
+        if tmp != f".{stem}.tmp{pid}{suffix}":
+            raise _bad_journal(journal, f"{tmp!r} is not the temporary name of {final!r}")
+        if not (_regular_or_absent(folder / tmp) and _regular_or_absent(folder / final)):
+            raise _bad_journal(journal, f"{tmp!r} or {final!r} is a symlink or a folder")
+        pairs[folder / final] = folder / tmp
+    return pairs
+
+
+def _bad_journal(journal, why):
+    return DigitsuiteError(
+        f"{journal} is not a journal this suite wrote ({why}); nothing was moved. If the "
+        "folder came from elsewhere, check its files and delete that journal")
+
+
+def committed_path(path):
+    """Where to read ``path`` from: the new version a stopped run committed
+    (:func:`pending_set`) while it waits to be moved into place, else
+    ``path`` itself. Readers use it so that they see one whole set without
+    writing to a folder they only read."""
+    path = Path(path)
+    tmp = pending_set(path.parent).get(path)
+    return tmp if tmp is not None and tmp.is_file() else path
+
+
 def finish_output_set(folder):
     """Move into place a set of files that :func:`output_set` had committed
-    when its process stopped (idempotent; nothing to do without a journal)."""
-    journal = Path(folder) / PENDING_SET
-    try:
-        files = json.loads(journal.read_text(encoding="utf-8"))["files"]
-    except FileNotFoundError:
-        return
-    except (ValueError, KeyError, TypeError):  # not ours: written atomically, so never partial
-        return
-    for tmp, final in files:
+    when its process stopped (idempotent; nothing to do without a journal).
+    Only a writer of ``folder`` calls this; the journal is checked whole
+    (:func:`pending_set`) before any file moves."""
+    folder = Path(folder)
+    for final, tmp in pending_set(folder).items():
         with contextlib.suppress(FileNotFoundError):  # moved already
-            os.replace(journal.parent / tmp, journal.parent / final)
-    journal.unlink(missing_ok=True)
+            os.replace(tmp, final)
+    (folder / PENDING_SET).unlink(missing_ok=True)
 
 
 def write_text(path, text):
@@ -239,7 +321,19 @@ def lock_folder(path):
         return
     lock = key / LOCK_FILE
     while True:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            # O_NOFOLLOW: a .lock that is a symlink would have us truncate its target.
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            raise DigitsuiteError(f"{lock} is a symbolic link, not this suite's lock file; "
+                                  "delete it or choose another --out-dir") from None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+            os.close(fd)
+            raise DigitsuiteError(f"{lock} is not this suite's lock file (a hard link or "
+                                  "not a regular file); delete it or choose another --out-dir")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -253,7 +347,7 @@ def lock_folder(path):
         # The holder before us removes the file as it lets go: lock the file
         # that is there now, not one already unlinked.
         try:
-            if os.stat(lock).st_ino == os.fstat(fd).st_ino:
+            if os.lstat(lock).st_ino == info.st_ino:
                 break
         except FileNotFoundError:
             pass
@@ -286,11 +380,14 @@ def release_folders():
 
 def remove_dead_temps(folder):
     """Remove temporary files (``.<name>.tmp<pid>...``) of processes that are no
-    longer alive from ``folder`` and its subfolders (a kill -9 leaves them)."""
+    longer alive from ``folder`` and its subfolders (a kill -9 leaves them).
+    Symlinks are never followed nor removed: the sweep stays inside ``folder``."""
     folder = Path(folder)
-    for sub in [folder, *(p for p in folder.iterdir() if p.is_dir())]:
+    subfolders = [p for p in folder.iterdir() if stat.S_ISDIR(os.lstat(p).st_mode)]
+    for sub in [folder, *subfolders]:
         for path in sub.iterdir():
             match = _TEMP_NAME.match(path.name)
-            if match and path.is_file() and int(match.group(1)) != os.getpid() \
+            if match and stat.S_ISREG(os.lstat(path).st_mode) \
+                    and int(match.group(1)) != os.getpid() \
                     and not _pid_alive(int(match.group(1))):
                 path.unlink(missing_ok=True)

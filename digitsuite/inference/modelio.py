@@ -5,7 +5,7 @@ import zipfile
 from pathlib import Path
 
 from digitsuite.errors import ModelFileError
-from digitsuite.fileio import finish_output_set
+from digitsuite.fileio import committed_path
 
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 
@@ -29,16 +29,18 @@ def load_keras_model(path, hint=None, expect_input_shape=None):
     """
     path = Path(path)
     hint = hint or train_hint(path)
-    finish_output_set(path.parent)  # a run stopped while moving its files into place
-    if not path.exists():
+    # A run stopped while moving its files into place: read its new model
+    # where it lies; loading never writes.
+    source = committed_path(path)
+    if not source.exists():
         raise ModelFileError(f"no model at {path}; {hint}")
-    if not path.is_file():
+    if not source.is_file():
         raise ModelFileError(f"{path} is a folder, not a model file; give the model.keras "
                              "file inside it")
     if path.suffix.lower() not in MODEL_SUFFIXES:
         raise ModelFileError(f"{path} is not a Keras model file (expected a .keras file); "
                              f"give the model.keras a training script wrote, or {hint}")
-    if path.suffix == ".keras" and not zipfile.is_zipfile(path):
+    if path.suffix == ".keras" and not zipfile.is_zipfile(source):
         raise ModelFileError(f"{path} is not a .keras model (not a zip archive), so it is "
                              f"corrupt or another kind of file; {hint}")
     from digitsuite.backend import keras
@@ -46,7 +48,7 @@ def load_keras_model(path, hint=None, expect_input_shape=None):
     try:
         # compile=False: inference needs no optimizer state, and a model saved
         # with a custom loss still loads.
-        model = keras.models.load_model(path, compile=False, safe_mode=True)
+        model = keras.models.load_model(source, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises ValueError, OSError, zip and JSON errors alike
         reason = " ".join(str(exc).split()) or type(exc).__name__
         reason = reason if len(reason) <= 400 else reason[:400] + "..."

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from digitsuite.errors import ModelFileError
-from digitsuite.fileio import atomic_path, finish_output_set
+from digitsuite.fileio import atomic_path, committed_path
 
 MODELS = ("lr", "rf", "dense", "cnn")
 TITLES = {"lr": "Logistic regression", "rf": "Random forest", "dense": "Dense network",
@@ -226,7 +226,7 @@ class Run:
 
 def _read_json(path, hint):
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        return json.loads(committed_path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ModelFileError(f"{path} is missing beside the model; {hint}") from None
     except (OSError, ValueError) as exc:
@@ -245,9 +245,8 @@ def load_run(runs_dir, name, num_classes, data_argv=()):
 
     path = model_path(runs_dir, name)
     hint = f"recreate it with: {train_command(name, runs_dir, data_argv)}"
-    finish_output_set(path.parent)  # a run stopped while moving its files into place
     if name in SKOPS_TRUSTED:
-        model = load_sklearn(path, name, hint)
+        model = load_sklearn(committed_path(path), name, hint)
         outputs = len(model.classes_)
         if not np.array_equal(model.classes_, np.arange(outputs)):
             raise ModelFileError(f"{path} predicts labels {model.classes_.tolist()}, "

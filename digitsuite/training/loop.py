@@ -20,7 +20,7 @@ from digitsuite.backend import keras, tf
 from digitsuite.data.augment import augment_batch
 from digitsuite.data.datasets import to_model_input
 from digitsuite.errors import DigitsuiteError
-from digitsuite.fileio import atomic_path, write_json
+from digitsuite.fileio import DiskFull, atomic_path, write_json
 from digitsuite.training import trainstep
 
 # Label smoothing per dataset (``--label-smoothing auto``). Clothes gain from
@@ -199,6 +199,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
         super().__init__()
         self.folder, self.best, self.history, self.seconds = Path(folder), best, history, seconds
         self.run_args = run_args
+        if self.folder.is_symlink():  # its housekeeping removes files: stay in the out-dir
+            raise DigitsuiteError(f"{self.folder} is a symbolic link, not a checkpoint "
+                                  "folder; delete it or choose another --out-dir")
         self.folder.mkdir(parents=True, exist_ok=True)
         self.started = time.perf_counter()
 
@@ -209,19 +212,33 @@ class EpochCheckpoint(keras.callbacks.Callback):
         files = {"model": f"epoch{done:03d}.keras", "rng": f"epoch{done:03d}.rng.npz",
                  "best": f"best-epoch{self.best.best_epoch:03d}.npz"
                  if self.best.best_epoch else None}
-        with atomic_path(self.folder / files["model"]) as tmp:
-            self.model.save(tmp)
-        _save_arrays(self.folder / files["rng"], rng_state(self.model))
-        if files["best"] and not (self.folder / files["best"]).exists():
-            _save_arrays(self.folder / files["best"], self.best.best_weights)
-        write_json(self.folder / CHECKPOINT_STATE, {
-            "epochs_done": done, "files": files, "history": self.history,
-            "best_epoch": self.best.best_epoch,
-            "best_val_accuracy": float(self.best.best) if self.best.best_epoch else None,
-            "train_seconds": self.seconds + time.perf_counter() - self.started,
-            "args": self.run_args,
-        })
-        keep = {CHECKPOINT_STATE, *[f for f in files.values() if f]}
+        try:
+            with atomic_path(self.folder / files["model"]) as tmp:
+                self.model.save(tmp)
+            _save_arrays(self.folder / files["rng"], rng_state(self.model))
+            if files["best"] and not (self.folder / files["best"]).exists():
+                _save_arrays(self.folder / files["best"], self.best.best_weights)
+            write_json(self.folder / CHECKPOINT_STATE, {
+                "epochs_done": done, "files": files, "history": self.history,
+                "best_epoch": self.best.best_epoch,
+                "best_val_accuracy": float(self.best.best) if self.best.best_epoch else None,
+                "train_seconds": self.seconds + time.perf_counter() - self.started,
+                "args": self.run_args,
+            })
+        except DiskFull:
+            # This epoch's files without a state.json naming them cannot be
+            # resumed from; they would only keep the disk full.
+            self.drop_unused()
+            raise
+        self.drop_unused()
+
+    def drop_unused(self):
+        """Remove every checkpoint file that state.json does not name."""
+        try:
+            named = json.loads((self.folder / CHECKPOINT_STATE).read_text())["files"]
+        except (OSError, ValueError, KeyError):
+            named = {}
+        keep = {CHECKPOINT_STATE, *[f for f in named.values() if f]}
         for path in self.folder.iterdir():
             if path.name not in keep and not path.name.startswith("."):
                 path.unlink()

@@ -108,6 +108,8 @@ def train_keras(name, build, *, splits, out_dir, settings, epochs, batch_size, l
         if (checkpoints / CHECKPOINT_STATE).is_file():
             raise DiskFull(f"{exc}; completed epochs are kept in {checkpoints}: continue "
                            f"with {resume_command} when there is room") from exc
+        # No epoch was saved whole: nothing here could be resumed from.
+        shutil.rmtree(checkpoints, ignore_errors=True)
         raise
     # state.json first: a run killed while the folder goes is one with nothing to resume.
     (checkpoints / CHECKPOINT_STATE).unlink()

@@ -294,6 +294,30 @@ def test_full_disk_during_training_is_one_line_and_keeps_the_checkpoint(tiny, tm
     assert not [p for p in (out / "checkpoint").iterdir() if ".tmp" in p.name]
 
 
+def test_full_disk_at_the_first_checkpoint_leaves_nothing_it_cannot_use(tiny, tmp_path,
+                                                                         monkeypatch, capsys):
+    """epoch001.keras is written, then the disk fills: no state.json could name
+    it, so no checkpoint is left to hold the space (and nothing to resume)."""
+    out = tmp_path / "run"
+    real = training._save_arrays
+
+    def full_at_first_epoch(path, arrays):
+        if path.name.startswith("epoch001"):
+            with fileio.atomic_path(path) as tmp:
+                tmp.write_bytes(b"x" * 3000)
+                raise OSError(28, "No space left on device")
+        real(path, arrays)
+
+    monkeypatch.setattr(training, "_save_arrays", full_at_first_epoch)
+    err = fails_with_one_line(capsys, "train_cnn", [*train_argv(tiny), "--out-dir", out])
+    assert err.startswith(f"error: cannot write {out / 'checkpoint' / 'epoch001.rng.npz'}: "
+                          "the disk is full (")
+    assert not (out / "checkpoint").exists()
+    monkeypatch.undo()
+    err = fails_with_one_line(capsys, "train_cnn", ["--resume", "--out-dir", out])
+    assert err.startswith("error: nothing to resume")
+
+
 @pytest.mark.skipif(shutil.which("mount") is None or os.geteuid() != 0,
                     reason="mounting a small tmpfs needs root")
 def test_a_real_full_disk_keeps_the_earlier_run_whole(tiny, tmp_path, capsys):
@@ -311,5 +335,6 @@ def test_a_real_full_disk_keeps_the_earlier_run_whole(tiny, tmp_path, capsys):
                               "the disk is full ("), err
         assert {name: (out / name).read_bytes() for name in OUTPUTS} == before
         assert not [p for p in out.rglob("*") if ".tmp" in p.name]
+        assert not (out / "checkpoint").exists()
     finally:
         subprocess.run(["umount", str(disk)], check=True)
