@@ -49,7 +49,7 @@ def main(args):
     session = Session(args.runs_dir, args.model)
     print("\n".join(session.summary()))
     print(f"digitsuite app: open {server.url(sock)}  (Ctrl-C stops it)", flush=True)
-    server.make_server(server.create_app(session)).run(sockets=[sock])
+    server.make_server(server.create_app(session, args.host)).run(sockets=[sock])
 
 
 if __name__ == "__main__":

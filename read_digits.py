@@ -152,7 +152,8 @@ def main(args):
         return run_benchmark(args, model)
     out_dir = prepare_out_dir(args.out_dir) if args.out_dir else None
     readings, failed = [], 0
-    for reading, error in reader.read_files(model, args.images, args.min_confidence, out_dir):
+    for reading, error in reader.read_files(model, args.images, args.min_confidence, out_dir,
+                                            debug=args.debug):
         if error:
             print(f"error: {error}", file=sys.stderr, flush=True)
             failed += 1

@@ -76,12 +76,13 @@ def pick_input(args):
     label or None, description, default output folder name)."""
     from digitsuite.data import images
     from digitsuite.data.datasets import to_model_input
+    from digitsuite.errors import printable
 
     if args.image is not None:
         original, image = images.load_digit(args.image)
         # Letters, digits, '-' and '_' only: no spaces, no '..' out of runs/layers.
         name = re.sub(r"[^\w-]+", "_", args.image.stem).strip("_") or "image"
-        return original, image, None, f"your image {args.image.name}", name
+        return original, image, None, f"your image {printable(args.image.name)}", name
     pixels, label, source = pick_test_image(args)
     name = f"index-{args.index}" if args.index is not None else f"digit-{args.digit}"
     return None, to_model_input(pixels[None])[0, ..., 0], label, source, name
@@ -104,7 +105,7 @@ def load_model(args):
 
 def main(args):
     from digitsuite.data.datasets import CLASS_NAMES
-    from digitsuite.fileio import prepare_out_dir
+    from digitsuite.fileio import output_set, prepare_out_dir
     from digitsuite.visual import layerviz
 
     model = load_model(args)
@@ -115,8 +116,9 @@ def main(args):
     class_names = CLASS_NAMES[args.dataset]
     if len(class_names) != len(result["probabilities"]):
         class_names = [str(k) for k in range(len(result["probabilities"]))]
-    files = layerviz.write_report(out_dir, model, image, result, class_names, source,
-                                  label=label, original=original)
+    with output_set(out_dir):  # the pictures and index.html land together, or none do
+        files = layerviz.write_report(out_dir, model, image, result, class_names, source,
+                                      label=label, original=original)
     predicted = result["predicted"]
     print(f"{source}: predicted {class_names[predicted]} with probability "
           f"{layerviz.percent(result['probabilities'][predicted])}")

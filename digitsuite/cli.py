@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from digitsuite.data.datasets import DRY_RUN_SIZES
-from digitsuite.errors import DigitsuiteError
+from digitsuite.errors import DigitsuiteError, printable
 
 DRY_RUN_TRAIN, DRY_RUN_TEST = DRY_RUN_SIZES
 
@@ -258,7 +258,7 @@ def run(main, args):
     except DigitsuiteError as exc:
         if getattr(args, "debug", False):
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(exc)}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         if getattr(args, "debug", False):
@@ -272,7 +272,7 @@ def run(main, args):
     except OSError as exc:
         if getattr(args, "debug", False):
             raise
-        where = f" {exc.filename}" if exc.filename else ""
+        where = f" {printable(exc.filename)}" if exc.filename else ""
         print(f"error: cannot use{where}: {exc.strerror or exc}; check the path and "
               "free space (--debug shows the traceback)", file=sys.stderr)
         sys.exit(1)

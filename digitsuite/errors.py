@@ -27,3 +27,10 @@ class Interrupted(DigitsuiteError):
     """Ctrl-C or SIGTERM stopped the run; the message says how to resume."""
 
     exit_code = 130
+
+
+def printable(text):
+    """``text`` safe to print on any terminal and to draw in a figure: bytes
+    of a file name that are not UTF-8 (kept by Python as lone surrogates,
+    which a UTF-8 stream or a font cannot take) are shown as ``\\xNN``."""
+    return str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

@@ -247,9 +247,26 @@ def write_text(path, text):
         Path(tmp).write_text(text, encoding="utf-8")
 
 
+def json_ready(obj):
+    """``obj`` with NumPy numbers, booleans and arrays (inside dicts, lists
+    and tuples) turned into Python's own, so ``json.dumps`` takes it as it
+    is. Anything else JSON cannot hold raises TypeError here, naming it."""
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
+    if isinstance(obj, (np.generic, np.ndarray)):
+        return json_ready(obj.tolist())
+    if obj is None or isinstance(obj, (str, bool, int, float)):
+        return obj
+    raise TypeError(f"{type(obj).__name__} cannot be written as JSON: {obj!r:.80}")
+
+
 def write_json(path, obj):
     """Write ``obj`` as indented JSON to ``path`` atomically."""
-    write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    write_text(path, json.dumps(json_ready(obj), indent=2, sort_keys=False) + "\n")
 
 
 def save_figure(fig, path, **kwargs):

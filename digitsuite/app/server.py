@@ -14,16 +14,26 @@
 Every error is a 4xx (or 500) response ``{"error": "one line"}``; bodies
 over MAX_UPLOAD_BYTES are refused before they are read. The routes are
 plain functions, so the server runs them in its thread pool: concurrent
-requests are computed in parallel, each on its own arrays.
+requests are computed in parallel, each on its own arrays; at most
+HEAVY_AT_ONCE of them decode a large picture or read a page at a time
+(the rest wait, then get 503), so memory stays bounded however many come.
+
+The app is local, yet any page open in the user's browser can reach it:
+requests naming another ``Host`` (DNS rebinding) get 400, POSTs from another
+site's page get 403, and every answer tells the browser not to sniff types
+or frame the page (:class:`SameSite`).
 """
 
 import contextlib
+import ctypes
 import io
+import ipaddress
 import re
 import socket
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, File, Form, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -40,19 +50,32 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # the largest picture accepted
 FORM_OVERHEAD = 64 * 1024  # room for the multipart framing and the other fields
 # Pictures are shrunk to at most this many pixels a side before one digit is
 # prepared, or a page read, so that one request cannot hold the server long.
-DIGIT_MAX_SIDE = 1000
+DIGIT_MAX_SIDE = images.DIGIT_MAX_SIDE
 PAGE_MAX_SIDE = 2000
 CONV_MAX_SIDE = 480   # the convolution demo's pictures, as conv_demo.py --max-side
-# The page loads nothing from elsewhere; the browser is told to refuse it too.
+# The page loads nothing from elsewhere, and no other page may frame it; the
+# browser is told to refuse both.
 CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data: blob:; "
-                           "object-src 'none'; base-uri 'none'; form-action 'self'")
+                           "object-src 'none'; base-uri 'none'; form-action 'self'; "
+                           "frame-ancestors 'none'")
+SECURITY_HEADERS = [(b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"cross-origin-resource-policy", b"same-origin")]
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+# Decoding a large upload or reading a page holds up to about
+# images.MAX_DECODE_BYTES and one core: this many at once, the rest wait.
+HEAVY_AT_ONCE = 2
+HEAVY_WAIT_SECONDS = 30
+LIGHT_UPLOAD_BYTES = 256 * 1024  # a drawing from the page is a few KB
 
 
 class UploadLimit:
     """ASGI middleware: refuse request bodies over ``max_bytes`` with 413,
     from the Content-Length header before reading any of it, or while
     reading a body sent without one. Also adds ``Server-Timing: app;dur=ms``
-    (the time until the response starts) and the page's security policy."""
+    (the time until the response starts)."""
 
     def __init__(self, app, max_bytes):
         self.app, self.max_bytes = app, max_bytes
@@ -81,12 +104,69 @@ class UploadLimit:
             if message["type"] == "http.response.start":
                 ms = (time.perf_counter() - start) * 1000
                 message["headers"] = [*message.get("headers", []),
-                                      (b"server-timing", f"app;dur={ms:.2f}".encode()),
-                                      (b"content-security-policy",
-                                       CONTENT_SECURITY_POLICY.encode())]
+                                      (b"server-timing", f"app;dur={ms:.2f}".encode())]
             await send(message)
 
         await self.app(scope, limited_receive, timed_send)
+
+
+class SameSite:
+    """ASGI middleware for an app that only this computer's browser should
+    drive: answer only the ``Host`` names in ``hosts`` (400 otherwise: a
+    rebound DNS name reaching 127.0.0.1 is refused), refuse a POST whose
+    ``Origin`` or ``Sec-Fetch-Site`` says another site sent it (403), and
+    send :data:`SECURITY_HEADERS` with every response, errors included.
+
+    With ``any_ip`` (the app listens on every interface) a Host that is an
+    IP address is answered too: rebinding needs a name, not an address.
+    """
+
+    def __init__(self, app, hosts, any_ip=False):
+        self.app, self.hosts, self.any_ip = app, {h.lower() for h in hosts}, any_ip
+
+    def host_allowed(self, host):
+        name = urlsplit(f"//{host}").hostname
+        if name is None:
+            return False
+        if name in self.hosts:
+            return True
+        if not self.any_ip:
+            return False
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            return False
+        return True
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def guarded_send(message):
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                   for k, v in scope["headers"]}
+        host = headers.get("host", "")
+        problem = None
+        try:
+            allowed = self.host_allowed(host)
+        except ValueError:  # a port that is not a number, say
+            allowed = False
+        if not allowed:
+            problem = (400, f"this app does not answer for host {host[:100]!r}; open it as "
+                            "http://127.0.0.1 (or the --host it was started with)")
+        elif scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+            origin = headers.get("origin")
+            if headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none") \
+                    or (origin is not None and origin != f"http://{host}"):
+                problem = (403, "requests from another site's page are refused; use the "
+                                "app's own page")
+        if problem is not None:
+            return await error_response(*problem)(scope, receive, guarded_send)
+        await self.app(scope, receive, guarded_send)
 
 
 def too_large(size):
@@ -114,10 +194,76 @@ def decode(file, max_side, colour=False):
     return images.decode_image(io.BytesIO(data), name, colour=colour, max_side=max_side), name
 
 
-def create_app(session):
-    """The FastAPI application serving ``session``'s models."""
+class HeavySlots:
+    """At most ``n`` heavy requests (a large upload decoded, a page read) at
+    once; the others wait up to ``wait`` seconds, then get 503."""
+
+    def __init__(self, n=HEAVY_AT_ONCE, wait=HEAVY_WAIT_SECONDS):
+        self.slots, self.wait = threading.BoundedSemaphore(n), wait
+
+    @contextlib.contextmanager
+    def held(self, heavy=True):
+        if not heavy:
+            yield
+            return
+        if not self.slots.acquire(timeout=self.wait):
+            raise HTTPException(503, "the app is busy reading other pictures; try again in "
+                                     "a moment")
+        try:
+            yield
+        finally:
+            self.slots.release()
+            return_freed_memory()
+
+
+def is_heavy(file):
+    """True for an upload larger than a drawing from the page."""
+    file.file.seek(0, io.SEEK_END)
+    size = file.file.tell()
+    file.file.seek(0)
+    return size > LIGHT_UPLOAD_BYTES
+
+
+def _libc():
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc: the allocator's own policy stands
+        return None
+
+
+_LIBC = _libc()
+
+
+def keep_large_buffers_returnable():
+    """Have glibc serve every buffer of 1 MB or more straight from the system
+    (mmap), and give it back when freed. Its default raises that threshold
+    after each large free, so decoded pictures would stay in the server's
+    heap after the request, one arena per thread."""
+    if _LIBC is not None:
+        _LIBC.mallopt(-3, 1024 * 1024)  # M_MMAP_THRESHOLD
+
+
+def return_freed_memory():
+    """Hand memory freed by a heavy request back to the system (glibc)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def create_app(session, host="127.0.0.1"):
+    """The FastAPI application serving ``session``'s models.
+
+    It answers requests addressed to ``host`` (the address it listens on)
+    or to this computer's own names (:class:`SameSite`)."""
+    keep_large_buffers_returnable()
+    wildcard = host in ("0.0.0.0", "::", "")
+    hosts = {*LOCAL_HOSTS, host.strip("[]")}
+    if wildcard:
+        hosts |= {socket.gethostname(), socket.getfqdn()}
+    heavy = HeavySlots()
     app = FastAPI(title="digitsuite", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(UploadLimit, max_bytes=MAX_UPLOAD_BYTES + FORM_OVERHEAD)
+    # Added last, so it runs first: a foreign request is refused unread.
+    app.add_middleware(SameSite, hosts=hosts, any_ip=wildcard)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(HTTPException)
@@ -156,11 +302,12 @@ def create_app(session):
         if not any(slot.available for slot in session.slots.values()):
             raise HTTPException(409, "no trained model to answer with: "
                                      + session.slots["cnn"].problem)
-        grey, name = decode(file, DIGIT_MAX_SIDE)
-        try:
-            prepared = images.mnist_style(images.to_foreground(grey))
-        except DigitsuiteError as exc:
-            raise DigitsuiteError(f"{name}: {exc}") from exc
+        with heavy.held(is_heavy(file)):
+            grey, name = decode(file, DIGIT_MAX_SIDE)
+            try:
+                prepared = images.mnist_style(images.to_foreground(grey))
+            except DigitsuiteError as exc:
+                raise DigitsuiteError(f"{name}: {exc}") from exc
         return views.digit(session, prepared)
 
     @app.post("/api/read")
@@ -169,12 +316,13 @@ def create_app(session):
 
         if session.page_reader is None:
             need_cnn()
-        grey, name = decode(file, PAGE_MAX_SIDE)
-        try:
-            found, _ = read_page(session.page_reader, grey)
-        except DigitsuiteError as exc:
-            raise DigitsuiteError(f"{name}: {exc}") from exc
-        return views.reading({"file": name, **found}, grey)
+        with heavy.held():
+            grey, name = decode(file, PAGE_MAX_SIDE)
+            try:
+                found, _ = read_page(session.page_reader, grey)
+            except DigitsuiteError as exc:
+                raise DigitsuiteError(f"{name}: {exc}") from exc
+            return views.reading({"file": name, **found}, grey)
 
     @app.post("/api/conv")
     def conv(kernel: str = Form(...), file: UploadFile | None = File(None)):
@@ -184,12 +332,13 @@ def create_app(session):
             weights = parse_kernel(kernel)
         except ValueError as exc:
             raise DigitsuiteError(f"kernel: {exc}") from exc
-        if file is None:
-            picture, name = images.read_image(DEMO_PHOTO, colour=True,
-                                              max_side=CONV_MAX_SIDE), DEMO_PHOTO.name
-        else:
-            picture, name = decode(file, CONV_MAX_SIDE, colour=True)
-        return views.conv_demo(picture, weights, name)
+        with heavy.held():
+            if file is None:
+                picture, name = images.read_image(DEMO_PHOTO, colour=True,
+                                                  max_side=CONV_MAX_SIDE), DEMO_PHOTO.name
+            else:
+                picture, name = decode(file, CONV_MAX_SIDE, colour=True)
+            return views.conv_demo(picture, weights, name)
 
     return app
 

@@ -20,13 +20,24 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 from scipy import ndimage
 
 from digitsuite.errors import ImageError
 
 MAX_PIXELS = 50_000_000  # refuse larger files: decoding them could exhaust memory
+# Refuse files whose decoding would take more memory than this (a PNG of a
+# few hundred KB can hold 7,000x7,000 RGBA pixels). JPEG is decoded at
+# reduced scale when a smaller picture is asked for, so it counts at that
+# scale.
+MAX_DECODE_BYTES = 128_000_000
+# The formats read. Anything else is refused before Pillow hands it to a
+# decoder (EPS would go to Ghostscript, say).
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")  # JPEG includes MPO (phones)
 MIN_SIDE = 8             # pixels; smaller images cannot show a digit
+# A picture of one digit is shrunk to at most this many pixels a side before
+# it is prepared: far more than a 20x20 digit needs, and it bounds the time.
+DIGIT_MAX_SIDE = 1000
 MIN_CONTRAST = 0.15      # ink and paper medians closer than this: no digit found
 SPECK_FRACTION = 0.05    # ink blobs lighter than this share of the largest are dust
 MNIST_SIZE, MNIST_BOX = 28, 20
@@ -34,6 +45,11 @@ MNIST_CENTRE = 14.0      # where MNIST's centres of mass sit (mean 14.0 on its t
 MNIST_STROKE = 0.15      # stroke width / digit height in MNIST (~3 of 20 pixels)
 MAX_STROKE = 0.3         # strokes wider than this x the digit's height are thinned...
 THINNED_STROKE = 0.2     # ...to about this
+# EXIF orientation -> the transpose that turns the picture upright.
+_UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+            4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+            6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+            8: Image.Transpose.ROTATE_90}
 
 
 def read_image(path, colour=False, max_side=None):
@@ -41,11 +57,13 @@ def read_image(path, colour=False, max_side=None):
 
     Returns (h, w) grey, or with ``colour`` (h, w, 3) for colour files and
     (h, w, 1) for grey ones; with ``max_side``, shrunk (keeping the aspect
-    ratio) so that neither side exceeds it. Transparent pixels are laid on
-    white, so a digit drawn on a transparent canvas reads as ink on paper;
-    phone photos are turned upright by their EXIF orientation. Raises
-    ImageError for a missing, empty, unreadable, too small (under MIN_SIDE
-    pixels a side) or too large (over MAX_PIXELS) file.
+    ratio) so that neither side exceeds it, decoding at reduced scale where
+    the format allows. Transparent pixels are laid on white, so a digit
+    drawn on a transparent canvas reads as ink on paper; phone photos are
+    turned upright by their EXIF orientation. Raises ImageError for a
+    missing, empty, unreadable, too small (under MIN_SIDE pixels a side,
+    also once shrunk) or too large (over MAX_PIXELS, or over MAX_DECODE_BYTES
+    to decode) file, and for formats outside FORMATS.
     """
     path = Path(path)
     if not path.is_file():
@@ -64,24 +82,33 @@ def decode_image(file, name, colour=False, max_side=None):
         # both mean "too large" here.
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(file) as img:
-                _check_size(img.size, name)
-                img = ImageOps.exif_transpose(img)  # decodes the pixels
-                return _to_array(img, colour, max_side)
+            with Image.open(file, formats=FORMATS) as img:
+                _check_size(img.size, name, max_side)
+                if max_side and img.format in ("JPEG", "MPO"):
+                    # Decode at 1/2, 1/4 or 1/8 scale: never the full photo.
+                    img.draft("RGB" if colour else "L", _shrunk(img.size, max_side))
+                _check_memory(img, name)
+                img.load()
+                # Read after load: a PNG's getexif() would decode it unchecked.
+                upright = _UPRIGHT.get(img.getexif().get(0x0112))
+                small = _reduced(img, max_side)
+                if upright is not None:
+                    small = small.transpose(upright)
+                return _to_array(small, colour, max_side, grey_file=_grey_mode(img.mode))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(
             f"{name} is too large to decode safely ({exc}); shrink it first") from exc
     except UnidentifiedImageError as exc:
         raise ImageError(
-            f"{name} is not an image Pillow can read; give a PNG, JPEG, BMP, "
+            f"{name} is not an image this suite reads; give a PNG, JPEG, BMP, "
             "GIF, TIFF or WebP file") from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
         raise ImageError(
             f"{name} cannot be decoded ({exc}); the file is truncated or corrupt, "
             "save or download it again") from exc
 
 
-def _check_size(size, path):
+def _check_size(size, path, max_side=None):
     width, height = size
     if width * height > MAX_PIXELS:
         raise ImageError(
@@ -91,11 +118,57 @@ def _check_size(size, path):
         raise ImageError(
             f"{path} is only {width}x{height} pixels; give an image at least "
             f"{MIN_SIDE}x{MIN_SIDE}")
+    if max_side and min(_shrunk(size, max_side)) < MIN_SIDE:
+        raise ImageError(
+            f"{path} is {width}x{height} pixels: shrunk to {max_side} pixels on its long "
+            f"side it would be under {MIN_SIDE} on its short one; crop it to the part "
+            "with the digits")
 
 
-def _to_array(img, colour, max_side):
+def _shrunk(size, max_side):
+    """``size`` scaled to fit ``max_side`` (unchanged when it fits)."""
+    scale = min(1.0, max_side / max(size))
+    return tuple(max(1, int(side * scale)) for side in size)
+
+
+def _grey_mode(mode):
+    return Image.getmodebase(mode) == "L"
+
+
+def decode_bytes(size, mode):
+    """Bytes Pillow needs to decode an image of ``size`` in ``mode``: one a
+    pixel for bilevel, grey and palette, two for 16-bit grey, four for the
+    rest (RGB is stored as RGBX), twice that with an alpha channel (shrinking
+    or flattening it takes a premultiplied copy)."""
+    per_pixel = 1 if mode in ("1", "L", "P") else 2 if mode.startswith("I;16") else 4
+    copies = 2 if mode in ("RGBA", "LA", "PA", "La", "RGBa") else 1
+    return size[0] * size[1] * per_pixel * copies
+
+
+def _check_memory(img, name):
+    need = decode_bytes(img.size, img.mode)
+    if need > MAX_DECODE_BYTES:
+        raise ImageError(
+            f"{name} is {img.size[0]}x{img.size[1]} {img.mode} pixels, which take "
+            f"{need / 1e6:.0f} MB to decode, over the {MAX_DECODE_BYTES / 1e6:.0f} MB "
+            "limit; shrink it or save it as JPEG")
+
+
+def _reduced(img, max_side):
+    """``img`` shrunk by a whole factor towards ``max_side`` (a box filter),
+    so that the conversions that follow work on the small picture."""
+    factor = int(max(img.size) / max_side) if max_side else 1
+    if factor < 2:
+        return img
+    if img.mode in ("1", "P", "PA") or img.mode.startswith("I;16"):
+        # Modes Pillow cannot box-filter: in the one they would become anyway.
+        alpha = img.mode == "PA" or "transparency" in img.info
+        img = img.convert("RGBA" if alpha else "I" if img.mode.startswith("I") else "RGB")
+    return img.reduce(factor)
+
+
+def _to_array(img, colour, max_side, grey_file):
     """Pillow image -> float32 array in 0-1 (see read_image)."""
-    grey_file = Image.getmodebase(img.mode) == "L"
     if img.mode.startswith("I"):  # 16-bit grey scans; Pillow's "L" would clip them
         img = Image.fromarray(np.asarray(img, np.float32) / 65535.0)  # mode "F"
     else:
@@ -257,11 +330,12 @@ def mnist_style(ink):
 
 
 def load_digit(path, ink_dark=None):
-    """Read a file showing one digit; return (grey image, 28x28 MNIST-style digit).
+    """Read a file showing one digit; return (grey image, 28x28 MNIST-style
+    digit). The picture is shrunk to DIGIT_MAX_SIDE first, as the app does.
 
     Errors about the image's content name the file.
     """
-    grey = read_image(path)
+    grey = read_image(path, max_side=DIGIT_MAX_SIDE)
     try:
         return grey, mnist_style(to_foreground(grey, ink_dark))
     except ImageError as exc:

@@ -30,7 +30,8 @@ from matplotlib.patches import Rectangle
 from scipy import ndimage
 
 from digitsuite.data import images
-from digitsuite.errors import ImageError, ModelFileError
+from digitsuite.errors import ImageError, ModelFileError, printable
+from digitsuite.fileio import json_ready
 from digitsuite.reading import printed, segment
 
 MIN_CONFIDENCE = 0.8  # below this a digit prints as '?'
@@ -213,8 +214,10 @@ def describe(lines, probs, ink_dark, min_confidence=MIN_CONFIDENCE, marks=None):
             k += 1
         texts.append(text)
         numbers += numbers_of(number, members, marks[number] if marks else [])
-    return {"ink": "dark on light" if ink_dark else "light on dark",
-            "lines": texts, "digits": digits, "numbers": numbers}
+    # The reading leaves the package as JSON (CLI, app, readings.json): checked
+    # here, once, rather than trusted to every field above.
+    return json_ready({"ink": "dark on light" if ink_dark else "light on dark",
+                       "lines": texts, "digits": digits, "numbers": numbers})
 
 
 def numbers_of(line_index, members, marks):
@@ -239,8 +242,10 @@ def numbers_of(line_index, members, marks):
         height = float(np.median([g.height for g, _ in group]))
         near = [m for m in marks
                 if x0 < (m.box[0] + m.box[2]) / 2 < x1 + segment.WORD_GAP * height]
-        found = [{"mark": m.mark, "after": sum(g.box[0] + g.box[2] < m.box[0] + m.box[2]
-                                                for g, _ in group),
+        # int(): a sum of NumPy booleans is a NumPy integer, which JSON cannot hold.
+        found = [{"mark": m.mark,
+                  "after": int(sum(g.box[0] + g.box[2] < m.box[0] + m.box[2]
+                                   for g, _ in group)),
                   "box": [int(v) for v in m.box]}
                  for m in sorted(near, key=lambda m: m.box[0])]
         text = "".join(char for _, char in group)
@@ -271,16 +276,18 @@ def read_file(model, path, min_confidence=MIN_CONFIDENCE):
         reading, crops = read_page(model, grey, min_confidence)
     except ImageError as exc:
         raise ImageError(f"{path}: {exc}") from exc
-    return {"file": str(path), **reading}, grey, crops
+    return {"file": printable(path), **reading}, grey, crops
 
 
-def read_files(model, paths, min_confidence=MIN_CONFIDENCE, out_dir=None):
+def read_files(model, paths, min_confidence=MIN_CONFIDENCE, out_dir=None, debug=False):
     """Read image files one by one, yielding ``(reading, None)`` or, for a
     file that cannot be read, ``(None, one-line message)``.
 
     With ``out_dir`` (an existing folder) each reading also gets
     ``<stem>.annotated.png`` and ``<stem>.crops.png`` there; files with the
-    same stem get ``<stem>-2``, ``<stem>-3``...
+    same stem get ``<stem>-2``, ``<stem>-3``... A failure of the reader
+    itself on one file is reported as that file's message, so the other
+    files' readings are kept (with ``debug`` it is raised instead).
     """
     from digitsuite.fileio import save_figure
 
@@ -294,6 +301,13 @@ def read_files(model, paths, min_confidence=MIN_CONFIDENCE, out_dir=None):
             continue
         except OSError as exc:
             yield None, f"cannot read {path}: {exc.strerror or exc}; check its permissions"
+            continue
+        except Exception as exc:
+            if debug:
+                raise
+            reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+            yield None, (f"{path}: the reader failed on this image ({reason}); the other "
+                         "images are still read, and --debug shows the traceback")
             continue
         if out_dir is not None:
             stem = unique_stem(path.stem, stems)

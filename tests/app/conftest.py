@@ -31,7 +31,7 @@ def session(app_runs, reader_model):
 
 @pytest.fixture(scope="session")
 def client(session):
-    with TestClient(server.create_app(session)) as test_client:
+    with TestClient(server.create_app(session), base_url="http://127.0.0.1") as test_client:
         yield test_client
 
 

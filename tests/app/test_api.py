@@ -130,7 +130,7 @@ def seven_png():
 
 SEVEN = seven_png()
 BAD_UPLOADS = {
-    "text file": ("notes.txt", b"just text", "notes.txt is not an image Pillow can read"),
+    "text file": ("notes.txt", b"just text", "notes.txt is not an image this suite reads"),
     "empty file": ("empty.png", b"", "empty.png is empty (0 bytes)"),
     "one pixel": ("dot.png", png(Image.new("L", (1, 1), 255)), "dot.png is only 1x1 pixels"),
     "blank canvas": ("your drawing", png(Image.new("L", (140, 140), 255)),
@@ -184,7 +184,7 @@ def test_a_body_without_length_is_cut_off_at_the_limit(live_url):
 def test_without_models_the_app_says_how_to_train_them(tmp_path):
     runs_dir = tmp_path / "runs"
     session = Session(runs_dir)
-    client = TestClient(server.create_app(session))
+    client = TestClient(server.create_app(session), base_url="http://127.0.0.1")
     for model in client.get("/api/info").json()["models"]:
         assert not model["available"]
         assert model["problem"].endswith(runs.train_command(model["name"], runs_dir))
@@ -202,14 +202,14 @@ def test_a_corrupt_model_is_reported_and_the_others_answer(tmp_path, app_runs):
     (runs_dir / "rf" / "model.skops").write_bytes(b"not a model")
     cnn = tmp_path / "model.keras"
     cnn.write_bytes(b"not a model either")
-    client = TestClient(server.create_app(Session(runs_dir, model=cnn)))
+    client = TestClient(server.create_app(Session(runs_dir, model=cnn)), base_url="http://127.0.0.1")
     problems = {m["name"]: m["problem"] for m in client.get("/api/info").json()["models"]}
     assert problems["lr"] is None
     assert "is not a skops model file" in problems["rf"]
     assert "not a .keras model (not a zip archive)" in problems["cnn"]
     result = post(client, "/api/digit", SEVEN).json()
     assert [m["name"] for m in result["models"]] == ["lr"] and result["layers"] == []
-    no_reader = TestClient(server.create_app(Session(runs_dir, model=cnn, reader=cnn)))
+    no_reader = TestClient(server.create_app(Session(runs_dir, model=cnn, reader=cnn)), base_url="http://127.0.0.1")
     assert "no CNN to read with" in one_line_error(post(no_reader, "/api/read", SEVEN), 409)
 
 

@@ -126,7 +126,7 @@ def png_claiming(width, height):
 
 
 BAD_INPUTS = {
-    "not an image": (lambda p: p.write_text("just text"), "is not an image Pillow can read"),
+    "not an image": (lambda p: p.write_text("just text"), "is not an image this suite reads"),
     "empty file": (lambda p: p.write_bytes(b""), "is empty (0 bytes)"),
     "blank page": (lambda p: Image.new("L", (300, 200), 230).save(p, format="PNG"),
                    "found no digit"),

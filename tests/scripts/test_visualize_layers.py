@@ -103,7 +103,7 @@ def test_index_picks_that_test_image_and_names_the_default_folder(
      "python train_cnn.py --out-dir {tmp}/nowhere"),
     (["--digit", "12"], "argument --digit: must be a digit 0-9, got 12"),
     (["--index", "2000"], "--index 2000 is out of range: the test set"),
-    (["--image", "{tmp}/notes.png"], "notes.png is not an image Pillow can read"),
+    (["--image", "{tmp}/notes.png"], "notes.png is not an image this suite reads"),
     (["--model", "{tmp}/notes.png"], "notes.png is not a Keras model file (expected a "
                                      ".keras file)"),
     (["--digit", "1", "--index", "3"], "not allowed with argument"),
