@@ -13,12 +13,18 @@ same test images with each, and writes under --out-dir:
 
     python evaluate.py                           # runs/ -> runs/comparison/
     python evaluate.py --train-missing           # train absent models first
+
+Models that are missing or cannot be used are named on stderr, each with
+the command that makes it; the others are compared. Exit status: 0, or 1
+when a model is broken, 2 when none can be compared.
     python evaluate.py --dry-run --train-missing --runs-dir /tmp/runs --out-dir /tmp/cmp
 """
 
+import sys
 from pathlib import Path
 
 from digitsuite import cli
+from digitsuite.errors import printable
 
 
 def parse_args(argv=None):
@@ -70,31 +76,32 @@ def train_missing(args, missing):
 
 def main(args):
     from digitsuite.evaluation.comparison import markdown_tables
-    from digitsuite.evaluation.evaluate import (
-        check_complete,
-        evaluate_runs,
-        load_runs,
-        write_comparison,
-    )
+    from digitsuite.evaluation.evaluate import evaluate_runs, load_runs, write_comparison
     from digitsuite.fileio import prepare_out_dir
     from digitsuite.inference.runs import missing_models
 
-    if not args.train_missing:
-        check_complete(args.runs_dir, data_argv(args))
     out_dir = prepare_out_dir(args.out_dir)
     missing = missing_models(args.runs_dir)
-    if missing:
+    if missing and args.train_missing:
         train_missing(args, missing)
     dataset, _, _, (x_test, y_test) = cli.load_splits(args)
-    runs = load_runs(args.runs_dir, dataset, data_argv(args))
+    runs, missing, broken = load_runs(args.runs_dir, dataset, data_argv(args))
     result, probas = evaluate_runs(runs, args.runs_dir, dataset, x_test, y_test,
                                    args.timing_repeats,
                                    log=lambda line: print(line, flush=True))
-    result["dry_run"] = args.dry_run
+    result.update(dry_run=args.dry_run, not_compared={**missing, **broken})
     write_comparison(out_dir, result, probas, runs, dataset, x_test, y_test)
     print()
     print(markdown_tables(result))
     print(f"\noutputs in {out_dir}/")
+    # Every usable model is compared above; what was left out is said last,
+    # where it is seen, and a broken model fails the command.
+    for name, reason in missing.items():
+        print(f"note: {name} is not compared: {reason}", file=sys.stderr)
+    for name, reason in broken.items():
+        print(f"error: {name} is not compared: {printable(reason)}", file=sys.stderr)
+    if broken:
+        sys.exit(1)
     return result
 
 

@@ -180,9 +180,14 @@ def markdown_tables(comparison):
 
 
 def markdown_report(comparison, header, images):
-    """``comparison.md``: a header paragraph, the tables, then the figures."""
-    return "\n".join(["# Four-model comparison", "", header, "", markdown_tables(comparison),
-                      "", *[f"![{name}]({name})" for name in images], ""])
+    """``comparison.md``: a header paragraph, the tables, the models left out
+    (``comparison["not_compared"]``: name -> reason) and the figures."""
+    left_out = comparison.get("not_compared") or {}
+    missing = (["## Not compared", "", *[f"- **{name}**: {reason}"
+                                         for name, reason in left_out.items()], ""]
+               if left_out else [])
+    return "\n".join(["# Model comparison", "", header, "", markdown_tables(comparison),
+                      "", *missing, *[f"![{name}]({name})" for name in images], ""])
 
 
 # --------------------------------------------------------------------------

@@ -10,44 +10,51 @@ from digitsuite.training.baselines import count_parameters
 FIGURES = ("comparison.png", "confusions.png", "mistakes.png")
 
 
-def check_complete(runs_dir, data_argv=()):
-    """Raise one error that lists every model missing from ``runs_dir`` with
-    the command that creates it."""
-    missing = missing_models(runs_dir)
-    if missing:
-        raise DigitsuiteError("\n".join(
-            [f"{runs_dir} lacks {len(missing)} of the 4 models; create them with these "
-             "commands, or rerun with --train-missing:"]
-            + [f"  {name}: no {model_path(runs_dir, name)}; create it with: "
-               f"{train_command(name, runs_dir, data_argv)}" for name in missing]))
+def missing_message(runs_dir, data_argv=()):
+    """One line per model missing from ``runs_dir``, with the command that creates it."""
+    return {name: f"no {model_path(runs_dir, name)}; create it with: "
+                  f"{train_command(name, runs_dir, data_argv)}"
+            for name in missing_models(runs_dir)}
 
 
 def load_runs(runs_dir, dataset, data_argv=(), log=print):
-    """Load the four runs for ``dataset``'s test set; refuse runs trained on
-    another dataset and note those trained on another copy of it. Every
-    model that cannot be loaded is named in one error."""
-    runs, bad = {}, []
+    """Load every run in ``runs_dir`` that can be compared on ``dataset``'s
+    test set: returns ``(runs, missing, broken)``, the last two mapping each
+    model that is absent, or present but unusable (a corrupt, unsafe or
+    foreign file; trained on another dataset), to a one-line reason with
+    the command that fixes it. Runs trained on another copy of the data are
+    noted through ``log``. Raises one error naming every problem when no run
+    can be used."""
+    missing = missing_message(runs_dir, data_argv)
+    runs, broken = {}, {}
     for name in MODELS:
+        if name in missing:
+            continue
         try:
-            runs[name] = load_run(runs_dir, name, len(dataset.class_names), data_argv)
+            run = load_run(runs_dir, name, len(dataset.class_names), data_argv)
         except ModelFileError as exc:
-            bad.append((name, exc))
-    if len(bad) == 1:
-        raise bad[0][1]
-    if bad:
-        raise ModelFileError("\n".join(
-            [f"{len(bad)} of the 4 models in {runs_dir} cannot be used:"]
-            + [f"  {name}: {exc}" for name, exc in bad]))
-    for run in runs.values():
+            broken[name] = str(exc)
+            continue
         trained_on = (run.config.get("dataset"), run.config.get("data_source"))
         if trained_on[0] != dataset.name:
-            raise DigitsuiteError(
-                f"{runs_dir / run.name} was trained on {trained_on[0]}, but the test set "
-                f"is {dataset.name}; pass --dataset {trained_on[0]} or retrain it")
+            broken[name] = (f"{runs_dir / name} was trained on {trained_on[0]}, but the test "
+                            f"set is {dataset.name}; pass --dataset {trained_on[0]} or "
+                            "retrain it")
+            continue
         if trained_on[1] != dataset.source:
-            log(f"note: {run.name} was trained on {trained_on[1]}, the test set comes from "
+            log(f"note: {name} was trained on {trained_on[1]}, the test set comes from "
                 f"{dataset.source}; make sure the two do not overlap")
-    return runs
+        runs[name] = run
+    if not runs and not broken:
+        raise DigitsuiteError("\n".join(
+            [f"{runs_dir} holds none of the 4 models; create them with these commands, or "
+             "rerun with --train-missing:"]
+            + [f"  {name}: {reason}" for name, reason in missing.items()]))
+    if not runs:
+        raise ModelFileError("\n".join(
+            [f"none of the 4 models in {runs_dir} can be used:"]
+            + [f"  {name}: {reason}" for name, reason in {**broken, **missing}.items()]))
+    return runs, missing, broken
 
 
 def evaluate_runs(runs, runs_dir, dataset, x_test, y_test, timing_repeats=3, log=print):
@@ -85,8 +92,10 @@ def _write_comparison(out_dir, result, probas, runs, dataset, x_test, y_test):
     save_figure(cmp.plot_accuracy(result), out_dir / FIGURES[0], dpi=110)
     save_figure(cmp.plot_confusions(y_test, predictions, {n: r.title for n, r in runs.items()},
                                     dataset.class_names), out_dir / FIGURES[1], dpi=110)
-    save_figure(cmp.plot_mistakes(x_test, y_test, probas["cnn"], dataset.class_names,
-                                  runs["cnn"].title), out_dir / FIGURES[2], dpi=110)
+    # The CNN's mistakes, or those of the last (strongest) model there is.
+    shown = "cnn" if "cnn" in runs else list(runs)[-1]
+    save_figure(cmp.plot_mistakes(x_test, y_test, probas[shown], dataset.class_names,
+                                  runs[shown].title), out_dir / FIGURES[2], dpi=110)
     header = (f"{dataset.summary()}; models from {result['runs_dir']}/. The seed's figures "
               "are from its own table, not measured on this test set.")
     write_json(out_dir / "comparison.json", result)

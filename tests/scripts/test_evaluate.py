@@ -2,6 +2,7 @@
 table checked against the saved models, and the errors for missing or
 broken models."""
 
+import json
 import shutil
 
 import pytest
@@ -117,31 +118,47 @@ def test_markdown_and_printed_table_show_the_measured_figures(evaluated, capsys,
     assert "![mistakes.png](mistakes.png)" in report
 
 
-@pytest.mark.parametrize("present", [(), ("cnn",), ("lr", "dense")])
-def test_missing_models_give_one_line_each_with_the_command(present, evaluated, capsys,
-                                                            tmp_path):
-    runs_dir, _ = evaluated
-    for name in present:
-        shutil.copytree(runs_dir / name, tmp_path / "runs" / name)
+COMMANDS = {
+    "lr": "python baselines.py --models lr --out-dir {runs}",
+    "rf": "python baselines.py --models rf --out-dir {runs}",
+    "dense": "python baselines.py --models dense --out-dir {runs}",
+    "cnn": "python train_cnn.py --out-dir {runs}/cnn",
+}
+
+
+def test_without_any_model_one_error_lists_every_command(capsys, tmp_path):
+    runs = tmp_path / "runs"
     with pytest.raises(SystemExit) as exit_info:
-        run_script("evaluate", evaluate_argv(tmp_path / "runs", tmp_path / "out"))
+        run_script("evaluate", evaluate_argv(runs, tmp_path / "out"))
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    missing = [name for name in MODELS if name not in present]
-    assert err[0] == (f"error: {tmp_path / 'runs'} lacks {len(missing)} of the 4 models; "
-                      "create them with these commands, or rerun with --train-missing:")
-    commands = {
-        "lr": f"python baselines.py --models lr --out-dir {tmp_path / 'runs'}",
-        "rf": f"python baselines.py --models rf --out-dir {tmp_path / 'runs'}",
-        "dense": f"python baselines.py --models dense --out-dir {tmp_path / 'runs'}",
-        "cnn": f"python train_cnn.py --out-dir {tmp_path / 'runs' / 'cnn'}",
-    }
-    assert len(err) == 1 + len(missing)
-    for line, name in zip(err[1:], missing):
-        assert line.startswith(f"  {name}: no {tmp_path / 'runs' / name / 'model.'}")
-        assert line.endswith(f"create it with: {commands[name]} --data-dir {SAMPLE_DIR} "
-                             "--dry-run")
+    assert err[0] == (f"error: {runs} holds none of the 4 models; create them with these "
+                      "commands, or rerun with --train-missing:")
+    assert len(err) == 5
+    for line, name in zip(err[1:], MODELS):
+        assert line.startswith(f"  {name}: no {runs / name / 'model.'}")
+        assert line.endswith(f"create it with: {COMMANDS[name].format(runs=runs)} "
+                             f"--data-dir {SAMPLE_DIR} --dry-run")
     assert not (tmp_path / "out" / "comparison.json").exists()
+
+
+@pytest.mark.parametrize("present", [("cnn",), ("lr", "dense")])
+def test_missing_models_are_named_and_the_others_compared(present, evaluated, capsys,
+                                                          tmp_path):
+    runs_dir, _ = evaluated
+    runs = tmp_path / "runs"
+    for name in present:
+        shutil.copytree(runs_dir / name, runs / name)
+    result = run_script("evaluate", evaluate_argv(runs, tmp_path / "out"))
+    assert list(result["models"]) == list(present)
+    missing = [name for name in MODELS if name not in present]
+    notes = capsys.readouterr().err.strip().splitlines()
+    assert len(notes) == len(missing)
+    for line, name in zip(notes, missing):
+        assert line.startswith(f"note: {name} is not compared: no {runs / name / 'model.'}")
+        assert f"create it with: {COMMANDS[name].format(runs=runs)}" in line
+    report = (tmp_path / "out" / "comparison.md").read_text()
+    assert "## Not compared" in report and all(f"- **{n}**" in report for n in missing)
 
 
 @pytest.mark.parametrize("name,file,content,message", [
@@ -150,22 +167,26 @@ def test_missing_models_give_one_line_each_with_the_command(present, evaluated, 
     ("lr", "config.json", b'{"features": "hog"}', "does not name the model's input features"),
     ("cnn", "metrics.json", b"{", "metrics.json is unreadable"),
 ])
-def test_broken_run_is_one_error_line_naming_the_fix(name, file, content, message, evaluated,
-                                                     capsys, tmp_path):
+def test_a_broken_run_is_named_with_its_fix_and_the_others_compared(
+        name, file, content, message, evaluated, capsys, tmp_path):
     runs_dir, _ = evaluated
     broken = tmp_path / "runs"
     shutil.copytree(runs_dir, broken, ignore=shutil.ignore_patterns("comparison"))
     (broken / name / file).write_bytes(content)
     with pytest.raises(SystemExit) as exit_info:
         run_script("evaluate", evaluate_argv(broken, tmp_path / "out"))
-    assert exit_info.value.code == 2
+    assert exit_info.value.code == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
+    assert len(err) == 1 and err[0].startswith(f"error: {name} is not compared: ")
+    assert message in err[0] and "Traceback" not in err[0]
     script = "train_cnn.py" if name == "cnn" else f"baselines.py --models {name}"
     assert f"recreate it with: python {script}" in err[0]
+    compared = json.loads((tmp_path / "out" / "comparison.json").read_text())
+    assert sorted(compared["models"]) == sorted(m for m in MODELS if m != name)
+    assert list(compared["not_compared"]) == [name]
 
 
-def test_every_broken_model_is_named_in_one_error(evaluated, capsys, tmp_path):
+def test_every_broken_model_is_named_and_the_good_ones_reported(evaluated, capsys, tmp_path):
     runs_dir, _ = evaluated
     broken = tmp_path / "runs"
     shutil.copytree(runs_dir, broken, ignore=shutil.ignore_patterns("comparison"))
@@ -173,9 +194,12 @@ def test_every_broken_model_is_named_in_one_error(evaluated, capsys, tmp_path):
     (broken / "cnn" / "model.keras").write_bytes(b"garbage")
     with pytest.raises(SystemExit) as exit_info:
         run_script("evaluate", evaluate_argv(broken, tmp_path / "out"))
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err[0] == f"error: 2 of the 4 models in {broken} cannot be used:"
-    assert len(err) == 3 and "Traceback" not in "".join(err)
-    assert err[1].startswith(f"  rf: {broken / 'rf' / 'model.skops'} is not a skops model")
-    assert err[2].startswith(f"  cnn: {broken / 'cnn' / 'model.keras'} is not a .keras model")
+    assert exit_info.value.code == 1
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 2 and "Traceback" not in "".join(err)
+    assert err[0].startswith(f"error: rf is not compared: {broken / 'rf' / 'model.skops'} "
+                             "is not a skops model")
+    assert err[1].startswith(f"error: cnn is not compared: {broken / 'cnn' / 'model.keras'} "
+                             "is not a .keras model")
+    assert "| Logistic regression |" in captured.out and "| Dense network |" in captured.out
