@@ -52,7 +52,8 @@ def main(args):
     import numpy as np
 
     from digitsuite.data.images import read_image
-    from digitsuite.fileio import prepare_out_dir, save_figure
+    from digitsuite.errors import printable
+    from digitsuite.fileio import output_set, prepare_out_dir, save_figure
     from digitsuite.visual import convdemo
 
     max_side = min(args.max_side, DRY_RUN_SIDE) if args.dry_run else args.max_side
@@ -64,16 +65,19 @@ def main(args):
     results, valid, example, pooled = (demo[k] for k in ("filtered", "valid", "example",
                                                          "pooled"))
 
-    save_figure(convdemo.plot_kernels(image, results, args.image.name),
-                out_dir / "convolution.png", dpi=convdemo.DPI)
-    save_figure(convdemo.plot_padding(example), out_dir / "padding.png", dpi=convdemo.DPI)
-    save_figure(convdemo.plot_pooling(image, pooled), out_dir / "pooling.png",
-                dpi=convdemo.DPI)
+    name = printable(args.image.name)
+    with output_set(out_dir):  # the three figures land together, or none do
+        save_figure(convdemo.plot_kernels(image, results, name),
+                    out_dir / "convolution.png", dpi=convdemo.DPI)
+        save_figure(convdemo.plot_padding(example), out_dir / "padding.png",
+                    dpi=convdemo.DPI)
+        save_figure(convdemo.plot_pooling(image, pooled), out_dir / "pooling.png",
+                    dpi=convdemo.DPI)
 
     shape = convdemo.shape_text
     same = results[own][1]
     side = args.kernel.shape[0]
-    print(f"picture: {args.image.name}, {shape(image)} (height x width x channels)")
+    print(f"picture: {name}, {shape(image)} (height x width x channels)")
     print(f"{side}x{side} convolution: 'same' {shape(image)} -> {shape(same)}, "
           f"'valid' {shape(image)} -> {shape(valid)}")
     print(f"padding example: 5x5 input -> 'valid' {shape(example['valid'])}, "

@@ -3,11 +3,13 @@ is, running a script through its real command line, and small pictures and
 models that several modules build."""
 
 import importlib
+import io
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from digitsuite import cli
@@ -100,3 +102,63 @@ def page_of_rings(dark_ink=True, light=0.0, noise=0.0, seed=0):
     page = np.where(mask, ink, paper) * (1 - light * x)
     page += np.random.default_rng(seed).normal(0, noise, mask.shape)
     return np.clip(page, 0, 1).astype(np.float32), expected
+
+
+# --------------------------------------------------------------------------
+# Hypothesis strategies for hostile input
+
+class Picture(tuple):
+    """(file name, bytes), shown by its name and length (a failing example's
+    report would otherwise print megabytes)."""
+
+    def __repr__(self):
+        return f"Picture({self[0]!r}, {len(self[1]):,} bytes)"
+
+
+def _picture(size, mode, fmt, stroke):
+    """``size`` pixels in ``mode``, saved as ``fmt`` (PNG when the format
+    cannot hold them); a dark stroke across it when ``stroke``."""
+    img = Image.new(mode, size, "white" if mode not in ("I;16", "I", "F") else 60000)
+    if stroke:
+        w, h = size
+        ImageDraw.Draw(img).line([(0.2 * w, 0.3 * h), (0.8 * w, 0.7 * h)], fill=0,
+                                 width=max(1, min(size) // 8))
+    buffer = io.BytesIO()
+    try:
+        img.save(buffer, fmt, **({"compress_level": 1} if fmt == "PNG" else {}))
+    except (OSError, ValueError, KeyError, OverflowError):  # too large for the format
+        buffer = io.BytesIO()
+        fmt = "PNG"
+        img.save(buffer, fmt, compress_level=1)
+    return Picture((f"picture-{size[0]}x{size[1]}-{mode}.{fmt.lower()}", buffer.getvalue()))
+
+
+@st.composite
+def odd_pictures(draw, max_pixels=60_000_000):
+    """(file name, bytes) of pictures from 1 pixel to past the 50-megapixel
+    limit, 1:1 to 1:10^6 in either direction, in every mode and format
+    the suite reads, blank or with a stroke."""
+    long_side = round(10 ** draw(st.floats(0, 6.85)))
+    aspect = 10 ** draw(st.floats(0, 6))
+    short_side = max(1, round(long_side / aspect))
+    while long_side * short_side > max_pixels:
+        long_side //= 2
+    size = (long_side, short_side) if draw(st.booleans()) else (short_side, long_side)
+    mode = draw(st.sampled_from(["1", "L", "P", "RGB", "RGBA", "LA", "I;16"]))
+    fmt = draw(st.sampled_from(["PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP"]))
+    if fmt == "JPEG" and mode not in ("L", "RGB"):
+        mode = "RGB"
+    return _picture(size, mode, fmt, draw(st.booleans()))
+
+
+def kernel_texts():
+    """Kernel text as a user, a script or an attacker may send it."""
+    numbers = st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(repr),
+                        st.sampled_from(["1e308", "-1e308", "nan", "inf", "-inf", "1e-320",
+                                         "0", "1", "-1", "0x10", "1_000", "", "½"]),
+                        st.integers(-10**400, 10**400).map(str))
+    separators = st.sampled_from([",", " ", ";", ", ", "\t", "\n"])
+    listed = st.tuples(st.lists(numbers, min_size=0, max_size=60), separators).map(
+        lambda parts: parts[1].join(parts[0]))
+    huge = st.integers(0, 200_000).map(lambda n: " ".join(["1"] * n))
+    return st.one_of(listed, huge, st.text(max_size=200))

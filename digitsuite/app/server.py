@@ -44,6 +44,7 @@ from starlette.exceptions import HTTPException
 from digitsuite.app import views
 from digitsuite.data import images
 from digitsuite.errors import DigitsuiteError
+from digitsuite.reading.reader import PAGE_MAX_SIDE  # pages read as read_digits.py reads them
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # the largest picture accepted
@@ -51,7 +52,6 @@ FORM_OVERHEAD = 64 * 1024  # room for the multipart framing and the other fields
 # Pictures are shrunk to at most this many pixels a side before one digit is
 # prepared, or a page read, so that one request cannot hold the server long.
 DIGIT_MAX_SIDE = images.DIGIT_MAX_SIDE
-PAGE_MAX_SIDE = 2000
 CONV_MAX_SIDE = 480   # the convolution demo's pictures, as conv_demo.py --max-side
 # The page loads nothing from elsewhere, and no other page may frame it; the
 # browser is told to refuse both.
@@ -125,8 +125,9 @@ class SameSite:
         self.app, self.hosts, self.any_ip = app, {h.lower() for h in hosts}, any_ip
 
     def host_allowed(self, host):
-        name = urlsplit(f"//{host}").hostname
-        if name is None:
+        parts = urlsplit(f"//{host}")
+        name = parts.hostname
+        if name is None or parts.port is None and parts.netloc.endswith(":"):
             return False
         if name in self.hosts:
             return True

@@ -45,6 +45,7 @@ MNIST_CENTRE = 14.0      # where MNIST's centres of mass sit (mean 14.0 on its t
 MNIST_STROKE = 0.15      # stroke width / digit height in MNIST (~3 of 20 pixels)
 MAX_STROKE = 0.3         # strokes wider than this x the digit's height are thinned...
 THINNED_STROKE = 0.2     # ...to about this
+WORK_SIDE = 128          # glyphs are thinned or thickened at most this large (6x the 20x20 box)
 # EXIF orientation -> the transpose that turns the picture upright.
 _UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
             4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
@@ -296,6 +297,21 @@ def _disk(radius):
     return x * x + y * y <= radius * radius
 
 
+def shrink_to_work_size(ink, side=WORK_SIDE):
+    """``ink`` cropped to its ink and, when that is larger than ``side``
+    pixels, shrunk (area average) to fit it: the digit becomes 20x20, so
+    thinning or thickening a photo's 1,000-pixel glyph at full size would
+    only cost time (erosion grows with the area times the footprint)."""
+    rows, cols = np.nonzero(ink > 0)
+    crop = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    height, width = crop.shape
+    if max(height, width) <= side:
+        return crop
+    scale = side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))  # Pillow: (w, h)
+    return np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.BOX), np.float32)
+
+
 def mnist_style(ink):
     """Foreground image (ink 1, background 0, any size) -> MNIST-style digit.
 
@@ -309,7 +325,7 @@ def mnist_style(ink):
     ink = remove_specks(np.asarray(ink, np.float32))
     if not (ink > 0).any():
         raise ImageError("found no ink to read; use a picture with a visible digit")
-    ink = thicken(thin(ink))
+    ink = thicken(thin(shrink_to_work_size(ink)))
     rows, cols = np.nonzero(ink > 0)
     crop = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
     height, width = crop.shape
