@@ -225,13 +225,21 @@ def _disk(radius):
 
 def mnist_style(ink):
     """Foreground image (ink 1, background 0, any size) -> MNIST-style digit.
+    See :func:`mnist_style_with_box`, which also says where the ink was."""
+    return mnist_style_with_box(ink)[0]
+
+
+def mnist_style_with_box(ink):
+    """Foreground image (ink 1, background 0, any size) -> (MNIST-style
+    digit, the crop it was made from as ``[x0, y0, x1, y1]`` in ``ink``'s
+    pixels, x1 and y1 exclusive).
 
     Drops specks, thins strokes that are very thick for their size (a
     marker) and thickens those that are thin (a fine pen), crops to the
     ink, scales the crop to fit 20x20 keeping its aspect ratio (Pillow's
     anti-aliased Lanczos resampling), scales the brightest pixel to 1, then
     shifts it in a 28x28 field so its centre of mass lands on pixel (14, 14),
-    as in MNIST. Returns float32 (28, 28) in 0-1.
+    as in MNIST. The digit is float32 (28, 28) in 0-1.
     """
     ink = remove_specks(np.asarray(ink, np.float32))
     if not (ink > 0).any():
@@ -253,7 +261,8 @@ def mnist_style(ink):
     digit[top:top + size[1], left:left + size[0]] = small
     centre = np.array(ndimage.center_of_mass(digit))
     shift = np.round(MNIST_CENTRE - centre)  # whole pixels keep the edges crisp
-    return np.clip(ndimage.shift(digit, shift, order=0), 0.0, 1.0).astype(np.float32)
+    box = [int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1]
+    return np.clip(ndimage.shift(digit, shift, order=0), 0.0, 1.0).astype(np.float32), box
 
 
 def load_digit(path, ink_dark=None):
