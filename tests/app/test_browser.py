@@ -305,3 +305,18 @@ def test_with_no_model_at_all_the_error_shows_under_the_pad(browser, tmp_path):
         error, pad = (tab.locator(f"#{i}").bounding_box() for i in ("draw-error", "pad"))
         assert error["y"] > pad["y"] and error["y"] < DESKTOP["viewport"]["height"]
         tab.context.close()
+
+
+def test_app_bench_reports_pen_up_to_answer_beside_the_server(browser, app_runs, reader_model,
+                                                               tmp_path):
+    from benchmarks import app_bench
+
+    results = app_bench.main(app_bench.parse_args([
+        "--dry-run", "--runs-dir", str(app_runs), "--model", str(reader_model),
+        "--out-dir", str(tmp_path)]))
+    assert [level["clients"] for level in results["levels"]] == [1, 8]
+    pen_up = results["pen_up"]
+    assert pen_up["drawings"] == app_bench.DRY_RUN_DRAWINGS
+    assert 0 <= pen_up["p50_ms"] <= pen_up["p95_ms"] <= pen_up["max_ms"]
+    page = (tmp_path / f"{results['date']}-app-dry-run.md").read_text()
+    assert "## Pen-up to the answer on the page" in page and results["machine"]["cpu"] in page
