@@ -128,6 +128,7 @@ def pen_up_times(url, count):
             ms = pen_up_to_answer(page, shifted(k))
             if k:
                 times.append(ms)
+        page.context.close()
         return times, browser.version
 
 

@@ -308,8 +308,14 @@ def test_with_no_model_at_all_the_error_shows_under_the_pad(browser, tmp_path):
 
 
 def test_app_bench_reports_pen_up_to_answer_beside_the_server(browser, app_runs, reader_model,
-                                                               tmp_path):
+                                                               tmp_path, monkeypatch):
+    import contextlib
+
     from benchmarks import app_bench
+    from tests.app import pages
+
+    # One Playwright per thread: the benchmark borrows the tests' browser.
+    monkeypatch.setattr(pages, "launch", lambda: contextlib.nullcontext(browser))
 
     results = app_bench.main(app_bench.parse_args([
         "--dry-run", "--runs-dir", str(app_runs), "--model", str(reader_model),
