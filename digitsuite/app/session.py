@@ -143,7 +143,7 @@ class Session:
             slot = self.slots[name]
             if slot.available:
                 accuracy = f", test accuracy {slot.accuracy:.2%}" if slot.accuracy else ""
-                stand_in = f" ({slot.stand_in})" if slot.stand_in else ""
+                stand_in = f"; {slot.stand_in}" if slot.stand_in else ""
                 lines.append(f"{slot.title}: {slot.path}{accuracy}{stand_in}")
             else:
                 lines.append(f"{slot.title}: {slot.problem}")

@@ -337,7 +337,7 @@ def test_app_py_starts_on_a_fresh_checkout_and_says_how_to_train(tmp_path):
                          f"{runs.model_path(runs_dir, name)}); train it with: "
                          f"{runs.train_command(name, runs_dir)}" for name in OTHERS]
     assert lines[3].startswith(f"CNN (shipped reader): {runs.READER_MODEL}, test accuracy ")
-    assert lines[3].endswith(f"train your own with: {runs.train_command('cnn', runs_dir)})")
+    assert lines[3].endswith(f"train your own with: {runs.train_command('cnn', runs_dir)}")
     assert [model["available"] for model in info["models"]] == [False, False, False, True]
     assert page.status_code == 200 and '<canvas id="pad"' in page.text
     assert "default-src 'self'" in page.headers["content-security-policy"]
