@@ -15,6 +15,8 @@ import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from benchmarks.app_bench import drawings
@@ -273,6 +275,25 @@ def test_a_corrupt_model_is_reported_and_the_others_answer(tmp_path, app_runs):
     assert [m["name"] for m in result["models"]] == ["lr"] and result["layers"] == []
     no_reader = TestClient(server.create_app(Session(runs_dir, model=cnn, reader=cnn)))
     assert "no CNN to read with" in one_line_error(post(no_reader, "/api/read", SEVEN), 409)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pixels=st.binary(max_size=900), channel=st.integers(-5, 100),
+       position=st.one_of(st.none(), st.tuples(st.integers(-3, 40), st.integers(-3, 40))))
+def test_a_step_on_any_pixels_and_position_is_an_answer_or_one_error_line(
+        client, pixels, channel, position):
+    data = {"pixels": base64.b64encode(pixels).decode(), "channel": channel}
+    if position is not None:
+        data["row"], data["col"] = position
+    response = client.post("/api/step", data=data)
+    if response.status_code == 200:
+        step = response.json()
+        assert len(pixels) == 784 and 0 <= step["row"] < step["out_shape"][0]
+        assert step["output"] >= 0  # through the ReLU
+    else:  # 422 for an empty field, which the form parser reads as none
+        assert response.status_code in (400, 422)
+        one_line_error(response, response.status_code)
 
 
 def test_eight_clients_at_once_get_the_answers_of_one_at_a_time(live_url):
