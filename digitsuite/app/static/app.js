@@ -289,6 +289,7 @@ function showDigit(result, where) {
     putRgb($("saliency"), 28, 28, mixed);
   }
   $("crop-figure").hidden = where !== "upload";
+  $("digit-views").classList.toggle("with-crop", where === "upload");
   showLayers(result.layers);
   showDense(result.dense, cnn);
   if (!$("step-view").hidden && stepAt) showStep(stepAt.channel, stepAt.row, stepAt.col);
