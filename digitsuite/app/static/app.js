@@ -303,6 +303,7 @@ function showDense(dense, cnn) {
     values.set(bytes(layer.values));
     const canvas = el("canvas", { class: "units" });
     putPixels(canvas, cols, rows, values, luts.maps);
+    canvas.style.width = `${16 * cols}px`;  // one unit: a 16-pixel square
     const about = info.cnn.dense.find((d) => d.name === layer.name);
     return el("figure", { class: "dense", id: `dense-${layer.name}` }, canvas,
               el("figcaption", { text: `${layer.name}: ${layer.units} units` +
