@@ -603,9 +603,10 @@ for (const id of ["mode-read", "mode-digit"]) {
   $(id).addEventListener("change", () => { if (lastFile) upload(lastFile); });
 }
 
-function drawPicture(file, canvas, width, height, maxWidth, then) {
-  // The user's file on ``canvas`` at the scale of the server's width x height.
-  const scale = Math.min(1, maxWidth / width);
+function drawPicture(file, canvas, width, height, maxSide, then) {
+  // The user's file on ``canvas`` at the scale of the server's width x height,
+  // shrunk to fit maxSide = [width, height].
+  const scale = Math.min(1, maxSide[0] / width, maxSide[1] / height);
   canvas.width = Math.round(width * scale);
   canvas.height = Math.round(height * scale);
   const c = canvas.getContext("2d");
@@ -624,7 +625,7 @@ function drawPicture(file, canvas, width, height, maxWidth, then) {
 }
 
 function showCrop(result, file) {
-  drawPicture(file, $("digit-crop"), result.width, result.height, 280, (c, scale) => {
+  drawPicture(file, $("digit-crop"), result.width, result.height, [280, 280], (c, scale) => {
     const [x0, y0, x1, y1] = result.crop.map((v) => v * scale);
     c.strokeStyle = "#e8710a";
     c.lineWidth = 3;
@@ -651,7 +652,7 @@ function showReading(result, file) {
   $("read-text").rows = Math.max(2, result.reading.lines.length);
   $("read-report").textContent = result.report;
   $("read-view").hidden = false;
-  drawPicture(file, $("page"), result.width, result.height, 900, (c, scale) => {
+  drawPicture(file, $("page"), result.width, result.height, [900, Infinity], (c, scale) => {
     for (const d of result.reading.digits) {
       const [x0, y0, x1, y1] = d.box.map((v) => v * scale);
       const colour = d.unsure ? "#e8710a" : "#1e8e3e";
