@@ -5,7 +5,8 @@ Starts a local web server (FastAPI on uvicorn) and prints the address to
 open. The page works offline: its script, style and fonts come from this
 checkout. It answers with the trained models it finds (the CNN at --model,
 logistic regression, random forest and dense net under --runs-dir) and
-says how to train the ones it lacks.
+says how to train the ones it lacks; with no CNN trained yet, the reader
+model shipped in models/reader/ answers in its place, labelled as such.
 
     python app.py                                   # http://127.0.0.1:8000/
     python app.py --port 8080 --runs-dir runs --model runs/cnn-fashion/model.keras
@@ -13,7 +14,8 @@ says how to train the ones it lacks.
 
 Draw: the 28x28 input after MNIST-style preparation, the four models'
 probabilities, every convolution and pooling layer's feature maps (with
-each map's filter) and the saliency map, as you draw. Upload: the same for
+each map's filter, and the first layer's stepped over your digit), the
+dense layers, the ten outputs and the saliency map, as you draw. Upload: the same for
 a picture of one digit, or the numbers read in a photo or scan (as
 read_digits.py reads them, with its --json output). Learn: conv_demo.py's
 convolution, padding and pooling on the bundled photo or yours, with your

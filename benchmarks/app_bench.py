@@ -1,14 +1,18 @@
-"""Time the web app's draw requests, as the page sends them while you draw.
+"""Time the web app's draw requests, as the page sends them while you draw,
+and what a user feels: pen-up to the answer on the page.
 
 Starts the app (digitsuite.app) on a free local port with the models of
 --runs-dir (and --model), then sends --requests draw requests: a
 140x140 PNG of a test digit, answered with the 28x28 input, the four
 models' probabilities, every feature map of the CNN and its saliency. It
-does this with 1 and then 8 clients sending at once, and writes the
+does this with 1 and then 8 clients sending at once, and records the
 server's time per request (from its Server-Timing header: from the request
-to the start of the response) and the round trip seen by the client, as
-p50/p95, to <date>-app.json and .md under --out-dir, with the machine's
-load.
+to the start of the response) and the round trip seen by the client.
+Then it draws --drawings digits with the mouse in headless Chromium
+(Debian's /usr/bin/chromium through Playwright, a 1400x1000 window) and
+times each from the last pen-up to the page showing the answer for the
+finished drawing. It writes every figure as p50/p95 to <date>-app.json and
+.md under --out-dir, with the CPU and the machine's load.
 
     python benchmarks/app_bench.py --runs-dir runs
     python benchmarks/app_bench.py --runs-dir /tmp/app-runs --requests 200
@@ -25,6 +29,12 @@ from digitsuite import cli  # noqa: E402
 
 DRAWING_SIDE = 140  # what the page sends (app.js SEND_SIDE)
 DRY_RUN_REQUESTS = 16
+DRY_RUN_DRAWINGS = 3
+
+
+def drawing_count(text):
+    """argparse type: a whole number of drawings, 0 or more."""
+    return cli.whole_number(text, 0)
 
 
 def parse_args(argv=None):
@@ -34,8 +44,12 @@ def parse_args(argv=None):
                         help="draw requests per concurrency level (default: 200)")
     parser.add_argument("--clients", type=cli.positive_int, nargs="+", default=[1, 8],
                         help="concurrency levels: clients sending at once (default: 1 8)")
+    parser.add_argument("--drawings", type=drawing_count, default=32,
+                        help="digits drawn in Chromium and timed from pen-up to the answer "
+                             "on the page, 0 for none (default: 32)")
     cli.add_output_args(parser, ROOT / "benchmarks" / "results", what="the result files",
-                        dry_run=f"{DRY_RUN_REQUESTS} requests per level",
+                        dry_run=f"{DRY_RUN_REQUESTS} requests per level, "
+                                f"{DRY_RUN_DRAWINGS} drawings",
                         default_text="benchmarks/results")
     return parser.parse_args(argv)
 
@@ -87,6 +101,46 @@ def timed_requests(url, pngs, clients):
         return [t for times in pool.map(send, chunks) for t in times]
 
 
+def pen_up_times(url, count):
+    """Draw ``count`` 7s with the mouse in headless Chromium, each shifted a
+    little, and return the milliseconds from each one's pen-up to the page
+    showing its answer (:func:`tests.app.pages.pen_up_to_answer`), and the
+    browser's version."""
+    from digitsuite.errors import DigitsuiteError
+    from tests.app.pages import CHROMIUM, DESKTOP, SEVEN, launch, pen_up_to_answer
+
+    if not CHROMIUM.exists():
+        raise DigitsuiteError(f"no Chromium at {CHROMIUM} to time drawings in: "
+                              "apt-get install -y chromium, or pass --drawings 0")
+
+    def shifted(k):
+        dx, dy = 8 * (k % 5 - 2), 8 * (k // 5 % 3 - 1)
+        return [[(x + dx, y + dy) for x, y in stroke] for stroke in SEVEN]
+
+    times = []
+    with launch() as browser:
+        page = browser.new_page(**DESKTOP)
+        page.goto(url)
+        page.wait_for_selector("body[data-ready=true]")
+        for k in range(count + 1):  # the first one warms the page up and is not counted
+            page.click("#clear")
+            page.wait_for_selector("#digit-views", state="hidden")
+            ms = pen_up_to_answer(page, shifted(k))
+            if k:
+                times.append(ms)
+        page.context.close()
+        return times, browser.version
+
+
+def summarise_pen_up(times, version):
+    import numpy as np
+
+    return {"drawings": len(times), "p50_ms": round(float(np.median(times)), 1),
+            "p95_ms": round(float(np.percentile(times, 95)), 1),
+            "max_ms": round(float(np.max(times)), 1),
+            "browser": f"Chromium {version}, headless, 1400x1000"}
+
+
 def summarise(times, seconds):
     import numpy as np
 
@@ -110,17 +164,27 @@ def report(results):
              r["round_trip_ms_p50"], r["round_trip_ms_p95"], r["requests_per_second"]]
             for r in results["levels"]]
     machine = results["machine"]
+    pen_up = results.get("pen_up")
+    felt = [] if not pen_up else [
+        "## Pen-up to the answer on the page", "",
+        f"{pen_up['drawings']} '7's drawn with the mouse in {pen_up['browser']}, each "
+        "timed in the page's clock from the last pointerup to the DOM showing the answer "
+        "for the finished drawing:", "",
+        *table(["drawings", "p50 ms", "p95 ms", "max ms"],
+               [[pen_up["drawings"], pen_up["p50_ms"], pen_up["p95_ms"], pen_up["max_ms"]]],
+               ["right"] * 4), ""]
     return "\n".join([
         f"# App draw requests, {results['date']}", "",
         f"Command: `{results['command']}`", "",
-        f"Machine: {machine['cpus']} CPU cores, load average {load(machine['load_before'])} "
+        f"Machine: {machine.get('cpu', 'CPU')}, {machine['cpus']} cores, load average "
+        f"{load(machine['load_before'])} "
         f"before and {load(machine['load_after'])} after (1, 5, 15 minutes); TensorFlow "
         f"{machine['tensorflow']}. Models: {results['models']}.", "",
         "Each request: a 140x140 PNG drawing -> MNIST-style 28x28 input, the four models' "
         "probabilities, every CNN feature map and the saliency map. Server time is from the "
         "request to the start of the response (Server-Timing); round trip is the client's.",
         "", *table(["clients", "requests", "server p50 ms", "server p95 ms", "round trip p50 ms",
-                    "round trip p95 ms", "requests/s"], rows, ["right"] * 7), ""])
+                    "round trip p95 ms", "requests/s"], rows, ["right"] * 7), "", *felt])
 
 
 def main(args):
@@ -128,12 +192,14 @@ def main(args):
     import os
     import time
 
+    from benchmarks.perf import machine
     from digitsuite.app import server
     from digitsuite.app.session import Session
     from digitsuite.backend import tf
     from digitsuite.fileio import prepare_out_dir, write_json, write_text
 
     requests = DRY_RUN_REQUESTS if args.dry_run else args.requests
+    drawings_count = min(args.drawings, DRY_RUN_DRAWINGS) if args.dry_run else args.drawings
     session = Session(args.runs_dir, args.model)
     print("\n".join(session.summary()))
     pngs = drawings(requests)
@@ -148,16 +214,22 @@ def main(args):
             print(f"{clients} client(s): server p50 {levels[-1]['server_ms_p50']} ms, "
                   f"p95 {levels[-1]['server_ms_p95']} ms; round trip p50 "
                   f"{levels[-1]['round_trip_ms_p50']} ms", flush=True)
+        pen_up = None
+        if drawings_count:
+            pen_up = summarise_pen_up(*pen_up_times(url, drawings_count))
+            print(f"pen-up to answer on the page: p50 {pen_up['p50_ms']} ms, "
+                  f"p95 {pen_up['p95_ms']} ms ({pen_up['drawings']} drawings)", flush=True)
     date = datetime.date.today().isoformat()
     results = {
         "date": date, "command": " ".join(["python", "benchmarks/app_bench.py",
                                            *sys.argv[1:]]),
-        "machine": {"cpus": os.cpu_count(), "load_before": load_before,
+        "machine": {"cpu": machine()["cpu"], "cpus": os.cpu_count(),
+                    "load_before": load_before,
                     "load_after": [round(v, 2) for v in os.getloadavg()],
                     "tensorflow": tf.__version__},
         "models": ", ".join(f"{slot.title} ({'loaded' if slot.available else 'missing'})"
                             for slot in session.slots.values()),
-        "levels": levels}
+        "levels": levels, "pen_up": pen_up}
     out_dir = prepare_out_dir(args.out_dir)
     stem = f"{date}-app" + ("-dry-run" if args.dry_run else "")
     write_json(out_dir / f"{stem}.json", results)

@@ -6,6 +6,9 @@
 - ``POST /api/digit`` (form field ``file``: a drawing or a picture of one
   digit): its MNIST-style 28x28 input, every model's probabilities, the
   CNN's feature maps and saliency (:func:`digitsuite.app.views.digit`).
+- ``POST /api/step`` (``pixels``: the 28x28 input ``/api/digit`` returned,
+  ``channel``, optional ``row`` and ``col``): one output of the CNN's first
+  convolution worked out (window, weights, products, sum, bias, activation).
 - ``POST /api/read`` (``file``: a photo or scan): the numbers read, as
   ``read_digits.py`` reads them (:func:`digitsuite.reading.reader.read_page`).
 - ``POST /api/conv`` (``kernel`` text, optional ``file``): the convolution
@@ -306,10 +309,18 @@ def create_app(session, host="127.0.0.1"):
         with heavy.held(is_heavy(file)):
             grey, name = decode(file, DIGIT_MAX_SIDE)
             try:
-                prepared = images.mnist_style(images.to_foreground(grey))
+                prepared, crop = images.mnist_style_with_box(images.to_foreground(grey))
             except DigitsuiteError as exc:
                 raise DigitsuiteError(f"{name}: {exc}") from exc
-        return views.digit(session, prepared)
+        height, width = grey.shape
+        return {**views.digit(session, prepared), "crop": crop,
+                "width": width, "height": height}
+
+    @app.post("/api/step")
+    def step(pixels: str = Form(...), channel: int = Form(...),
+             row: int | None = Form(None), col: int | None = Form(None)):
+        need_cnn()
+        return views.convolution_step(session, pixels, channel, row, col)
 
     @app.post("/api/read")
     def read(file: UploadFile = File(...)):

@@ -7,9 +7,12 @@ through :func:`digitsuite.inference.runs.load_run`. Pages are read with the
 reader model shipped in ``models/reader/`` (the CNN when it cannot be
 loaded), as ``read_digits.py`` reads them. A model that is missing
 or cannot be loaded is left out with a one-line reason (for a missing one,
-the command that trains it); the app serves whatever is there.
+the command that trains it); the app serves whatever is there. On a fresh
+checkout, with no CNN trained yet, the shipped reader (the seed CNN's
+architecture) stands in for it, labelled as such, so drawing answers at once.
 """
 
+import shlex
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,10 +37,11 @@ class Slot:
     model: object = None
     problem: str | None = None
     accuracy: float | None = None
+    stand_in: str | None = None  # why another model answers in its place, and how to train it
 
     @property
     def title(self):
-        return runs.TITLES[self.name]
+        return runs.TITLES[self.name] + (" (shipped reader)" if self.stand_in else "")
 
     @property
     def available(self):
@@ -63,6 +67,12 @@ class Session:
             except ModelFileError as exc:
                 slot.problem = str(exc)
         cnn = self.slots["cnn"]
+        if not cnn.path.is_file() and self.reader is not None:
+            cnn.stand_in = (f"no CNN trained yet (no {cnn.path}), so the reader shipped in "
+                            f"models/reader/ answers; train your own with: "
+                            f"{runs.train_command('cnn', self.runs_dir)}")
+            cnn.path, cnn.model, cnn.problem = Path(reader), self.reader, None
+            cnn.accuracy = _test_accuracy(Path(reader).parent / "metrics.json")
         if cnn.available:
             from digitsuite.visual.layerviz import Analyser  # imports TensorFlow
 
@@ -99,6 +109,13 @@ class Session:
         except ModelFileError:
             return None
 
+    def baselines_command(self):
+        """The one command that trains the three models answering beside the CNN."""
+        argv = ["python", "baselines.py"]
+        if self.runs_dir != runs.DEFAULT_RUNS_DIR:
+            argv += ["--out-dir", str(self.runs_dir)]
+        return shlex.join(argv)
+
     @property
     def page_reader(self):
         """The model pages are read with: the reader model, else the CNN (or None)."""
@@ -126,7 +143,8 @@ class Session:
             slot = self.slots[name]
             if slot.available:
                 accuracy = f", test accuracy {slot.accuracy:.2%}" if slot.accuracy else ""
-                lines.append(f"{slot.title}: {slot.path}{accuracy}")
+                stand_in = f"; {slot.stand_in}" if slot.stand_in else ""
+                lines.append(f"{slot.title}: {slot.path}{accuracy}{stand_in}")
             else:
                 lines.append(f"{slot.title}: {slot.problem}")
         return lines

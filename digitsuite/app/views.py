@@ -14,6 +14,7 @@ import json
 import numpy as np
 from PIL import Image
 
+from digitsuite.errors import DigitsuiteError
 from digitsuite.inference import runs
 
 COLORMAPS = {"maps": "inferno", "saliency": "hot", "filters": "RdBu_r"}  # as in layerviz
@@ -52,7 +53,8 @@ def info(session, max_upload_bytes):
     from digitsuite.visual import convdemo, layerviz
 
     models = [{"name": name, "title": slot.title, "available": slot.available,
-               "problem": slot.problem, "path": str(slot.path), "accuracy": slot.accuracy}
+               "problem": slot.problem, "path": str(slot.path), "accuracy": slot.accuracy,
+               "stand_in": slot.stand_in}
               for name, slot in ((n, session.slots[n]) for n in runs.MODELS)]
     cnn = None
     if session.analyser is not None:
@@ -61,10 +63,16 @@ def info(session, max_upload_bytes):
                            "description": layerviz.describe_layer(model.get_layer(name)),
                            "has_filters": name in session.analyser.filters}
                           for name in session.analyser.map_names],
+               "dense": [{"name": name, "units": int(model.get_layer(name).units),
+                          "activation": model.get_layer(name).activation.__name__}
+                         for name in session.analyser.dense_names],
+               "first_conv": session.analyser.filters_layer,
                "filters": {name: {"shape": list(f.shape),
                                   "values": np.round(f, 4).tolist()}
                            for name, f in session.analyser.filters.items()}}
     return {"models": models, "cnn": cnn, "colormaps": colormaps(),
+            "baselines_command": session.baselines_command(),
+            "reads_pages": session.page_reader is not None,
             "max_upload_bytes": max_upload_bytes,
             "kernels": {name: k.tolist() for name, k in convdemo.KERNELS.items()},
             "default_kernel": convdemo.SOBEL_X}
@@ -76,9 +84,18 @@ def _answer(probabilities):
             "confidence": round(float(p.max()), 4)}
 
 
+def _answer_margin(probabilities):
+    """The answer, its runner-up and the gap between their probabilities:
+    the doubt shown until the confidence is calibrated."""
+    p = np.asarray(probabilities, np.float64)
+    first, second = np.argsort(-p, kind="stable")[:2]
+    return {"second": int(second), "margin": round(float(p[first] - p[second]), 4)}
+
+
 def digit(session, image):
     """Every model's answer and the CNN's layers for one MNIST-style digit
-    (float (28, 28) in 0-1, from :func:`digitsuite.data.images.mnist_style`).
+    (float (28, 28) in 0-1, from :func:`digitsuite.data.images.mnist_style`):
+    conv and pool maps, the hidden dense layers' activations, the saliency.
 
     The digit is rounded to 8-bit pixels first, as MNIST's are, so all four
     models read exactly the pixels returned as ``input``.
@@ -86,10 +103,16 @@ def digit(session, image):
     pixels = np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8)  # (28, 28)
     answers = {name: _answer(session.predict(name, pixels[None])[0])
                for name in runs.MODELS if name != "cnn" and session.slots[name].available}
-    layers, saliency = [], None
+    layers, dense, saliency = [], [], None
     if session.analyser is not None:
         result = session.analyse(pixels)
-        answers["cnn"] = _answer(result["probabilities"])
+        answers["cnn"] = {**_answer(result["probabilities"]),
+                          **_answer_margin(result["probabilities"])}
+        for name, values in result["dense"].items():  # (units,)
+            low, high = min(0.0, float(values.min())), max(float(values.max()), 1e-6)
+            dense.append({"name": name, "units": int(values.size), "low": low, "high": high,
+                          "active": int((values > 0).sum()),
+                          "values": scaled_bytes(values, low, high)})
         for name, maps in result["maps"].items():  # (h, w, channels)
             low, high = min(0.0, float(maps.min())), max(float(maps.max()), 1e-6)
             strongest = np.argsort(-maps.mean(axis=(0, 1)), kind="stable")
@@ -100,7 +123,29 @@ def digit(session, image):
     models = [{"name": name, "title": session.slots[name].title, **answers[name]}
               for name in runs.MODELS if name in answers]
     return {"input": base64.b64encode(pixels.tobytes()).decode("ascii"), "models": models,
-            "layers": layers, "saliency": saliency}
+            "layers": layers, "dense": dense, "saliency": saliency}
+
+
+def convolution_step(session, pixels, channel, row=None, col=None):
+    """One output of the CNN's first convolution on a digit, worked out
+    number by number (:func:`digitsuite.visual.layerviz.convolution_step`).
+    ``pixels`` is the base64 28x28 ``input`` that :func:`digit` returned.
+    Raises DigitsuiteError (one line) for bad pixels, channel or position."""
+    from digitsuite.data.datasets import to_model_input
+    from digitsuite.visual import layerviz
+
+    try:
+        digit = np.frombuffer(base64.b64decode(pixels, validate=True), np.uint8)
+    except ValueError as exc:
+        raise DigitsuiteError("pixels: not base64") from exc
+    if digit.size != 28 * 28:
+        raise DigitsuiteError(f"pixels: {digit.size} bytes, not the 784 of a 28x28 digit")
+    layer = session.cnn.get_layer(session.analyser.filters_layer)
+    image = to_model_input(digit.reshape(1, 28, 28))[0, ..., 0]
+    try:
+        return layerviz.convolution_step(layer, image, channel, row, col)
+    except ValueError as exc:
+        raise DigitsuiteError(str(exc)) from exc
 
 
 def reading(reading, grey):

@@ -301,31 +301,49 @@ def shrink_to_work_size(ink, side=WORK_SIDE):
     """``ink`` cropped to its ink and, when that is larger than ``side``
     pixels, shrunk (area average) to fit it: the digit becomes 20x20, so
     thinning or thickening a photo's 1,000-pixel glyph at full size would
-    only cost time (erosion grows with the area times the footprint)."""
+    only cost time (erosion grows with the area times the footprint).
+
+    Returns ``(work, (x0, y0), scale)``: pixel (r, c) of ``work`` covers
+    pixel (y0 + r / scale, x0 + c / scale) of ``ink``.
+    """
     rows, cols = np.nonzero(ink > 0)
-    crop = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    # Room for thicken() to grow strokes outward, as it would on the whole picture.
+    pad = math.ceil(MNIST_STROKE * max(np.ptp(rows), np.ptp(cols))) + 1
+    top, left = max(0, rows.min() - pad), max(0, cols.min() - pad)
+    crop = ink[top:rows.max() + 1 + pad, left:cols.max() + 1 + pad]
+    origin = (int(left), int(top))
     height, width = crop.shape
     if max(height, width) <= side:
-        return crop
+        return crop, origin, 1.0
     scale = side / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))  # Pillow: (w, h)
-    return np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.BOX), np.float32)
+    work = np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.BOX), np.float32)
+    return work, origin, size[0] / width
 
 
 def mnist_style(ink):
     """Foreground image (ink 1, background 0, any size) -> MNIST-style digit.
+    See :func:`mnist_style_with_box`, which also says where the ink was."""
+    return mnist_style_with_box(ink)[0]
+
+
+def mnist_style_with_box(ink):
+    """Foreground image (ink 1, background 0, any size) -> (MNIST-style
+    digit, the crop it was made from as ``[x0, y0, x1, y1]`` in ``ink``'s
+    pixels, x1 and y1 exclusive).
 
     Drops specks, thins strokes that are very thick for their size (a
     marker) and thickens those that are thin (a fine pen), crops to the
     ink, scales the crop to fit 20x20 keeping its aspect ratio (Pillow's
     anti-aliased Lanczos resampling), scales the brightest pixel to 1, then
     shifts it in a 28x28 field so its centre of mass lands on pixel (14, 14),
-    as in MNIST. Returns float32 (28, 28) in 0-1.
+    as in MNIST. The digit is float32 (28, 28) in 0-1.
     """
     ink = remove_specks(np.asarray(ink, np.float32))
     if not (ink > 0).any():
         raise ImageError("found no ink to read; use a picture with a visible digit")
-    ink = thicken(thin(shrink_to_work_size(ink)))
+    ink, (x0, y0), work_scale = shrink_to_work_size(ink)
+    ink = thicken(thin(ink))
     rows, cols = np.nonzero(ink > 0)
     crop = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
     height, width = crop.shape
@@ -342,7 +360,10 @@ def mnist_style(ink):
     digit[top:top + size[1], left:left + size[0]] = small
     centre = np.array(ndimage.center_of_mass(digit))
     shift = np.round(MNIST_CENTRE - centre)  # whole pixels keep the edges crisp
-    return np.clip(ndimage.shift(digit, shift, order=0), 0.0, 1.0).astype(np.float32)
+    box = [x0 + math.floor(cols.min() / work_scale), y0 + math.floor(rows.min() / work_scale),
+           x0 + math.ceil((cols.max() + 1) / work_scale),
+           y0 + math.ceil((rows.max() + 1) / work_scale)]
+    return np.clip(ndimage.shift(digit, shift, order=0), 0.0, 1.0).astype(np.float32), box
 
 
 def load_digit(path, ink_dark=None):

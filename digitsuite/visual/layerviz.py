@@ -171,6 +171,49 @@ def analyse(model, image):
     return Analyser(model)(image)
 
 
+def convolution_step(layer, image, channel, row=None, col=None):
+    """One output value of a Conv2D ``layer`` on a one-channel ``image``
+    (float (h, w) in 0-1), worked out as a person would: the window of
+    input pixels under filter ``channel`` at output position (``row``,
+    ``col``), the weights, their nine (or k*k) products, the sum, the bias
+    and the activation. Without a position, the one whose output is
+    largest. Returns a dict of plain numbers and lists.
+
+    Raises ValueError for a layer that is not a stride-1 convolution of one
+    input channel, or a position or channel out of range.
+    """
+    config = layer.get_config()
+    kernel = np.asarray(layer.kernel, np.float64)  # (kh, kw, 1, filters)
+    kh, kw, inputs, filters = kernel.shape
+    if inputs != 1 or tuple(config["strides"]) != (1, 1) or \
+            tuple(config["dilation_rate"]) != (1, 1):
+        raise ValueError(f"{layer.name} is not a stride-1 convolution of one input channel")
+    if not 0 <= channel < filters:
+        raise ValueError(f"{layer.name} has filters 0 to {filters - 1}, not {channel}")
+    image = np.asarray(image, np.float64)
+    if config["padding"] == "same":  # zeros around, as Keras pads: the extra one after
+        top, left = (kh - 1) // 2, (kw - 1) // 2
+        image = np.pad(image, ((top, kh - 1 - top), (left, kw - 1 - left)))
+    weights = kernel[:, :, 0, channel]
+    bias = float(np.asarray(layer.bias)[channel]) if layer.use_bias else 0.0
+    windows = np.lib.stride_tricks.sliding_window_view(image, (kh, kw))  # (oh, ow, kh, kw)
+    if row is None or col is None:
+        totals = np.einsum("ijkl,kl->ij", windows, weights) + bias
+        row, col = (int(v) for v in np.unravel_index(np.argmax(totals), totals.shape))
+    height, width = windows.shape[:2]
+    if not (0 <= row < height and 0 <= col < width):
+        raise ValueError(f"{layer.name}'s maps are {height}x{width}; no position ({row}, {col})")
+    window = windows[row, col]
+    products = window * weights
+    total = float(products.sum()) + bias
+    output = float(np.asarray(layer.activation(np.array([total], np.float32)))[0])
+    return {"layer": layer.name, "channel": int(channel), "row": int(row), "col": int(col),
+            "out_shape": [int(height), int(width)], "padding": config["padding"],
+            "window": window.tolist(), "weights": weights.tolist(),
+            "products": products.tolist(), "sum": float(products.sum()), "bias": bias,
+            "total": total, "activation": layer.activation.__name__, "output": output}
+
+
 def percent(probability):
     """``probability`` as a percentage that never rounds a near-certainty up to 100%."""
     text = f"{probability:.2%}"

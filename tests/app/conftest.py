@@ -3,11 +3,10 @@ app on them in-process (TestClient) and live on a free port (for the
 browser and concurrent clients), and headless Chromium."""
 
 import pytest
-from fastapi.testclient import TestClient
 
 from digitsuite.app import server
 from digitsuite.app.session import Session
-from tests.app.pages import CHROMIUM, launch
+from tests.app.pages import CHROMIUM, PHONE, launch, local_client
 from tests.support import SAMPLE_DIR, run_script
 
 
@@ -31,7 +30,7 @@ def session(app_runs, reader_model):
 
 @pytest.fixture(scope="session")
 def client(session):
-    with TestClient(server.create_app(session), base_url="http://127.0.0.1") as test_client:
+    with local_client(server.create_app(session)) as test_client:
         yield test_client
 
 
@@ -52,19 +51,36 @@ def browser():
         yield chromium
 
 
-@pytest.fixture
-def page(browser, live_url):
-    """A fresh page of the app, loaded and ready; fails the test on any
-    script error or console error (the 4xx answers the tests ask for aside)."""
-    context = browser.new_context(viewport={"width": 1200, "height": 900},
-                                  accept_downloads=True)
+def open_page(browser, url, **context_args):
+    """A fresh page of the app at ``url``, loaded and ready, and the list
+    its script errors and console errors go to (the 4xx answers the tests
+    ask for aside)."""
+    context = browser.new_context(accept_downloads=True, **context_args)
     tab = context.new_page()
     problems = []
     tab.on("pageerror", lambda exc: problems.append(str(exc)))
     tab.on("console", lambda msg: problems.append(msg.text) if msg.type == "error"
            and not msg.text.startswith("Failed to load resource") else None)
-    tab.goto(live_url)
+    tab.goto(url)
     tab.wait_for_selector("body[data-ready=true]")
+    return tab, problems
+
+
+@pytest.fixture
+def page(browser, live_url):
+    """The app in a desktop browser window; fails the test on any script
+    or console error."""
+    tab, problems = open_page(browser, live_url, viewport={"width": 1200, "height": 900})
     yield tab
-    context.close()
+    tab.context.close()
+    assert not problems, problems
+
+
+@pytest.fixture
+def phone(browser, live_url):
+    """The app on a phone (390x844, touch); fails the test on any script or
+    console error."""
+    tab, problems = open_page(browser, live_url, **PHONE)
+    yield tab
+    tab.context.close()
     assert not problems, problems

@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from benchmarks.app_bench import drawings
@@ -24,6 +25,7 @@ from digitsuite.data import images
 from digitsuite.data.features import make_features
 from digitsuite.inference import predict, runs
 from digitsuite.visual import convdemo, layerviz
+from tests.app.pages import local_client
 from tests.support import ROOT, draw_seven, fails_with_one_line, run_script
 
 PAGE = ROOT / "sample_data" / "digits_page.png"
@@ -181,18 +183,80 @@ def test_a_body_without_length_is_cut_off_at_the_limit(live_url):
     assert "over the 10 MB limit" in one_line_error(response, 413)
 
 
-def test_without_models_the_app_says_how_to_train_them(tmp_path):
+def test_a_fresh_checkout_draws_with_the_shipped_reader_and_says_how_to_add_the_rest(tmp_path):
     runs_dir = tmp_path / "runs"
     session = Session(runs_dir)
-    client = TestClient(server.create_app(session), base_url="http://127.0.0.1")
-    for model in client.get("/api/info").json()["models"]:
-        assert not model["available"]
-        assert model["problem"].endswith(runs.train_command(model["name"], runs_dir))
-    error = one_line_error(post(client, "/api/digit", SEVEN), 409)
-    assert error.startswith("no trained model to answer with") and "train_cnn.py" in error
-    # Pages still read: with the reader model shipped in the repository.
+    client = local_client(server.create_app(session))
+    info = client.get("/api/info").json()
+    models = {model["name"]: model for model in info["models"]}
+    for name in OTHERS:
+        assert not models[name]["available"]
+        assert models[name]["problem"].endswith(runs.train_command(name, runs_dir))
+    assert info["baselines_command"] == f"python baselines.py --out-dir {runs_dir}"
+    cnn = models["cnn"]
+    assert cnn["available"] and cnn["title"] == "CNN (shipped reader)"
+    assert cnn["path"] == str(runs.READER_MODEL) and cnn["accuracy"] > 0.99
+    assert cnn["stand_in"].endswith(runs.train_command("cnn", runs_dir))
+    result = post(client, "/api/digit", SEVEN).json()
+    assert [m["name"] for m in result["models"]] == ["cnn"]
+    assert result["models"][0]["predicted"] == 7
+    assert [layer["name"] for layer in result["layers"]][0] == "conv1"
+    # Pages still read and the Learn tab works.
     assert post(client, "/api/read", PAGE.read_bytes(), PAGE.name).json()["reading"]["digits"]
     assert client.post("/api/conv", data={"kernel": "1 0 -1 1 0 -1 1 0 -1"}).status_code == 200
+    # With no reader either, a drawing gets a 409 naming the command.
+    bare = local_client(server.create_app(Session(runs_dir, reader=tmp_path / "none.keras")))
+    error = one_line_error(post(bare, "/api/digit", SEVEN), 409)
+    assert error.startswith("no trained model to answer with") and "train_cnn.py" in error
+
+
+def test_a_digit_comes_with_its_crop_its_dense_layers_and_its_margin(client, session):
+    picture = Image.new("L", (120, 90), 255)
+    picture.paste(Image.open(io.BytesIO(SEVEN)).convert("L").resize((30, 40)), (50, 20))
+    result = post(client, "/api/digit", png(picture)).json()
+    grey = images.decode_image(io.BytesIO(png(picture)), "x")
+    digit, box = images.mnist_style_with_box(images.to_foreground(grey))
+    assert result["crop"] == box and (result["width"], result["height"]) == (120, 90)
+    assert 48 <= box[0] < box[2] <= 82 and 18 <= box[1] < box[3] <= 62
+    expected = session.analyse(np.rint(digit * 255).astype(np.uint8))
+    assert [d["name"] for d in result["dense"]] == list(expected["dense"])
+    for layer in result["dense"]:
+        values = expected["dense"][layer["name"]]
+        shown = unpack(layer["values"], values.shape).astype(float)
+        scale = (values - layer["low"]) / (layer["high"] - layer["low"])
+        np.testing.assert_allclose(shown, 255 * scale, atol=1.01)
+        assert layer["active"] == int((values > 0).sum())
+    cnn = result["models"][-1]
+    ranked = np.argsort(cnn["probabilities"])[::-1]
+    assert cnn["second"] == ranked[1]
+    assert cnn["margin"] == pytest.approx(
+        cnn["probabilities"][ranked[0]] - cnn["probabilities"][ranked[1]], abs=2e-4)
+
+
+def test_a_convolution_step_on_the_digit_equals_the_feature_map(client, session):
+    result = post(client, "/api/digit", SEVEN).json()
+    pixels = unpack(result["input"], (28, 28))
+    first = session.analyser.filters_layer
+    maps = session.analyse(pixels)["maps"][first]  # (26, 26, filters)
+    step = client.post("/api/step", data={"pixels": result["input"], "channel": 3,
+                                          "row": 12, "col": 7}).json()
+    assert (step["row"], step["col"], step["out_shape"]) == (12, 7, list(maps.shape[:2]))
+    np.testing.assert_allclose(step["window"], pixels[12:15, 7:10] / 255, atol=1e-6)
+    np.testing.assert_allclose(step["weights"], session.analyser.filters[first][..., 3],
+                               atol=1e-6)
+    assert step["output"] == pytest.approx(float(maps[12, 7, 3]), abs=1e-5)
+    strongest = client.post("/api/step", data={"pixels": result["input"], "channel": 3}).json()
+    assert strongest["output"] == pytest.approx(float(maps[..., 3].max()), abs=1e-5)
+    for data, message in [
+            ({"pixels": "***", "channel": 0}, "pixels: not base64"),
+            ({"pixels": base64.b64encode(b"12").decode(), "channel": 0},
+             "pixels: 2 bytes, not the 784 of a 28x28 digit"),
+            ({"pixels": result["input"], "channel": 99}, f"{first} has filters 0 to"),
+            ({"pixels": result["input"], "channel": 0, "row": 26, "col": 0},
+             f"{first}'s maps are 26x26; no position (26, 0)"),
+            ({"pixels": result["input"], "channel": "x"}, "channel: Input should be")]:
+        status = 422 if data["channel"] == "x" else 400
+        assert one_line_error(client.post("/api/step", data=data), status).startswith(message)
 
 
 def test_a_corrupt_model_is_reported_and_the_others_answer(tmp_path, app_runs):
@@ -202,15 +266,34 @@ def test_a_corrupt_model_is_reported_and_the_others_answer(tmp_path, app_runs):
     (runs_dir / "rf" / "model.skops").write_bytes(b"not a model")
     cnn = tmp_path / "model.keras"
     cnn.write_bytes(b"not a model either")
-    client = TestClient(server.create_app(Session(runs_dir, model=cnn)), base_url="http://127.0.0.1")
+    client = local_client(server.create_app(Session(runs_dir, model=cnn)))
     problems = {m["name"]: m["problem"] for m in client.get("/api/info").json()["models"]}
     assert problems["lr"] is None
     assert "is not a skops model file" in problems["rf"]
     assert "not a .keras model (not a zip archive)" in problems["cnn"]
     result = post(client, "/api/digit", SEVEN).json()
     assert [m["name"] for m in result["models"]] == ["lr"] and result["layers"] == []
-    no_reader = TestClient(server.create_app(Session(runs_dir, model=cnn, reader=cnn)), base_url="http://127.0.0.1")
+    no_reader = local_client(server.create_app(Session(runs_dir, model=cnn, reader=cnn)))
     assert "no CNN to read with" in one_line_error(post(no_reader, "/api/read", SEVEN), 409)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pixels=st.binary(max_size=900), channel=st.integers(-5, 100),
+       position=st.one_of(st.none(), st.tuples(st.integers(-3, 40), st.integers(-3, 40))))
+def test_a_step_on_any_pixels_and_position_is_an_answer_or_one_error_line(
+        client, pixels, channel, position):
+    data = {"pixels": base64.b64encode(pixels).decode(), "channel": channel}
+    if position is not None:
+        data["row"], data["col"] = position
+    response = client.post("/api/step", data=data)
+    if response.status_code == 200:
+        step = response.json()
+        assert len(pixels) == 784 and 0 <= step["row"] < step["out_shape"][0]
+        assert step["output"] >= 0  # through the ReLU
+    else:  # 422 for an empty field, which the form parser reads as none
+        assert response.status_code in (400, 422)
+        one_line_error(response, response.status_code)
 
 
 def test_eight_clients_at_once_get_the_answers_of_one_at_a_time(live_url):
@@ -271,10 +354,12 @@ def test_app_py_starts_on_a_fresh_checkout_and_says_how_to_train(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=30)
-    assert lines[:4] == [f"{runs.TITLES[name]}: not trained yet (no "
+    assert lines[:3] == [f"{runs.TITLES[name]}: not trained yet (no "
                          f"{runs.model_path(runs_dir, name)}); train it with: "
-                         f"{runs.train_command(name, runs_dir)}" for name in runs.MODELS]
-    assert not any(model["available"] for model in info["models"])
+                         f"{runs.train_command(name, runs_dir)}" for name in OTHERS]
+    assert lines[3].startswith(f"CNN (shipped reader): {runs.READER_MODEL}, test accuracy ")
+    assert lines[3].endswith(f"train your own with: {runs.train_command('cnn', runs_dir)}")
+    assert [model["available"] for model in info["models"]] == [False, False, False, True]
     assert page.status_code == 200 and '<canvas id="pad"' in page.text
     assert "default-src 'self'" in page.headers["content-security-policy"]
 

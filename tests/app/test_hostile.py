@@ -8,11 +8,11 @@ import threading
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from starlette.exceptions import HTTPException
 
 from digitsuite.app import server
+from tests.app.pages import local_client
 from tests.support import draw_seven, kernel_texts, odd_pictures
 
 SEVEN_NAME = "seven.png"
@@ -50,7 +50,7 @@ def test_the_apps_own_host_names_are_answered(client, host):
 
 
 def test_listening_on_every_interface_answers_addresses_but_not_other_names(session):
-    client = TestClient(server.create_app(session, "0.0.0.0"), base_url="http://127.0.0.1")
+    client = local_client(server.create_app(session, "0.0.0.0"))
     assert client.get("/api/info", headers={"host": "192.168.1.20:8000"}).status_code == 200
     assert client.get("/api/info", headers={"host": "[fe80::1]:8000"}).status_code == 200
     assert client.get("/api/info", headers={"host": "rebound.evil.example"}).status_code == 400

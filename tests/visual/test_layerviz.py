@@ -48,3 +48,32 @@ def test_saliency_uses_class_scores(seed_model, sample_test_set):
     np.testing.assert_allclose(softmax, np.asarray(model(image))[0], atol=1e-6)
     heat = layerviz.saliency(model, image[0, ..., 0], 3)
     assert heat.shape == (28, 28) and heat.min() >= 0 and heat.max() == 1.0
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_a_convolution_step_adds_up_to_the_layers_own_output(padding):
+    from digitsuite.backend import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((28, 28, 1))
+    conv = keras.layers.Conv2D(4, 3, padding=padding, activation="relu", name="conv1")
+    model = keras.Model(inputs, conv(inputs))
+    conv.bias.assign(np.array([0.1, -0.2, 0.0, 0.3], np.float32))
+    image = np.random.default_rng(0).random((28, 28), dtype=np.float32)
+    maps = model.predict(image[None, ..., None], verbose=0)[0]  # (h, w, 4)
+    for channel, row, col in [(0, 0, 0), (1, 5, 17), (3, maps.shape[0] - 1, maps.shape[1] - 1)]:
+        step = layerviz.convolution_step(conv, image, channel, row, col)
+        assert np.asarray(step["window"]).shape == (3, 3)
+        np.testing.assert_allclose(np.asarray(step["window"]) * step["weights"],
+                                   step["products"])
+        assert step["total"] == pytest.approx(step["sum"] + step["bias"])
+        assert step["output"] == pytest.approx(max(0.0, step["total"]), abs=1e-6)
+        assert step["output"] == pytest.approx(float(maps[row, col, channel]), abs=1e-5)
+    strongest = layerviz.convolution_step(conv, image, 2)
+    assert (strongest["row"], strongest["col"]) == np.unravel_index(
+        np.argmax(maps[..., 2] - conv.bias.numpy()[2]), maps.shape[:2])
+    assert strongest["out_shape"] == list(maps.shape[:2])
+    with pytest.raises(ValueError, match="filters 0 to 3, not 4"):
+        layerviz.convolution_step(conv, image, 4)
+    with pytest.raises(ValueError, match="no position"):
+        layerviz.convolution_step(conv, image, 0, 40, 0)

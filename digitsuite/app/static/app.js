@@ -3,7 +3,7 @@
 "use strict";
 
 const SEND_SIDE = 140;   // the drawing is sent at this size (the server prepares it MNIST-style)
-const DEBOUNCE_MS = 40;  // wait this long after the pen moves before asking again
+const THROTTLE_MS = 100; // while the pen moves, ask at most this often; pen-up asks at once
 const PEN = 20;          // pen width on the 280-pixel pad
 const TOP_MAPS = 8;      // maps shown per layer until "all" is clicked
 
@@ -68,7 +68,13 @@ function selectTab(name) {
 const pad = $("pad");
 const ctx = pad.getContext("2d");
 const strokes = [];      // each a list of [x, y] in pad pixels
-let timer = null, busy = false, again = false;
+const small = el("canvas", { width: SEND_SIDE, height: SEND_SIDE });
+const sctx = small.getContext("2d");
+sctx.imageSmoothingQuality = "high";
+// Each change to the drawing gets the next version; an answer is shown only
+// when it is for a later version than the one on the page.
+let version = 0, sent = 0, shown = 0;
+let inFlight = 0, lastSend = -Infinity, timer = null;
 
 function paint() {
   ctx.fillStyle = "white";
@@ -97,51 +103,88 @@ function point(event) {
           (event.clientY - box.top) * pad.height / box.height];
 }
 
+function changed(now) {
+  version += 1;
+  pad.dataset.drawing = String(version);
+  paint();
+  ask(now);
+}
+
 pad.addEventListener("pointerdown", (event) => {
   event.preventDefault();
   pad.setPointerCapture(event.pointerId);
   strokes.push([point(event)]);
-  paint();
-  schedule();
+  changed(false);
 });
 pad.addEventListener("pointermove", (event) => {
   if (!pad.hasPointerCapture(event.pointerId)) return;
   const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
   for (const e of events.length ? events : [event]) strokes[strokes.length - 1].push(point(e));
-  paint();
-  schedule();
+  changed(false);
 });
 for (const type of ["pointerup", "pointercancel"]) {
   pad.addEventListener(type, (event) => {
     if (pad.hasPointerCapture(event.pointerId)) pad.releasePointerCapture(event.pointerId);
+    ask(true);
   });
 }
-$("undo").addEventListener("click", () => { strokes.pop(); paint(); schedule(); });
-$("clear").addEventListener("click", () => { strokes.length = 0; paint(); schedule(); });
+$("undo").addEventListener("click", () => { strokes.pop(); changed(true); });
+$("clear").addEventListener("click", () => { strokes.length = 0; changed(true); });
 
-function schedule() {
+function ask(now) {
+  // During a stroke: one request at a time, at most one per THROTTLE_MS.
+  // At pen-up (now): send the final drawing at once, even beside one in flight.
   clearTimeout(timer);
-  timer = setTimeout(sendDrawing, DEBOUNCE_MS);
+  timer = null;
+  if (version === sent) return;
+  if (!strokes.length) {
+    sent = shown = version;
+    resetDigitViews();
+    showError("draw-error", "");
+    $("digit-views").dataset.drawing = String(version);
+    return;
+  }
+  const wait = lastSend + THROTTLE_MS - performance.now();
+  if (!now && inFlight) return;  // the answer's arrival asks again
+  if (!now && wait > 0) { timer = setTimeout(() => ask(false), wait); return; }
+  sendDrawing();
+}
+
+function drawingPng() {
+  // toDataURL encodes now; toBlob waits for the browser's idle time, which
+  // in Chromium comes long after the pen has stopped.
+  sctx.fillStyle = "white";
+  sctx.fillRect(0, 0, SEND_SIDE, SEND_SIDE);
+  sctx.drawImage(pad, 0, 0, SEND_SIDE, SEND_SIDE);
+  const url = small.toDataURL("image/png");
+  return new Blob([bytes(url.slice(url.indexOf(",") + 1))], { type: "image/png" });
 }
 
 async function sendDrawing() {
-  if (busy) { again = true; return; }   // one request at a time; the latest drawing next
-  if (!strokes.length) { resetDigitViews(); return; }
-  busy = true;
-  const small = el("canvas", { width: SEND_SIDE, height: SEND_SIDE });
-  const sctx = small.getContext("2d");
-  sctx.imageSmoothingQuality = "high";
-  sctx.drawImage(pad, 0, 0, SEND_SIDE, SEND_SIDE);
-  const blob = await new Promise((resolve) => small.toBlob(resolve, "image/png"));
+  const mine = version;
+  sent = mine;
+  lastSend = performance.now();
+  inFlight += 1;
   const form = new FormData();
-  form.append("file", blob, "your drawing");
+  form.append("file", drawingPng(), "your drawing");
   try {
-    showDigit(await post("/api/digit", form));
+    const result = await post("/api/digit", form);
+    if (mine > shown) {
+      shown = mine;
+      showError("draw-error", "");
+      showDigit(result, "draw");
+      $("digit-views").dataset.drawing = String(mine);
+    }
   } catch (err) {
-    showError("digit-error", err.message);
+    if (mine > shown) {
+      shown = mine;
+      resetDigitViews();
+      showError("draw-error", err.message);
+      $("digit-views").dataset.drawing = String(mine);
+    }
   } finally {
-    busy = false;
-    if (again) { again = false; sendDrawing(); }
+    inFlight -= 1;
+    ask(false);
   }
 }
 
@@ -149,7 +192,7 @@ async function sendDrawing() {
 
 function resetDigitViews() {
   $("digit-views").hidden = true;
-  $("digit-error").hidden = true;
+  $("step-view").hidden = true;
 }
 
 function putPixels(canvas, width, height, data, lut, offset = 0) {
@@ -186,29 +229,56 @@ function spark(probabilities, top) {
   }));
 }
 
-function showDigit(result) {
-  showError("digit-error", "");
+function missingText(model) {
+  // One short line: how to add a model that is simply not trained yet; the
+  // loader's own message for one that is broken.
+  if (model.problem && model.problem.startsWith("not trained yet")) {
+    return model.name === "cnn" ? "not trained yet: python train_cnn.py"
+                                : `not trained yet: ${info.baselines_command}`;
+  }
+  return model.problem || "no answer";
+}
+
+let lastInput = null;    // base64 of the 28x28 input last shown
+
+function showDigit(result, where) {
   $("digit-views").hidden = false;
+  lastInput = result.input;
   const input = bytes(result.input);
   putPixels($("input28"), 28, 28, input, null);
   const answers = Object.fromEntries(result.models.map((m) => [m.name, m]));
   const rows = info.models.map((m) => {
     const a = answers[m.name];
+    const title = el("td", { text: m.title, title: m.stand_in || m.path });
     if (!a) {
-      return el("tr", { id: `model-${m.name}`, class: "off" }, el("td", { text: m.title }),
+      return el("tr", { id: `model-${m.name}`, class: "off" }, title,
                 el("td", { class: "answer", text: "–" }),
-                el("td", { colspan: 2, text: m.problem || "no answer" }));
+                el("td", { colspan: 2, text: missingText(m) }));
     }
-    return el("tr", { id: `model-${m.name}` }, el("td", { text: m.title }),
+    return el("tr", { id: `model-${m.name}` }, title,
               el("td", { class: "answer", text: a.predicted }),
               el("td", { text: percent(a.confidence) }),
               el("td", {}, spark(a.probabilities, a.predicted)));
   });
   $("models").tBodies[0].replaceChildren(...rows);
   const cnn = answers.cnn;
+  const about = info.models.find((m) => m.name === "cnn");
   $("cnn-answer").textContent = cnn ? `${cnn.predicted} (${percent(cnn.confidence)})`
-                                    : "not trained";
-  if (cnn) probabilityBars($("cnn-probs"), cnn.probabilities);
+                                    : missingText(about);
+  $("cnn-margin").replaceChildren();
+  $("cnn-probs").replaceChildren();
+  if (cnn) {
+    // Until the confidence is calibrated, the doubt shown is the gap to the runner-up.
+    const second = cnn.probabilities[cnn.second];
+    $("cnn-margin").className = cnn.margin < 0.5 ? "margin close" : "margin";
+    $("cnn-margin").append(`runner-up ${cnn.second} (${percent(second)}); top-2 margin ` +
+                           `${(100 * cnn.margin).toFixed(1)} points` +
+                           (cnn.margin < 0.5 ? ": a close call" : ""),
+                           ...(about.stand_in ? [el("br"), el("span", { class: "hint",
+                             text: "answered by the shipped reader CNN (models/reader/)" })]
+                                              : []));
+    probabilityBars($("cnn-probs"), cnn.probabilities);
+  }
   if (result.saliency) {
     const heat = bytes(result.saliency), mixed = new Uint8Array(28 * 28 * 3);
     for (let i = 0; i < 28 * 28; i++) {  // grey input under the 'hot' map, 55 % opaque
@@ -218,7 +288,44 @@ function showDigit(result) {
     }
     putRgb($("saliency"), 28, 28, mixed);
   }
+  $("crop-figure").hidden = where !== "upload";
+  $("digit-views").classList.toggle("with-crop", where === "upload");
   showLayers(result.layers);
+  showDense(result.dense, cnn);
+  if (!$("step-view").hidden && stepAt) showStep(stepAt.channel, stepAt.row, stepAt.col);
+}
+
+function showDense(dense, cnn) {
+  const blocks = (dense || []).map((layer) => {
+    const cols = layer.units >= 256 ? 32 : 16;
+    const rows = Math.ceil(layer.units / cols);
+    const values = new Uint8Array(rows * cols);
+    values.set(bytes(layer.values));
+    const canvas = el("canvas", { class: "units" });
+    putPixels(canvas, cols, rows, values, luts.maps);
+    canvas.style.width = `${16 * cols}px`;  // one unit: a 16-pixel square
+    const about = info.cnn.dense.find((d) => d.name === layer.name);
+    return el("figure", { class: "dense", id: `dense-${layer.name}` }, canvas,
+              el("figcaption", { text: `${layer.name}: ${layer.units} units` +
+                 (about ? ` (${about.activation})` : "") + `, ${layer.active} active; the ` +
+                 `strongest ${layer.high.toFixed(2)}` }));
+  });
+  if (cnn) {
+    const top = cnn.predicted;
+    const cells = cnn.probabilities.map((p, digit) => {
+      const cell = el("div", { class: digit === top ? "out top" : "out", "data-digit": digit },
+                      el("b", { text: digit }), el("span", { text: percent(p) }));
+      const [R, G, B] = luts.maps.subarray(3 * Math.round(255 * p), 3 * Math.round(255 * p) + 3);
+      cell.style.background = `rgb(${R},${G},${B})`;
+      cell.style.color = p > 0.5 ? "black" : "white";
+      return cell;
+    });
+    blocks.push(el("figure", { class: "dense", id: "outputs" },
+                   el("div", { class: "outputs" }, ...cells),
+                   el("figcaption", { text: "the ten outputs: the softmax of the last " +
+                                            "layer, one probability per digit" })));
+  }
+  $("dense").replaceChildren(...blocks);
 }
 
 function putRgb(canvas, width, height, rgb) {
@@ -294,6 +401,7 @@ function numberTable(rows, limit, shadeBorder = false) {
 
 function chooseMap(layerName, k) {
   chosen = { layer: layerName, map: k };
+  $("step-view").hidden = true;
   const view = $("filter-view");
   const layers = info.cnn.layers;
   const index = layers.findIndex((l) => l.name === layerName);
@@ -303,11 +411,18 @@ function chooseMap(layerName, k) {
     const limit = Math.max(1e-6, ...filters.values.flat(2).map(Math.abs));
     const inputs = index > 0 ? layers[index - 1].shape[2] : 1;
     const note = inputs > 1 ? `, shown as the mean over its ${inputs} input channels` : "";
-    view.replaceChildren(numberTable(values, limit), el("p", { text:
+    const text = el("div", {}, el("p", { text:
       `${layerName} map #${k} is this ${values.length}x${values[0].length} filter's response` +
       `${note}: each output pixel is the sum of the input patch times these weights ` +
       "(red adds where there is ink, blue subtracts), plus a bias, through the layer's " +
       "activation." }));
+    if (layerName === info.cnn.first_conv) {
+      const open = el("button", { type: "button", id: "step-open",
+                                  text: "Step through this filter on your digit ▸" });
+      open.addEventListener("click", () => showStep(k, null, null));
+      text.append(open);
+    }
+    view.replaceChildren(numberTable(values, limit), text);
   } else {
     const before = index > 0 ? layers[index - 1].name : "the input";
     view.replaceChildren(el("p", { text: `${layerName} map #${k} has no filter: it keeps the ` +
@@ -316,6 +431,116 @@ function chooseMap(layerName, k) {
   view.hidden = false;
   showLayers(lastLayers);
 }
+
+// ---------------------------------------------------------------- one convolution, step by step
+
+let stepAt = null;       // the /api/step answer shown
+const STEP_ZOOM = 8;     // screen pixels per digit pixel in the step view
+
+async function showStep(channel, row, col) {
+  if (!lastInput) return;
+  const form = new FormData();
+  form.append("pixels", lastInput);
+  form.append("channel", channel);
+  if (row !== null) { form.append("row", row); form.append("col", col); }
+  const view = $("step-view");
+  view.hidden = false;
+  try {
+    stepAt = await post("/api/step", form);
+    showError("step-error", "");
+    drawStep(stepAt);
+  } catch (err) {
+    showError("step-error", err.message);
+  }
+}
+
+function fixed(v) {
+  return (v < 0 ? "−" : "") + Math.abs(v).toFixed(2);
+}
+
+function drawStep(step) {
+  const [kh, kw] = [step.weights.length, step.weights[0].length];
+  const [oh, ow] = step.out_shape;
+  const pad = step.padding === "same" ? [(kh - 1) >> 1, (kw - 1) >> 1] : [0, 0];
+  $("step-title").textContent = `${step.layer} filter #${step.channel} on your digit, ` +
+    `one ${kh}x${kw} window at a time`;
+  // The digit, with the window: its top-left pixel is the output position
+  // (minus the zero padding of 'same').
+  const input = bytes(lastInput);
+  const canvas = $("step-input");
+  const c = canvas.getContext("2d");
+  c.imageSmoothingEnabled = false;
+  for (let i = 0; i < 28 * 28; i++) {
+    c.fillStyle = `rgb(${input[i]},${input[i]},${input[i]})`;
+    c.fillRect((i % 28) * STEP_ZOOM, Math.floor(i / 28) * STEP_ZOOM, STEP_ZOOM, STEP_ZOOM);
+  }
+  const top = step.row - pad[0], left = step.col - pad[1];
+  c.strokeStyle = "#e8710a";
+  c.lineWidth = 3;
+  c.strokeRect(left * STEP_ZOOM, top * STEP_ZOOM, kw * STEP_ZOOM, kh * STEP_ZOOM);
+  $("step-where").textContent = `window at row ${step.row}, column ${step.col} ` +
+    `(output ${oh}x${ow}; the input pixels are 0-1)`;
+  // The nine products, in the window's layout.
+  const limit = Math.max(1e-6, ...step.weights.flat().map(Math.abs));
+  $("step-products").replaceChildren(...step.window.map((row, r) => el("tr", {},
+    ...row.map((x, q) => {
+      const w = step.weights[r][q];
+      const k = Math.round(127.5 + 127.5 * Math.max(-1, Math.min(1, w / limit)));
+      const [R, G, B] = luts.filters.subarray(3 * k, 3 * k + 3);
+      const cell = el("td", {}, el("span", { text: `${fixed(x)} × ${fixed(w)}` }),
+                      el("b", { text: `= ${fixed(step.products[r][q])}` }));
+      cell.style.background = `rgb(${R},${G},${B})`;
+      cell.style.color = Math.abs(w) > 0.6 * limit ? "white" : "black";
+      return cell;
+    }))));
+  const act = step.activation === "relu" ? "ReLU: max(0, sum)" : step.activation;
+  $("step-sum").textContent = `sum of the ${kh * kw} products ${step.sum.toFixed(4)} ` +
+    `+ bias ${step.bias.toFixed(4)} = ${step.total.toFixed(4)} → ${act} → ` +
+    `${step.output.toFixed(4)}`;
+  // The feature map this filter makes, the position marked.
+  const layer = lastLayers.find((l) => l.name === step.layer);
+  const map = $("step-map");
+  if (layer) {
+    const [h, w] = layer.shape;
+    const small = el("canvas");
+    putPixels(small, w, h, bytes(layer.maps), luts.maps, step.channel * h * w);
+    map.width = w * STEP_ZOOM;
+    map.height = h * STEP_ZOOM;
+    const m = map.getContext("2d");
+    m.imageSmoothingEnabled = false;
+    m.drawImage(small, 0, 0, map.width, map.height);
+    m.strokeStyle = "#4c9be8";
+    m.lineWidth = 3;
+    m.strokeRect(step.col * STEP_ZOOM, step.row * STEP_ZOOM, STEP_ZOOM, STEP_ZOOM);
+    $("step-map-caption").textContent = `${step.layer} map #${step.channel}: this ` +
+      `window's output is the marked pixel (bright = strong, the layer's scale)`;
+  }
+}
+
+function stepBy(delta) {
+  if (!stepAt) return;
+  const [oh, ow] = stepAt.out_shape;
+  const index = (stepAt.row * ow + stepAt.col + delta + oh * ow) % (oh * ow);
+  showStep(stepAt.channel, Math.floor(index / ow), index % ow);
+}
+
+$("step-prev").addEventListener("click", () => stepBy(-1));
+$("step-next").addEventListener("click", () => stepBy(1));
+$("step-strongest").addEventListener("click", () => {
+  if (stepAt) showStep(stepAt.channel, null, null);
+});
+$("step-input").addEventListener("click", (event) => {
+  if (!stepAt) return;
+  const box = $("step-input").getBoundingClientRect();
+  const [kh, kw] = [stepAt.weights.length, stepAt.weights[0].length];
+  const [oh, ow] = stepAt.out_shape;
+  const pad = stepAt.padding === "same" ? [(kh - 1) >> 1, (kw - 1) >> 1] : [0, 0];
+  // The clicked pixel becomes the window's centre.
+  const x = Math.floor((event.clientX - box.left) / box.width * 28);
+  const y = Math.floor((event.clientY - box.top) / box.height * 28);
+  const clamp = (v, n) => Math.max(0, Math.min(n - 1, v));
+  showStep(stepAt.channel, clamp(y - (kh >> 1) + pad[0], oh), clamp(x - (kw >> 1) + pad[1], ow));
+});
 
 // ---------------------------------------------------------------- upload
 
@@ -335,7 +560,11 @@ $("file").addEventListener("change", (e) => {
   e.target.value = "";
 });
 
+let lastFile = null, uploads = 0;  // the file shown, and how many were sent
+
 async function upload(file) {
+  lastFile = file;
+  const ticket = ++uploads;  // a later upload (or mode) replaces this one's answer
   showError("upload-error", "");
   $("read-view").hidden = true;
   resetDigitViews();
@@ -344,15 +573,74 @@ async function upload(file) {
       `${(info.max_upload_bytes / 1e6).toFixed(0)} MB limit; shrink the picture or save it as JPEG`);
     return;
   }
+  const mode = $("mode-digit").checked ? "digit" : "read";
+  $("upload-busy-text").textContent = `reading ${file.name}…`;
+  const preview = $("upload-preview");
+  preview.hidden = false;
+  preview.onerror = () => { preview.hidden = true; };  // a format the browser cannot show
+  preview.src = URL.createObjectURL(file);
+  preview.onload = () => URL.revokeObjectURL(preview.src);
+  $("upload-busy").hidden = false;
   const form = new FormData();
   form.append("file", file, file.name);
-  const mode = $("mode-digit").checked ? "digit" : "read";
   try {
     const result = await post(mode === "digit" ? "/api/digit" : "/api/read", form);
-    if (mode === "digit") showDigit(result); else showReading(result, file);
+    if (ticket !== uploads) return;
+    if (mode === "digit") {
+      showDigit(result, "upload");
+      showCrop(result, file);
+    } else {
+      showReading(result, file);
+    }
   } catch (err) {
-    showError("upload-error", err.message);
+    if (ticket === uploads) showError("upload-error", err.message);
+  } finally {
+    if (ticket === uploads) $("upload-busy").hidden = true;
   }
+}
+
+for (const id of ["mode-read", "mode-digit"]) {
+  $(id).addEventListener("change", () => { if (lastFile) upload(lastFile); });
+}
+
+function drawPicture(file, canvas, width, height, maxSide, then) {
+  // The user's file on ``canvas`` at the scale of the server's width x height,
+  // shrunk to fit maxSide = [width, height].
+  const scale = Math.min(1, maxSide[0] / width, maxSide[1] / height);
+  canvas.width = Math.round(width * scale);
+  canvas.height = Math.round(height * scale);
+  const c = canvas.getContext("2d");
+  const picture = new Image();
+  const url = URL.createObjectURL(file);
+  const draw = (ok) => {
+    c.fillStyle = "#ddd";
+    c.fillRect(0, 0, canvas.width, canvas.height);
+    if (ok) c.drawImage(picture, 0, 0, canvas.width, canvas.height);
+    URL.revokeObjectURL(url);
+    then(c, scale);
+  };
+  picture.onload = () => draw(true);
+  picture.onerror = () => draw(false);  // a format the browser cannot show: boxes only
+  picture.src = url;
+}
+
+function showCrop(result, file) {
+  drawPicture(file, $("digit-crop"), result.width, result.height, [280, 280], (c, scale) => {
+    const [x0, y0, x1, y1] = result.crop.map((v) => v * scale);
+    c.strokeStyle = "#e8710a";
+    c.lineWidth = 3;
+    c.strokeRect(x0, y0, x1 - x0, y1 - y0);
+  });
+}
+
+function labelBox(box, size, width, canvasWidth, canvasHeight) {
+  // Where a box's label goes: above the box, or inside its top when the box
+  // touches the picture's top; never past the picture's edges. [x, y, w, h]
+  const [x0, y0] = box;
+  const h = size + 4;
+  const y = y0 - h >= 0 ? y0 - h : Math.max(0, Math.min(y0, canvasHeight - h));
+  const x = Math.max(0, Math.min(x0, canvasWidth - width));
+  return [x, y, width, h];
 }
 
 let lastJson = null;
@@ -364,17 +652,7 @@ function showReading(result, file) {
   $("read-text").rows = Math.max(2, result.reading.lines.length);
   $("read-report").textContent = result.report;
   $("read-view").hidden = false;
-  const picture = new Image();
-  const url = URL.createObjectURL(file);
-  const draw = (ok) => {
-    const canvas = $("page");
-    const scale = Math.min(1, 900 / result.width);
-    canvas.width = Math.round(result.width * scale);
-    canvas.height = Math.round(result.height * scale);
-    const c = canvas.getContext("2d");
-    c.fillStyle = "#ddd";
-    c.fillRect(0, 0, canvas.width, canvas.height);
-    if (ok) c.drawImage(picture, 0, 0, canvas.width, canvas.height);
+  drawPicture(file, $("page"), result.width, result.height, [900, Infinity], (c, scale) => {
     for (const d of result.reading.digits) {
       const [x0, y0, x1, y1] = d.box.map((v) => v * scale);
       const colour = d.unsure ? "#e8710a" : "#1e8e3e";
@@ -384,17 +662,14 @@ function showReading(result, file) {
       const label = d.unsure ? `?${d.top2[0][0]}/${d.top2[1][0]}` : String(d.digit);
       const size = Math.max(11, Math.min(26, 0.45 * (y1 - y0)));
       c.font = `bold ${size}px system-ui, sans-serif`;
-      const width = c.measureText(label).width + 6;
+      const [x, y, w, h] = labelBox([x0, y0], size, c.measureText(label).width + 6,
+                                    c.canvas.width, c.canvas.height);
       c.fillStyle = colour;
-      c.fillRect(x0, y0 - size - 4, width, size + 4);
+      c.fillRect(x, y, w, h);
       c.fillStyle = "white";
-      c.fillText(label, x0 + 3, y0 - 5);
+      c.fillText(label, x + 3, y + size - 1);
     }
-    URL.revokeObjectURL(url);
-  };
-  picture.onload = () => draw(true);
-  picture.onerror = () => draw(false);  // a format the browser cannot show: boxes only
-  picture.src = url;
+  });
 }
 
 $("copy-text").addEventListener("click", async () => {
@@ -485,13 +760,39 @@ $("conv-photo").addEventListener("click", () => { convFile = null; runConv(); })
 
 // ---------------------------------------------------------------- start
 
+function names(list) {
+  return list.length < 2 ? list.join("") :
+    `${list.slice(0, -1).join(", ")} and ${list[list.length - 1]}`;
+}
+
 function showModels() {
-  const parts = info.models.map((m) => m.available
-    ? el("span", { text: `${m.title} ✓` })
-    : el("span", { class: "missing", text: `${m.title}: ${m.problem}` }));
+  // What works now first, then one short line per thing to add or fix.
+  const cnn = info.models.find((m) => m.name === "cnn");
+  const ready = info.models.filter((m) => m.available);
+  const untrained = info.models.filter((m) => !m.available &&
+                                               m.problem.startsWith("not trained yet"));
+  const broken = info.models.filter((m) => !m.available && !untrained.includes(m));
+  const lower = (m) => (m.name === "cnn" ? m.title : m.title.toLowerCase());
+  const answering = cnn.stand_in ? "the shipped reader CNN" :
+    ready.length === 4 ? "all four models" : names(ready.map(lower));
+  const works = [ready.length ? `Draw (answered by ${answering})` : null,
+                 info.reads_pages ? "Upload" : null, "Learn"].filter(Boolean);
   const status = $("model-status");
-  status.replaceChildren();
-  parts.forEach((part, i) => status.append(...(i ? [" · ", part] : [part])));
+  status.replaceChildren(el("span", { id: "status-works",
+                                      text: `Works now: ${works.join(" · ")}.` }));
+  const others = untrained.filter((m) => m.name !== "cnn");
+  if (others.length) {
+    status.append(" ", el("span", { id: "status-add" },
+      `Add ${names(others.map(lower))} with `, el("code", { text: info.baselines_command }),
+      "."));
+  }
+  if (untrained.some((m) => m.name === "cnn")) {
+    status.append(" ", el("span", { text: "Train the CNN with " },
+                          el("code", { text: "python train_cnn.py" }), "."));
+  }
+  for (const m of broken) {
+    status.append(" ", el("span", { class: "missing", text: `${m.title}: ${m.problem}` }));
+  }
 }
 
 async function start() {
