@@ -71,7 +71,7 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 # images.MAX_DECODE_BYTES and one core: this many at once, the rest wait.
 HEAVY_AT_ONCE = 2
 HEAVY_WAIT_SECONDS = 30
-LIGHT_UPLOAD_BYTES = 256 * 1024  # a drawing from the page is a few KB
+LIGHT_DECODE_BYTES = 4_000_000  # a drawing from the page takes a few KB to decode
 
 
 class UploadLimit:
@@ -220,12 +220,9 @@ class HeavySlots:
             return_freed_memory()
 
 
-def is_heavy(file):
-    """True for an upload larger than a drawing from the page."""
-    file.file.seek(0, io.SEEK_END)
-    size = file.file.tell()
-    file.file.seek(0)
-    return size > LIGHT_UPLOAD_BYTES
+def is_heavy(file, max_side):
+    """True for an upload that takes more memory to decode than a drawing."""
+    return images.decode_cost(file.file, max_side) > LIGHT_DECODE_BYTES
 
 
 def _libc():
@@ -306,7 +303,7 @@ def create_app(session, host="127.0.0.1"):
         if not any(slot.available for slot in session.slots.values()):
             raise HTTPException(409, "no trained model to answer with: "
                                      + session.slots["cnn"].problem)
-        with heavy.held(is_heavy(file)):
+        with heavy.held(is_heavy(file, DIGIT_MAX_SIDE)):
             grey, name = decode(file, DIGIT_MAX_SIDE)
             try:
                 prepared, crop = images.mnist_style_with_box(images.to_foreground(grey))

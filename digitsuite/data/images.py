@@ -146,6 +146,24 @@ def decode_bytes(size, mode):
     return size[0] * size[1] * per_pixel * copies
 
 
+def decode_cost(file, max_side=None):
+    """Bytes that decoding the picture in open binary ``file`` would take
+    (:func:`decode_bytes`, at JPEG's reduced scale for ``max_side``), read
+    from its header alone; 0 for a file that is not a picture this suite
+    reads (decoding it will say why). The file is rewound."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(file, formats=FORMATS) as img:
+                if max_side and img.format in ("JPEG", "MPO"):
+                    img.draft("L", _shrunk(img.size, max_side))
+                return decode_bytes(img.size, img.mode)
+    except Exception:  # anything Pillow raises on a bad header: not a picture
+        return 0
+    finally:
+        file.seek(0)
+
+
 def _check_memory(img, name):
     need = decode_bytes(img.size, img.mode)
     if need > MAX_DECODE_BYTES:

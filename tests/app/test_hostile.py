@@ -154,3 +154,18 @@ def test_any_kernel_text_gets_an_answer_or_one_4xx_line(client, kernel):
 def test_a_live_server_refuses_a_rebound_host(live_url):
     response = httpx.get(live_url + "api/info", headers={"host": "attacker.example"})
     assert response.status_code == 400
+
+
+def test_a_large_picture_is_heavy_whatever_its_file_size(seven):
+    from PIL import Image
+    from starlette.datastructures import UploadFile
+
+    def as_upload(data):
+        return UploadFile(io.BytesIO(data), filename="x.png")
+
+    big = io.BytesIO()
+    Image.new("RGBA", (3000, 3000), "white").save(big, "PNG")  # a few KB of file
+    assert len(big.getvalue()) < 100_000
+    assert server.is_heavy(as_upload(big.getvalue()), server.DIGIT_MAX_SIDE)
+    assert not server.is_heavy(as_upload(seven), server.DIGIT_MAX_SIDE)
+    assert not server.is_heavy(as_upload(b"not a picture"), server.DIGIT_MAX_SIDE)

@@ -177,6 +177,28 @@ def test_one_bad_file_does_not_stop_the_others(tmp_path, capsys, reader_model, s
     assert "no image file at" in errors[1]
 
 
+def test_the_reader_failing_on_one_image_keeps_the_others_output(tmp_path, capsys,
+                                                                   reader_model, strip_digits,
+                                                                   monkeypatch):
+    first, second = (compose(tmp_path / name, strip_digits) for name in ("a.png", "b.png"))
+    real = reader.read_page
+
+    def fails_on_the_first(model, grey, *args):
+        if fails_on_the_first.calls == 0:
+            fails_on_the_first.calls += 1
+            raise TypeError("something the reader did not expect")
+        return real(model, grey, *args)
+
+    fails_on_the_first.calls = 0
+    monkeypatch.setattr(reader, "read_page", fails_on_the_first)
+    readings, errors, code = read(capsys, reader_model, first, second)
+    assert code == 1
+    assert [r["file"] for r in readings] == [str(second)]
+    assert errors == [f"error: {first}: the reader failed on this image (TypeError: something "
+                      "the reader did not expect); the other images are still read, and "
+                      "--debug shows the traceback"]
+
+
 def test_missing_model_and_usage_errors(tmp_path, capsys, strip_digits):
     strip = compose(tmp_path / "strip.png", strip_digits)
     with pytest.raises(SystemExit) as info:
