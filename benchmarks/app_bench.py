@@ -192,11 +192,12 @@ def main(args):
     import os
     import time
 
+    from benchmarks import write_results
     from benchmarks.perf import machine
     from digitsuite.app import server
     from digitsuite.app.session import Session
     from digitsuite.backend import tf
-    from digitsuite.fileio import prepare_out_dir, write_json, write_text
+    from digitsuite.fileio import prepare_out_dir
 
     requests = DRY_RUN_REQUESTS if args.dry_run else args.requests
     drawings_count = min(args.drawings, DRY_RUN_DRAWINGS) if args.dry_run else args.drawings
@@ -232,9 +233,7 @@ def main(args):
         "levels": levels, "pen_up": pen_up}
     out_dir = prepare_out_dir(args.out_dir)
     stem = f"{date}-app" + ("-dry-run" if args.dry_run else "")
-    write_json(out_dir / f"{stem}.json", results)
-    write_text(out_dir / f"{stem}.md", report(results))
-    print(f"wrote {out_dir / stem}.json and .md")
+    write_results(out_dir, stem, results, report(results))
     return results
 
 

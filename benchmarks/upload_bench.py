@@ -161,15 +161,14 @@ def report(result):
 def main(args):
     import tempfile
 
-    from digitsuite.fileio import prepare_out_dir, write_json, write_text
+    from benchmarks import write_results
+    from digitsuite.fileio import prepare_out_dir
 
     out_dir = prepare_out_dir(args.out_dir)
     with tempfile.TemporaryDirectory() as runs_dir:  # no runs: the shipped reader answers
         result = run(args, runs_dir)
     stem = f"{result['date']}-upload-memory" + ("-dry-run" if args.dry_run else "")
-    write_json(out_dir / f"{stem}.json", result)
-    write_text(out_dir / f"{stem}.md", report(result))
-    print(f"wrote {out_dir / stem}.json and .md")
+    write_results(out_dir, stem, result, report(result))
     return result
 
 

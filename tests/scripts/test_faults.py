@@ -268,21 +268,27 @@ def test_a_second_run_into_a_held_folder_stops_at_once_naming_the_first(tiny, tm
     assert not (out / fileio.LOCK_FILE).exists()
 
 
-def test_full_disk_during_training_is_one_line_and_keeps_the_checkpoint(tiny, tmp_path,
-                                                                         monkeypatch, capsys):
-    """The second epoch's checkpoint meets a full disk: one line naming the
-    file, the first epoch's checkpoint kept for --resume."""
-    out = tmp_path / "run"
+def fill_the_disk_at(monkeypatch, epoch_prefix):
+    """From the checkpoint file whose name starts with ``epoch_prefix`` on,
+    each one meets a full disk after writing part of itself."""
     real = training._save_arrays
 
-    def full_at_second_epoch(path, arrays):
-        if path.name.startswith("epoch002"):
+    def full(path, arrays):
+        if path.name.startswith(epoch_prefix):
             with fileio.atomic_path(path) as tmp:
                 tmp.write_bytes(b"x" * 3000)
                 raise OSError(28, "No space left on device")
         real(path, arrays)
 
-    monkeypatch.setattr(training, "_save_arrays", full_at_second_epoch)
+    monkeypatch.setattr(training, "_save_arrays", full)
+
+
+def test_full_disk_during_training_is_one_line_and_keeps_the_checkpoint(tiny, tmp_path,
+                                                                         monkeypatch, capsys):
+    """The second epoch's checkpoint meets a full disk: one line naming the
+    file, the first epoch's checkpoint kept for --resume."""
+    out = tmp_path / "run"
+    fill_the_disk_at(monkeypatch, "epoch002")
     err = fails_with_one_line(capsys, "train_cnn", [*train_argv(tiny), "--out-dir", out])
     assert err.startswith(f"error: cannot write {out / 'checkpoint' / 'epoch002.rng.npz'}: "
                           "the disk is full (")
@@ -299,16 +305,7 @@ def test_full_disk_at_the_first_checkpoint_leaves_nothing_it_cannot_use(tiny, tm
     """epoch001.keras is written, then the disk fills: no state.json could name
     it, so no checkpoint is left to hold the space (and nothing to resume)."""
     out = tmp_path / "run"
-    real = training._save_arrays
-
-    def full_at_first_epoch(path, arrays):
-        if path.name.startswith("epoch001"):
-            with fileio.atomic_path(path) as tmp:
-                tmp.write_bytes(b"x" * 3000)
-                raise OSError(28, "No space left on device")
-        real(path, arrays)
-
-    monkeypatch.setattr(training, "_save_arrays", full_at_first_epoch)
+    fill_the_disk_at(monkeypatch, "epoch001")
     err = fails_with_one_line(capsys, "train_cnn", [*train_argv(tiny), "--out-dir", out])
     assert err.startswith(f"error: cannot write {out / 'checkpoint' / 'epoch001.rng.npz'}: "
                           "the disk is full (")
