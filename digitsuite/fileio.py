@@ -104,7 +104,8 @@ def atomic_path(path):
     done = False
     # Whatever has this name is not a live writer's (the pid is ours): a
     # symlink planted here must not be written through.
-    tmp.unlink(missing_ok=True)
+    if os.path.lexists(tmp):
+        tmp.unlink()
     try:
         yield tmp
         if staged:
