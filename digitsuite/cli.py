@@ -10,6 +10,7 @@ from pathlib import Path
 
 from digitsuite.data.datasets import DRY_RUN_SIZES
 from digitsuite.errors import DigitsuiteError
+from digitsuite.precision import PRECISIONS
 
 DRY_RUN_TRAIN, DRY_RUN_TEST = DRY_RUN_SIZES
 
@@ -143,6 +144,12 @@ def add_keras_training_args(parser, learning_rate, model="", epochs=40, augment=
                              "stronger, with the blur, elastic wobble, binarised ink and "
                              "low resolution of real pages (train_reader.py's); 'none': "
                              f"train on the images as they are (default: {augment})")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help=f"{model}arithmetic of training: 'bfloat16' computes in "
+                             "bfloat16 with float32 weights, 'float32' in float32; 'auto': "
+                             "bfloat16 where the CPU (AMX or AVX512-BF16) or GPU does it "
+                             "natively and a short probe finds it faster, else float32; "
+                             "config.json records the choice and why (default: auto)")
     parser.add_argument("--tensorboard", type=Path, nargs="?", const=TENSORBOARD_UNDER_OUT_DIR,
                         default=None,
                         metavar="DIR",
