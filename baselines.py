@@ -58,7 +58,8 @@ def train_one(name, args, splits, resume):
             epochs=1 if args.dry_run else args.epochs, batch_size=args.batch_size,
             learning_rate=args.learning_rate, dropout=args.dropout, seed=args.seed,
             augment=args.augment, label_smoothing=args.label_smoothing, resume=resume,
-            precision=args.precision, tensorboard=cli.tensorboard_dir(args, out_dir),
+            ema_steps=args.ema_steps, precision=args.precision,
+            tensorboard=cli.tensorboard_dir(args, out_dir),
             resume_command=f"python baselines.py --models dense --resume "
                            f"--out-dir {args.out_dir}")
     estimator = (build_logistic_regression(seed=args.seed, C=args.lr_c) if name == "lr"

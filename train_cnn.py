@@ -55,7 +55,7 @@ def main(args):
         epochs=1 if args.dry_run else args.epochs, batch_size=args.batch_size,
         learning_rate=args.learning_rate, dropout=args.dropout, seed=args.seed,
         augment=args.augment, label_smoothing=args.label_smoothing, resume=resume,
-        precision=args.precision,
+        ema_steps=args.ema_steps, precision=args.precision,
         strategy=strategy, title="Seed CNN", tensorboard=cli.tensorboard_dir(args, args.out_dir),
         resume_command=f"python train_cnn.py --resume --out-dir {args.out_dir}")
     print(f"test accuracy: {metrics['test_accuracy']:.2%} "

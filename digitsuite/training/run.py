@@ -59,8 +59,9 @@ def _scope(strategy):
 
 
 def train_keras(name, build, *, splits, out_dir, settings, epochs, batch_size, learning_rate,
-                dropout, seed, augment, label_smoothing, resume=None, strategy=None,
-                resume_command, title=None, tensorboard=None, precision="auto"):
+                dropout, seed, augment, label_smoothing, ema_steps=0, resume=None,
+                strategy=None, resume_command, title=None, tensorboard=None,
+                precision="auto"):
     """Build (or resume) Keras model ``name`` with ``build`` and train it; write its run.
 
     ``splits`` is :func:`digitsuite.data.datasets.load_splits`' result;
@@ -91,7 +92,8 @@ def train_keras(name, build, *, splits, out_dir, settings, epochs, batch_size, l
                      else build(num_classes=len(dataset.class_names), dropout=dropout))
             result = fit(model, train, val, epochs=epochs, batch_size=batch_size,
                          learning_rate=learning_rate, seed=seed, policy=policy,
-                         label_smoothing=label_smoothing, checkpoint_dir=checkpoints,
+                         label_smoothing=label_smoothing, ema_steps=ema_steps,
+                         checkpoint_dir=checkpoints,
                          resume_state=resume.state if resume is not None else None,
                          run_args=settings, callbacks=callbacks,
                          verbose=1 if sys.stdout.isatty() else 2)
