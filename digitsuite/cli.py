@@ -115,13 +115,13 @@ def default_of(function, parameter):
 TENSORBOARD_UNDER_OUT_DIR = Path("tensorboard")
 
 
-def add_keras_training_args(parser, learning_rate, model="", epochs=40, augment="auto"):
+def add_keras_training_args(parser, learning_rate, model="", epochs=40, augment="auto",
+                            ema_steps=0):
     """The flags of the Keras training recipe (:func:`digitsuite.training.loop.fit`).
 
     ``model`` starts each help text (e.g. ``"dense net: "``) in scripts that
     train more than one kind of model.
     """
-    from digitsuite.training.loop import EMA_STEPS
     from models import build_cnn
 
     dropout = default_of(build_cnn, "dropout")
@@ -145,10 +145,10 @@ def add_keras_training_args(parser, learning_rate, model="", epochs=40, augment=
                              "stronger, with the blur, elastic wobble, binarised ink and "
                              "low resolution of real pages (train_reader.py's); 'none': "
                              f"train on the images as they are (default: {augment})")
-    parser.add_argument("--ema-steps", type=non_negative_int, default=EMA_STEPS,
+    parser.add_argument("--ema-steps", type=non_negative_int, default=ema_steps,
                         help=f"{model}validate, keep and save a moving average of the "
                              "weights over about this many steps (at most a tenth of the "
-                             f"run); 0: the weights themselves (default: {EMA_STEPS})")
+                             f"run); 0: the weights themselves (default: {ema_steps})")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help=f"{model}arithmetic of training: 'bfloat16' computes in "
                              "bfloat16 with float32 weights, 'float32' in float32; 'auto': "

@@ -3,8 +3,9 @@
 The recipe: a seeded input pipeline that gathers each batch from the uint8
 images kept in memory and augments the whole batch at once; Adam with a
 linear warm-up and cosine decay of the learning rate; cross-entropy against
-one-hot labels, smoothed where the dataset gains from it; and the epoch with
-the best validation accuracy kept at the end. The seed CNN takes an
+one-hot labels, smoothed where the dataset gains from it; optionally a
+moving average of the weights, which is what validation sees; and the epoch
+with the best validation accuracy kept at the end. The seed CNN takes an
 equivalent, cheaper step than Keras' own (:mod:`digitsuite.training.trainstep`), and
 ``fit`` runs eight steps per call into TensorFlow.
 """
@@ -40,12 +41,12 @@ def label_smoothing_for(setting, dataset):
 # docs/performance.md gives the measured gain.
 STEPS_PER_EXECUTION = 8
 
-# Validation, the kept epoch and the saved model use an exponential moving
-# average of the weights over about this many steps (--ema-steps): the
-# average of nearby points of the descent generalises better than its last
-# point. Capped at a tenth of the run so that short runs average their own
-# weights, not their first ones. docs/training-recipe.md has the choice.
-EMA_STEPS = 0
+# train_cnn.py validates, keeps and saves an exponential moving average of
+# the weights over about this many steps (--ema-steps): the average of
+# nearby points of the descent generalised better on validation than its
+# last point. Capped at a tenth of the run so that short runs average their
+# own weights, not their first ones. docs/training-recipe.md has the choice.
+EMA_STEPS = 1000
 
 
 def ema_momentum(ema_steps, total_steps):

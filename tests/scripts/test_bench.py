@@ -25,9 +25,9 @@ def test_dry_run_writes_figures_computed_from_its_measurements(tmp_path):
         race["suite"]["target_reached_at"]["seconds"]
         / race["reference"]["target_reached_at"]["seconds"])
     assert saved["time_to_target_relation"] == "="
-    # One epoch each (the dry run's cap), the suite on the default 40-epoch schedule.
+    # One epoch each (the dry run's cap), the suite on the default 24-epoch schedule.
     assert [race[side]["stopped_by"] for side in ("reference", "suite")] == ["target"] * 2
-    assert len(race["suite"]["epoch_seconds"]) == 1 and saved["suite_recipe"]["epochs"] == 40
+    assert len(race["suite"]["epoch_seconds"]) == 1 and saved["suite_recipe"]["epochs"] == 24
     assert saved["caps"]["max_epochs"] == 1 and "1 epoch" in saved["caps"]["text"]
     for side in ("reference", "suite"):
         assert infer[side]["images_per_second"] == pytest.approx(
