@@ -688,6 +688,8 @@ def run_all(dataset, train, val, test, baseline_train, *, recipe, target, caps,
     import datetime
     import tempfile
 
+    from digitsuite import precision
+
     machine_info = machine()
     load = {"before": load_snapshot()}
     counters = cpu_counters()
@@ -704,6 +706,8 @@ def run_all(dataset, train, val, test, baseline_train, *, recipe, target, caps,
         dataset, train, val, test, recipe=recipe, target=target, caps=caps,
         checks_per_epoch=checks_per_epoch, seed=seed, log=log)
     log("inference: model.predict against the frozen LiteRT predictor")
+    # As train_cnn.py saves it: computing in float32, whatever it trained in.
+    precision.as_float32(suite_model)
     infer = inference(suite_model, test, repeats, calibration=train[0])
     compute = {"training_flops_per_image": training_flops_per_image(suite_model),
                "reference_precision": "float32",

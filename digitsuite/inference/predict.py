@@ -71,7 +71,10 @@ def _compiled_predict(model, dtype):
     products, and only the part of conv2 that pool2 reads.
     """
     cache = model.__dict__.setdefault("_digitsuite_predict", {})
-    if dtype.name not in cache:
+    # Per compute dtype too: a model trained in bfloat16 computes in float32
+    # once it is done (digitsuite.precision.as_float32).
+    key = f"{dtype.name}:{model.compute_dtype}"
+    if key not in cache:
         spec = tf.TensorSpec([None, *model.input_shape[1:-1]], tf.as_dtype(dtype))
         forward = seed_cnn_forward(model) or model
 
@@ -80,8 +83,8 @@ def _compiled_predict(model, dtype):
             x = tf.cast(images, tf.float32)[..., None] / 255.0  # (n, 28, 28, 1)
             return forward(x, training=False)
 
-        cache[dtype.name] = predict
-    return cache[dtype.name]
+        cache[key] = predict
+    return cache[key]
 
 
 FROZEN_PRECISIONS = ("auto", "float32", "int8")

@@ -169,12 +169,12 @@ def test_goal_met_from_a_value_or_a_bound(value, op, bound, relation, expected):
 def test_quick_and_dry_runs_have_their_own_caps_and_targets():
     recipe, caps, repeats, target = bench.budget(bench.parse_args([]), "mnist")
     assert (caps, repeats, target) == (perf.CAPS["full"], 5, 0.991)
-    assert recipe == perf.RECIPES["mnist"] and recipe["epochs"] == 40
+    assert recipe == perf.RECIPES["mnist"] and recipe["epochs"] == 24
     _, caps, repeats, target = bench.budget(bench.parse_args(["--quick"]), "mnist")
     assert (caps, repeats, target) == (perf.CAPS["quick"], 3, 0.985)
     assert caps.max_seconds and caps.max_epochs < perf.CAPS["full"].max_epochs
     recipe, caps, _, _ = bench.budget(bench.parse_args(["--dry-run"]), "mnist")
-    assert (caps.min_epochs, caps.max_epochs) == (1, 1) and recipe["epochs"] == 40
+    assert (caps.min_epochs, caps.max_epochs) == (1, 1) and recipe["epochs"] == 24
     _, caps, _, target = bench.budget(bench.parse_args(
         ["--quick", "--max-epochs", "2", "--max-seconds", "30", "--target", "0.5"]), "mnist")
     assert (caps.min_epochs, caps.max_epochs, caps.max_seconds, target) == (2, 2, 30.0, 0.5)
