@@ -350,7 +350,7 @@ def inference(model, test, repeats, calibration):
     return result
 
 
-def matmul_gflops(dtype, sizes=(512, 1024, 2048), seconds=0.3):
+def matmul_gflops(dtype, sizes=(512, 1024, 2048), seconds=1.0):
     """The best GFLOP/s TensorFlow's matrix product reaches here in ``dtype``
     ("float32" or "bfloat16") over square sizes ``sizes``, each timed for
     about ``seconds``: the limit a training step's arithmetic can approach."""

@@ -94,7 +94,7 @@ def test_auto_snapshot_says_what_it_chose_and_why(trained_cnn_and_digits):
     frozen = freeze(model, precision="auto", calibration=calibration)
     assert frozen.precision in ("float32", "int8")
     assert "as fast as float32" in frozen.precision_reason
-    assert "of 512 training images" in frozen.precision_reason
+    assert "of 512 training images" in frozen.precision_reason  # fewer than 512 + 2,048
     assert frozen(digits).shape == (500, 10)
     # Without calibration images "auto" stays exact.
     assert freeze(model, precision="auto").precision == "float32"
