@@ -58,6 +58,7 @@ def train_one(name, args, splits, resume):
             epochs=1 if args.dry_run else args.epochs, batch_size=args.batch_size,
             learning_rate=args.learning_rate, dropout=args.dropout, seed=args.seed,
             augment=args.augment, label_smoothing=args.label_smoothing, resume=resume,
+            ema_steps=args.ema_steps, precision=args.precision,
             tensorboard=cli.tensorboard_dir(args, out_dir),
             resume_command=f"python baselines.py --models dense --resume "
                            f"--out-dir {args.out_dir}")

@@ -6,6 +6,7 @@ history.png and confusion.png.
     python train_cnn.py                          # default recipe, runs/cnn/
     python train_cnn.py --dataset fashion_mnist --out-dir runs/cnn-fashion
     python train_cnn.py --epochs 8 --out-dir runs/cnn-short   # short budget, same schedule
+    python train_cnn.py --precision float32      # exact float32 arithmetic, on any CPU
     python train_cnn.py --distribute mirrored    # every GPU of this machine
     python train_cnn.py --tensorboard            # then: tensorboard --logdir runs/cnn/tensorboard
     python train_cnn.py --dry-run --out-dir /tmp/smoke
@@ -14,10 +15,17 @@ history.png and confusion.png.
 from digitsuite import cli
 from digitsuite.training.distribute import STRATEGIES
 
+# The default recipe's length, with a moving average of the weights
+# (chosen on full MNIST's validation split: docs/training-recipe.md).
+CNN_EPOCHS = 24
+
 
 def parse_args(argv=None):
+    from digitsuite.training.loop import EMA_STEPS
+
     parser = cli.Parser(__doc__)
-    cli.add_keras_training_args(parser, learning_rate=3e-3)
+    cli.add_keras_training_args(parser, learning_rate=3e-3, epochs=CNN_EPOCHS,
+                                ema_steps=EMA_STEPS)
     parser.add_argument("--distribute", choices=STRATEGIES, default="none",
                         help="'mirrored': one replica per GPU of this machine (or per "
                              "logical CPU device); 'multiworker': several machines, "
@@ -55,6 +63,7 @@ def main(args):
         epochs=1 if args.dry_run else args.epochs, batch_size=args.batch_size,
         learning_rate=args.learning_rate, dropout=args.dropout, seed=args.seed,
         augment=args.augment, label_smoothing=args.label_smoothing, resume=resume,
+        ema_steps=args.ema_steps, precision=args.precision,
         strategy=strategy, title="Seed CNN", tensorboard=cli.tensorboard_dir(args, args.out_dir),
         resume_command=f"python train_cnn.py --resume --out-dir {args.out_dir}")
     print(f"test accuracy: {metrics['test_accuracy']:.2%} "

@@ -67,6 +67,7 @@ def main(args):
         epochs=1 if args.dry_run else args.epochs, batch_size=args.batch_size,
         learning_rate=args.learning_rate, dropout=args.dropout, seed=args.seed,
         augment=args.augment, label_smoothing=args.label_smoothing, resume=resume,
+        ema_steps=args.ema_steps, precision=args.precision,
         title="Reader CNN", tensorboard=cli.tensorboard_dir(args, args.out_dir),
         resume_command=f"python train_reader.py --resume --out-dir {args.out_dir}")
     drop_training_state(args.out_dir / "model.keras")  # small enough to ship in the repo

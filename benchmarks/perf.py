@@ -13,8 +13,13 @@ which needs a process of its own:
   until it has reached the target or hit a cap (:class:`Caps`); a side
   stopped by a cap gives a bound on the time-to-target ratio, not a value;
 - **inference**: ``model.predict`` with its defaults against
-  the suite's frozen LiteRT path (:func:`digitsuite.inference.predict.freeze`),
-  in turns, median of repeats;
+  the suite's frozen LiteRT path (:func:`digitsuite.inference.predict.freeze`,
+  ``precision="auto"`` calibrated on training images), in turns, median of
+  repeats, with both sides' test accuracy;
+- **the machine's limit**: TensorFlow's float32 and bfloat16 matrix-product
+  GFLOP/s on this machine, against which each side's training GFLOP/s (the
+  model's forward and backward arithmetic, :func:`training_flops_per_image`)
+  is given as a share;
 - **memory**: peak resident memory of ``train_cnn.py`` training one epoch in
   a child process;
 - **baselines**: fit time of the suite's logistic regression and random
@@ -56,8 +61,8 @@ QUICK_TARGET_ACCURACY = {"mnist": 0.985, "fashion_mnist": 0.88}
 # it early, so its first epochs are exactly the default run's. Clothes keep
 # a short recipe without augmentation.
 RECIPES = {
-    "mnist": {"epochs": 40, "batch_size": 128, "learning_rate": 3e-3, "dropout": 0.5,
-              "augment": "auto", "label_smoothing": 0.0},
+    "mnist": {"epochs": 24, "batch_size": 128, "learning_rate": 3e-3, "dropout": 0.5,
+              "augment": "auto", "label_smoothing": 0.0, "ema_steps": 1000},
     "fashion_mnist": {"epochs": 4, "batch_size": 128, "learning_rate": 4e-3, "dropout": 0.25,
                       "augment": "none", "label_smoothing": 0.0},
 }
@@ -118,12 +123,24 @@ GOALS = {
     "epoch_time_ratio": ("<=", 0.6),
     "time_to_target_ratio": ("<=", 0.3),
     "inference_speedup": (">=", 3.0),
+    "inference_accuracy_change_points": ("<=", 0.05),
     "peak_rss_mb": ("<=", 1536.0),
     "lr_fit_time_ratio": ("<=", 1.5),
     "rf_fit_time_ratio": ("<=", 1.5),
     "lr_accuracy_gain": (">", 0.0),
     "rf_accuracy_gain": (">", 0.0),
 }
+
+
+# Where the suite trains in native bfloat16, its epoch must take at most
+# half of plain float32 Keras' (issue 27).
+BF16_EPOCH_GOAL = ("<=", 0.5)
+
+
+def goals_for(suite_precision):
+    """:data:`GOALS`, with the epoch-time goal of a suite training in ``suite_precision``."""
+    return {**GOALS, **({"epoch_time_ratio": BF16_EPOCH_GOAL}
+                        if suite_precision == "bfloat16" else {})}
 
 
 def goal_met(value, op, bound, relation="="):
@@ -224,6 +241,7 @@ def race(dataset, train, val, test, *, recipe, target, caps, checks_per_epoch, s
     check at or above ``target`` and why the side stopped, and the suite's
     trained model (for the inference figures).
     """
+    from digitsuite import precision
     from digitsuite.backend import keras
     from digitsuite.data.augment import policy_for
     from digitsuite.training.loop import compile_for_training, make_eval_dataset, make_train_dataset
@@ -242,10 +260,13 @@ def race(dataset, train, val, test, *, recipe, target, caps, checks_per_epoch, s
                                   -(-len(x_plain) // REFERENCE_BATCH))
 
     keras.utils.set_random_seed(seed)
-    with op_determinism(True):
+    with op_determinism(True), precision.policy(precision.choose("auto")["precision"]):
         suite = build_cnn(num_classes=num_classes, dropout=recipe["dropout"])
         train_ds, steps, set_epoch = make_train_dataset(*train, batch_size, seed, policy,
                                                         num_classes)
+        # No weight average here (the recipe's --ema-steps): Keras writes the
+        # average into the weights at the end of every fit call, and the race
+        # calls fit once per epoch. The average costs one update per step.
         compile_for_training(suite, recipe["learning_rate"], steps, epochs,
                              recipe["label_smoothing"])
         val_ds = make_eval_dataset(*val, num_classes)
@@ -300,29 +321,77 @@ def steady_epoch_seconds(epoch_seconds):
     return statistics.median(epoch_seconds[1:] or epoch_seconds)
 
 
-def inference(model, images, repeats):
-    """Images/s of ``model.predict`` (defaults) and of the suite's frozen
-    prediction path (:func:`digitsuite.inference.predict.freeze`, as ``evaluate.py``
-    uses it) on ``images``, timed in turns; medians of ``repeats``. The
+def inference(model, test, repeats, calibration):
+    """Images/s and test accuracy of ``model.predict`` (defaults) and of the
+    suite's frozen prediction path (:func:`digitsuite.inference.predict.freeze`
+    with ``precision="auto"``, calibrated on ``calibration``, training
+    images) on the ``test`` pair, timed in turns; medians of ``repeats``. The
     one-off cost of freezing is reported apart (``freeze_seconds``)."""
     from digitsuite.inference.predict import freeze
 
+    images, labels = test
     x_plain = to_model_input(images)
-    frozen = freeze(model)
+    frozen = freeze(model, precision="auto", calibration=calibration)
     ways = {"reference": lambda: model.predict(x_plain, verbose=0),
             "suite": lambda: frozen(images)}
     seconds = {name: [] for name in ways}
-    for way in ways.values():  # warm-up: both set up their graphs once
-        way()
+    accuracy = {name: float(np.mean(way().argmax(1) == labels))  # also the warm-up
+                for name, way in ways.items()}
     for _ in range(repeats):
         for name, way in ways.items():
             start = time.perf_counter()
             way()
             seconds[name].append(time.perf_counter() - start)
-    result = {name: {"seconds": s, "images_per_second": len(images) / statistics.median(s)}
+    result = {name: {"seconds": s, "images_per_second": len(images) / statistics.median(s),
+                     "test_accuracy": accuracy[name]}
               for name, s in seconds.items()}
-    result["suite"].update(engine=frozen.engine, freeze_seconds=frozen.freeze_seconds)
+    result["suite"].update(engine=frozen.engine, freeze_seconds=frozen.freeze_seconds,
+                           precision=frozen.precision, precision_reason=frozen.precision_reason)
     return result
+
+
+def matmul_gflops(dtype, sizes=(512, 1024, 2048), seconds=1.0):
+    """The best GFLOP/s TensorFlow's matrix product reaches here in ``dtype``
+    ("float32" or "bfloat16") over square sizes ``sizes``, each timed for
+    about ``seconds``: the limit a training step's arithmetic can approach."""
+    from digitsuite.backend import tf
+
+    best = {}
+    for n in sizes:
+        a = tf.cast(tf.random.stateless_normal([n, n], seed=[1, n]), dtype)
+        b = tf.cast(tf.random.stateless_normal([n, n], seed=[2, n]), dtype)
+        product = tf.function(lambda a, b: tf.reduce_sum(tf.cast(tf.matmul(a, b)[:1, :1],
+                                                                 tf.float32)))
+        product(a, b).numpy()  # trace
+        calls, start = 0, time.perf_counter()
+        fastest = float("inf")
+        while time.perf_counter() - start < seconds or calls < 3:
+            tick = time.perf_counter()
+            product(a, b).numpy()
+            fastest = min(fastest, time.perf_counter() - tick)
+            calls += 1
+        best[n] = 2 * n ** 3 / fastest / 1e9
+    return {"gflops": max(best.values()), "by_size": best}
+
+
+def forward_flops_per_image(model):
+    """Multiply-adds of ``model``'s convolutions and dense layers for one
+    image, counted as two FLOPs each (biases and activations left out)."""
+    from digitsuite.backend import keras
+
+    flops = 0
+    for layer in model.layers:
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+            outputs = int(np.prod(layer.output.shape[1:]))
+            fan_in = int(np.prod(layer.kernel.shape[:-1]))
+            flops += 2 * outputs * fan_in
+    return flops
+
+
+def training_flops_per_image(model):
+    """A training step's arithmetic per image: the forward pass and the
+    backward pass's two products (input and weight gradients), 3x forward."""
+    return 3 * forward_flops_per_image(model)
 
 
 # Runs a command and prints its exit code and peak RSS (KiB) as JSON. It is
@@ -411,10 +480,15 @@ def _quiet_convergence_warnings():
         yield
 
 
+# The flags that decide how fast the arithmetic runs: shown in the tables.
+VECTOR_FLAGS = ("avx", "amx", "fma", "f16c")
+
+
 def machine():
     """What the figures were measured on."""
     import sklearn
 
+    from digitsuite import precision
     from digitsuite.backend import keras, tf
 
     cpu = next((line.split(":", 1)[1].strip() for line in
@@ -423,8 +497,12 @@ def machine():
     memory_kb = next((int(line.split()[1]) for line in
                       Path("/proc/meminfo").read_text().splitlines()
                       if line.startswith("MemTotal")), 0)
+    _, flags = precision.cpu_info()
     return {
         "cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(memory_kb / 2**20, 1),
+        "cpu_flags": sorted(flags),
+        "cpu_vector_flags": sorted(f for f in flags if f.startswith(VECTOR_FLAGS)),
+        "precision": precision.choose("auto"),
         "gpus": len(tf.config.list_physical_devices("GPU")), "platform": platform.platform(),
         "python": platform.python_version(), "tensorflow": tf.__version__,
         "keras": keras.__version__, "scikit-learn": sklearn.__version__,
@@ -531,11 +609,17 @@ def time_to_target(ref, suite):
     return None, None
 
 
-def summarize(sides, infer, memory, trees):
-    """The headline figures, computed from the measurements, with the goals."""
+def summarize(sides, infer, memory, trees, compute):
+    """The headline figures, computed from the measurements, with the goals.
+    ``compute``: the training FLOPs per image, each side's precision and the
+    machine's matrix-product GFLOP/s per precision."""
     ref, suite = sides["reference"], sides["suite"]
     ref_epoch = steady_epoch_seconds(ref["epoch_seconds"])
     suite_epoch = steady_epoch_seconds(suite["epoch_seconds"])
+    flops, limits = compute["training_flops_per_image"], compute["matmul_gflops"]
+    ref_precision, suite_precision = compute["reference_precision"], compute["suite_precision"]
+    ref_gflops = ref["images_per_epoch"] / ref_epoch * flops / 1e9
+    suite_gflops = suite["images_per_epoch"] / suite_epoch * flops / 1e9
     ref_hit, suite_hit = ref["target_reached_at"], suite["target_reached_at"]
     ratio, relation = time_to_target(ref, suite)
     summary = {
@@ -544,6 +628,14 @@ def summarize(sides, infer, memory, trees):
         "epoch_time_ratio": suite_epoch / ref_epoch,
         "reference_train_images_per_second": ref["images_per_epoch"] / ref_epoch,
         "suite_train_images_per_second": suite["images_per_epoch"] / suite_epoch,
+        "reference_precision": ref_precision,
+        "suite_precision": suite_precision,
+        "training_flops_per_image": flops,
+        "matmul_gflops": {name: limit["gflops"] for name, limit in limits.items()},
+        "reference_train_gflops": ref_gflops,
+        "suite_train_gflops": suite_gflops,
+        "reference_share_of_limit": ref_gflops / limits[ref_precision]["gflops"],
+        "suite_share_of_limit": suite_gflops / limits[suite_precision]["gflops"],
         "reference_seconds_to_target": ref_hit and ref_hit["seconds"],
         "suite_seconds_to_target": suite_hit and suite_hit["seconds"],
         "reference_epochs_to_target": ref_hit and ref_hit["epoch"],
@@ -560,6 +652,11 @@ def summarize(sides, infer, memory, trees):
         "inference_speedup": (infer["suite"]["images_per_second"]
                               / infer["reference"]["images_per_second"]),
         "suite_inference_engine": infer["suite"].get("engine"),
+        "suite_inference_precision": infer["suite"].get("precision"),
+        "reference_inference_test_accuracy": infer["reference"]["test_accuracy"],
+        "suite_inference_test_accuracy": infer["suite"]["test_accuracy"],
+        "inference_accuracy_change_points": 100 * abs(infer["suite"]["test_accuracy"]
+                                                      - infer["reference"]["test_accuracy"]),
         "freeze_seconds": infer["suite"].get("freeze_seconds"),
         "peak_rss_mb": memory["peak_rss_mb"],
     }
@@ -567,10 +664,12 @@ def summarize(sides, infer, memory, trees):
         summary[f"{name}_fit_time_ratio"] = trees[name]["fit_time_ratio"]
         summary[f"{name}_accuracy_gain"] = (trees[name]["suite"]["test_accuracy"]
                                            - trees[name]["default"]["test_accuracy"])
+    goals = goals_for(suite_precision)
+    summary["goals"] = {key: list(goal) for key, goal in goals.items()}
     summary["goals_met"] = {
         key: goal_met(summary[key], op, bound,
                       relation if key == "time_to_target_ratio" else "=")
-        for key, (op, bound) in GOALS.items()}
+        for key, (op, bound) in goals.items()}
     return summary
 
 
@@ -589,17 +688,31 @@ def run_all(dataset, train, val, test, baseline_train, *, recipe, target, caps,
     import datetime
     import tempfile
 
+    from digitsuite import precision
+
     machine_info = machine()
     load = {"before": load_snapshot()}
     counters = cpu_counters()
     log(f"load average {load['before']['load_average']}; busy processes: "
         f"{_busy_text(load['before']['busy_processes'])}")
+    log(f"CPU {machine_info['cpu']} ({' '.join(machine_info['cpu_vector_flags'])}); the "
+        f"suite trains in {machine_info['precision']['precision']} "
+        f"({machine_info['precision']['reason']})")
+    limits = {name: matmul_gflops(name) for name in ("float32", "bfloat16")}
+    log("matrix products: " + ", ".join(f"{name} {limit['gflops']:,.0f} GFLOP/s"
+                                        for name, limit in limits.items()))
     log(f"race: plain model.fit and the suite's training path, in turns; {caps.describe()}")
     sides, suite_model = race(
         dataset, train, val, test, recipe=recipe, target=target, caps=caps,
         checks_per_epoch=checks_per_epoch, seed=seed, log=log)
     log("inference: model.predict against the frozen LiteRT predictor")
-    infer = inference(suite_model, test[0], repeats)
+    # As train_cnn.py saves it: computing in float32, whatever it trained in.
+    precision.as_float32(suite_model)
+    infer = inference(suite_model, test, repeats, calibration=train[0])
+    compute = {"training_flops_per_image": training_flops_per_image(suite_model),
+               "reference_precision": "float32",
+               "suite_precision": machine_info["precision"]["precision"],
+               "matmul_gflops": limits}
     log("memory: one train_cnn.py epoch in a child process")
     with tempfile.TemporaryDirectory(dir=scratch_dir, prefix=".rss-run-") as scratch:
         memory = peak_rss(dataset.name, data_dir, small_rss_run, scratch)
@@ -617,8 +730,9 @@ def run_all(dataset, train, val, test, baseline_train, *, recipe, target, caps,
                       f"model.fit(x_float32, y, batch_size={REFERENCE_BATCH})"),
         "caps": {**dataclasses.asdict(caps), "text": caps.describe()},
         "machine": machine_info, "load": load,
-        **summarize(sides, infer, memory, trees),  # headline figures first
+        **summarize(sides, infer, memory, trees, compute),  # headline figures first
         "race": sides, "inference": infer, "memory": memory, "baselines": trees,
+        "matmul": limits,
     }
 
 
@@ -669,7 +783,7 @@ def markdown_table(result):
     """The results as a Markdown section: one table, the caps, the machine and
     its load, the command."""
     s, m = result, result["machine"]
-    goal = {key: f"goal {op} {bound:g}" for key, (op, bound) in GOALS.items()}
+    goal = {key: f"goal {op} {bound:g}" for key, (op, bound) in s["goals"].items()}
     met = {key: {True: ", met", False: ", not met", None: ", not settled"}[value]
            for key, value in s["goals_met"].items()}
     race_sides = result["race"]
@@ -680,6 +794,13 @@ def markdown_table(result):
          f"{met['epoch_time_ratio']})"),
         ("training images/s", _fmt(s["reference_train_images_per_second"], ",.0f"),
          _fmt(s["suite_train_images_per_second"], ",.0f"), ""),
+        ("precision of training", s["reference_precision"], s["suite_precision"], ""),
+        ("training GFLOP/s (share of this machine's matrix product in that precision)",
+         f"{s['reference_train_gflops']:,.0f} ({s['reference_share_of_limit']:.0%} of "
+         f"{s['matmul_gflops'][s['reference_precision']]:,.0f})",
+         f"{s['suite_train_gflops']:,.0f} ({s['suite_share_of_limit']:.0%} of "
+         f"{s['matmul_gflops'][s['suite_precision']]:,.0f})",
+         f"{s['training_flops_per_image'] / 1e6:.1f} MFLOP per training image"),
         (f"seconds to {result['target_accuracy']:.1%} test accuracy",
          _side_to_target(result, "reference"), _side_to_target(result, "suite"),
          _with_relation(s["time_to_target_ratio"], s["time_to_target_relation"], ".2f", "x")
@@ -695,9 +816,16 @@ def markdown_table(result):
          _fmt(s["suite_inference_images_per_second"], ",.0f"),
          f"{s['inference_speedup']:.2f}x faster ({goal['inference_speedup']}"
          f"{met['inference_speedup']})"),
+        ("test accuracy of those predictions",
+         f"{s['reference_inference_test_accuracy']:.2%}",
+         f"{s['suite_inference_test_accuracy']:.2%} ({s['suite_inference_precision']})",
+         f"{s['inference_accuracy_change_points']:.2f} points apart "
+         f"({goal['inference_accuracy_change_points']}"
+         f"{met['inference_accuracy_change_points']})"),
         ("one-off cost of freezing the model for prediction (s)", "",
          _fmt(s.get("freeze_seconds"), ".1f")
-         + (f" ({s['suite_inference_engine']})" if s.get("suite_inference_engine") else ""), ""),
+         + (f" ({s['suite_inference_engine']})" if s.get("suite_inference_engine") else ""),
+         result["inference"]["suite"].get("precision_reason", "")),
         ("peak RSS of a train_cnn.py epoch (MB)", "", f"{s['peak_rss_mb']:,.0f}",
          f"{goal['peak_rss_mb']}{met['peak_rss_mb']}"),
     ]
@@ -725,7 +853,12 @@ def markdown_table(result):
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, "
         f"{'no GPU' if not m['gpus'] else str(m['gpus']) + ' GPU(s)'}; TensorFlow "
-        f"{m['tensorflow']}, Keras {m['keras']}, scikit-learn {m['scikit-learn']}.",
+        f"{m['tensorflow']}, Keras {m['keras']}, scikit-learn {m['scikit-learn']}. "
+        f"CPU vector flags: {' '.join(m['cpu_vector_flags']) or 'none found'}. "
+        f"Matrix products: " + ", ".join(
+            f"{name} {value:,.0f} GFLOP/s" for name, value in s["matmul_gflops"].items())
+        + f". The suite trains in {m['precision']['precision']}: "
+        f"{m['precision']['reason']}.",
         "",
         load_text(result["load"], m["cores"]),
         "",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from digitsuite.data.datasets import DRY_RUN_SIZES
 from digitsuite.errors import DigitsuiteError, printable
+from digitsuite.precision import PRECISIONS
 
 DRY_RUN_TRAIN, DRY_RUN_TEST = DRY_RUN_SIZES
 
@@ -114,7 +115,8 @@ def default_of(function, parameter):
 TENSORBOARD_UNDER_OUT_DIR = Path("tensorboard")
 
 
-def add_keras_training_args(parser, learning_rate, model="", epochs=40, augment="auto"):
+def add_keras_training_args(parser, learning_rate, model="", epochs=40, augment="auto",
+                            ema_steps=0):
     """The flags of the Keras training recipe (:func:`digitsuite.training.loop.fit`).
 
     ``model`` starts each help text (e.g. ``"dense net: "``) in scripts that
@@ -143,6 +145,16 @@ def add_keras_training_args(parser, learning_rate, model="", epochs=40, augment=
                              "stronger, with the blur, elastic wobble, binarised ink and "
                              "low resolution of real pages (train_reader.py's); 'none': "
                              f"train on the images as they are (default: {augment})")
+    parser.add_argument("--ema-steps", type=non_negative_int, default=ema_steps,
+                        help=f"{model}validate, keep and save a moving average of the "
+                             "weights over about this many steps (at most a tenth of the "
+                             f"run); 0: the weights themselves (default: {ema_steps})")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help=f"{model}arithmetic of training: 'bfloat16' computes in "
+                             "bfloat16 with float32 weights, 'float32' in float32; 'auto': "
+                             "bfloat16 where the CPU (AMX or AVX512-BF16) or GPU does it "
+                             "natively and a short probe finds it faster, else float32; "
+                             "config.json records the choice and why (default: auto)")
     parser.add_argument("--tensorboard", type=Path, nargs="?", const=TENSORBOARD_UNDER_OUT_DIR,
                         default=None,
                         metavar="DIR",

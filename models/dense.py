@@ -14,7 +14,10 @@ def classifier_head(x, num_classes, dropout):
     x = layers.Dense(512, activation="relu", name="dense1")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
     x = layers.Dense(64, activation="relu", name="dense2")(x)
-    return layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    # The probabilities, and so the loss, stay float32 under a mixed
+    # precision policy: bfloat16's 8-bit mantissa cannot tell 0.999 from 1.
+    return layers.Dense(num_classes, activation="softmax", name="predictions",
+                        dtype="float32")(x)
 
 
 def build_dense(input_shape=(28, 28, 1), num_classes=10, dropout=0.5):

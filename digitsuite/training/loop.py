@@ -3,8 +3,9 @@
 The recipe: a seeded input pipeline that gathers each batch from the uint8
 images kept in memory and augments the whole batch at once; Adam with a
 linear warm-up and cosine decay of the learning rate; cross-entropy against
-one-hot labels, smoothed where the dataset gains from it; and the epoch with
-the best validation accuracy kept at the end. The seed CNN takes an
+one-hot labels, smoothed where the dataset gains from it; optionally a
+moving average of the weights, which is what validation sees; and the epoch
+with the best validation accuracy kept at the end. The seed CNN takes an
 equivalent, cheaper step than Keras' own (:mod:`digitsuite.training.trainstep`), and
 ``fit`` runs eight steps per call into TensorFlow.
 """
@@ -39,6 +40,20 @@ def label_smoothing_for(setting, dataset):
 # steps per call save most of that while the progress bar still moves often.
 # docs/performance.md gives the measured gain.
 STEPS_PER_EXECUTION = 8
+
+# train_cnn.py validates, keeps and saves an exponential moving average of
+# the weights over about this many steps (--ema-steps): the average of
+# nearby points of the descent generalised better on validation than its
+# last point. Capped at a tenth of the run so that short runs average their
+# own weights, not their first ones. docs/training-recipe.md has the choice.
+EMA_STEPS = 1000
+
+
+def ema_momentum(ema_steps, total_steps):
+    """Keras' ``ema_momentum`` for an average over about ``ema_steps`` steps
+    (at most a tenth of ``total_steps``); None for no average."""
+    horizon = min(ema_steps, total_steps // 10)
+    return 1.0 - 1.0 / horizon if horizon >= 2 else None
 
 
 def set_seed(seed):
@@ -126,10 +141,12 @@ def warmup_steps(steps_per_epoch, epochs):
 
 
 def compile_for_training(model, learning_rate, steps_per_epoch, epochs, label_smoothing=0.0,
-                         fast_step=True, steps_per_execution=STEPS_PER_EXECUTION):
+                         fast_step=True, steps_per_execution=STEPS_PER_EXECUTION, ema_steps=0):
     """Adam, linear warm-up to ``learning_rate`` then cosine decay to zero;
     cross-entropy against one-hot labels smoothed by ``label_smoothing``
     (each wrong class gets ``label_smoothing / classes`` of the target).
+    With ``ema_steps`` the optimizer also keeps a moving average of the
+    weights (:func:`ema_momentum`), which :func:`fit` validates and keeps.
 
     With ``fast_step`` the seed CNN trains through :mod:`digitsuite.training.trainstep`
     (same gradients, fewer operations); other models keep Keras' step.
@@ -144,8 +161,10 @@ def compile_for_training(model, learning_rate, steps_per_epoch, epochs, label_sm
         warmup_target=learning_rate if warmup else None,
         warmup_steps=warmup,
     )
+    momentum = ema_momentum(ema_steps, total)
     model.compile(
-        optimizer=keras.optimizers.Adam(schedule),
+        optimizer=keras.optimizers.Adam(schedule, use_ema=momentum is not None,
+                                        ema_momentum=momentum or 0.99),
         # Keras' own loss class, so model.keras loads anywhere without digitsuite.
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
         metrics=["accuracy"],
@@ -163,9 +182,27 @@ def steps_per_call(model, wanted):
     return wanted if model.distribute_strategy.num_replicas_in_sync == 1 else 1
 
 
+def uses_ema(model):
+    """True when ``model``'s optimizer keeps a moving average of its weights."""
+    return bool(getattr(model.optimizer, "use_ema", False))
+
+
+def averaged_weights(model):
+    """``model.get_weights()``, with the optimizer's moving average in place
+    of each trainable weight when it keeps one."""
+    optimizer = model.optimizer
+    averages = getattr(optimizer, "_model_variables_moving_average", None)
+    if not uses_ema(model) or not averages:
+        return model.get_weights()
+    by_path = {v.path: a for v, a in zip(optimizer._trainable_variables, averages)}
+    return [(by_path[w.path] if w.path in by_path else w).numpy() for w in model.weights]
+
+
 class KeepBestWeights(keras.callbacks.Callback):
     """Remember the weights of the epoch with the best validation accuracy
-    (ties go to the later epoch) and restore them when training ends."""
+    (ties go to the later epoch) and restore them when training ends. With a
+    moving average of the weights, validation sees the average
+    (``keras.callbacks.SwapEMAWeights``) and the average is what is kept."""
 
     def __init__(self, monitor="val_accuracy", best=-np.inf, best_epoch=None,
                  best_weights=None):
@@ -179,7 +216,7 @@ class KeepBestWeights(keras.callbacks.Callback):
         value = (logs or {}).get(self.monitor)
         if value is not None and value >= self.best:
             self.best, self.best_epoch = value, epoch + 1
-            self.best_weights = self.model.get_weights()
+            self.best_weights = averaged_weights(self.model)
 
     def on_train_end(self, logs=None):
         if self.best_weights is not None:
@@ -293,8 +330,8 @@ def load_checkpoint(folder):
 
 
 def fit(model, train, val, *, epochs, batch_size, learning_rate, seed, policy,
-        label_smoothing=0.0, checkpoint_dir=None, resume_state=None, run_args=None,
-        callbacks=(), verbose=1):
+        label_smoothing=0.0, ema_steps=0, checkpoint_dir=None, resume_state=None,
+        run_args=None, callbacks=(), verbose=1):
     """Compile and train ``model``; return a dict with history and timings.
 
     ``train`` and ``val`` are ``(uint8 images, int labels)`` pairs. With
@@ -308,13 +345,17 @@ def fit(model, train, val, *, epochs, batch_size, learning_rate, seed, policy,
     num_classes = model.output_shape[-1]
     ds, steps, set_epoch = make_train_dataset(*train, batch_size, seed, policy, num_classes)
     if not resume_state:
-        compile_for_training(model, learning_rate, steps, epochs, label_smoothing)
+        compile_for_training(model, learning_rate, steps, epochs, label_smoothing,
+                             ema_steps=ema_steps)
     best = KeepBestWeights(best=state.get("best_val_accuracy") or -np.inf,
                            best_epoch=state.get("best_epoch"),
                            best_weights=state.get("best_weights"))
     history = {k: list(v) for k, v in state.get("history", {}).items()}
     earlier_seconds = state.get("train_seconds", 0.0)
-    callbacks = [set_epoch, best, *callbacks]
+    # The average is swapped in for each validation pass only: the steps
+    # and the checkpoints keep the weights being trained.
+    swap = [keras.callbacks.SwapEMAWeights(swap_on_epoch=False)] if uses_ema(model) else []
+    callbacks = [set_epoch, *swap, best, *callbacks]
     if checkpoint_dir is not None:
         callbacks.append(EpochCheckpoint(checkpoint_dir, best, history, earlier_seconds,
                                          run_args or {}))

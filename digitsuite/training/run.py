@@ -13,6 +13,7 @@ import shutil
 import sys
 from dataclasses import dataclass
 
+from digitsuite import precision as precisions
 from digitsuite.backend import tf
 from digitsuite.data.augment import policy_for
 from digitsuite.errors import DigitsuiteError, Interrupted
@@ -58,8 +59,9 @@ def _scope(strategy):
 
 
 def train_keras(name, build, *, splits, out_dir, settings, epochs, batch_size, learning_rate,
-                dropout, seed, augment, label_smoothing, resume=None, strategy=None,
-                resume_command, title=None, tensorboard=None):
+                dropout, seed, augment, label_smoothing, ema_steps=0, resume=None,
+                strategy=None, resume_command, title=None, tensorboard=None,
+                precision="auto"):
     """Build (or resume) Keras model ``name`` with ``build`` and train it; write its run.
 
     ``splits`` is :func:`digitsuite.data.datasets.load_splits`' result;
@@ -69,6 +71,9 @@ def train_keras(name, build, *, splits, out_dir, settings, epochs, batch_size, l
     after the last checkpoint with ``resume_command`` in the message.
     With ``tensorboard`` (a folder) the run is logged there for TensorBoard,
     with the feature maps of the first test digit (:mod:`digitsuite.training.tensorboard`).
+    ``precision`` ("auto", "float32" or "bfloat16") is what the model computes
+    in while it trains (:func:`digitsuite.precision.choose`; a resumed run
+    keeps its own); the saved model is float32 either way.
     Returns the run's metrics.
     """
     dataset, train, val, (x_test, _) = splits
@@ -78,21 +83,26 @@ def train_keras(name, build, *, splits, out_dir, settings, epochs, batch_size, l
     checkpoints = prepare_out_dir(out_dir) / CHECKPOINT_DIR
     set_seed(seed)
     callbacks = [] if tensorboard is None else tensorboard_callbacks(tensorboard, x_test[0])
+    arithmetic = (precisions.resumed(resume.model) if resume is not None
+                  else precisions.choose(precision))
+    print(f"precision: {arithmetic['precision']} ({arithmetic['reason']})")
     try:
-        with _scope(strategy):
+        with _scope(strategy), precisions.policy(arithmetic["precision"]):
             model = (resume.model if resume is not None
                      else build(num_classes=len(dataset.class_names), dropout=dropout))
             result = fit(model, train, val, epochs=epochs, batch_size=batch_size,
                          learning_rate=learning_rate, seed=seed, policy=policy,
-                         label_smoothing=label_smoothing, checkpoint_dir=checkpoints,
+                         label_smoothing=label_smoothing, ema_steps=ema_steps,
+                         checkpoint_dir=checkpoints,
                          resume_state=resume.state if resume is not None else None,
                          run_args=settings, callbacks=callbacks,
                          verbose=1 if sys.stdout.isatty() else 2)
+        precisions.as_float32(model)
         result["val_accuracy"] = result.pop("best_val_accuracy")
         # The checkpoint stays until the run's files are all in place.
         metrics = write_run(name, model, splits=splits, out_dir=out_dir, settings=settings,
                             result=result, title=title, effective_epochs=epochs,
-                            augmentation=policy.as_dict())
+                            augmentation=policy.as_dict(), precision_used=arithmetic)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted; completed epochs are saved in {checkpoints}; "
                           f"continue with: {resume_command}") from None

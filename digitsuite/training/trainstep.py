@@ -25,7 +25,10 @@ arithmetic (results differ from Keras' own step by float rounding only):
    image first and 17 % of conv2's work (and 15 % of conv1's) disappears.
 
 Ties inside a pooling window go to one position in both forms, so the
-gradients agree too. docs/performance.md gives the measured effect.
+gradients agree too. Under Keras' ``mixed_bfloat16`` policy
+(:mod:`digitsuite.precision`) the rewritten part computes in bfloat16 from
+the float32 variables, as Keras' layers do. docs/performance.md gives the
+measured effect.
 Models laid out differently (the dense net, a changed CNN) and
 multi-replica strategies keep Keras' own step.
 """
@@ -93,8 +96,10 @@ def seed_cnn_forward(model):
     conv1, pool1, conv2, pool2 = (by_name[n] for n in names[:4])
     if not (_plain_conv(conv1, channels_in=1) and _plain_pool(pool1)
             and _plain_conv(conv2) and _plain_pool(pool2)
-            and model.compute_dtype == "float32"):
+            and conv1.compute_dtype == conv2.compute_dtype in ("float32", "bfloat16")):
         return None
+    dtype = tf.as_dtype(conv1.compute_dtype)
+    patch_4x4 = _PATCH_4X4.astype(dtype.as_numpy_dtype)
     # The chain must be exactly input -> conv1 -> pool1 -> conv2 -> pool2 -> conv3.
     chain = [model.inputs[0], conv1.output, pool1.output, conv2.output, pool2.output]
     for layer, source in zip((conv1, pool1, conv2, pool2, by_name["conv3"]), chain):
@@ -106,9 +111,9 @@ def seed_cnn_forward(model):
     head = [by_name[name] for name in _HEAD]
 
     def conv1_relu_pool1(images):
-        patches = tf.nn.conv2d(images[:, :image_in[0], :image_in[1], :],  # (batch, 12, 12, 16)
-                               _PATCH_4X4, 2, "VALID")
-        kernel = conv1.kernel[:, :, 0, :]                       # (3, 3, 64)
+        images = tf.cast(images[:, :image_in[0], :image_in[1], :], dtype)
+        patches = tf.nn.conv2d(images, patch_4x4, 2, "VALID")    # (batch, 12, 12, 16)
+        kernel = tf.cast(conv1.kernel[:, :, 0, :], dtype)       # (3, 3, 64)
         rows = tf.reshape(patches, [-1, 16])
         # One (rows, 64) product per phase: the kernel placed at offset (dy, dx)
         # of the 4x4 patch. Four products beat one wide product cut into
@@ -119,11 +124,12 @@ def seed_cnn_forward(model):
                                             [16, -1]))
                  for dy in (0, 1) for dx in (0, 1)]
         pooled = tf.reshape(_first_max_of_four(*phase), [-1, *conv2_in, kernel.shape[-1]])
-        return tf.nn.relu(pooled + conv1.bias)
+        return tf.nn.relu(pooled + tf.cast(conv1.bias, dtype))
 
     def forward(images, training=False):
         x = conv1_relu_pool1(images)
-        x = tf.nn.relu(tf.nn.conv2d(x, conv2.kernel, 1, "VALID") + conv2.bias)
+        x = tf.nn.conv2d(x, tf.cast(conv2.kernel, dtype), 1, "VALID")
+        x = tf.nn.relu(x + tf.cast(conv2.bias, dtype))
         x = tf.nn.max_pool2d(x, 2, 2, "VALID")
         for layer in head:
             x = layer(x, training=training)

@@ -62,3 +62,46 @@ def test_frozen_predictor_falls_back_to_tensorflow_without_litert(cnn, monkeypat
     assert frozen.engine == "tensorflow"
     images = random_images(5)
     np.testing.assert_allclose(frozen(images), direct(cnn, images), rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def trained_cnn_and_digits():
+    """A seed CNN trained briefly on the sample, and held-out digits."""
+    from digitsuite.data.datasets import load_idx_folder
+    from tests.support import SAMPLE_DIR
+
+    data = load_idx_folder(SAMPLE_DIR)
+    keras.utils.set_random_seed(0)
+    model = build_cnn()
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(data["x_train"][:2000, ..., None] / 255.0, data["y_train"][:2000], epochs=1,
+              batch_size=64, verbose=0)
+    return model, data["x_train"][2000:2512], data["x_test"][:500]
+
+
+def test_int8_snapshot_reads_digits_as_float32_does(trained_cnn_and_digits):
+    model, calibration, digits = trained_cnn_and_digits
+    exact = freeze(model)
+    int8 = freeze(model, precision="int8", calibration=calibration)
+    assert (exact.precision, int8.precision) == ("float32", "int8")
+    agree = np.mean(exact(digits).argmax(1) == int8(digits).argmax(1))
+    assert agree >= 0.98, agree
+    np.testing.assert_allclose(int8(digits).sum(1), 1, atol=0.02)  # still probabilities
+
+
+def test_auto_snapshot_says_what_it_chose_and_why(trained_cnn_and_digits):
+    model, calibration, digits = trained_cnn_and_digits
+    frozen = freeze(model, precision="auto", calibration=calibration)
+    assert frozen.precision in ("float32", "int8")
+    assert "as fast as float32" in frozen.precision_reason
+    assert "of 512 training images" in frozen.precision_reason  # fewer than 512 + 2,048
+    assert frozen(digits).shape == (500, 10)
+    # Without calibration images "auto" stays exact.
+    assert freeze(model, precision="auto").precision == "float32"
+
+
+def test_int8_needs_calibration_and_precision_must_be_known(cnn):
+    with pytest.raises(ValueError, match="calibration"):
+        freeze(cnn, precision="int8")
+    with pytest.raises(ValueError, match="bfloat16"):
+        freeze(cnn, precision="bfloat16")

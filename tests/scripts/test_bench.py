@@ -25,9 +25,9 @@ def test_dry_run_writes_figures_computed_from_its_measurements(tmp_path):
         race["suite"]["target_reached_at"]["seconds"]
         / race["reference"]["target_reached_at"]["seconds"])
     assert saved["time_to_target_relation"] == "="
-    # One epoch each (the dry run's cap), the suite on the default 40-epoch schedule.
+    # One epoch each (the dry run's cap), the suite on the default 24-epoch schedule.
     assert [race[side]["stopped_by"] for side in ("reference", "suite")] == ["target"] * 2
-    assert len(race["suite"]["epoch_seconds"]) == 1 and saved["suite_recipe"]["epochs"] == 40
+    assert len(race["suite"]["epoch_seconds"]) == 1 and saved["suite_recipe"]["epochs"] == 24
     assert saved["caps"]["max_epochs"] == 1 and "1 epoch" in saved["caps"]["text"]
     for side in ("reference", "suite"):
         assert infer[side]["images_per_second"] == pytest.approx(
@@ -50,8 +50,18 @@ def test_dry_run_writes_figures_computed_from_its_measurements(tmp_path):
     assert 0 <= load["other_processes_cores"] <= saved["machine"]["cores"]
     assert saved["machine"]["cores"] >= 1 and saved["machine"]["memory_gb"] > 0
 
+    assert saved["suite_precision"] == saved["machine"]["precision"]["precision"]
+    assert saved["machine"]["cpu_flags"] and set(saved["matmul_gflops"]) == {"float32",
+                                                                              "bfloat16"}
+    assert saved["suite_share_of_limit"] == pytest.approx(
+        saved["suite_train_gflops"] / saved["matmul_gflops"][saved["suite_precision"]])
+    assert infer["suite"]["precision"] in ("float32", "int8")
+    assert saved["inference_accuracy_change_points"] == pytest.approx(
+        100 * abs(infer["suite"]["test_accuracy"] - infer["reference"]["test_accuracy"]))
+
     table = json_path.with_suffix(".md").read_text()
-    assert f"| {saved['epoch_time_ratio']:.2f}x (goal <= 0.6, " in table
+    epoch_goal = saved["goals"]["epoch_time_ratio"][1]
+    assert f"| {saved['epoch_time_ratio']:.2f}x (goal <= {epoch_goal:g}, " in table
     assert f"{saved['machine']['cores']} cores" in table and "Load average" in table
     assert "--dry-run --target 0.01" in table
     assert not list(tmp_path.glob(".rss-run-*")), "scratch folder of the memory run left behind"

@@ -8,6 +8,7 @@ import pytest
 from digitsuite.backend import keras
 from digitsuite.data.augment import POLICIES
 from digitsuite.data.datasets import load_dataset, stratified_split
+from digitsuite.inference.predict import predict_proba
 from digitsuite.training import loop as training
 from digitsuite.training.loop import (
     compile_for_training,
@@ -153,3 +154,47 @@ def test_resumed_training_ends_with_the_same_weights(tmp_path):
         np.testing.assert_array_equal(a, b)
     assert result["history"] == expected["history"]
     assert result["best_epoch"] == expected["best_epoch"]
+
+
+def test_ema_momentum_averages_over_at_most_a_tenth_of_the_run():
+    assert training.ema_momentum(1000, 16_880) == pytest.approx(0.999)
+    assert training.ema_momentum(1000, 2_000) == pytest.approx(1 - 1 / 200)
+    assert training.ema_momentum(1000, 15) is None  # a smoke run keeps its own weights
+    assert training.ema_momentum(0, 16_880) is None
+
+
+def ema_settings():
+    ds = load_dataset("mnist", SAMPLE_DIR)
+    train, val = stratified_split(ds.x_train[:400], ds.y_train[:400], 0.25, seed=0)
+    # 19 steps per epoch, 57 in all: an average over 5 steps.
+    return train, val, dict(epochs=3, batch_size=16, learning_rate=2e-3, seed=4,
+                            policy=POLICIES["mnist"], ema_steps=50, verbose=0)
+
+
+def test_with_ema_the_kept_model_scores_what_validation_reported():
+    train, val, settings = ema_settings()
+    training.set_seed(4)
+    model = build_cnn()
+    result = training.fit(model, train, val, **settings)
+    assert training.uses_ema(model)
+    accuracy = np.mean(predict_proba(model, val[0]).argmax(1) == val[1])
+    assert accuracy == pytest.approx(result["best_val_accuracy"])
+
+
+def test_resumed_training_with_ema_ends_with_the_same_weights(tmp_path):
+    train, val, settings = ema_settings()
+    training.set_seed(4)
+    whole = build_cnn()
+    expected = training.fit(whole, train, val, **settings)
+
+    training.set_seed(4)
+    with pytest.raises(KeyboardInterrupt):
+        training.fit(build_cnn(), train, val, checkpoint_dir=tmp_path,
+                     callbacks=[StopMidEpoch(2)], **settings)
+    model, state = training.load_checkpoint(tmp_path)
+    assert training.uses_ema(model)
+    result = training.fit(model, train, val, checkpoint_dir=tmp_path, resume_state=state,
+                          **settings)
+    for a, b in zip(whole.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert result["history"] == expected["history"]
