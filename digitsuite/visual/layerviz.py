@@ -17,6 +17,7 @@ import numpy as np
 
 from digitsuite.backend import keras, tf
 from digitsuite.fileio import save_figure, write_text
+from digitsuite.markdown import percent
 
 MAP_LAYERS = (keras.layers.Conv2D, keras.layers.SeparableConv2D, keras.layers.DepthwiseConv2D,
               keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
@@ -214,12 +215,6 @@ def convolution_step(layer, image, channel, row=None, col=None):
             "total": total, "activation": layer.activation.__name__, "output": output}
 
 
-def percent(probability):
-    """``probability`` as a percentage that never rounds a near-certainty up to 100%."""
-    text = f"{probability:.2%}"
-    return "> 99.99%" if text == "100.00%" and probability < 1 else text
-
-
 def describe_layer(layer):
     """One sentence on what a convolution or pooling layer does."""
     config = layer.get_config()
@@ -360,7 +355,7 @@ def plot_probabilities(probabilities, class_names, label=None):
     ax.set_ylabel("probability")
     truth = f"; true label {class_names[label]}" if label is not None else ""
     ax.set_title(f"softmax output: predicted {class_names[predicted]} "
-                 f"({percent(probabilities[predicted])}){truth}")
+                 f"({percent(probabilities[predicted], 2)}){truth}")
     fig.tight_layout()
     return fig
 
@@ -425,7 +420,7 @@ def plot_overview(image, maps, probabilities, class_names):
     predicted = int(np.argmax(probabilities))
     fig.suptitle(f"input \u2192 feature maps (the {rows} most active per layer) \u2192 "
                  f"probabilities: predicted {class_names[predicted]} "
-                 f"({percent(probabilities[predicted])})")
+                 f"({percent(probabilities[predicted], 2)})")
     return fig
 
 
@@ -501,12 +496,12 @@ def write_report(out_dir, model, image, result, class_names, source, label=None,
             "0 are silent for this input.")
     add("probabilities.png", plot_probabilities(probabilities, class_names, label),
         f"The softmax output: predicted {name} with probability "
-        f"{percent(probabilities[predicted])} (orange).")
+        f"{percent(probabilities[predicted], 2)} (orange).")
     add("saliency.png", plot_saliency(image, result["saliency"], name),
         f"Saliency: the size of the gradient of class {name}'s score (before softmax) "
         "with respect to each input pixel; bright pixels change the score most.")
     summary = (f"Predicted {name} with probability "
-               f"{percent(probabilities[predicted])}"
+               f"{percent(probabilities[predicted], 2)}"
                + (f"; true label {class_names[label]}." if label is not None else "."))
     write_text(out_dir / "index.html",
                index_html(f"What the network sees: {source}", summary, page))
