@@ -9,7 +9,7 @@ default for digits (--features); the dense net trains with the CNN's augmentatio
 
     python baselines.py                          # all three, runs/lr, runs/rf, runs/dense
     python baselines.py --models lr rf --rf-trees 500
-    python baselines.py --dry-run --out-dir /tmp/smoke
+    python baselines.py --dry-run --out-dir runs/smoke
 """
 
 from digitsuite import cli

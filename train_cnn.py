@@ -8,7 +8,7 @@ history.png and confusion.png.
     python train_cnn.py --epochs 8 --out-dir runs/cnn-short   # short budget, same schedule
     python train_cnn.py --distribute mirrored    # every GPU of this machine
     python train_cnn.py --tensorboard            # then: tensorboard --logdir runs/cnn/tensorboard
-    python train_cnn.py --dry-run --out-dir /tmp/smoke
+    python train_cnn.py --dry-run --out-dir runs/smoke
 """
 
 from digitsuite import cli

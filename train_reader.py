@@ -13,8 +13,8 @@ model.keras holds the weights without the optimizer's state (about 1 MB).
 The model shipped in models/reader/ was trained on the official full MNIST
 with the defaults (README, "Reading your own images"):
 
-    python train_reader.py --data-dir ../shared/data/mnist-full --out-dir models/reader
-    python train_reader.py --dry-run --out-dir /tmp/reader-smoke
+    python train_reader.py --out-dir models/reader       # full MNIST, downloaded
+    python train_reader.py --dry-run --out-dir runs/reader-smoke
 """
 
 import shlex

@@ -7,7 +7,7 @@ sample_data/digits_page.png and its answer, digits_page.txt, are this
 script's output:
 
     python tools/make_digit_page.py              # writes sample_data/digits_page.png
-    python tools/make_digit_page.py --out-dir /tmp/page --seed 3
+    python tools/make_digit_page.py --out-dir runs/page --seed 3
 """
 
 import sys
