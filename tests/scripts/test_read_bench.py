@@ -3,11 +3,14 @@ test digits and of a tiny optdigits-format file, read and scored."""
 
 import json
 
+import pytest
+
 from benchmarks.reading import benchmark as digit_bench
 from tests.benchmarks.reading.test_pages import write_optdigits
 from tests.support import SAMPLE_DIR, fails_with_one_line, run_script
 
 
+@pytest.mark.slow
 def test_dry_run_writes_its_report(tmp_path, capsys, reader_model, sample):
     out_dir = tmp_path / "bench"
     opt, _, _ = write_optdigits(tmp_path / "opt.tra.gz", sample["x_test"], sample["y_test"])
@@ -40,6 +43,7 @@ def test_dry_run_writes_its_report(tmp_path, capsys, reader_model, sample):
         assert (out_dir / name).is_file(), name
 
 
+@pytest.mark.slow
 def test_without_optdigits_the_half_is_skipped(tmp_path, capsys, reader_model, monkeypatch):
     # Two conditions are enough to show the skip (the full set runs above).
     monkeypatch.setattr(digit_bench, "CONDITIONS", {

@@ -3,10 +3,13 @@
 import json
 import zipfile
 
+import pytest
+
 from digitsuite.backend import keras
 from tests.support import ROOT, SAMPLE_DIR, run_script
 
 
+@pytest.mark.slow
 def test_dry_run_writes_a_small_reader_model_and_its_command(tmp_path):
     out = tmp_path / "reader"
     run_script("train_reader", ["--dry-run", "--data-dir", SAMPLE_DIR, "--out-dir", out])

@@ -60,6 +60,7 @@ def test_gradients_match_keras_for_every_weight(digits):
                                    atol=1e-5 * np.abs(keras_grad).max(), err_msg=var.path)
 
 
+@pytest.mark.slow
 def test_fit_with_the_fast_step_follows_keras_step(digits):
     """Same seed, same batches, same dropout masks: a few epochs through
     model.fit end with the same losses and nearly the same weights."""
