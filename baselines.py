@@ -9,7 +9,7 @@ default for digits (--features); the dense net trains with the CNN's augmentatio
 
     python baselines.py                          # all three, runs/lr, runs/rf, runs/dense
     python baselines.py --models lr rf --rf-trees 500
-    python baselines.py --dry-run --out-dir /tmp/smoke
+    python baselines.py --dry-run --out-dir runs/smoke
 """
 
 from digitsuite import cli
@@ -35,11 +35,8 @@ def parse_args(argv=None):
                              f"(default: {c})")
     parser.add_argument("--rf-trees", type=cli.positive_int, default=trees,
                         help=f"random forest: number of trees (default: {trees})")
-    cli.add_keras_training_args(parser, learning_rate=2e-3, model="dense net: ")
-    parser.add_argument("--resume", action="store_true",
-                        help="dense net: continue its interrupted run in --out-dir/dense "
-                             "from the last completed epoch, with that run's settings "
-                             "(default: off)")
+    cli.add_keras_training_args(parser, learning_rate=2e-3, model="dense net: ",
+                                run_dir="--out-dir/dense")
     cli.add_data_args(parser)
     cli.add_run_args(parser, "runs")
     return parser.parse_args(argv)
@@ -48,20 +45,13 @@ def parse_args(argv=None):
 def train_one(name, args, splits, resume):
     """Train baseline ``name`` with the flags' settings; returns its metrics."""
     from digitsuite.data.features import features_for
-    from digitsuite.training.run import train_keras, train_sklearn
+    from digitsuite.training.run import train_sklearn
     from models import build_dense
 
     out_dir, settings = args.out_dir / name, cli.saved_args(args)
     if name == "dense":
-        return train_keras(
-            name, build_dense, splits=splits, out_dir=out_dir, settings=settings,
-            epochs=1 if args.dry_run else args.epochs, batch_size=args.batch_size,
-            learning_rate=args.learning_rate, dropout=args.dropout, seed=args.seed,
-            augment=args.augment, label_smoothing=args.label_smoothing, resume=resume,
-            ema_steps=args.ema_steps, precision=args.precision,
-            tensorboard=cli.tensorboard_dir(args, out_dir),
-            resume_command=f"python baselines.py --models dense --resume "
-                           f"--out-dir {args.out_dir}")
+        return cli.train_keras_run(name, build_dense, args, splits, out_dir,
+                                   "python baselines.py --models dense", resume=resume)
     estimator = (build_logistic_regression(seed=args.seed, C=args.lr_c) if name == "lr"
                  else build_random_forest(seed=args.seed, n_estimators=args.rf_trees))
     return train_sklearn(name, estimator, splits=splits, out_dir=out_dir, settings=settings,
@@ -73,16 +63,11 @@ def train_one(name, args, splits, resume):
 def main(args):
     from digitsuite.fileio import prepare_out_dir
     from digitsuite.inference.runs import TITLES
-    from digitsuite.training.run import resume_from
 
     prepare_out_dir(args.out_dir)  # a bad --out-dir stops the run before any work
-    resume = None
-    if args.resume:  # only the dense net has epochs to resume
-        resume = resume_from(args.out_dir / "dense")
-        args = cli.restore_args(args, resume.settings)
+    args, resume = cli.resume_if_asked(args, args.out_dir / "dense")
+    if resume:  # only the dense net has epochs to resume
         args.models = ["dense"]
-        print(f"resuming the dense net after epoch {resume.state['epochs_done']} with the "
-              "settings it was started with")
     splits = cli.load_splits(args)
     cli.print_split_summary(splits)
     results = {}

@@ -17,7 +17,7 @@ same test images with each, and writes under --out-dir:
 Models that are missing or cannot be used are named on stderr, each with
 the command that makes it; the others are compared. Exit status: 0, or 1
 when a model is broken, 2 when none can be compared.
-    python evaluate.py --dry-run --train-missing --runs-dir /tmp/runs --out-dir /tmp/cmp
+    python evaluate.py --dry-run --train-missing --runs-dir runs/smoke --out-dir runs/smoke/cmp
 """
 
 import sys

@@ -15,6 +15,7 @@ saw them) per image, and readings.json.
     python read_digits.py photo.png scan.jpg
     python read_digits.py photo.png --json
     python read_digits.py photo.png --out-dir runs/read_digits
+    python read_digits.py --dry-run                  # the bundled sample page
 
 The page's lighting is evened out and its ink polarity (dark on light or
 light on dark) decided automatically; a printed background pattern, ruled
@@ -25,16 +26,8 @@ out of the numbers but reported (--json: each number's marks and decimal
 separator), and each character is prepared the way MNIST was made (the same
 code as visualize_layers.py --image) before one batch goes to the model.
 
---benchmark writes test pages from held-out real MNIST test digits and,
-side by side, from optdigits (real handwriting by 30 other people, used
-only to measure; --optdigits), reads them and scores the reading, for the
-standard pages and under each condition (pen, blur, slant, light, polarity,
-spacing, size, printed patterns, guide lines, box fields, punctuation,
-touching digits, marker/ballpoint/pencil, low resolution, phone photos); it
-writes benchmark.json, benchmark.md and example pages with their readings:
-
-    python read_digits.py --benchmark                  # runs/read_benchmark/
-    python read_digits.py --benchmark --dry-run --out-dir /tmp/bench
+benchmarks/read_bench.py scores this reading on synthetic pages of real
+handwriting (docs/read-digits.md).
 
 Exit status: 0 when every image was read, 1 when any could not be (one
 'error:' line each; the others are still read), 2 for a usage or model error.
@@ -45,14 +38,11 @@ import sys
 from pathlib import Path
 
 from digitsuite import cli
-from digitsuite.inference.runs import DEFAULT_RUNS_DIR, READER_MODEL
+from digitsuite.data.datasets import PROJECT_ROOT
+from digitsuite.inference.runs import READER_MODEL
 
 DEFAULT_MODEL = READER_MODEL
-BENCHMARK_DIR = DEFAULT_RUNS_DIR / "read_benchmark"
-DRY_RUN_PAGES = 3
-# The shared data folder beside the repository, where the optdigits file usually is.
-DEFAULT_OPTDIGITS = (Path(__file__).resolve().parent.parent / "shared" / "data" / "optdigits"
-                     / "optdigits-orig.tra.gz")
+SAMPLE_PAGE = PROJECT_ROOT / "sample_data" / "digits_page.png"
 
 
 def parse_args(argv=None):
@@ -60,8 +50,7 @@ def parse_args(argv=None):
 
     parser = cli.Parser(__doc__)
     parser.add_argument("images", type=Path, nargs="*",
-                        help="image files to read (PNG, JPEG, BMP, GIF, TIFF, WebP; "
-                             "default: none, then --benchmark is required)")
+                        help="image files to read (PNG, JPEG, BMP, GIF, TIFF, WebP)")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
                         help="trained Keras digit classifier, e.g. runs/cnn/model.keras from "
                              "train_cnn.py (default: the shipped reader model, "
@@ -71,94 +60,40 @@ def parse_args(argv=None):
                              f"(default: {MIN_CONFIDENCE})")
     parser.add_argument("--json", action="store_true",
                         help="print the readings as JSON instead of text (default: off)")
-    bench = parser.add_argument_group("benchmark")
-    bench.add_argument("--benchmark", action="store_true",
-                       help="score the reading on synthetic pages of held-out MNIST test "
-                            "digits instead of reading images (default: off)")
-    bench.add_argument("--benchmark-pages", type=cli.positive_int, default=400,
-                       help="standard pages to write and read (default: 400)")
-    bench.add_argument("--variation-pages", type=cli.positive_int, default=100,
-                       help="pages per variation (pen, blur, slant, ...) (default: 100)")
-    bench.add_argument("--data-dir", type=Path, default=None,
-                       help="MNIST folder or .npz whose test split gives the digits "
-                            "(default: the data_dir in the model's config.json, else the "
-                            "usual search: Keras cache, download, bundled sample)")
-    halves = bench.add_mutually_exclusive_group()
-    halves.add_argument("--optdigits", type=Path, default=None,
-                        help="optdigits-orig.tra(.gz): real handwriting by 30 people, "
-                             "written into pages beside MNIST's, for measuring only "
-                             f"(default: {DEFAULT_OPTDIGITS} if present, else MNIST alone)")
-    halves.add_argument("--no-optdigits", action="store_true",
-                        help="benchmark on MNIST alone (default: off)")
-    bench.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     cli.add_output_args(
-        parser, None, what="annotated images, crop strips and readings.json, or the "
-        "benchmark's files", dry_run=f"{DRY_RUN_PAGES} benchmark pages per condition",
-        default_text=f"none when reading, so nothing is written; {BENCHMARK_DIR} with "
-        "--benchmark")
+        parser, None, what="annotated images, crop strips and readings.json",
+        default_text="none, so nothing is written",
+        dry_run="read only the first image (with none given, the bundled "
+                "sample_data/digits_page.png)")
     args = parser.parse_args(argv)
-    if args.benchmark and args.images:
-        parser.error("give image files to read or --benchmark, not both")
-    if not (args.benchmark or args.images):
-        parser.error("give image files to read (or --benchmark)")
+    if args.dry_run:
+        args.images = args.images[:1] or [SAMPLE_PAGE]
+    if not args.images:
+        parser.error("give image files to read")
     return args
-
-
-def run_benchmark(args, model):
-    """--benchmark: score the reading on synthetic pages; returns the results."""
-    from digitsuite.fileio import prepare_out_dir
-    from digitsuite.reading import benchmark
-
-    optdigits, skipped = optdigits_choice(args)
-    out_dir = prepare_out_dir(args.out_dir or BENCHMARK_DIR)
-    pages = ((DRY_RUN_PAGES, DRY_RUN_PAGES) if args.dry_run
-             else (args.benchmark_pages, args.variation_pages))
-    results = benchmark.run_benchmark(
-        model, model_path=args.model, out_dir=out_dir, data_dir=args.data_dir,
-        optdigits=optdigits, optdigits_skipped=skipped, pages=pages[0],
-        variation_pages=pages[1], seed=args.seed, min_confidence=args.min_confidence,
-        timing_pages=2 if args.dry_run else 7, dry_run=args.dry_run,
-        log=lambda line: print(line, flush=True))
-    print(f"wrote benchmark.json, benchmark.md and examples to {out_dir}/")
-    return {"results": results, "out_dir": out_dir}
-
-
-def optdigits_choice(args):
-    """(optdigits file or None, why it is skipped): a given --optdigits must
-    exist; the default is used only when it is there."""
-    from digitsuite.errors import DataError
-
-    if args.no_optdigits:
-        return None, "--no-optdigits"
-    if args.optdigits is not None:
-        if not args.optdigits.is_file():
-            raise DataError(f"--optdigits {args.optdigits} is not a file; give the path of "
-                            "optdigits-orig.tra(.gz) or leave --optdigits out")
-        return args.optdigits, None
-    if DEFAULT_OPTDIGITS.is_file():
-        return DEFAULT_OPTDIGITS, None
-    return None, (f"no optdigits file at {DEFAULT_OPTDIGITS}; pass --optdigits PATH to add "
-                  "real handwriting that is not MNIST")
 
 
 def main(args):
     from digitsuite.fileio import prepare_out_dir, write_json
     from digitsuite.inference.modelio import load_keras_model
-    from digitsuite.reading import reader
+    from digitsuite.reading import figures, reader
 
     model = load_keras_model(args.model, expect_input_shape=(28, 28, 1))
     reader.check_classifier(model, args.model)
-    if args.benchmark:
-        return run_benchmark(args, model)
     out_dir = prepare_out_dir(args.out_dir) if args.out_dir else None
     readings, failed = [], 0
-    for reading, error in reader.read_files(model, args.images, args.min_confidence, out_dir,
-                                            debug=args.debug):
+    stems = set()
+    results = reader.read_files(model, args.images, args.min_confidence, debug=args.debug)
+    for path, (read, error) in zip(args.images, results):
         if error:
             print(f"error: {error}", file=sys.stderr, flush=True)
             failed += 1
         else:
+            reading, grey, crops = read
             readings.append(reading)
+            if out_dir:
+                stem = figures.unique_stem(path.stem, stems)
+                figures.save_reading_figures(out_dir, stem, grey, crops, reading)
             if not args.json:
                 print("\n".join(reader.format_reading(reading)), flush=True)
     if args.json:

@@ -9,7 +9,7 @@ history.png and confusion.png.
     python train_cnn.py --precision float32      # exact float32 arithmetic, on any CPU
     python train_cnn.py --distribute mirrored    # every GPU of this machine
     python train_cnn.py --tensorboard            # then: tensorboard --logdir runs/cnn/tensorboard
-    python train_cnn.py --dry-run --out-dir /tmp/smoke
+    python train_cnn.py --dry-run --out-dir runs/smoke
 """
 
 from digitsuite import cli
@@ -31,9 +31,6 @@ def parse_args(argv=None):
                              "logical CPU device); 'multiworker': several machines, "
                              "described by TF_CONFIG (see README); 'none': one device "
                              "(default: none)")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue the interrupted run in --out-dir from its last "
-                             "completed epoch, with that run's settings (default: off)")
     cli.add_data_args(parser)
     cli.add_run_args(parser, "runs/cnn")
     return parser.parse_args(argv)
@@ -42,30 +39,19 @@ def parse_args(argv=None):
 def main(args):
     from digitsuite.fileio import prepare_out_dir
     from digitsuite.training.distribute import make_strategy
-    from digitsuite.training.run import resume_from, train_keras
     from models import build_cnn
 
     strategy = make_strategy(args.distribute)  # before any other TensorFlow work
     prepare_out_dir(args.out_dir)  # a bad --out-dir stops the run before any work
-    resume = None
-    if args.resume:
-        resume = resume_from(args.out_dir, strategy)
-        args = cli.restore_args(args, resume.settings)
-        print(f"resuming {args.out_dir} after epoch {resume.state['epochs_done']} "
-              "with the settings it was started with")
+    args, resume = cli.resume_if_asked(args, args.out_dir, strategy)
     splits = cli.load_splits(args)
     cli.print_split_summary(splits)
     if args.distribute != "none":
         print(f"distribute: {args.distribute}, {strategy.num_replicas_in_sync} replicas; "
               f"each step splits {args.batch_size} images between them")
-    metrics = train_keras(
-        "cnn", build_cnn, splits=splits, out_dir=args.out_dir, settings=cli.saved_args(args),
-        epochs=1 if args.dry_run else args.epochs, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, dropout=args.dropout, seed=args.seed,
-        augment=args.augment, label_smoothing=args.label_smoothing, resume=resume,
-        ema_steps=args.ema_steps, precision=args.precision,
-        strategy=strategy, title="Seed CNN", tensorboard=cli.tensorboard_dir(args, args.out_dir),
-        resume_command=f"python train_cnn.py --resume --out-dir {args.out_dir}")
+    metrics = cli.train_keras_run("cnn", build_cnn, args, splits, args.out_dir,
+                                  "python train_cnn.py", resume=resume, strategy=strategy,
+                                  title="Seed CNN")
     print(f"test accuracy: {metrics['test_accuracy']:.2%} "
           f"(loss {metrics['test_loss']:.4f}, {metrics['n_test']:,} test images); "
           f"outputs in {args.out_dir}/")

@@ -6,15 +6,15 @@ split: augmentation aimed at other writers, pens and scanners (slant,
 aspect, stroke width, elastic distortion, blur, binarised ink, low
 resolution; the "reading" policy in digitsuite/data/augment.py), and
 non-digits (dashes, dots, printed patterns, digits cut in the wrong place,
-touching pairs; digitsuite/reading/nondigits.py) taught to give no
+touching pairs; digitsuite/training/nondigits.py) taught to give no
 confident answer. Writes the same files as train_cnn.py under --out-dir;
 model.keras holds the weights without the optimizer's state (about 1 MB).
 
 The model shipped in models/reader/ was trained on the official full MNIST
 with the defaults (README, "Reading your own images"):
 
-    python train_reader.py --data-dir ../shared/data/mnist-full --out-dir models/reader
-    python train_reader.py --dry-run --out-dir /tmp/reader-smoke
+    python train_reader.py --out-dir models/reader       # full MNIST, downloaded
+    python train_reader.py --dry-run --out-dir runs/reader-smoke
 """
 
 import shlex
@@ -33,9 +33,6 @@ def parse_args(argv=None):
     parser.add_argument("--nondigit-share", type=cli.fraction, default=NONDIGIT_SHARE,
                         help="share of the training images that are non-digits with an "
                              f"even target (default: {NONDIGIT_SHARE})")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue the interrupted run in --out-dir from its last "
-                             "completed epoch, with that run's settings (default: off)")
     cli.add_data_args(parser, datasets=["mnist"])
     cli.add_run_args(parser, "runs/reader")
     args = parser.parse_args(argv)
@@ -46,34 +43,24 @@ def parse_args(argv=None):
 
 
 def main(args):
+    from digitsuite.evaluation.reporting import make_run_portable
     from digitsuite.fileio import prepare_out_dir
     from digitsuite.inference.modelio import drop_training_state
-    from digitsuite.reading.nondigits import with_nondigits
-    from digitsuite.training.run import resume_from, train_keras
+    from digitsuite.training.nondigits import with_nondigits
     from models import build_cnn
 
     prepare_out_dir(args.out_dir)  # a bad --out-dir stops the run before any work
-    resume = None
-    if args.resume:
-        resume = resume_from(args.out_dir)
-        args = cli.restore_args(args, resume.settings)
-        print(f"resuming {args.out_dir} after epoch {resume.state['epochs_done']} "
-              "with the settings it was started with")
+    args, resume = cli.resume_if_asked(args, args.out_dir)
     splits = cli.load_splits(args)
     splits = splits._replace(train=with_nondigits(splits.train, args.nondigit_share, args.seed))
     cli.print_split_summary(splits)
-    metrics = train_keras(
-        "cnn", build_cnn, splits=splits, out_dir=args.out_dir, settings=cli.saved_args(args),
-        epochs=1 if args.dry_run else args.epochs, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, dropout=args.dropout, seed=args.seed,
-        augment=args.augment, label_smoothing=args.label_smoothing, resume=resume,
-        ema_steps=args.ema_steps, precision=args.precision,
-        title="Reader CNN", tensorboard=cli.tensorboard_dir(args, args.out_dir),
-        resume_command=f"python train_reader.py --resume --out-dir {args.out_dir}")
+    metrics = cli.train_keras_run("cnn", build_cnn, args, splits, args.out_dir,
+                                  "python train_reader.py", resume=resume, title="Reader CNN")
     drop_training_state(args.out_dir / "model.keras")  # small enough to ship in the repo
+    make_run_portable(args.out_dir)  # it ships: no paths of this machine in its record
     print(f"test accuracy on MNIST: {metrics['test_accuracy']:.2%} "
           f"({metrics['n_test']:,} test images); outputs in {args.out_dir}/; "
-          "score its reading with: python read_digits.py --benchmark "
+          "score its reading with: python benchmarks/read_bench.py "
           f"--model {args.out_dir}/model.keras")
     return metrics
 

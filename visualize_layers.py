@@ -106,7 +106,8 @@ def load_model(args):
 def main(args):
     from digitsuite.data.datasets import CLASS_NAMES
     from digitsuite.fileio import output_set, prepare_out_dir
-    from digitsuite.visual import layerviz
+    from digitsuite.markdown import percent
+    from digitsuite.visual import layerfigures, layerviz
 
     model = load_model(args)
     original, image, label, source, default_name = pick_input(args)
@@ -117,11 +118,11 @@ def main(args):
     if len(class_names) != len(result["probabilities"]):
         class_names = [str(k) for k in range(len(result["probabilities"]))]
     with output_set(out_dir):  # the pictures and index.html land together, or none do
-        files = layerviz.write_report(out_dir, model, image, result, class_names, source,
-                                      label=label, original=original)
+        files = layerfigures.write_report(out_dir, model, image, result, class_names, source,
+                                         label=label, original=original)
     predicted = result["predicted"]
     print(f"{source}: predicted {class_names[predicted]} with probability "
-          f"{layerviz.percent(result['probabilities'][predicted])}")
+          f"{percent(result['probabilities'][predicted], 2)}")
     print(f"wrote {len(files)} files; open {out_dir / 'index.html'}")
     return {"image": image, "files": files, "out_dir": out_dir, **result}
 

@@ -1,5 +1,7 @@
-"""Benchmarks of the suite against plain Keras: ``bench.py`` runs them,
-``perf`` holds the measurements."""
+"""Benchmarks of the suite: ``bench.py`` races it against plain Keras
+(``perf`` holds the measurements), ``app_bench.py`` times the web page,
+``upload_bench.py`` measures the app's memory under hostile uploads and
+``read_bench.py`` scores the reader (``reading``)."""
 
 
 def write_results(out_dir, stem, result, markdown):

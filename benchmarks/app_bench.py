@@ -15,8 +15,8 @@ finished drawing. It writes every figure as p50/p95 to <date>-app.json and
 .md under --out-dir, with the CPU and the machine's load.
 
     python benchmarks/app_bench.py --runs-dir runs
-    python benchmarks/app_bench.py --runs-dir /tmp/app-runs --requests 200
-    python benchmarks/app_bench.py --dry-run --runs-dir /tmp/app-runs --out-dir /tmp/bench
+    python benchmarks/app_bench.py --runs-dir runs --requests 200
+    python benchmarks/app_bench.py --dry-run --runs-dir runs --out-dir runs/bench-smoke
 """
 
 import sys

@@ -10,9 +10,9 @@ regression and random forest. Writes <date>-<dataset>.json and .md under
 --out-dir (quick and dry runs add -quick / -dry-run to the name), with the
 machine and its load. See benchmarks/perf.py for the method.
 
-    python benchmarks/bench.py --dataset mnist --data-dir ../shared/data/mnist-full
+    python benchmarks/bench.py --dataset mnist     # full MNIST, downloaded
     python benchmarks/bench.py --quick                     # a few minutes
-    python benchmarks/bench.py --dry-run --out-dir /tmp/bench
+    python benchmarks/bench.py --dry-run --out-dir runs/bench-smoke
 """
 
 import sys

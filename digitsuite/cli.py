@@ -116,8 +116,9 @@ TENSORBOARD_UNDER_OUT_DIR = Path("tensorboard")
 
 
 def add_keras_training_args(parser, learning_rate, model="", epochs=40, augment="auto",
-                            ema_steps=0):
-    """The flags of the Keras training recipe (:func:`digitsuite.training.loop.fit`).
+                            ema_steps=0, run_dir="--out-dir"):
+    """The flags of the Keras training recipe (:func:`digitsuite.training.loop.fit`)
+    and --resume, which continues the stopped run in ``run_dir``.
 
     ``model`` starts each help text (e.g. ``"dense net: "``) in scripts that
     train more than one kind of model.
@@ -162,6 +163,9 @@ def add_keras_training_args(parser, learning_rate, model="", epochs=40, augment=
                              "learning rate, weight histograms and each epoch's feature maps "
                              "of one test digit (default: off; DIR defaults to tensorboard/ "
                              "under --out-dir)")
+    parser.add_argument("--resume", action="store_true",
+                        help=f"{model}continue the interrupted run in {run_dir} from its last "
+                             "completed epoch, with that run's settings (default: off)")
 
 
 def add_output_args(parser, default_out_dir, what="every output file", dry_run=None,
@@ -245,10 +249,35 @@ def restore_args(args, saved):
     return restored
 
 
-def resume_hint(checkpoint_dir, script, out_dir):
-    """The message for a stopped run: what was kept, and the command to continue."""
-    return (f"interrupted; completed epochs are saved in {checkpoint_dir}; continue with: "
-            f"python {script} --resume --out-dir {out_dir}")
+def resume_if_asked(args, run_dir, strategy=None):
+    """With --resume: ``(args with the stopped run's training settings put
+    back, the run to resume)`` for the run in ``run_dir``; else ``(args, None)``."""
+    if not args.resume:
+        return args, None
+    from digitsuite.training.run import resume_from
+
+    resume = resume_from(run_dir, strategy)
+    print(f"resuming {run_dir} after epoch {resume.state['epochs_done']} with the settings "
+          "it was started with")
+    return restore_args(args, resume.settings), resume
+
+
+def train_keras_run(name, build, args, splits, run_dir, command, **options):
+    """Train Keras model ``name`` (built by ``build``) with the recipe flags of
+    ``args`` (:func:`add_keras_training_args`) into ``run_dir``; returns its
+    metrics. ``command`` runs the script again (``python train_cnn.py``): a
+    stopped run tells the user to add ``--resume --out-dir``. ``options``
+    (resume, strategy, title) go to :func:`digitsuite.training.run.train_keras`."""
+    from digitsuite.training.run import train_keras
+
+    return train_keras(
+        name, build, splits=splits, out_dir=run_dir, settings=saved_args(args),
+        epochs=1 if args.dry_run else args.epochs, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, dropout=args.dropout, seed=args.seed,
+        augment=args.augment, label_smoothing=args.label_smoothing,
+        ema_steps=args.ema_steps, precision=args.precision,
+        tensorboard=tensorboard_dir(args, run_dir),
+        resume_command=f"{command} --resume --out-dir {args.out_dir}", **options)
 
 
 def _raise_interrupt(signum, frame):

@@ -1,4 +1,18 @@
-"""Markdown tables, as every report of the suite writes them."""
+"""Markdown tables, as every report of the suite writes them, and the
+percentages shown to a user."""
+
+import math
+
+
+def percent(probability, decimals=0):
+    """``probability`` as a percentage with ``decimals`` places, rounded down,
+    so a near-certainty never reads 100 % (0.99996 -> "99%", "99.99%")."""
+    scale = 10 ** decimals
+    # round() first: 0.29 * 100 is 28.999999999999996, which is 29 %, not 28 %.
+    value = math.floor(round(probability * 100 * scale, 6))
+    if probability < 1:
+        value = min(value, 100 * scale - 1)
+    return f"{value / scale:.{decimals}f}%"
 
 
 def table(header, rows, align=None):

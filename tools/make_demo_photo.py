@@ -8,7 +8,7 @@ pixels) so that 2x2 max-pooling shows the last row and column dropped.
 The committed sample_data/demo_photo.png is this script's output:
 
     python tools/make_demo_photo.py              # writes sample_data/demo_photo.png
-    python tools/make_demo_photo.py --out-dir /tmp/photo
+    python tools/make_demo_photo.py --out-dir runs/photo
 """
 
 import sys

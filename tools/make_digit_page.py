@@ -2,12 +2,12 @@
 
 Real MNIST test digits from the bundled sample, written in lines on lit,
 slightly noisy paper by the same code as read_digits.py's benchmark
-(digitsuite.reading.benchmark, its standard style). The committed
+(benchmarks.reading.pages, its standard style). The committed
 sample_data/digits_page.png and its answer, digits_page.txt, are this
 script's output:
 
     python tools/make_digit_page.py              # writes sample_data/digits_page.png
-    python tools/make_digit_page.py --out-dir /tmp/page --seed 3
+    python tools/make_digit_page.py --out-dir runs/page --seed 3
 """
 
 import sys
@@ -33,9 +33,9 @@ def main(args):
     import numpy as np
     from PIL import Image
 
+    from benchmarks.reading.pages import make_page
     from digitsuite.data.datasets import SAMPLE_DIR, load_idx_folder
     from digitsuite.fileio import atomic_path, prepare_out_dir, write_text
-    from digitsuite.reading.benchmark import make_page
 
     sample = load_idx_folder(SAMPLE_DIR)
     page, truth = make_page(np.random.default_rng(args.seed), sample["x_test"],

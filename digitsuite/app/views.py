@@ -17,8 +17,6 @@ from PIL import Image
 from digitsuite.errors import DigitsuiteError
 from digitsuite.inference import runs
 
-COLORMAPS = {"maps": "inferno", "saliency": "hot", "filters": "RdBu_r"}  # as in layerviz
-
 
 def scaled_bytes(array, low, high):
     """``array`` mapped from low..high to 0-255, as base64 of its bytes (C order)."""
@@ -41,6 +39,8 @@ def png_url(image):
 def colormaps():
     """{use: base64 of 256 RGB triplets}: matplotlib's colour map for each use."""
     from matplotlib import colormaps as registry
+
+    from digitsuite.visual.layerviz import COLORMAPS
 
     return {use: base64.b64encode(
         np.rint(registry[name](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.uint8)
@@ -100,6 +100,8 @@ def digit(session, image):
     The digit is rounded to 8-bit pixels first, as MNIST's are, so all four
     models read exactly the pixels returned as ``input``.
     """
+    from digitsuite.visual import layerviz
+
     pixels = np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8)  # (28, 28)
     answers = {name: _answer(session.predict(name, pixels[None])[0])
                for name in runs.MODELS if name != "cnn" and session.slots[name].available}
@@ -109,12 +111,12 @@ def digit(session, image):
         answers["cnn"] = {**_answer(result["probabilities"]),
                           **_answer_margin(result["probabilities"])}
         for name, values in result["dense"].items():  # (units,)
-            low, high = min(0.0, float(values.min())), max(float(values.max()), 1e-6)
+            low, high = layerviz.activation_scale(values)
             dense.append({"name": name, "units": int(values.size), "low": low, "high": high,
                           "active": int((values > 0).sum()),
                           "values": scaled_bytes(values, low, high)})
         for name, maps in result["maps"].items():  # (h, w, channels)
-            low, high = min(0.0, float(maps.min())), max(float(maps.max()), 1e-6)
+            low, high = layerviz.activation_scale(maps)
             strongest = np.argsort(-maps.mean(axis=(0, 1)), kind="stable")
             layers.append({"name": name, "shape": list(maps.shape), "low": low, "high": high,
                            "order": strongest.tolist(),

@@ -302,7 +302,7 @@ def thin(ink, limit=MAX_STROKE, target=THINNED_STROKE):
     radius = math.floor((width - target * extent) / 2)
     if radius < 1:
         return ink
-    thinned = ndimage.grey_erosion(ink, footprint=_disk(radius))
+    thinned = ndimage.grey_erosion(ink, footprint=disk(radius))
     kept = np.nonzero(thinned > 0.5)[0]
     if not kept.size or np.ptp(kept) + 1 < 0.8 * (np.ptp(rows) + 1) or (
             thinned.sum() < 0.2 * ink.sum()):
@@ -310,9 +310,11 @@ def thin(ink, limit=MAX_STROKE, target=THINNED_STROKE):
     return thinned
 
 
-def _disk(radius):
-    y, x = np.mgrid[-radius:radius + 1, -radius:radius + 1]
-    return x * x + y * y <= radius * radius
+def disk(radius):
+    """A round bool footprint of the given radius (pixels, need not be whole)."""
+    r = int(np.ceil(radius))
+    y, x = np.mgrid[-r:r + 1, -r:r + 1]
+    return x * x + y * y <= radius * radius + 0.25
 
 
 def shrink_to_work_size(ink, side=WORK_SIDE):

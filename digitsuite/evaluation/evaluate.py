@@ -4,8 +4,14 @@ compare, and write the comparison's files (what ``evaluate.py`` does)."""
 from digitsuite.errors import DigitsuiteError, ModelFileError
 from digitsuite.evaluation import comparison as cmp
 from digitsuite.fileio import output_set, save_figure, write_json, write_text
-from digitsuite.inference.runs import MODELS, load_run, missing_models, model_path, train_command
-from digitsuite.training.baselines import count_parameters
+from digitsuite.inference.runs import (
+    MODELS,
+    count_parameters,
+    load_run,
+    missing_models,
+    model_path,
+    train_command,
+)
 
 FIGURES = ("comparison.png", "confusions.png", "mistakes.png")
 

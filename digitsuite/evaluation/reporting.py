@@ -7,7 +7,9 @@ is the one place that writes a run's ``config.json``, ``metrics.json``,
 
 import datetime
 import platform
+import re
 import sys
+from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -19,6 +21,7 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
+from digitsuite.data.datasets import PROJECT_ROOT
 from digitsuite.fileio import save_figure, write_json, write_text
 from digitsuite.markdown import table
 
@@ -181,3 +184,25 @@ def write_run_report(out_dir, title, config, metrics, y_true, proba_or_pred, cla
     write_json(out_dir / "metrics.json", metrics)
     write_text(out_dir / "report.md",
                markdown_report(title, config, metrics, y_true, y_pred, class_names, images))
+
+
+# A path in running text: absolute or climbing out (../), at least two parts,
+# not inside a URL or another word.
+_MACHINE_PATH = re.compile(r"(?<![\w:/.])(?:/|\.\./)[^\s'\"`|]*/([^/\s'\"`|]+)")
+
+
+def portable_text(text, root=PROJECT_ROOT):
+    """``text`` without this machine's paths: paths inside the project
+    relative to it, any other absolute or ``../`` path cut to its last part
+    (``/data/mnist-full`` -> ``mnist-full``)."""
+    text = text.replace(f"{Path(root).resolve()}/", "")
+    return _MACHINE_PATH.sub(r"\1", text)
+
+
+def make_run_portable(out_dir, files=("config.json", "report.md"), root=PROJECT_ROOT):
+    """Rewrite a run's ``files`` under ``out_dir`` with :func:`portable_text`,
+    for a run that ships with the project."""
+    out_dir = Path(out_dir)
+    for name in files:
+        write_text(out_dir / name, portable_text((out_dir / name).read_text(encoding="utf-8"),
+                                                 root))

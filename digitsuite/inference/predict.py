@@ -5,7 +5,7 @@
   training). It runs one compiled TensorFlow graph per model that also
   scales the pixels, in batches of 256: no per-batch Python work as in
   ``model.predict``. The seed CNN runs its equivalent, cheaper forward pass
-  (:func:`digitsuite.training.trainstep.seed_cnn_forward`), faster than the
+  (:func:`digitsuite.inference.forward.seed_cnn_forward`), faster than the
   model's own layers.
 - :func:`freeze` snapshots a trained model for repeated prediction (what
   ``evaluate.py`` and the benchmark use): that same graph, with its pixel
@@ -33,7 +33,7 @@ import time
 import numpy as np
 
 from digitsuite.backend import quiet_stderr, tf
-from digitsuite.training.trainstep import seed_cnn_forward
+from digitsuite.inference.forward import seed_cnn_forward
 
 
 def predict_proba(model, images, batch_size=256):
@@ -66,7 +66,7 @@ def _compiled_predict(model, dtype):
     ``model`` per input dtype.
 
     The seed CNN runs the equivalent, cheaper forward pass of
-    :func:`digitsuite.training.trainstep.seed_cnn_forward` (same weights, same
+    :func:`digitsuite.inference.forward.seed_cnn_forward` (same weights, same
     outputs to float rounding): its conv1 block as four small matrix
     products, and only the part of conv2 that pool2 reads.
     """

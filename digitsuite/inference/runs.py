@@ -267,3 +267,16 @@ def load_run(runs_dir, name, num_classes, data_argv=()):
             f"{path.parent / 'config.json'} does not name the model's input features "
             f"(got {features!r}, expected one of {', '.join(FEATURES)}); {hint}")
     return Run(name=name, model=model, features=features, config=config, metrics=metrics)
+
+
+def count_parameters(model):
+    """What the model learned, as ``(count, kind)``.
+
+    Keras models and logistic regression: trainable weights; a random forest:
+    tree nodes (each holds a split or a leaf's class counts).
+    """
+    if hasattr(model, "trainable_weights"):
+        return sum(int(np.prod(w.shape)) for w in model.trainable_weights), "trainable weights"
+    if hasattr(model, "estimators_"):
+        return sum(int(tree.tree_.node_count) for tree in model.estimators_), "tree nodes"
+    return int(model.coef_.size + model.intercept_.size), "trainable weights"

@@ -1,3 +1,4 @@
-"""Reading numbers on a page: segmentation into characters and lines, the read
-pipeline, and the synthetic-page benchmark.
+"""Reading numbers on a page: print removal, segmentation into characters
+and lines, classification, the reading and its JSON, and its pictures.
+(Its benchmark is benchmarks/read_bench.py.)
 """

@@ -1,4 +1,4 @@
-"""Fitting the scikit-learn baselines and counting any model's parameters.
+"""Fitting the scikit-learn baselines.
 
 Logistic regression and the random forest learn from pixel features
 (:mod:`digitsuite.data.features`, deskewed by default); the dense network
@@ -6,8 +6,6 @@ trains through the CNN's own loop (:mod:`digitsuite.training.run`).
 """
 
 import time
-
-import numpy as np
 
 from digitsuite.data.features import make_features
 
@@ -30,16 +28,3 @@ def fit_sklearn(estimator, train, val, features, log=print):
     val_accuracy = float(estimator.score(make_features(val[0], features), val[1]))
     return {"train_seconds": train_seconds, "feature_seconds": feature_seconds,
             "val_accuracy": val_accuracy}
-
-
-def count_parameters(model):
-    """What the model learned, as ``(count, kind)``.
-
-    Keras models and logistic regression: trainable weights; a random forest:
-    tree nodes (each holds a split or a leaf's class counts).
-    """
-    if hasattr(model, "trainable_weights"):
-        return sum(int(np.prod(w.shape)) for w in model.trainable_weights), "trainable weights"
-    if hasattr(model, "estimators_"):
-        return sum(int(tree.tree_.node_count) for tree in model.estimators_), "tree nodes"
-    return int(model.coef_.size + model.intercept_.size), "trainable weights"

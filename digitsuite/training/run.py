@@ -19,8 +19,14 @@ from digitsuite.data.augment import policy_for
 from digitsuite.errors import DigitsuiteError, Interrupted
 from digitsuite.evaluation.reporting import classification_metrics, run_config, write_run_report
 from digitsuite.fileio import DiskFull, output_set, prepare_out_dir
-from digitsuite.inference.runs import MODEL_FILES, TITLES, predict_proba, save_model
-from digitsuite.training.baselines import count_parameters, fit_sklearn
+from digitsuite.inference.runs import (
+    MODEL_FILES,
+    TITLES,
+    count_parameters,
+    predict_proba,
+    save_model,
+)
+from digitsuite.training.baselines import fit_sklearn
 from digitsuite.training.loop import (
     CHECKPOINT_STATE,
     fit,

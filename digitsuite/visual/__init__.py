@@ -1,3 +1,3 @@
-"""Pictures that explain the CNN: feature maps, filters and saliency of each
-layer, and convolution and pooling on a photo.
+"""Pictures that explain the CNN: what each layer computes (layerviz) and its
+figures (layerfigures), and convolution and pooling on a photo.
 """

@@ -2,26 +2,20 @@
 
 :func:`analyse` runs one image through the model and returns the
 activations of its convolution, pooling and dense layers, the class
-probabilities and a saliency map; the ``plot_*`` functions draw them and
-:func:`write_report` saves every figure plus an ``index.html`` that shows
-them on one page. Layers are chosen by type and fetched by name
+probabilities and a saliency map (:mod:`digitsuite.visual.layerfigures`
+draws them and writes the page that shows them). Layers are chosen by type and fetched by name
 (``model.get_layer(name).output``), so any functional model with
 convolution or pooling layers works, not only the seed CNN.
 """
 
-import html
 import math
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from digitsuite.backend import keras, tf
-from digitsuite.fileio import save_figure, write_text
 
 MAP_LAYERS = (keras.layers.Conv2D, keras.layers.SeparableConv2D, keras.layers.DepthwiseConv2D,
               keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
-OVERVIEW_MAPS = 4  # maps per layer in the overview: the most active ones
-DPI = 100
 
 
 # --------------------------------------------------------------------------
@@ -214,12 +208,6 @@ def convolution_step(layer, image, channel, row=None, col=None):
             "total": total, "activation": layer.activation.__name__, "output": output}
 
 
-def percent(probability):
-    """``probability`` as a percentage that never rounds a near-certainty up to 100%."""
-    text = f"{probability:.2%}"
-    return "> 99.99%" if text == "100.00%" and probability < 1 else text
-
-
 def describe_layer(layer):
     """One sentence on what a convolution or pooling layer does."""
     config = layer.get_config()
@@ -238,11 +226,25 @@ def describe_layer(layer):
 
 
 # --------------------------------------------------------------------------
-# Plotting
+# Colour scales: the figures here and the app's page draw with the same ones
+
+COLORMAPS = {"maps": "inferno", "saliency": "hot", "filters": "RdBu_r"}
 
 
-def _shape_text(shape):
-    return "x".join(str(d) for d in shape)
+def activation_scale(values):
+    """(low, high) of one colour scale for activations: 0 is the bottom
+    (black) unless some are negative, and an all-zero layer still spans."""
+    return min(0.0, float(np.min(values))), max(float(np.max(values)), 1e-6)
+
+
+def weight_scale(weights):
+    """(low, high) of a colour scale centred on 0 for weights of both signs."""
+    limit = max(float(np.abs(weights).max()), 1e-6)
+    return -limit, limit
+
+
+# --------------------------------------------------------------------------
+# Maps as one array
 
 
 def grid_shape(count):
@@ -265,249 +267,3 @@ def tile_maps(maps, gap):
         mosaic[top:top + height, left:left + width] = maps[..., k]
         corners.append((top, left))
     return mosaic, corners
-
-
-def _plot_panels(maps, title, cmap, vmin, vmax, label, background):
-    """All maps (h, w, count) as numbered panels of one image with a colour
-    bar. One image draws in a fraction of the time of one axes per panel."""
-    height, width, count = maps.shape
-    gap = max(1, math.ceil(0.35 * height))
-    mosaic, corners = tile_maps(maps, gap)
-    image_width = grid_shape(count)[1] * 1.05  # inches
-    fig, ax = plt.subplots(figsize=(image_width + 1.3,
-                                    image_width * mosaic.shape[0] / mosaic.shape[1] + 0.8),
-                           layout="constrained")
-    im = ax.imshow(mosaic, cmap=plt.get_cmap(cmap).with_extremes(bad=background),
-                   vmin=vmin, vmax=vmax, interpolation="nearest")
-    for k, (top, left) in enumerate(corners):
-        ax.text(left - 0.5, top - 0.5 - gap / 2, str(k), fontsize=7, va="center")
-    ax.set_axis_off()
-    fig.colorbar(im, ax=ax, shrink=0.8, label=label)
-    ax.set_title(title)
-    return fig
-
-
-def plot_input(image, original=None, title="network input"):
-    """The 28x28 input as the network sees it (ink 1 = white), next to the
-    user's original picture when there is one."""
-    panels = 2 if original is not None else 1
-    fig, axes = plt.subplots(1, panels, figsize=(3.6 * panels, 3.9), squeeze=False)
-    axes = axes[0]
-    if original is not None:
-        axes[0].imshow(original, cmap="gray", vmin=0, vmax=1)
-        axes[0].set_title(f"your image, {original.shape[1]}x{original.shape[0]} pixels")
-        axes[0].set_axis_off()
-    ax = axes[-1]
-    im = ax.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    ax.set_title("as the network sees it: 28x28, 0-1")
-    ax.set_xticks([0, 13, 27])
-    ax.set_yticks([0, 13, 27])
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-
-def plot_feature_maps(name, maps):
-    """Every feature map of one layer, (h, w, channels), on one colour scale."""
-    channels = maps.shape[-1]
-    return _plot_panels(
-        maps, f"{name}: output {_shape_text(maps.shape)}, all {channels} feature maps\n"
-              "(one colour scale; black = 0)",
-        "inferno", min(0.0, float(maps.min())), max(float(maps.max()), 1e-6),
-        "activation", "white")
-
-
-def plot_filters(name, filters):
-    """The learned filters (kh, kw, count) of a convolution layer: red
-    weights raise the response where the pixel is ink, blue ones lower it."""
-    count = filters.shape[-1]
-    limit = max(float(np.abs(filters).max()), 1e-6)
-    return _plot_panels(
-        filters, f"{name}: the {count} learned {_shape_text(filters.shape[:2])} filters\n"
-                 "(red +, blue -)",
-        "RdBu_r", -limit, limit, "weight", "0.85")
-
-
-def plot_dense(dense):
-    """One bar chart per hidden Dense layer: the activation of every unit."""
-    fig, axes = plt.subplots(len(dense), 1, figsize=(10, 2.4 * len(dense) + 0.6),
-                             squeeze=False)
-    for ax, (name, values) in zip(axes[:, 0], dense.items()):
-        ax.bar(np.arange(len(values)), values, width=1.0, color="tab:blue")
-        ax.set_xlim(-0.5, len(values) - 0.5)
-        ax.set_title(f"{name}: {len(values)} units, {int(np.sum(values > 0))} active (> 0)")
-        ax.set_ylabel("activation")
-    axes[-1, 0].set_xlabel("unit")
-    fig.suptitle("dense layers")
-    fig.tight_layout()
-    return fig
-
-
-def plot_probabilities(probabilities, class_names, label=None):
-    """Bar chart of the class probabilities, the predicted class in orange."""
-    predicted = int(np.argmax(probabilities))
-    fig, ax = plt.subplots(figsize=(7, 4))
-    colours = ["tab:orange" if k == predicted else "tab:blue"
-               for k in range(len(probabilities))]
-    bars = ax.bar(np.arange(len(probabilities)), probabilities, color=colours)
-    ax.bar_label(bars, labels=[f"{p:.0%}" if p >= 0.005 else "" for p in probabilities],
-                 fontsize=8, padding=2)
-    rotate = 45 if max(len(n) for n in class_names) > 2 else 0
-    ax.set_xticks(np.arange(len(probabilities)), class_names, rotation=rotate,
-                  ha="right" if rotate else "center")
-    ax.set_ylim(0, 1.12)
-    ax.set_ylabel("probability")
-    truth = f"; true label {class_names[label]}" if label is not None else ""
-    ax.set_title(f"softmax output: predicted {class_names[predicted]} "
-                 f"({percent(probabilities[predicted])}){truth}")
-    fig.tight_layout()
-    return fig
-
-
-def plot_saliency(image, heat, class_name):
-    """Input, saliency map and the two overlaid."""
-    fig, axes = plt.subplots(1, 3, figsize=(10, 3.8))
-    axes[0].imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    axes[0].set_title("input")
-    im = axes[1].imshow(heat, cmap="hot", vmin=0, vmax=1, interpolation="nearest")
-    axes[1].set_title(f"saliency for class {class_name}")
-    axes[2].imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    axes[2].imshow(heat, cmap="hot", vmin=0, vmax=1, alpha=0.55, interpolation="nearest")
-    axes[2].set_title("overlay")
-    for ax in axes:
-        ax.set_axis_off()
-    fig.colorbar(im, ax=axes, fraction=0.025, pad=0.02, label="|d score / d pixel|, scaled")
-    fig.suptitle("which pixels move the predicted class's score most")
-    return fig
-
-
-def plot_overview(image, maps, probabilities, class_names):
-    """Left to right: input, the most active maps of each conv/pool layer,
-    the class probabilities."""
-    rows = OVERVIEW_MAPS
-    widths = [2.0] + [1.0] * len(maps) + [2.2]
-    fig = plt.figure(figsize=(1.6 * sum(widths) + 0.6, 1.45 * rows + 1.0))
-    grid = fig.add_gridspec(rows, len(widths), width_ratios=widths, wspace=0.45,
-                            hspace=0.25, left=0.03, right=0.97, top=0.82, bottom=0.08)
-    ax = fig.add_subplot(grid[rows // 2 - 1:rows // 2 + 1, 0])
-    ax.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    ax.set_title("input\n28x28", fontsize=9)
-    ax.set_axis_off()
-    columns = [ax]
-    for col, (name, fmap) in enumerate(maps.items(), start=1):
-        strongest = np.argsort(fmap.mean(axis=(0, 1)))[::-1][:rows]
-        vmax = max(float(fmap.max()), 1e-6)
-        for row, k in enumerate(strongest):
-            ax = fig.add_subplot(grid[row, col])
-            ax.imshow(fmap[..., k], cmap="inferno", vmin=min(0.0, float(fmap.min())),
-                      vmax=vmax, interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_ylabel(f"#{k}", fontsize=7, labelpad=1)
-            if row == 0:
-                ax.set_title(f"{name}\n{_shape_text(fmap.shape)}", fontsize=9)
-                columns.append(ax)
-    ax = fig.add_subplot(grid[:, -1])
-    ax.barh(np.arange(len(probabilities)), probabilities,
-            color=["tab:orange" if k == np.argmax(probabilities) else "tab:blue"
-                   for k in range(len(probabilities))])
-    ax.set_yticks(np.arange(len(probabilities)), class_names, fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("probability", fontsize=8)
-    ax.tick_params(axis="x", labelsize=8)
-    ax.set_title("output", fontsize=9)
-    columns.append(ax)
-    for left, right in zip(columns, columns[1:]):  # arrows in the gaps between columns
-        x = (left.get_position().x1 + right.get_position().x0) / 2
-        fig.text(x, 0.45, "\u2192", ha="center", va="center", fontsize=16, color="0.4")
-    predicted = int(np.argmax(probabilities))
-    fig.suptitle(f"input \u2192 feature maps (the {rows} most active per layer) \u2192 "
-                 f"probabilities: predicted {class_names[predicted]} "
-                 f"({percent(probabilities[predicted])})")
-    return fig
-
-
-# --------------------------------------------------------------------------
-# Writing
-
-
-def index_html(title, summary, figures):
-    """A page showing ``figures`` [(file name, caption)] under a title and summary."""
-    items = "\n".join(
-        f'<figure><img src="{html.escape(name)}" alt="{html.escape(caption)}">'
-        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-        for name, caption in figures)
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>{html.escape(title)}</title>
-<style>
-body {{ font-family: sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; }}
-figure {{ margin: 2em 0; }}
-img {{ max-width: 100%; border: 1px solid #ddd; }}
-figcaption {{ color: #333; margin-top: 0.4em; }}
-</style>
-</head>
-<body>
-<h1>{html.escape(title)}</h1>
-<p>{html.escape(summary)}</p>
-{items}
-</body>
-</html>
-"""
-
-
-def write_report(out_dir, model, image, result, class_names, source, label=None,
-                 original=None):
-    """Save every figure of ``result`` (from :func:`analyse`) and index.html
-    in ``out_dir``; return the written file names, in page order.
-
-    ``source`` says where the image came from (for titles); ``label`` is its
-    true class index when known; ``original`` is the user's picture before
-    MNIST-style preparation.
-    """
-    probabilities, predicted = result["probabilities"], result["predicted"]
-    name = class_names[predicted]
-    page = []  # (file, caption), in page order
-
-    def add(file_name, fig, caption):
-        save_figure(fig, out_dir / file_name, dpi=DPI)
-        page.append((file_name, caption))
-
-    add("overview.png", plot_overview(image, result["maps"], probabilities, class_names),
-        "Overview, left to right: the input, the four most active feature maps of each "
-        "convolution and pooling layer, and the class probabilities.")
-    add("input.png", plot_input(image, original, title=source),
-        "The input as the network sees it: 28x28 pixels, ink 1 (white) on 0 (black)."
-        + (" Left: the picture as given; right: after MNIST-style preparation (grey, ink "
-           "as foreground, cropped, fit into 20x20, centred by centre of mass)."
-           if original is not None else ""))
-    for layer_name, maps in result["maps"].items():
-        add(f"maps_{layer_name}.png", plot_feature_maps(layer_name, maps),
-            f"{layer_name}, output {_shape_text(maps.shape)}: "
-            f"{describe_layer(model.get_layer(layer_name))}.")
-    if result["filters"] is not None:
-        conv, filters = result["filters_layer"], result["filters"]
-        add(f"filters_{conv}.png", plot_filters(conv, filters),
-            f"The learned filters of {conv}: the weights each one multiplies a "
-            f"{_shape_text(filters.shape[:2])} patch of its input by. Red weights add to "
-            "the response where the patch has ink, blue ones subtract.")
-    if result["dense"]:
-        add("dense.png", plot_dense(result["dense"]),
-            "Activations of the hidden dense layers: each bar is one unit; ReLU units at "
-            "0 are silent for this input.")
-    add("probabilities.png", plot_probabilities(probabilities, class_names, label),
-        f"The softmax output: predicted {name} with probability "
-        f"{percent(probabilities[predicted])} (orange).")
-    add("saliency.png", plot_saliency(image, result["saliency"], name),
-        f"Saliency: the size of the gradient of class {name}'s score (before softmax) "
-        "with respect to each input pixel; bright pixels change the score most.")
-    summary = (f"Predicted {name} with probability "
-               f"{percent(probabilities[predicted])}"
-               + (f"; true label {class_names[label]}." if label is not None else "."))
-    write_text(out_dir / "index.html",
-               index_html(f"What the network sees: {source}", summary, page))
-    return [f for f, _ in page] + ["index.html"]

@@ -25,6 +25,8 @@ from tests.app.pages import (
 from tests.support import ROOT
 
 PAGE = ROOT / "sample_data" / "digits_page.png"
+# Each test drives Chromium: the inner loop (-m "not slow") leaves them to CI.
+pytestmark = pytest.mark.slow
 
 
 def test_drawing_a_seven_gets_a_seven_from_the_cnn_and_four_answers(page):

@@ -130,6 +130,7 @@ def test_an_eps_upload_is_not_handed_to_a_decoder(client):
 
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 @given(picture=odd_pictures())
+@pytest.mark.slow
 def test_any_picture_gets_an_answer_or_one_4xx_line_on_every_route(client, picture):
     name, data = picture
     for route in ("/api/digit", "/api/read", "/api/conv"):

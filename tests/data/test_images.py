@@ -170,3 +170,11 @@ def test_heavy_noise_is_smoothed_and_light_noise_kept():
     assert images.reduce_noise(noisy).std() < 0.05
     clean = np.clip(0.8 + rng.normal(0, 0.02, (200, 200)), 0, 1).astype(np.float32)
     np.testing.assert_array_equal(images.reduce_noise(clean), clean)
+
+
+def test_disk_is_a_round_footprint_of_the_given_radius():
+    from digitsuite.data.images import disk
+
+    assert disk(1).astype(int).tolist() == [[0, 1, 0], [1, 1, 1], [0, 1, 0]]
+    assert disk(1.5).shape == (5, 5) and disk(1.5)[1, 1] and not disk(1.5)[0, 0]
+    assert disk(3).sum() == 29 and disk(3)[3].all()

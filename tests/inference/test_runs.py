@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from digitsuite.errors import ModelFileError
-from digitsuite.inference.runs import load_sklearn, save_model
-from models import build_logistic_regression, build_random_forest
+from digitsuite.inference.runs import count_parameters, load_sklearn, save_model
+from models import build_dense, build_logistic_regression, build_random_forest
 from tests.support import fitted
 
 
@@ -50,3 +50,12 @@ def test_corrupt_or_missing_skops_file_is_a_model_file_error(tmp_path):
     path.write_bytes(b"not a zip archive")
     with pytest.raises(ModelFileError, match="not a skops model file.*; retrain$"):
         load_sklearn(path, "lr", hint="retrain")
+
+
+def test_count_parameters_of_each_kind():
+    assert count_parameters(build_dense()) == (435_402, "trainable weights")
+    assert count_parameters(fitted(build_logistic_regression())) == (7_850,
+                                                                     "trainable weights")
+    forest = fitted(build_random_forest(n_estimators=3))
+    assert count_parameters(forest) == (
+        sum(t.tree_.node_count for t in forest.estimators_), "tree nodes")

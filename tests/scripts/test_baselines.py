@@ -102,6 +102,7 @@ def test_models_flag_trains_only_those_and_features_flag_is_recorded(tmp_path):
     assert read_json(tmp_path / "rf" / "config.json")["features"] == "pixels"
 
 
+@pytest.mark.slow
 def test_dense_net_in_baselines_resumes_to_the_same_result(tmp_path, monkeypatch, capsys):
     argv = ["--models", "dense", "--dry-run", "--data-dir", SAMPLE_DIR]
     run_script("baselines", [*argv, "--out-dir", tmp_path / "clean"])

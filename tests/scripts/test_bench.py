@@ -10,6 +10,7 @@ from benchmarks import perf
 from tests.support import SAMPLE_DIR, run_script
 
 
+@pytest.mark.slow
 def test_dry_run_writes_figures_computed_from_its_measurements(tmp_path):
     # A target any model reaches at once, so both times to target exist.
     result = run_script("benchmarks.bench", ["--dry-run", "--data-dir", SAMPLE_DIR,

@@ -167,6 +167,7 @@ def test_missing_models_are_named_and_the_others_compared(present, evaluated, ca
     ("lr", "config.json", b'{"features": "hog"}', "does not name the model's input features"),
     ("cnn", "metrics.json", b"{", "metrics.json is unreadable"),
 ])
+@pytest.mark.slow
 def test_a_broken_run_is_named_with_its_fix_and_the_others_compared(
         name, file, content, message, evaluated, capsys, tmp_path):
     runs_dir, _ = evaluated

@@ -166,6 +166,7 @@ def killed(spec, out, tiny):
     return done
 
 
+@pytest.mark.slow
 def test_killed_runs_leave_a_whole_set_and_resume_exactly(reference, tiny, tmp_path, capsys):
     ref_out, operations = reference
     points = chosen_points(operations)
@@ -215,6 +216,7 @@ def test_killed_runs_leave_a_whole_set_and_resume_exactly(reference, tiny, tmp_p
     print(f"kill points tried: {len(points)}, survived: {len(points)} ({outcomes})")
 
 
+@pytest.mark.slow
 def test_sigterm_during_the_final_save_says_how_to_resume_and_keeps_the_old_set(
         reference, tiny, tmp_path, monkeypatch, capsys):
     out = tmp_path / "run"

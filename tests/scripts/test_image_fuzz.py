@@ -40,6 +40,7 @@ def scripts(reader_model, picture, out_dir):
 
 @FUZZ
 @given(picture=odd_pictures())
+@pytest.mark.slow
 def test_every_script_reads_any_picture_or_says_why_in_one_line(reader_model, tmp_path_factory,
                                                                 capsys, picture):
     folder = tmp_path_factory.mktemp("fuzz")
@@ -57,6 +58,7 @@ NOT_UTF8 = os.fsdecode(b"seven-\xff\xfe.png")
 
 
 @pytest.mark.parametrize("script", ["read_digits", "visualize_layers", "conv_demo"])
+@pytest.mark.slow
 def test_a_file_name_that_is_not_utf8_works(reader_model, tmp_path, capsys, script):
     path = draw_seven(tmp_path / NOT_UTF8)
     argv = scripts(reader_model, path, tmp_path)[script]

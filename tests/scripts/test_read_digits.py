@@ -1,6 +1,6 @@
 """read_digits.py end to end: real held-out MNIST test digits composed into
-strips, read by a small CNN trained here; the benchmark's smoke run; every
-bad input's message."""
+strips, read by a small CNN trained here; the bundled sample page; every bad
+input's message."""
 
 import json
 import re
@@ -13,10 +13,8 @@ from PIL import Image
 
 from digitsuite.backend import keras
 from digitsuite.data import images
-from digitsuite.reading import benchmark as digit_bench
 from digitsuite.reading import reader
-from tests.reading.test_benchmark_pages import write_optdigits
-from tests.support import ROOT, SAMPLE_DIR, fails_with_one_line, run_script
+from tests.support import ROOT, run_script
 
 NUMBER = "40719"
 PAPER, INK = 225, 35
@@ -210,71 +208,12 @@ def test_missing_model_and_usage_errors(tmp_path, capsys, strip_digits):
     assert info.value.code == 2 and "give image files to read" in capsys.readouterr().err
 
 
-# --------------------------------------------------------------------------
-# The benchmark
-
-
-def test_benchmark_dry_run_writes_its_report(tmp_path, capsys, reader_model, sample):
-    out_dir = tmp_path / "bench"
-    opt, _, _ = write_optdigits(tmp_path / "opt.tra.gz", sample["x_test"], sample["y_test"])
-    result = run_script("read_digits", ["--benchmark", "--dry-run", "--model", reader_model,
-                                        "--data-dir", SAMPLE_DIR, "--out-dir", out_dir,
-                                        "--optdigits", opt])
-    out = capsys.readouterr().out
-    assert "mnist standard: per digit" in out and "optdigits standard: per digit" in out
-    assert "note: no readable config.json beside" in out and "speed: page of 10" in out
-    saved = json.loads((out_dir / "benchmark.json").read_text())
-    assert list(saved["results"]) == ["mnist", "optdigits"]
-    for key in ("mnist", "optdigits"):
-        assert list(saved["results"][key]) == list(digit_bench.CONDITIONS)
-        standard = saved["results"][key]["standard"]
-        assert standard["pages"] == 3 and standard["digits_expected"] > 0
-        assert standard["digit_accuracy"] > 0.5 and standard["exact_by_length"]
-        assert "decimal_accuracy" in saved["results"][key]["punctuation"]
-    assert saved["results"] == json.loads(json.dumps(result["results"]))
-    sources = saved["config"]["sources"]
-    assert sources["optdigits"]["file"] == str(opt) and sources["optdigits"]["digits"] == 40
-    assert "Alpaydin" in sources["optdigits"]["citation"] and saved["config"]["skipped"] == {}
-    assert saved["config"]["model"] == str(reader_model)
-    assert saved["timing"]["median_seconds"] > 0 and saved["timing"]["source"] == "optdigits"
-    md = (out_dir / "benchmark.md").read_text()
-    assert md.startswith("# Reading numbers") and "optdigits per digit" in md
-    assert "page of 10 numbers:" in md
-    for name in ("example-1.png", "example-1.annotated.png", "variation-blur.png",
-                 "optdigits-example-1.annotated.png", "optdigits-variation-phone-photo.png",
-                 "example-document.png", "example-document.annotated.png"):
-        assert (out_dir / name).is_file(), name
-
-
-def test_benchmark_without_optdigits_says_the_half_was_skipped(tmp_path, capsys, reader_model,
-                                                               monkeypatch):
-    import read_digits
-
-    missing = tmp_path / "shared" / "optdigits-orig.tra.gz"
-    monkeypatch.setattr(read_digits, "DEFAULT_OPTDIGITS", missing)
-    # Two conditions are enough to show the skip (the full set runs above).
-    monkeypatch.setattr(digit_bench, "CONDITIONS", {
-        name: digit_bench.CONDITIONS[name] for name in ("standard", "punctuation")})
-    run_script("read_digits", ["--benchmark", "--dry-run", "--model", reader_model,
-                               "--data-dir", SAMPLE_DIR, "--out-dir", tmp_path / "bench"])
-    assert f"optdigits skipped: no optdigits file at {missing}" in capsys.readouterr().out
-    saved = json.loads((tmp_path / "bench" / "benchmark.json").read_text())
-    assert list(saved["results"]) == ["mnist"] and saved["timing"]["source"] == "mnist"
-    assert "no optdigits file at" in saved["config"]["skipped"]["optdigits"]
-    md = (tmp_path / "bench" / "benchmark.md").read_text()
-    assert f"The optdigits half was skipped: no optdigits file at {missing}" in md
-
-
-def test_bad_optdigits_file_gives_one_line(tmp_path, capsys, reader_model):
-    err = fails_with_one_line(capsys, "read_digits", [
-        "--benchmark", "--dry-run", "--model", reader_model, "--out-dir", tmp_path / "b",
-        "--optdigits", tmp_path / "none.tra.gz"])
-    assert f"--optdigits {tmp_path / 'none.tra.gz'} is not a file" in err
-    (tmp_path / "cut.tra").write_text("header\n" * 21 + "0" * 32 + "\n")
-    err = fails_with_one_line(capsys, "read_digits", [
-        "--benchmark", "--dry-run", "--model", reader_model, "--out-dir", tmp_path / "b",
-        "--data-dir", SAMPLE_DIR, "--optdigits", tmp_path / "cut.tra"])
-    assert "cut.tra ends inside digit 1" in err and "truncated" in err
+def test_dry_run_reads_the_bundled_sample_page(capsys):
+    readings = run_script("read_digits", ["--dry-run"])
+    truth = (ROOT / "sample_data" / "digits_page.txt").read_text().split()
+    assert [r["file"] for r in readings] == [str(ROOT / "sample_data" / "digits_page.png")]
+    assert readings[0]["lines"] == truth
+    assert "digits_page.png (5 lines" in capsys.readouterr().out
 
 
 # --------------------------------------------------------------------------

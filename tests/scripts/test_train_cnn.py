@@ -85,6 +85,7 @@ def test_same_seed_gives_identical_metrics_and_weights(trained_cnn_dir, tmp_path
 # Interrupted and resumed
 
 
+@pytest.mark.slow
 def test_cli_interrupt_says_how_to_resume_and_resume_matches_a_clean_run(
         trained_cnn_dir, tmp_path, monkeypatch, capsys):
     out = tmp_path / "run"

@@ -3,10 +3,13 @@
 import json
 import zipfile
 
+import pytest
+
 from digitsuite.backend import keras
-from tests.support import SAMPLE_DIR, run_script
+from tests.support import ROOT, SAMPLE_DIR, run_script
 
 
+@pytest.mark.slow
 def test_dry_run_writes_a_small_reader_model_and_its_command(tmp_path):
     out = tmp_path / "reader"
     run_script("train_reader", ["--dry-run", "--data-dir", SAMPLE_DIR, "--out-dir", out])
@@ -20,5 +23,19 @@ def test_dry_run_writes_a_small_reader_model_and_its_command(tmp_path):
     assert config["augmentation"]["elastic"] > 0
     assert config["command"].startswith("python train_reader.py") and "--dry-run" in config[
         "command"]
+    # Its record ships with the project: no path of this machine in it.
+    for name in ("config.json", "report.md"):
+        text = (out / name).read_text()
+        assert str(tmp_path) not in text and str(SAMPLE_DIR) not in text, name
+    assert config["data_dir"] == "sample_data/mnist-t10k-split" and config["out_dir"] == "reader"
     # Non-digits joined the training images: a tenth of them.
     assert config["n_train"] > 0
+
+
+def test_shipped_files_record_no_machine_paths():
+    # The reader model's record and every committed file but dated results.
+    shipped = [ROOT / "models" / "reader" / name for name in ("config.json", "report.md")]
+    for path in shipped:
+        text = path.read_text()
+        for machine in ("/work/", "/tmp/", "/home/", "/root/", "../shared"):
+            assert machine not in text, (path.name, machine)

@@ -40,6 +40,7 @@ def expected_files(map_layers, first_conv, dense=True):
             | {f"maps_{name}.png" for name in map_layers} | ({"dense.png"} if dense else set()))
 
 
+@pytest.mark.slow
 def test_digit_writes_every_figure_and_the_page(seed_model, sample_test_set, tmp_path, capsys):
     result = visualize(seed_model, tmp_path, "--digit", 3)
     x_test, y_test = sample_test_set
@@ -88,6 +89,7 @@ def test_own_image_default_folder_is_its_file_name(small_model, tmp_path, monkey
     assert (tmp_path / "runs/layers/my_seven/index.html").is_file()
 
 
+@pytest.mark.slow
 def test_index_picks_that_test_image_and_names_the_default_folder(
         small_model, sample_test_set, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -130,6 +132,7 @@ def test_model_with_another_input_shape_is_refused(tmp_path, capsys):
     assert "takes inputs of shape (None, 32, 32, 3)" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_dry_run_draws_every_figure_without_a_trained_model(tmp_path, capsys):
     result = run_script("visualize_layers", ["--dry-run", "--model", tmp_path / "absent.keras",
                                              "--data-dir", SAMPLE_DIR, "--digit", 5,

@@ -69,6 +69,7 @@ MIRRORED = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_mirrored_training_on_two_cpu_devices_runs_and_resumes(tmp_path):
     # The child imports the checkout's packages and train_cnn as pytest does.
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
@@ -106,6 +107,7 @@ def free_ports(n):
     return ports
 
 
+@pytest.mark.slow
 def test_two_workers_train_together_as_one_worker_with_the_same_global_batch(tmp_path):
     """Two train_cnn.py processes on 127.0.0.1, each with its own TF_CONFIG:
     both finish, and worker 0's weights are those of one worker on the same

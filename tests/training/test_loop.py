@@ -131,6 +131,7 @@ class StopMidEpoch(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
+@pytest.mark.slow
 def test_resumed_training_ends_with_the_same_weights(tmp_path):
     ds = load_dataset("mnist", SAMPLE_DIR)
     train, val = stratified_split(ds.x_train[:400], ds.y_train[:400], 0.25, seed=0)

@@ -4,6 +4,7 @@ scalars, the learning rate, weight histograms and each epoch's feature maps."""
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import train_cnn
 from digitsuite import cli
@@ -25,6 +26,7 @@ def summaries(folder):
     return found
 
 
+@pytest.mark.slow
 def test_a_run_logs_scalars_histograms_and_feature_map_images(tmp_path, sample):
     images, labels = sample["x_train"][:96], sample["y_train"][:96]
     training.set_seed(0)
@@ -44,6 +46,7 @@ def test_a_run_logs_scalars_histograms_and_feature_map_images(tmp_path, sample):
         assert maps[name] == [(1, "images"), (2, "images")], name
 
 
+@pytest.mark.slow
 def test_feature_maps_change_as_the_filters_train(tmp_path, sample):
     """The images are this epoch's maps, not a snapshot of the first."""
     images, labels = sample["x_train"][:64], sample["y_train"][:64]

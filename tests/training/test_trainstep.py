@@ -1,12 +1,12 @@
-"""The seed CNN's fast training step (digitsuite.training.trainstep) computes what
-Keras' own step computes."""
+"""The seed CNN's fast forward pass (digitsuite.inference.forward) and training
+step (digitsuite.training.trainstep) compute what Keras' own do."""
 
 import numpy as np
 import pytest
 
 from digitsuite.backend import keras, tf
 from digitsuite.data.datasets import load_dataset
-from digitsuite.training import trainstep
+from digitsuite.inference.forward import seed_cnn_forward
 from digitsuite.training.loop import compile_for_training, make_train_dataset
 from models import build_cnn, build_dense
 from tests.support import SAMPLE_DIR
@@ -36,7 +36,7 @@ def trained_a_little(seed=3):
 
 def test_forward_matches_the_model_on_real_digits(digits):
     model = trained_a_little()
-    forward = trainstep.seed_cnn_forward(model)
+    forward = seed_cnn_forward(model)
     x = as_input(digits[0])
     np.testing.assert_allclose(np.asarray(forward(x, training=False)),
                                np.asarray(model(x, training=False)), atol=1e-6)
@@ -44,7 +44,7 @@ def test_forward_matches_the_model_on_real_digits(digits):
 
 def test_gradients_match_keras_for_every_weight(digits):
     model = trained_a_little()
-    forward = trainstep.seed_cnn_forward(model)
+    forward = seed_cnn_forward(model)
     x, y = as_input(digits[0][:64]), tf.constant(digits[1][:64])
     loss_fn = keras.losses.SparseCategoricalCrossentropy()
 
@@ -60,6 +60,7 @@ def test_gradients_match_keras_for_every_weight(digits):
                                    atol=1e-5 * np.abs(keras_grad).max(), err_msg=var.path)
 
 
+@pytest.mark.slow
 def test_fit_with_the_fast_step_follows_keras_step(digits):
     """Same seed, same batches, same dropout masks: a few epochs through
     model.fit end with the same losses and nearly the same weights."""
@@ -82,10 +83,10 @@ def test_fit_with_the_fast_step_follows_keras_step(digits):
 
 
 def test_only_the_seed_cnn_layout_gets_the_fast_step():
-    assert trainstep.seed_cnn_forward(build_cnn()) is not None
-    assert trainstep.seed_cnn_forward(build_cnn(num_classes=3)) is not None
-    assert trainstep.seed_cnn_forward(build_dense()) is None
-    assert trainstep.seed_cnn_forward(build_cnn(input_shape=(28, 28, 3))) is None
+    assert seed_cnn_forward(build_cnn()) is not None
+    assert seed_cnn_forward(build_cnn(num_classes=3)) is not None
+    assert seed_cnn_forward(build_dense()) is None
+    assert seed_cnn_forward(build_cnn(input_shape=(28, 28, 3))) is None
 
     dense = build_dense()
     compile_for_training(dense, 1e-3, steps_per_epoch=1, epochs=1)
@@ -103,4 +104,4 @@ def test_only_the_seed_cnn_layout_gets_the_fast_step():
     x = keras.layers.Dropout(0.5, name="dropout")(x)
     x = keras.layers.Dense(64, activation="relu", name="dense2")(x)
     out = keras.layers.Dense(10, activation="softmax", name="predictions")(x)
-    assert trainstep.seed_cnn_forward(keras.Model(inputs, out)) is None
+    assert seed_cnn_forward(keras.Model(inputs, out)) is None

@@ -1,11 +1,12 @@
-"""Layer pictures (digitsuite.visual.layerviz) of the seed CNN: feature-map
-panels, class probabilities and saliency."""
+"""Layer pictures of the seed CNN (digitsuite.visual.layerviz computes,
+layerfigures draws): feature-map panels, class probabilities, saliency and
+the colour scales the figures and the app share."""
 
 import numpy as np
 import pytest
 
 from digitsuite.inference.modelio import load_keras_model
-from digitsuite.visual import layerviz
+from digitsuite.visual import layerfigures, layerviz
 from tests.support import SEED_MAP_LAYERS
 
 
@@ -24,7 +25,7 @@ def test_one_panel_per_channel_for_every_conv_and_pool_layer(seed_model, sample_
             np.testing.assert_array_equal(mosaic[top:top + height, left:left + width],
                                           maps[..., k])
         # One number label per panel in the saved figure.
-        fig = layerviz.plot_feature_maps(name, maps)
+        fig = layerfigures.plot_feature_maps(name, maps)
         labels = {t.get_text() for t in fig.axes[0].texts}
         assert labels == {str(k) for k in range(channels)}
     assert result["filters"].shape == (3, 3, 64)
@@ -77,3 +78,17 @@ def test_a_convolution_step_adds_up_to_the_layers_own_output(padding):
         layerviz.convolution_step(conv, image, 4)
     with pytest.raises(ValueError, match="no position"):
         layerviz.convolution_step(conv, image, 0, 40, 0)
+
+
+def test_colour_scales_start_at_zero_and_centre_weights():
+    assert layerviz.activation_scale(np.array([0.0, 2.5])) == (0.0, 2.5)
+    assert layerviz.activation_scale(np.array([-1.0, 3.0])) == (-1.0, 3.0)
+    low, high = layerviz.activation_scale(np.zeros(4))   # a silent layer still spans
+    assert low == 0.0 and high > 0
+    assert layerviz.weight_scale(np.array([[-0.2, 0.5]])) == (-0.5, 0.5)
+
+
+def test_the_app_draws_with_the_figures_colour_maps():
+    from digitsuite.app import views
+
+    assert set(views.colormaps()) == set(layerviz.COLORMAPS)

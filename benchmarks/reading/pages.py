@@ -1,5 +1,5 @@
 """Pages of handwritten numbers for the reading benchmark
-(:mod:`digitsuite.reading.benchmark`), written with real digit images from
+(:mod:`benchmarks.reading.benchmark`), written with real digit images from
 any source and kept with their truth.
 
 A page holds 2-5 lines, each a number of 1-8 digits drawn from a digit set,
@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
+
+from digitsuite.data.images import disk
 
 LINES_PER_PAGE = (2, 5)
 DIGITS_PER_LINE = (1, 8)
@@ -178,13 +180,6 @@ def soft_bitmap(image, size):
     # The smoothed edge rises ~1/(2.5 sigma) per bitmap pixel at 0.5.
     gain = scale * np.sqrt(2 * np.pi) * BITMAP_SMOOTHING
     return np.clip((up - 0.5) * gain + 0.5, 0.0, 1.0)
-
-
-def disk(radius):
-    """A round bool footprint of the given radius (pixels)."""
-    r = int(np.ceil(radius))
-    y, x = np.mgrid[-r:r + 1, -r:r + 1]
-    return x * x + y * y <= radius * radius + 0.25
 
 
 def mark_tile(kind, height, pen, rng):

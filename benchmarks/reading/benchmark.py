@@ -3,7 +3,7 @@ written with real handwritten digits, read by
 :mod:`digitsuite.reading.reader` end to end.
 
 Two sources of digits are written into pages the same way
-(:mod:`digitsuite.reading.pages`) and reported side by side:
+(:mod:`benchmarks.reading.pages`) and reported side by side:
 
 - MNIST's held-out test digits, the writers, pens, scanner and preparation
   the model trained on;
@@ -42,25 +42,18 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from digitsuite.errors import ImageError
-from digitsuite.markdown import table
-from digitsuite.reading import reader
-from digitsuite.reading.pages import (  # noqa: F401  (the page writer's names, here too)
+from benchmarks.reading.pages import (
     CONDITION_NOTES,
     CONDITIONS,
-    DIGITS_PER_LINE,
-    INK_LEVEL,
-    LINES_PER_PAGE,
     MNIST_DRAWING,
     OPTDIGITS_DRAWING,
     STANDARD,
     Drawing,
-    PageStyle,
-    decimal_after,
-    digit_tile,
-    disk,
     make_page,
 )
+from digitsuite.errors import ImageError
+from digitsuite.markdown import table
+from digitsuite.reading import reader
 
 EXACT_LENGTH = 5      # the headline exact-number figure is for numbers this long
 MATCH_IOU = 0.3       # a read box this close to a true digit's box found it
@@ -292,7 +285,7 @@ def mnist_source(model_path, data_dir=None):
 def optdigits_source(path):
     """The optdigits bitmaps at ``path`` as a :class:`Source` (DataError when
     the file is missing or bad)."""
-    from digitsuite.data.datasets import OPTDIGITS_CITATION, load_optdigits
+    from benchmarks.reading.optdigits import OPTDIGITS_CITATION, load_optdigits
 
     images, labels = load_optdigits(path)
     return Source("optdigits", "optdigits (30 writers, not MNIST)", images, labels,
@@ -435,16 +428,13 @@ def example_stem(name, k, source, primary):
 def save_example(out_dir, stem, name, source, page, truth, reading, crops, annotate=True):
     """Save an example page and, with ``annotate``, its annotated reading
     and crops; returns its line for the report."""
-    from digitsuite.fileio import atomic_path, save_figure
+    from digitsuite.fileio import atomic_path
+    from digitsuite.reading.figures import save_reading_figures
 
     with atomic_path(out_dir / f"{stem}.png") as tmp:
         Image.fromarray(page).save(tmp, format="PNG")
     if annotate:  # a page read as nothing is annotated too: that is the finding
-        save_figure(reader.plot_annotated(page / 255.0, reading),
-                    out_dir / f"{stem}.annotated.png", dpi=reader.FIGURE_DPI)
-    if annotate and reading["digits"]:
-        save_figure(reader.plot_crops(crops, reading), out_dir / f"{stem}.crops.png",
-                    dpi=reader.FIGURE_DPI)
+        save_reading_figures(out_dir, stem, page / 255.0, crops, reading)
     return (f"- `{stem}.png` ({source.key}, {name}): truth "
             f"{' / '.join(written(line) for line in truth)}; "
             f"read {' / '.join(reading['lines']) or '(nothing)'}")

@@ -1,4 +1,4 @@
-"""The benchmark's page writer (digitsuite.reading.pages) and the optdigits
+"""The benchmark's page writer (benchmarks.reading.pages) and the optdigits
 loader, on small made-up data: a tiny optdigits-format file written here
 from the bundled MNIST sample (a fresh checkout has no ../shared)."""
 
@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from digitsuite.data.datasets import OPTDIGITS_HEADER_LINES, load_optdigits
+from benchmarks.reading import pages
+from benchmarks.reading.optdigits import OPTDIGITS_HEADER_LINES, load_optdigits
 from digitsuite.errors import DataError
-from digitsuite.reading import pages
 
 HEADER = ["BU handwritten digit database (made up for a test)", "Training file", ""] + [
     f"{key} = {value}" for key, value in (("entwidth", 32), ("entheight", 32))]

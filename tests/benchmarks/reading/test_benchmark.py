@@ -1,8 +1,9 @@
-"""The reading benchmark's pages and scoring (digitsuite.reading.benchmark)."""
+"""The reading benchmark's pages and scoring (benchmarks.reading.benchmark)."""
 
 import numpy as np
 
-from digitsuite.reading import benchmark as digit_bench
+from benchmarks.reading import benchmark as digit_bench
+from benchmarks.reading import pages
 
 
 def test_score_page_pairs_digits_by_box():
@@ -24,8 +25,8 @@ def test_score_page_pairs_digits_by_box():
 
 def test_pages_keep_their_truth_and_differ_only_in_style(sample):
     x, y = sample["x_test"], sample["y_test"]
-    plain, truth = digit_bench.make_page(np.random.default_rng(3), x, y)
-    inverted, same = digit_bench.make_page(np.random.default_rng(3), x, y,
+    plain, truth = pages.make_page(np.random.default_rng(3), x, y)
+    inverted, same = pages.make_page(np.random.default_rng(3), x, y,
                                            digit_bench.CONDITIONS["light ink on dark"])
     assert plain.dtype == np.uint8 and truth == same
     assert 2 <= len(truth) <= 5 and all(1 <= len(line["text"]) <= 8 for line in truth)

@@ -1,11 +1,10 @@
-"""Non-digits for training the reader (digitsuite.reading.nondigits) and
+"""Non-digits for training the reader (digitsuite.training.nondigits) and
 the even target the training loop gives them."""
 
 import numpy as np
 
 from digitsuite.data.datasets import load_dataset
-from digitsuite.reading import nondigits
-from digitsuite.training import loop
+from digitsuite.training import loop, nondigits
 from tests.support import SAMPLE_DIR
 
 

@@ -1,0 +1,87 @@
+"""Score read_digits.py's reader on synthetic pages of real handwriting.
+
+Writes test pages from held-out real MNIST test digits and, side by side
+with --optdigits, from optdigits (real handwriting by 30 other people, used
+only to measure), reads them as read_digits.py does and scores the reading,
+for the standard pages and under each condition (pen, blur, slant, light,
+polarity, spacing, size, printed patterns, guide lines, box fields,
+punctuation, touching digits, marker/ballpoint/pencil, low resolution,
+phone photos). Writes benchmark.json, benchmark.md and example pages with
+their readings under --out-dir. See docs/read-digits.md for the method and
+the dated results.
+
+    python benchmarks/read_bench.py                    # runs/read_benchmark/
+    python benchmarks/read_bench.py --optdigits optdigits-orig.tra.gz
+    python benchmarks/read_bench.py --dry-run --out-dir runs/read-bench-smoke
+"""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run from anywhere, like the top-level scripts
+
+from digitsuite import cli  # noqa: E402
+from digitsuite.inference.runs import DEFAULT_RUNS_DIR, READER_MODEL  # noqa: E402
+
+DRY_RUN_PAGES = 3
+NO_OPTDIGITS = ("no --optdigits given; pass --optdigits PATH to add real handwriting that "
+                "is not MNIST")
+
+
+def parse_args(argv=None):
+    from digitsuite.reading.reader import MIN_CONFIDENCE
+
+    parser = cli.Parser(__doc__)
+    parser.add_argument("--model", type=Path, default=READER_MODEL,
+                        help="trained Keras digit classifier to read with (default: the "
+                             "shipped reader model, models/reader/model.keras)")
+    parser.add_argument("--min-confidence", type=cli.fraction, default=MIN_CONFIDENCE,
+                        help="digits read with a lower probability count as '?' "
+                             f"(default: {MIN_CONFIDENCE})")
+    parser.add_argument("--pages", type=cli.positive_int, default=400,
+                        help="standard pages to write and read (default: 400)")
+    parser.add_argument("--variation-pages", type=cli.positive_int, default=100,
+                        help="pages per variation (pen, blur, slant, ...) (default: 100)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="MNIST folder or .npz whose test split gives the digits "
+                             "(default: the data_dir in the model's config.json, else the "
+                             "usual search: Keras cache, download, bundled sample)")
+    parser.add_argument("--optdigits", type=Path, default=None,
+                        help="optdigits-orig.tra(.gz) from the UCI repository: real "
+                             "handwriting by 30 people, written into pages beside MNIST's, "
+                             "for measuring only (default: none, MNIST alone)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    cli.add_output_args(parser, DEFAULT_RUNS_DIR / "read_benchmark",
+                        what="benchmark.json, benchmark.md and the example pages",
+                        dry_run=f"{DRY_RUN_PAGES} pages per condition")
+    return parser.parse_args(argv)
+
+
+def main(args):
+    from benchmarks.reading import benchmark
+    from digitsuite.errors import DataError
+    from digitsuite.fileio import prepare_out_dir
+    from digitsuite.inference.modelio import load_keras_model
+    from digitsuite.reading import reader
+
+    if args.optdigits is not None and not args.optdigits.is_file():
+        raise DataError(f"--optdigits {args.optdigits} is not a file; give the path of "
+                        "optdigits-orig.tra(.gz) or leave --optdigits out")
+    model = load_keras_model(args.model, expect_input_shape=(28, 28, 1))
+    reader.check_classifier(model, args.model)
+    out_dir = prepare_out_dir(args.out_dir)
+    pages = (DRY_RUN_PAGES, DRY_RUN_PAGES) if args.dry_run else (args.pages,
+                                                                 args.variation_pages)
+    results = benchmark.run_benchmark(
+        model, model_path=args.model, out_dir=out_dir, data_dir=args.data_dir,
+        optdigits=args.optdigits, optdigits_skipped=None if args.optdigits else NO_OPTDIGITS,
+        pages=pages[0], variation_pages=pages[1], seed=args.seed,
+        min_confidence=args.min_confidence, timing_pages=2 if args.dry_run else 7,
+        dry_run=args.dry_run, log=lambda line: print(line, flush=True))
+    print(f"wrote benchmark.json, benchmark.md and examples to {out_dir}/")
+    return {"results": results, "out_dir": out_dir}
+
+
+if __name__ == "__main__":
+    cli.run(main, parse_args())

@@ -1,0 +1,97 @@
+"""The pictures of a reading: the page with each digit's box and answer, and
+the 28x28 inputs as the model saw them. They draw what
+:mod:`digitsuite.reading.reader` computed and compute nothing themselves."""
+
+import matplotlib.pyplot as plt
+from matplotlib.patches import Rectangle
+
+from digitsuite.fileio import save_figure
+from digitsuite.markdown import percent
+
+CROPS_PER_ROW = 16    # crops per row in the crop strip
+FIGURE_DPI = 100
+MAX_FIGURE_SIDE = 2000  # pixels; larger pages are drawn scaled down
+
+
+def save_reading_figures(out_dir, stem, grey, crops, reading):
+    """Write ``<stem>.annotated.png`` and, when a digit was read,
+    ``<stem>.crops.png`` under ``out_dir``."""
+    save_figure(plot_annotated(grey, reading), out_dir / f"{stem}.annotated.png",
+                dpi=FIGURE_DPI)
+    if reading["digits"]:
+        save_figure(plot_crops(crops, reading), out_dir / f"{stem}.crops.png", dpi=FIGURE_DPI)
+
+
+def unique_stem(stem, taken):
+    """``stem``, or ``stem-2``, ``stem-3``... if taken; records the choice."""
+    name, n = stem, 1
+    while name in taken:
+        n += 1
+        name = f"{stem}-{n}"
+    taken.add(name)
+    return name
+
+
+
+
+def plot_annotated(grey, reading):
+    """The page with a box and the digit read over each character (orange
+    and '?' where unsure), and a blue box under each punctuation mark."""
+    height, width = grey.shape
+    scale = min(1.0, MAX_FIGURE_SIDE / max(height, width))
+    fig = plt.figure(figsize=(max(1.0, width * scale / FIGURE_DPI),
+                              max(1.0, height * scale / FIGURE_DPI)), dpi=FIGURE_DPI)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.imshow(grey, cmap="gray", vmin=0, vmax=1, interpolation="antialiased")
+    for d in reading["digits"]:
+        colour = "tab:orange" if d["unsure"] else "tab:green"
+        label = f"?{d['top2'][0][0]}/{d['top2'][1][0]}" if d["unsure"] else str(d["digit"])
+        _boxed_label(ax, d["box"], label, colour, scale, above=True)
+    for number in reading.get("numbers", []):
+        for mark in number["marks"]:
+            _boxed_label(ax, mark["box"], mark["mark"], "tab:blue", scale, above=False)
+    ax.set_xlim(-0.5, width - 0.5)
+    ax.set_ylim(height - 0.5, -0.5)
+    ax.axis("off")
+    return fig
+
+
+def _boxed_label(ax, box, label, colour, scale, above):
+    """A box on the page with ``label`` above (or below) it. The label is no
+    wider than its box (with a floor for legibility), so the labels of
+    neighbouring characters do not run into each other."""
+    x0, y0, x1, y1 = box
+    ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
+                           edgecolor=colour, linewidth=1.5))
+    points_per_pixel = scale * 72 / FIGURE_DPI
+    # A bold character is about 0.65 of the font size wide.
+    fits = (x1 - x0) / (0.65 * len(label)) * points_per_pixel
+    size = max(6.0, min(28.0, 0.45 * (y1 - y0) * points_per_pixel, fits))
+    ax.text(x0, y0 - 2 if above else y1 + 2, label, color="white", fontsize=size,
+            fontweight="bold", va="bottom" if above else "top", ha="left",
+            bbox={"facecolor": colour, "edgecolor": "none", "pad": 1, "alpha": 0.85})
+
+
+def plot_crops(crops, reading):
+    """The 28x28 inputs exactly as the model saw them (ink white, pixels not
+    smoothed), one row per line of writing, each titled with its reading."""
+    digits = reading["digits"]
+    rows = []  # digit indices per row: a line of writing, CROPS_PER_ROW at most
+    for number in range(len(reading["lines"])):
+        members = [k for k, d in enumerate(digits) if d["line"] == number]
+        rows += [members[i:i + CROPS_PER_ROW] for i in range(0, len(members), CROPS_PER_ROW)]
+    cols = max(len(r) for r in rows)
+    fig, axes = plt.subplots(len(rows), cols, figsize=(0.9 * cols + 0.2, 1.2 * len(rows)),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for r, members in enumerate(rows):
+        for c, k in enumerate(members):
+            d = digits[k]
+            ax = axes[r, c]
+            ax.imshow(crops[k], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            title = (f"? {d['top2'][0][0]}/{d['top2'][1][0]}" if d["unsure"]
+                     else f"{d['digit']} {percent(d['confidence'])}")
+            ax.set_title(title, fontsize=8, color="tab:orange" if d["unsure"] else "black")
+    fig.tight_layout(pad=0.3)
+    return fig

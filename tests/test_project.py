@@ -1,0 +1,58 @@
+"""What ships with the project: its dependencies declared once, and no file
+a user gets naming a path of the machine it was made on."""
+
+import re
+import warnings
+
+import pytest
+
+from tests.support import ROOT
+
+# Paths of the machines the suite was developed on, or folders beside the
+# checkout that a fresh clone does not have.
+MACHINE_PATH = re.compile(r"/work/|\.\./shared|/home/\w|/root/|(?<![\w.])/tmp/(?!\.keras)")
+
+
+def requirement_lines(path):
+    return [line.strip() for line in path.read_text().splitlines()
+            if line.strip() and not line.lstrip().startswith(("#", "-r"))]
+
+
+def test_the_package_depends_on_exactly_requirements_txt():
+    setuptools_config = pytest.importorskip("setuptools.config.pyprojecttoml")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # setuptools calls its pyproject support beta
+        project = setuptools_config.read_configuration(ROOT / "pyproject.toml",
+                                                       expand=True)["project"]
+    assert project["dependencies"] == requirement_lines(ROOT / "requirements.txt")
+    assert {"fastapi>=0.115", "uvicorn>=0.30"} <= set(project["dependencies"])
+
+
+def shipped_files():
+    """The files a user runs or reads first: scripts, the package, the
+    shipped models, README and the sample data's notes (docs/ and
+    benchmarks/results/ are dated records of the runs they describe)."""
+    for pattern in ("*.py", "*.md", "*.toml", "requirements*.txt", "digitsuite/**/*",
+                    "benchmarks/*.py", "benchmarks/reading/*.py", "tools/*.py", "models/**/*",
+                    "sample_data/*.md", ".ci/*"):
+        for path in sorted(ROOT.glob(pattern)):
+            if path.is_file() and path.suffix in {".py", ".md", ".json", ".toml", ".txt",
+                                                  ".js", ".html", ".css", ""}:
+                yield path
+
+
+def test_shipped_files_name_no_machine_path():
+    found = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+             for path in shipped_files()
+             for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
+             if MACHINE_PATH.search(line)]
+    assert found == []
+
+
+@pytest.mark.parametrize("line, machine", [
+    ("--data-dir ../shared/data/mnist-full", True), ('"out_dir": "/work/runs/reader"', True),
+    ("python baselines.py --dry-run --out-dir /tmp/smoke", True),
+    ("--out-dir runs/smoke", False), ("Path('/tmp/.keras/datasets')", False),
+    ("python read_digits.py photo.png", False)])
+def test_the_check_knows_a_machine_path(line, machine):
+    assert bool(MACHINE_PATH.search(line)) is machine
