@@ -4,9 +4,12 @@ memory beside the answers."""
 
 import json
 
+import pytest
+
 from benchmarks import upload_bench
 
 
+@pytest.mark.slow  # starts app.py in a process of its own
 def test_the_dry_run_measures_the_apps_memory_under_a_hostile_upload(tmp_path, capsys):
     result = upload_bench.main(upload_bench.parse_args(["--dry-run", "--settle", "0.5",
                                                         "--out-dir", str(tmp_path)]))

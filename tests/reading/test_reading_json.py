@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from benchmarks.reading import pages
 from digitsuite.errors import ImageError
 from digitsuite.inference.modelio import load_keras_model
-from digitsuite.reading import pages
 from digitsuite.reading.reader import read_page
 
 PLAIN = (str, int, float, bool, type(None))
