@@ -51,7 +51,13 @@ def main(args):
     session = Session(args.runs_dir, args.model)
     print("\n".join(session.summary()))
     print(f"digitsuite app: open {server.url(sock)}  (Ctrl-C stops it)", flush=True)
-    server.make_server(server.create_app(session, args.host)).run(sockets=[sock])
+    try:
+        server.make_server(server.create_app(session, args.host)).run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn has shut down cleanly and passes the signal on: stopping
+        # the app is what Ctrl-C or SIGTERM asked for, not an error.
+        pass
+    print("digitsuite app: stopped")
 
 
 if __name__ == "__main__":

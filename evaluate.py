@@ -76,12 +76,19 @@ def train_missing(args, missing):
 
 def main(args):
     from digitsuite.evaluation.comparison import markdown_tables
-    from digitsuite.evaluation.evaluate import evaluate_runs, load_runs, write_comparison
+    from digitsuite.evaluation.evaluate import (
+        evaluate_runs,
+        load_runs,
+        nothing_to_compare,
+        write_comparison,
+    )
     from digitsuite.fileio import prepare_out_dir
-    from digitsuite.inference.runs import missing_models
+    from digitsuite.inference.runs import MODELS, missing_models
 
-    out_dir = prepare_out_dir(args.out_dir)
     missing = missing_models(args.runs_dir)
+    if len(missing) == len(MODELS) and not args.train_missing:
+        raise nothing_to_compare(args.runs_dir, data_argv(args))  # before any data or folder
+    out_dir = prepare_out_dir(args.out_dir)
     if missing and args.train_missing:
         train_missing(args, missing)
     dataset, _, _, (x_test, y_test) = cli.load_splits(args)

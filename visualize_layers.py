@@ -21,16 +21,19 @@ import re
 from pathlib import Path
 
 from digitsuite import cli
-from digitsuite.inference.runs import DEFAULT_RUNS_DIR, model_path
+from digitsuite.inference.runs import DEFAULT_RUNS_DIR, READER_MODEL, model_path
 
 DEFAULT_MODEL = model_path(DEFAULT_RUNS_DIR, "cnn")
+SHIPPED_READER = Path("models", "reader", "model.keras")  # READER_MODEL, as a user sees it
 LAYERS_ROOT = DEFAULT_RUNS_DIR / "layers"
 
 
 def parse_args(argv=None):
     parser = cli.Parser(__doc__)
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
-                        help=f"trained Keras model (default: {DEFAULT_MODEL})")
+    parser.add_argument("--model", type=Path, default=None,
+                        help=f"trained Keras model (default: {DEFAULT_MODEL}; for MNIST, "
+                             f"until you train one, the reader CNN shipped in "
+                             f"{SHIPPED_READER})")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--digit", type=cli.digit, default=0,
                         help="show the first test image of this class, 0-9; give "
@@ -96,9 +99,15 @@ def load_model(args):
 
     if args.dry_run:
         return build_cnn()
-    model = load_keras_model(args.model, expect_input_shape=(28, 28, 1))
+    path = args.model or DEFAULT_MODEL
+    if args.model is None and not path.exists() and args.dataset == "mnist":
+        # A fresh checkout: the shipped reader is the seed CNN, trained on MNIST.
+        print(f"note: no {DEFAULT_MODEL} yet (python train_cnn.py trains it); looking "
+              f"into the reader CNN shipped in {SHIPPED_READER}")
+        path = READER_MODEL
+    model = load_keras_model(path, expect_input_shape=(28, 28, 1))
     if not isinstance(model.output_shape, tuple) or len(model.output_shape) != 2:
-        raise ModelFileError(f"{args.model} outputs shape {model.output_shape}; this script "
+        raise ModelFileError(f"{path} outputs shape {model.output_shape}; this script "
                              "needs a classifier with one vector of class scores")
     return model
 

@@ -16,7 +16,7 @@ and its RSS --settle seconds after the last answer. The kinds:
 Writes <date>-upload-memory.json and .md under --out-dir, with the CPU.
 
     python benchmarks/upload_bench.py
-    python benchmarks/upload_bench.py --clients 8 --out-dir /tmp/upload-bench
+    python benchmarks/upload_bench.py --clients 8 --out-dir runs/upload-bench
 """
 
 import sys

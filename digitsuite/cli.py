@@ -86,6 +86,30 @@ class Parser(argparse.ArgumentParser):
     def error(self, message):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
+    def parse_args(self, args=None, namespace=None):
+        """Parse as argparse does; with --dry-run, the default folders under
+        runs/ move to runs/dry-run/, so a smoke test never replaces (or is
+        later taken for) a real run. Folders given on the command line stay."""
+        argv = sys.argv[1:] if args is None else [str(a) for a in args]
+        parsed = super().parse_args(argv, namespace)
+        if getattr(parsed, "dry_run", False):
+            for flag in ("--out-dir", "--runs-dir"):
+                key = flag[2:].replace("-", "_")
+                given = any(a == flag or a.startswith(flag + "=") for a in argv)
+                value = getattr(parsed, key, None)
+                if not given and value is not None:
+                    setattr(parsed, key, dry_run_folder(value))
+        return parsed
+
+
+def dry_run_folder(folder):
+    """Where a --dry-run writes instead of ``folder`` (a default under runs/)."""
+    folder = Path(folder)
+    if folder.is_absolute() or not folder.parts or folder.parts[0] != "runs" \
+            or folder.parts[1:2] == ("dry-run",):
+        return folder
+    return Path("runs", "dry-run", *folder.parts[1:])
+
 
 def add_data_args(parser, split=True, datasets=None):
     """--dataset (one of ``datasets``, default all) and --data-dir; with
@@ -179,8 +203,10 @@ def add_output_args(parser, default_out_dir, what="every output file", dry_run=N
     parser.add_argument("--out-dir", type=Path, default=out_dir,
                         help=f"folder for {what} (default: {default_text or out_dir})")
     if dry_run:
+        moved = (f"; it writes under {dry_run_folder(out_dir)} unless --out-dir is given"
+                 if out_dir is not None and dry_run_folder(out_dir) != out_dir else "")
         parser.add_argument("--dry-run", action="store_true",
-                            help=f"smoke test: {dry_run} (default: off)")
+                            help=f"smoke test: {dry_run}{moved} (default: off)")
     parser.add_argument("--debug", action="store_true",
                         help="show full tracebacks instead of one-line errors (default: off)")
 

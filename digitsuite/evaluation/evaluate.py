@@ -23,6 +23,16 @@ def missing_message(runs_dir, data_argv=()):
             for name in missing_models(runs_dir)}
 
 
+def nothing_to_compare(runs_dir, data_argv=()):
+    """The error for a runs folder that holds none of the models: each one
+    with the command that creates it."""
+    return DigitsuiteError("\n".join(
+        [f"{runs_dir} holds none of the 4 models; create them with these commands, or "
+         "rerun with --train-missing:"]
+        + [f"  {name}: {reason}" for name, reason in
+           missing_message(runs_dir, data_argv).items()]))
+
+
 def load_runs(runs_dir, dataset, data_argv=(), log=print):
     """Load every run in ``runs_dir`` that can be compared on ``dataset``'s
     test set: returns ``(runs, missing, broken)``, the last two mapping each
@@ -52,10 +62,7 @@ def load_runs(runs_dir, dataset, data_argv=(), log=print):
                 f"{dataset.source}; make sure the two do not overlap")
         runs[name] = run
     if not runs and not broken:
-        raise DigitsuiteError("\n".join(
-            [f"{runs_dir} holds none of the 4 models; create them with these commands, or "
-             "rerun with --train-missing:"]
-            + [f"  {name}: {reason}" for name, reason in missing.items()]))
+        raise nothing_to_compare(runs_dir, data_argv)
     if not runs:
         raise ModelFileError("\n".join(
             [f"none of the 4 models in {runs_dir} can be used:"]

@@ -89,6 +89,18 @@ def test_own_image_default_folder_is_its_file_name(small_model, tmp_path, monkey
     assert (tmp_path / "runs/layers/my_seven/index.html").is_file()
 
 
+def test_a_fresh_checkout_looks_into_the_shipped_reader(tmp_path, monkeypatch, capsys):
+    """No runs/cnn yet: the reader CNN in models/reader/ answers, and says so."""
+    monkeypatch.chdir(tmp_path)
+    picture = draw_seven(tmp_path / "seven.png")
+    result = run_script("visualize_layers", ["--image", picture])
+    out = capsys.readouterr().out
+    assert out.startswith("note: no runs/cnn/model.keras yet (python train_cnn.py trains "
+                          "it); looking into the reader CNN shipped in models/reader/model.keras")
+    assert result["predicted"] == 7
+    assert (tmp_path / "runs/layers/seven/index.html").is_file()
+
+
 @pytest.mark.slow
 def test_index_picks_that_test_image_and_names_the_default_folder(
         small_model, sample_test_set, tmp_path, monkeypatch):
