@@ -131,6 +131,23 @@ class StopMidEpoch(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
+def whole_and_resumed(train, val, settings, folder):
+    """The same seeded run twice: whole, and stopped in its second epoch then
+    resumed from ``folder``'s checkpoint. Returns (whole model, its result,
+    resumed model, its result, the checkpoint state it resumed from)."""
+    training.set_seed(4)
+    whole = build_cnn()
+    expected = training.fit(whole, train, val, **settings)
+    training.set_seed(4)
+    with pytest.raises(KeyboardInterrupt):
+        training.fit(build_cnn(), train, val, checkpoint_dir=folder,
+                     callbacks=[StopMidEpoch(2)], **settings)
+    model, state = training.load_checkpoint(folder)
+    result = training.fit(model, train, val, checkpoint_dir=folder, resume_state=state,
+                          **settings)
+    return whole, expected, model, result, state
+
+
 @pytest.mark.slow
 def test_resumed_training_ends_with_the_same_weights(tmp_path):
     ds = load_dataset("mnist", SAMPLE_DIR)
@@ -138,19 +155,8 @@ def test_resumed_training_ends_with_the_same_weights(tmp_path):
     settings = dict(epochs=3, batch_size=64, learning_rate=2e-3, seed=4,
                     policy=POLICIES["mnist"], verbose=0)
 
-    training.set_seed(4)
-    whole = build_cnn()
-    expected = training.fit(whole, train, val, **settings)
-
-    training.set_seed(4)
-    with pytest.raises(KeyboardInterrupt):
-        training.fit(build_cnn(), train, val, checkpoint_dir=tmp_path,
-                     callbacks=[StopMidEpoch(2)], **settings)
-    model, state = training.load_checkpoint(tmp_path)
+    whole, expected, model, result, state = whole_and_resumed(train, val, settings, tmp_path)
     assert state["epochs_done"] == 2
-    result = training.fit(model, train, val, checkpoint_dir=tmp_path, resume_state=state,
-                          **settings)
-
     for a, b in zip(whole.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert result["history"] == expected["history"]
@@ -184,18 +190,8 @@ def test_with_ema_the_kept_model_scores_what_validation_reported():
 
 def test_resumed_training_with_ema_ends_with_the_same_weights(tmp_path):
     train, val, settings = ema_settings()
-    training.set_seed(4)
-    whole = build_cnn()
-    expected = training.fit(whole, train, val, **settings)
-
-    training.set_seed(4)
-    with pytest.raises(KeyboardInterrupt):
-        training.fit(build_cnn(), train, val, checkpoint_dir=tmp_path,
-                     callbacks=[StopMidEpoch(2)], **settings)
-    model, state = training.load_checkpoint(tmp_path)
+    whole, expected, model, result, state = whole_and_resumed(train, val, settings, tmp_path)
     assert training.uses_ema(model)
-    result = training.fit(model, train, val, checkpoint_dir=tmp_path, resume_state=state,
-                          **settings)
     for a, b in zip(whole.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert result["history"] == expected["history"]
