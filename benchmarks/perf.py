@@ -491,13 +491,12 @@ def machine():
     from digitsuite import precision
     from digitsuite.backend import keras, tf
 
-    cpu = next((line.split(":", 1)[1].strip() for line in
-                Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu, flags = precision.cpu_info()
+    if cpu == "unknown":
+        cpu = platform.processor() or cpu
     memory_kb = next((int(line.split()[1]) for line in
                       Path("/proc/meminfo").read_text().splitlines()
                       if line.startswith("MemTotal")), 0)
-    _, flags = precision.cpu_info()
     return {
         "cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(memory_kb / 2**20, 1),
         "cpu_flags": sorted(flags),
