@@ -15,6 +15,7 @@ For crops of a larger photo, decide the polarity once on the whole photo
 a tight crop of a '1' is mostly ink, which would fool the decision.
 """
 
+import contextlib
 import math
 import warnings
 from pathlib import Path
@@ -83,11 +84,7 @@ def decode_image(file, name, colour=False, max_side=None):
         # both mean "too large" here.
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(file, formats=FORMATS) as img:
-                _check_size(img.size, name, max_side)
-                if max_side and img.format in ("JPEG", "MPO"):
-                    # Decode at 1/2, 1/4 or 1/8 scale: never the full photo.
-                    img.draft("RGB" if colour else "L", _shrunk(img.size, max_side))
+            with _opened(file, name, colour, max_side) as img:
                 _check_memory(img, name)
                 img.load()
                 # Read after load: a PNG's getexif() would decode it unchecked.
@@ -146,19 +143,29 @@ def decode_bytes(size, mode):
     return size[0] * size[1] * per_pixel * copies
 
 
-def decode_cost(file, max_side=None):
+@contextlib.contextmanager
+def _opened(file, name, colour, max_side):
+    """The picture in ``file`` opened (FORMATS only, nothing decoded yet),
+    its size checked (:func:`_check_size`), and a JPEG set to decode at 1/2,
+    1/4 or 1/8 scale when ``max_side`` allows: never the full photo."""
+    with Image.open(file, formats=FORMATS) as img:
+        _check_size(img.size, name, max_side)
+        if max_side and img.format in ("JPEG", "MPO"):
+            img.draft("RGB" if colour else "L", _shrunk(img.size, max_side))
+        yield img
+
+
+def decode_cost(file, max_side=None, colour=False):
     """Bytes that decoding the picture in open binary ``file`` would take
-    (:func:`decode_bytes`, at JPEG's reduced scale for ``max_side``), read
-    from its header alone; 0 for a file that is not a picture this suite
-    reads (decoding it will say why). The file is rewound."""
+    (:func:`decode_bytes`, as :func:`decode_image` would open it), read from
+    its header alone; 0 for a file it would refuse before decoding (it will
+    say why). The file is rewound."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with Image.open(file, formats=FORMATS) as img:
-                if max_side and img.format in ("JPEG", "MPO"):
-                    img.draft("L", _shrunk(img.size, max_side))
+            with _opened(file, "", colour, max_side) as img:
                 return decode_bytes(img.size, img.mode)
-    except Exception:  # anything Pillow raises on a bad header: not a picture
+    except Exception:  # anything Pillow raises on a bad header, or a refused size
         return 0
     finally:
         file.seek(0)
