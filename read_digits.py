@@ -46,7 +46,6 @@ SAMPLE_PAGE = PROJECT_ROOT / "sample_data" / "digits_page.png"
 
 
 def parse_args(argv=None):
-    from digitsuite.reading.reader import MIN_CONFIDENCE
 
     parser = cli.Parser(__doc__)
     parser.add_argument("images", type=Path, nargs="*",
@@ -55,9 +54,10 @@ def parse_args(argv=None):
                         help="trained Keras digit classifier, e.g. runs/cnn/model.keras from "
                              "train_cnn.py (default: the shipped reader model, "
                              "models/reader/model.keras)")
-    parser.add_argument("--min-confidence", type=cli.fraction, default=MIN_CONFIDENCE,
-                        help="digits read with a lower probability print as '?' "
-                             f"(default: {MIN_CONFIDENCE})")
+    parser.add_argument("--min-confidence", type=cli.fraction, default=None,
+                        help="digits with a lower probability of being right print as "
+                             "'?' (default: the threshold in the model's calibration.json, "
+                             "else 0.8 of a plain model's softmax)")
     parser.add_argument("--json", action="store_true",
                         help="print the readings as JSON instead of text (default: off)")
     cli.add_output_args(
@@ -75,11 +75,9 @@ def parse_args(argv=None):
 
 def main(args):
     from digitsuite.fileio import prepare_out_dir, write_json
-    from digitsuite.inference.modelio import load_keras_model
-    from digitsuite.reading import figures, reader
+    from digitsuite.reading import confidence, figures, reader
 
-    model = load_keras_model(args.model, expect_input_shape=(28, 28, 1))
-    reader.check_classifier(model, args.model)
+    model = confidence.load_reader(args.model)
     out_dir = prepare_out_dir(args.out_dir) if args.out_dir else None
     readings, failed = [], 0
     stems = set()

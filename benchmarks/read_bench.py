@@ -30,15 +30,15 @@ NO_OPTDIGITS = ("no --optdigits given; pass --optdigits PATH to add real handwri
 
 
 def parse_args(argv=None):
-    from digitsuite.reading.reader import MIN_CONFIDENCE
 
     parser = cli.Parser(__doc__)
     parser.add_argument("--model", type=Path, default=READER_MODEL,
                         help="trained Keras digit classifier to read with (default: the "
                              "shipped reader model, models/reader/model.keras)")
-    parser.add_argument("--min-confidence", type=cli.fraction, default=MIN_CONFIDENCE,
-                        help="digits read with a lower probability count as '?' "
-                             f"(default: {MIN_CONFIDENCE})")
+    parser.add_argument("--min-confidence", type=cli.fraction, default=None,
+                        help="digits with a lower probability of being right print as "
+                             "'?' (default: the threshold in the model's calibration.json, "
+                             "else 0.8 of a plain model's softmax)")
     parser.add_argument("--pages", type=cli.positive_int, default=400,
                         help="standard pages to write and read (default: 400)")
     parser.add_argument("--variation-pages", type=cli.positive_int, default=100,
@@ -62,14 +62,12 @@ def main(args):
     from benchmarks.reading import benchmark
     from digitsuite.errors import DataError
     from digitsuite.fileio import prepare_out_dir
-    from digitsuite.inference.modelio import load_keras_model
-    from digitsuite.reading import reader
+    from digitsuite.reading import confidence
 
     if args.optdigits is not None and not args.optdigits.is_file():
         raise DataError(f"--optdigits {args.optdigits} is not a file; give the path of "
                         "optdigits-orig.tra(.gz) or leave --optdigits out")
-    model = load_keras_model(args.model, expect_input_shape=(28, 28, 1))
-    reader.check_classifier(model, args.model)
+    model = confidence.load_reader(args.model)
     out_dir = prepare_out_dir(args.out_dir)
     pages = (DRY_RUN_PAGES, DRY_RUN_PAGES) if args.dry_run else (args.pages,
                                                                  args.variation_pages)

@@ -53,7 +53,7 @@ from benchmarks.reading.pages import (
 )
 from digitsuite.errors import ImageError
 from digitsuite.markdown import table
-from digitsuite.reading import reader
+from digitsuite.reading import confidence, reader
 
 EXACT_LENGTH = 5      # the headline exact-number figure is for numbers this long
 MATCH_IOU = 0.3       # a read box this close to a true digit's box found it
@@ -77,6 +77,55 @@ def box_iou(a, b):
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
+def true_digits(truth):
+    """A page truth's digits as (line, place, digit, box), in reading order."""
+    return [(i, j, int(ch), box) for i, line in enumerate(truth)
+            for j, (ch, box) in enumerate(zip(line["text"], line["boxes"]))]
+
+
+def pair_digits(true, read):
+    """Pair true digits (:func:`true_digits`) with read ones (the reading's
+    ``digits``) one to one, best box overlap first, IoU at least MATCH_IOU:
+    {true index: read index}."""
+    pairs = sorted(((box_iou(t[3], r["box"]), a, b) for a, t in enumerate(true)
+                    for b, r in enumerate(read)), reverse=True)
+    match, used = {}, set()
+    for iou, a, b in pairs:
+        if iou < MATCH_IOU:
+            break
+        if a not in match and b not in used:
+            match[a] = b
+            used.add(b)
+    return match
+
+
+def judged_numbers(truth, reading, true=None, match=None):
+    """Each read number as (confidence, right, vouched): right when its
+    digits are exactly one true number's, all read correctly, in order,
+    nothing missing or added. A number read from a rule, a margin or a
+    speck is never right."""
+    true = true_digits(truth) if true is None else true
+    match = pair_digits(true, reading["digits"]) if match is None else match
+    owner = {b: a for a, b in match.items()}
+    where = number_places(reading) or {}
+    members = {}
+    for k, (m, _) in where.items():
+        members.setdefault(m, []).append(k)
+    out = []
+    for m, number in enumerate(reading.get("numbers", [])):
+        ks = sorted(members.get(m, []))
+        got = [owner.get(k) for k in ks]
+        right = bool(ks) and None not in got and len({true[a][0] for a in got}) == 1
+        if right:
+            line = true[got[0]][0]
+            right = ([true[a][1] for a in got] == list(range(len(truth[line]["text"])))
+                     and all(reading["digits"][k]["digit"] == true[a][2]
+                             for k, a in zip(ks, got)))
+        out.append((float(number.get("confidence", 0.0)), right,
+                    not number.get("unsure", True)))
+    return out
+
+
 def score_page(truth, reading, decimals=False):
     """Compare a reading with the page's truth; returns counts (a dict).
 
@@ -87,23 +136,21 @@ def score_page(truth, reading, decimals=False):
     ``decimals``, also counts the numbers whose decimal separator is
     reported right (:func:`decimal_right`).
     """
-    true = [(i, j, int(ch), box) for i, line in enumerate(truth)
-            for j, (ch, box) in enumerate(zip(line["text"], line["boxes"]))]
+    true = true_digits(truth)
     read = reading["digits"]
-    pairs = sorted(((box_iou(t[3], r["box"]), a, b) for a, t in enumerate(true)
-                    for b, r in enumerate(read)), reverse=True)
-    match, used = {}, set()
-    for iou, a, b in pairs:
-        if iou < MATCH_IOU:
-            break
-        if a not in match and b not in used:
-            match[a] = b
-            used.add(b)
+    match = pair_digits(true, read)
     read_per_line = np.bincount([r["line"] for r in read], minlength=len(reading["lines"]))
     counts = {"digits_expected": len(true), "digits_found": len(read),
               "digits_paired": len(match), "digits_correct": 0, "digits_unsure": 0,
               "shown_wrong": 0, "lines_expected": len(truth),
               "lines_found": len(reading["lines"]), "by_length": {}}
+    owner = {b: a for a, b in match.items()}
+    # Every read digit, paired or not (a rule read as a 1 is a wrong digit),
+    # and every read number, with the probability the reader gave it.
+    counts["judged_digits"] = [
+        (float(r.get("confidence", 0.0)), b in owner and r["digit"] == true[owner[b]][2])
+        for b, r in enumerate(read)]
+    counts["judged_numbers"] = judged_numbers(truth, reading, true, match)
     for a, (_, _, digit, _) in enumerate(true):
         if a in match:
             r = read[match[a]]
@@ -177,7 +224,9 @@ def decimal_right(line, paired, reading, where):
 def add_counts(total, counts):
     """Add one page's counts into ``total`` (in place) and return it."""
     for key, value in counts.items():
-        if key == "by_length":
+        if isinstance(value, list):
+            total.setdefault(key, []).extend(value)
+        elif key == "by_length":
             for length, entry in value.items():
                 into = total.setdefault(key, {}).setdefault(
                     length, {"lines": 0, "exact": 0, "shown_exact": 0})
@@ -215,6 +264,34 @@ def summarise(total):
             **{k: total[k] for k in ("numbers", "decimal_right", "with_separator",
                                      "separator_right")}}
            if "numbers" in total else {}),
+        **trust(total),
+    }
+
+
+VOUCH_GOAL = 0.995  # the precision whose coverage the benchmark reports
+
+
+def trust(total):
+    """How far the reading's probabilities can be trusted, from the judged
+    digits and numbers of the summed counts: calibration error of each, and
+    the numbers vouched for (no '?', probability over the reader's number
+    threshold): their share of the true numbers and the share right, and
+    the coverage a VOUCH_GOAL precision would allow."""
+    from digitsuite.reading.confidence import calibration_error, coverage_at
+
+    digits = np.array(total.get("judged_digits", []), np.float64).reshape(-1, 2)
+    numbers = np.array(total.get("judged_numbers", []), np.float64).reshape(-1, 3)
+    expected = total.get("lines_expected", 0)
+    vouched = numbers[numbers[:, 2] > 0]
+    return {
+        "digit_calibration_error": calibration_error(digits[:, 0], digits[:, 1]),
+        "number_calibration_error": calibration_error(numbers[:, 0], numbers[:, 1]),
+        "vouched_numbers": len(vouched),
+        "vouched_coverage": len(vouched) / expected if expected else None,
+        "vouched_precision": float(vouched[:, 1].mean()) if len(vouched) else None,
+        "coverage_at_99_5": (
+            coverage_at(numbers[:, 0], numbers[:, 1], VOUCH_GOAL, expected)
+            if expected else None),
     }
 
 
@@ -325,6 +402,9 @@ def run_condition(model, images, labels, style, pages, seed, min_confidence,
         if number < examples:
             out.append((page, truth, reading, crops))
     summary = summarise(total)
+    # Kept for the pooled plots of run_benchmark, which takes them out again.
+    summary["judged"] = {"digits": total.get("judged_digits", []),
+                         "numbers": total.get("judged_numbers", [])}
     summary["pages"] = pages
     summary["seconds"] = round(time.perf_counter() - start, 1)
     return summary, out
@@ -356,7 +436,7 @@ def time_reading(model, source, pages, seed, min_confidence):
 
 def run_benchmark(model, *, model_path, out_dir, data_dir=None, optdigits=None,
                   optdigits_skipped=None, pages=400, variation_pages=100, seed=0,
-                  min_confidence=reader.MIN_CONFIDENCE, examples=3, timing_pages=5,
+                  min_confidence=None, examples=3, timing_pages=5,
                   dry_run=False, log=print):
     """Write, read and score the pages of every condition from MNIST and,
     with ``optdigits`` (its file's path), from optdigits; when that is None,
@@ -376,6 +456,7 @@ def run_benchmark(model, *, model_path, out_dir, data_dir=None, optdigits=None,
     if optdigits is None:
         log(f"optdigits skipped: {optdigits_skipped}")
     results = {source.key: {} for source in sources}
+    judged = {source.key: {} for source in sources}
     examples_text = []
     primary = sources[-1]  # the real-looking example and the timing use writing not MNIST's
     for name, style in CONDITIONS.items():
@@ -385,6 +466,7 @@ def run_benchmark(model, *, model_path, out_dir, data_dir=None, optdigits=None,
                 model, source.images, source.labels, style,
                 pages if standard else variation_pages, seed, min_confidence,
                 examples=examples if standard else 1, drawing=source.drawing)
+            judged[source.key][name] = summary.pop("judged")
             results[source.key][name] = summary
             log(summary_line(f"{source.key} {name}", summary))
             for k, example in enumerate(shown, start=1):
@@ -397,17 +479,28 @@ def run_benchmark(model, *, model_path, out_dir, data_dir=None, optdigits=None,
     log(f"speed: page of {TIMING_NUMBERS} numbers ({primary.key}): "
         f"{timing['median_seconds']:.2f} s median of {timing_pages} pages on "
         f"{timing['cores']} cores")
+    ensemble = confidence.as_ensemble(model)
     config = {"model": str(model_path), "seed": seed, "min_confidence": min_confidence,
+              "judged_by": (f"{len(ensemble.models)} models, calibrated"
+                            if ensemble.calibrated else "one model, softmax, not calibrated"),
+              "unsure_rule": (f"a digit is unsure ('?') under "
+                              f"{min_confidence or ensemble.digit_threshold:.1%} probability "
+                              "of being right, a number under "
+                              f"{ensemble.number_threshold:.1%}"),
               "benchmark_pages": pages, "variation_pages": variation_pages,
               "timing_pages": timing_pages, "dry_run": dry_run,
               "sources": {s.key: s.describe() for s in sources},
               "skipped": {} if optdigits is not None else {"optdigits": optdigits_skipped},
               "conditions": {n: {"about": CONDITION_NOTES[n], **s.as_dict()}
                              for n, s in CONDITIONS.items()}}
+    from benchmarks.reading.trustplots import save_trust_plots
     from digitsuite.fileio import write_json, write_text
 
+    trust_figures = save_trust_plots(out_dir, judged, {s.key: s.name for s in sources},
+                                     {k: {n: r["lines_expected"] for n, r in v.items()}
+                                      for k, v in results.items()})
     write_json(out_dir / "benchmark.json", {"config": config, "results": results,
-                                            "timing": timing})
+                                            "timing": timing, "trust_figures": trust_figures})
     write_text(out_dir / "benchmark.md", report_markdown(config, results, timing,
                                                          examples_text))
     return results
@@ -462,7 +555,9 @@ def summary_line(name, summary):
     return (f"{name}: per digit {percent_or_dash(summary['digit_accuracy'], 2)}, exact "
             f"{k}-digit numbers {percent_or_dash(summary[f'exact_{k}_digit_accuracy'])} "
             f"(of {summary[f'exact_{k}_digit_lines']}), digits found "
-            f"{summary['digits_found']:,} / {summary['digits_expected']:,}{decimals} "
+            f"{summary['digits_found']:,} / {summary['digits_expected']:,}{decimals}, "
+            f"vouched for {percent_or_dash(summary['vouched_coverage'])} of the numbers, "
+            f"{percent_or_dash(summary['vouched_precision'])} of those right "
             f"({summary['pages']} pages, {summary['seconds']:.0f} s)")
 
 
@@ -473,8 +568,8 @@ def report_markdown(config, results, timing, example_texts):
     sources = config["sources"]
     keys = list(results)
     lines = ["# Reading numbers off a page: benchmark", "",
-             f"Model: `{config['model']}`. Seed {config['seed']}; digits under "
-             f"{config['min_confidence']:.0%} confidence show as '?'. "
+             f"Model: `{config['model']}` ({config['judged_by']}). Seed {config['seed']}; "
+             f"{config['unsure_rule']}. "
              f"{config['benchmark_pages']} standard pages, {config['variation_pages']} per "
              "other condition, per source" + (" (dry run)." if config["dry_run"] else "."),
              "", "## Data", "",
@@ -513,6 +608,28 @@ def report_markdown(config, results, timing, example_texts):
                   "reading without `numbers` counts as wrong.", "",
                   *table(["condition", "source", "numbers", "decimal_after right",
                           "of numbers with a separator"], decimal_rows)]
+    trust_rows = [[name, sources[key]["name"].split(" ")[0],
+                   percent_or_dash(r["vouched_coverage"]),
+                   f"{percent_or_dash(r['vouched_precision'], 2)} (of {r['vouched_numbers']:,})",
+                   percent_or_dash(r["coverage_at_99_5"]),
+                   f"{r['digit_calibration_error']:.3f}"
+                   if r["digit_calibration_error"] is not None else "–",
+                   f"{r['number_calibration_error']:.3f}"
+                   if r["number_calibration_error"] is not None else "–"]
+                  for name in CONDITIONS for key in keys for r in [results[key][name]]]
+    lines += ["", "## Can the reading be trusted?", "",
+              "A number is *vouched for* when none of its digits is unsure and its "
+              "probability of being right is over the reader's number threshold. "
+              "Coverage: vouched-for numbers over the true numbers; precision: the share "
+              "of them read exactly right (a number read off a rule or a margin counts as "
+              "wrong). 'coverage at 99.5 %': the share the reader could vouch for, surest "
+              "first, keeping 99.5 % right. Calibration error (ECE, 10 bins): the mean gap "
+              "between the probability given and the share right, for every digit read "
+              "and every number read.", "",
+              "![reliability](reliability.png)", "",
+              "![coverage-precision](coverage-precision.png)", "",
+              *table(["condition", "source", "vouched for", "right among vouched",
+                      "coverage at 99.5 %", "digit ECE", "number ECE"], trust_rows)]
     lines += ["", "## Speed", "",
               f"page of {TIMING_NUMBERS} numbers: {timing['median_seconds']:.2f} s (median of "
               f"{timing['pages']} pages of {TIMING_NUMBERS} numbers of "

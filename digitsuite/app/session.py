@@ -58,7 +58,10 @@ class Session:
                       for name in OTHERS}
         self.slots["cnn"] = Slot("cnn", cnn_path)
         self.analyser = None
-        self.reader = self._load_reader(reader)
+        # The reader that reads pages: the shipped model with its partner and
+        # calibration; its first model stands in for a CNN not trained yet.
+        self.reader_ensemble = self._load_reader(reader)
+        self.reader = self.reader_ensemble.models[0] if self.reader_ensemble else None
         # LiteRT interpreters are not thread-safe; one lock per frozen model.
         self._locks = {name: threading.Lock() for name in OTHERS}
         for slot in self.slots.values():
@@ -101,11 +104,12 @@ class Session:
 
     @staticmethod
     def _load_reader(path):
-        """The shipped reader model, or None when it cannot be loaded."""
-        from digitsuite.inference.modelio import load_keras_model
+        """The shipped reader (an Ensemble: its models and calibration), or
+        None when it cannot be loaded."""
+        from digitsuite.reading.confidence import load_reader
 
         try:
-            return load_keras_model(path, expect_input_shape=runs.IMAGE_SHAPE)
+            return load_reader(path)
         except ModelFileError:
             return None
 
@@ -118,8 +122,8 @@ class Session:
 
     @property
     def page_reader(self):
-        """The model pages are read with: the reader model, else the CNN (or None)."""
-        return self.reader if self.reader is not None else self.cnn
+        """What pages are read with: the calibrated reader, else the CNN (or None)."""
+        return self.reader_ensemble if self.reader_ensemble is not None else self.cnn
 
     @property
     def cnn(self):

@@ -4,9 +4,11 @@ The pipeline behind ``read_digits.py``, one step per function::
 
     grey = images.read_image(path)                 # (h, w) 0-1
     page = prepare_page(grey)                      # characters, (n, 28, 28) inputs
-    probs = classify(model, page.crops)            # (n, 10), one batch
-    lines, probs, crops = resolve(page, probs)     # split touching digits or not
-    reading = describe(lines, probs, page.ink_dark)  # JSON-ready dict
+    ensemble = confidence.load_reader(path)        # the models and their calibration
+    probs = classify(ensemble, page.crops)         # (n, 10), one batch
+    lines, probs, crops, cut = resolve(page, probs)  # split touching digits or not
+    judged = judge(ensemble, lines, crops, cut, probs)  # P(right) per digit
+    reading = describe(lines, judged, page.ink_dark, ensemble=ensemble)  # JSON-ready dict
 
 :func:`read_page` and :func:`read_file` run them all. Heavy sensor noise
 is smoothed, the lighting evened out and the ink polarity decided once for
@@ -17,7 +19,9 @@ polarity) and prepared by :func:`digitsuite.data.images.mnist_style`, the same
 preparation ``visualize_layers.py --image`` uses. A character wider than a
 digit usually is may be touching digits: it is classified whole and in
 every piece between its thinnest columns, and the reading the model is
-surer of wins.
+surer of wins. :mod:`digitsuite.reading.confidence` then judges each
+digit read and each number: a calibrated probability of being right, from
+which a digit prints as '?' and a number is vouched for or not.
 """
 
 from dataclasses import dataclass
@@ -30,9 +34,9 @@ from digitsuite.data import images
 from digitsuite.errors import ImageError, ModelFileError, printable
 from digitsuite.fileio import json_ready
 from digitsuite.markdown import percent
-from digitsuite.reading import printed, segment
+from digitsuite.reading import confidence, printed, segment
 
-MIN_CONFIDENCE = 0.8  # below this a digit prints as '?'
+MIN_CONFIDENCE = confidence.UNCALIBRATED_MIN  # a plain model's '?' threshold
 PIECE_COST = 0.1      # log-confidence a reading pays per character it cuts a glyph into
 EDGE = 2              # pixels of soft stroke edge kept around a glyph's thresholded ink
 PAPER_MARGIN = 0.25   # paper around a glyph, x its height, that sets its contrast
@@ -40,6 +44,11 @@ PAPER_MARGIN = 0.25   # paper around a glyph, x its height, that sets its contra
 # 300 dpi A4 scan keeps 5 mm digits over 30 pixels tall, and the time and
 # memory of a read stay bounded whatever the file holds.
 PAGE_MAX_SIDE = 2000
+# A number whose every glyph the models spread this evenly over the classes
+# (top probability under NOT_DIGIT_TOP) and, calibrated, give a chance of
+# being right under NOT_DIGIT_P is no digit: a mark, a scribble, print.
+NOT_DIGIT_TOP = 0.5
+NOT_DIGIT_P = 0.05
 
 
 @dataclass
@@ -139,11 +148,11 @@ def check_classifier(model, path):
                              "runs/cnn/model.keras from train_cnn.py")
 
 
-def classify(model, crops, batch_size=1024):
-    """Class probabilities (n, 10) for float crops (n, 28, 28) in 0-1."""
-    outputs = [np.asarray(model(crops[start:start + batch_size, ..., None], training=False))
-               for start in range(0, len(crops), batch_size)]
-    return np.concatenate(outputs).astype(np.float64)
+def classify(model, crops):
+    """Class probabilities (n, 10) for float crops (n, 28, 28) in 0-1: a
+    Keras classifier's, or an :class:`~digitsuite.reading.confidence.Ensemble`'s
+    average."""
+    return confidence.as_ensemble(model).probabilities(crops)
 
 
 def resolve(page, probs):
@@ -152,10 +161,11 @@ def resolve(page, probs):
     PIECE_COST per piece (so a digit is not cut in two without cause).
 
     ``probs`` are the classifier's outputs for ``page.crops``. Returns
-    (lines of glyphs, their probs (m, 10), their crops (m, 28, 28)).
+    (lines of glyphs, their probs (m, 10), their crops (m, 28, 28), and
+    whether each was cut out of a wider glyph (bool (m,))).
     """
     score = np.log(np.maximum(probs.max(axis=1), 1e-12)) - PIECE_COST
-    lines, chosen, k = [], [], 0
+    lines, chosen, cut, k = [], [], [], 0
     for line in page.lines:
         glyphs = []
         for ways in line:
@@ -164,8 +174,25 @@ def resolve(page, probs):
             path = best_path(ways, {span: score[i] for span, i in index.items()})
             glyphs += [ways.pieces[span] for span in path]
             chosen += [index[span] for span in path]
+            cut += [len(path) > 1] * len(path)
         lines.append(glyphs)
-    return lines, probs[chosen], page.crops[chosen]
+    return lines, probs[chosen], page.crops[chosen], np.array(cut, bool)
+
+
+def geometry(lines, cut):
+    """Per glyph of ``lines`` (reading order): width, height, its line's
+    height, ink share of its box and whether it was cut (float (m, 5)): what
+    :func:`digitsuite.reading.confidence.digit_features` weighs."""
+    rows = [(g.width, g.height, segment.line_height(line), float(g.mask.mean()))
+            for line in lines for g in line]
+    return np.column_stack([np.array(rows, np.float64).reshape(-1, 4),
+                            np.asarray(cut, np.float64)])
+
+
+def judge(model, lines, crops, cut, probs=None):
+    """The :class:`~digitsuite.reading.confidence.Judgement` of the chosen
+    glyphs (from :func:`resolve`)."""
+    return confidence.as_ensemble(model).judge(crops, geometry(lines, cut), probs)
 
 
 def best_path(ways, score):
@@ -181,42 +208,103 @@ def best_path(ways, score):
     return best[ways.last][1] if ways.last in best else None
 
 
-def describe(lines, probs, ink_dark, min_confidence=MIN_CONFIDENCE, marks=None):
+def describe(lines, judged, ink_dark, min_confidence=None, marks=None, ensemble=None,
+             not_digits=()):
     """The reading as a JSON-ready dict.
 
-    ``lines``: the text of each line of writing, '?' for a digit whose
-    confidence is under ``min_confidence``, a space where a wide gap parts
-    two numbers; punctuation is left out. ``digits``: per glyph in reading
-    order, its ``box`` [x0, y0, x1, y1] (pixels, ends exclusive), ``line``
-    (index into ``lines``), ``digit`` (the most likely), ``confidence``,
-    ``unsure`` and ``top2`` [[digit, probability], [digit, probability]].
+    ``judged``: the :class:`~digitsuite.reading.confidence.Judgement` of the
+    glyphs of ``lines`` (or their softmax probabilities (m, 10), judged as a
+    plain model's). ``ensemble`` (the reader that judged them) sets when a
+    digit or number is unsure: a digit whose probability of being right is
+    under ``min_confidence`` (default: the ensemble's own threshold), a
+    number holding an unsure digit or whose own probability is under the
+    ensemble's number threshold.
+
+    ``calibrated``: whether those probabilities are calibrated (a reader
+    with ``calibration.json``) or a plain model's softmax. ``lines``: the
+    text of each line of writing, '?' for an unsure digit, a space where a
+    wide gap parts two numbers; punctuation is left out. ``digits``: per
+    glyph in reading order, its ``box`` [x0, y0, x1, y1] (pixels, ends
+    exclusive), ``line`` (index into ``lines``), ``digit`` (the most likely),
+    ``confidence`` (its probability of being right), ``unsure`` and ``top2``
+    [[digit, probability], [digit, probability]] (the models' softmax).
     ``numbers``: per number (:func:`numbers_of`), its ``line``, ``text``,
-    ``box``, the punctuation ``marks`` seen in or just after it and
-    ``decimal_after``, with ``amount`` the text with a decimal point.
-    ``marks`` (one list of mark glyphs per line) come from :class:`Page`.
+    ``box``, ``confidence`` and ``unsure``, the punctuation ``marks`` seen in
+    or just after it and ``decimal_after``, with ``amount`` the text with a
+    decimal point. ``marks`` (one list of mark glyphs per line) come from
+    :class:`Page`. ``not_digits``: the boxes of the glyphs set aside as no
+    digit (:func:`set_aside_non_digits`).
     """
+    ensemble = confidence.as_ensemble(ensemble) if ensemble is not None else None
+    if not isinstance(judged, confidence.Judgement):
+        probs = np.asarray(judged, np.float64)
+        judged = confidence.Judgement(probs.argmax(axis=1), probs.max(axis=1), probs)
+    calibrated = ensemble is not None and ensemble.calibrated
+    if min_confidence is None:
+        min_confidence = ensemble.digit_threshold if ensemble is not None else MIN_CONFIDENCE
     digits, texts, numbers = [], [], []
     k = 0
     for number, line in enumerate(lines):
         text, members = "", []
         for glyph, space in zip(line, segment.word_breaks(line)):
-            p = probs[k]
-            best, second = np.argsort(p)[::-1][:2]
-            unsure = bool(p[best] < min_confidence)
+            p, best, sure = judged.probs[k], int(judged.digits[k]), float(judged.p_right[k])
+            second = int(np.argsort(p)[::-1][1] if np.argsort(p)[::-1][0] == best
+                         else np.argsort(p)[::-1][0])
+            unsure = bool(sure < min_confidence)
             text += (" " if space else "") + ("?" if unsure else str(best))
-            members.append((glyph, space, "?" if unsure else str(best)))
+            members.append((glyph, space, "?" if unsure else str(best), sure))
             digits.append({"box": [int(v) for v in glyph.box], "line": number,
-                           "digit": int(best), "confidence": round(float(p[best]), 4),
-                           "unsure": unsure,
-                           "top2": [[int(best), round(float(p[best]), 4)],
-                                    [int(second), round(float(p[second]), 4)]]})
+                           "digit": best, "confidence": round(sure, 4), "unsure": unsure,
+                           "top2": [[best, round(float(p[best]), 4)],
+                                    [second, round(float(p[second]), 4)]]})
             k += 1
         texts.append(text)
         numbers += numbers_of(number, members, marks[number] if marks else [])
+    for found, gap in zip(numbers, confidence.neighbour_gaps(numbers)):
+        p_digits, boxes = found.pop("p_digits"), found.pop("glyph_boxes")
+        p_number = (ensemble.number_p(p_digits, boxes, gap) if calibrated
+                    else float(np.prod(p_digits)))
+        found["confidence"] = round(p_number, 4)
+        found["unsure"] = bool("?" in found["text"] or (
+            calibrated and p_number < ensemble.number_threshold))
     # The reading leaves the package as JSON (CLI, app, readings.json): checked
     # here, once, rather than trusted to every field above.
     return json_ready({"ink": "dark on light" if ink_dark else "light on dark",
-                       "lines": texts, "digits": digits, "numbers": numbers})
+                       "calibrated": calibrated, "lines": texts, "digits": digits,
+                       "numbers": numbers,
+                       "not_digits": [[int(v) for v in g.box] for g in not_digits]})
+
+
+def set_aside_non_digits(lines, judged, calibrated):
+    """Take out the numbers that are no digit at all: every glyph of them
+    read with an even spread over the classes (top probability under
+    NOT_DIGIT_TOP, which the reader model learned to give marks, scribbles
+    and print) and, calibrated, almost surely wrong (under NOT_DIGIT_P).
+    A number with one such glyph among digits keeps it as a '?': the
+    digit could be a badly written one. Returns (lines, judged, the index
+    of each line kept, the index of each glyph kept, the glyphs set aside)."""
+    keep, kept_lines, kept_index, set_aside, k = [], [], [], [], 0
+    for index, line in enumerate(lines):
+        kept = []
+        groups = np.cumsum(segment.word_breaks(line))
+        for group in np.unique(groups):
+            members = [k + i for i in np.flatnonzero(groups == group)]
+            glyphs = [line[i] for i in np.flatnonzero(groups == group)]
+            noise = all(judged.probs[m].max() < NOT_DIGIT_TOP
+                        and (not calibrated or judged.p_right[m] < NOT_DIGIT_P)
+                        for m in members)
+            if noise:
+                set_aside += glyphs
+            else:
+                kept += glyphs
+                keep += members
+        k += len(line)
+        if kept:
+            kept_lines.append(kept)
+            kept_index.append(index)
+    keep = np.array(keep, int)
+    return (kept_lines, confidence.Judgement(judged.digits[keep], judged.p_right[keep],
+                                             judged.probs[keep]), kept_index, keep, set_aside)
 
 
 def numbers_of(line_index, members, marks):
@@ -230,43 +318,57 @@ def numbers_of(line_index, members, marks):
     that separator written as a point.
     """
     groups = []
-    for glyph, starts, char in members:
+    for glyph, starts, char, sure in members:
         if starts or not groups:
             groups.append([])
-        groups[-1].append((glyph, char))
+        groups[-1].append((glyph, char, sure))
     out = []
     for group in groups:
-        x0 = min(g.box[0] for g, _ in group)
-        x1 = max(g.box[2] for g, _ in group)
-        height = float(np.median([g.height for g, _ in group]))
+        x0 = min(g.box[0] for g, *_ in group)
+        x1 = max(g.box[2] for g, *_ in group)
+        height = float(np.median([g.height for g, *_ in group]))
         near = [m for m in marks
                 if x0 < (m.box[0] + m.box[2]) / 2 < x1 + segment.WORD_GAP * height]
         # int(): a sum of NumPy booleans is a NumPy integer, which JSON cannot hold.
         found = [{"mark": m.mark,
                   "after": int(sum(g.box[0] + g.box[2] < m.box[0] + m.box[2]
-                                   for g, _ in group)),
+                                   for g, *_ in group)),
                   "box": [int(v) for v in m.box]}
                  for m in sorted(near, key=lambda m: m.box[0])]
-        text = "".join(char for _, char in group)
+        text = "".join(char for _, char, _ in group)
         decimal = next((m["after"] for m in reversed(found) if m["mark"] in ".,"), None)
         if decimal is not None and not 1 <= len(text) - decimal <= 2:
             decimal = None
         out.append({"line": line_index, "text": text,
-                    "box": [int(x0), int(min(g.box[1] for g, _ in group)), int(x1),
-                            int(max(g.box[3] for g, _ in group))],
+                    "box": [int(x0), int(min(g.box[1] for g, *_ in group)), int(x1),
+                            int(max(g.box[3] for g, *_ in group))],
                     "marks": found, "decimal_after": decimal,
-                    "amount": text if decimal is None else f"{text[:decimal]}.{text[decimal:]}"})
+                    "amount": text if decimal is None else f"{text[:decimal]}.{text[decimal:]}",
+                    "p_digits": [sure for *_, sure in group],
+                    "glyph_boxes": [g.box for g, *_ in group]})
     return out
 
 
-def read_page(model, grey, min_confidence=MIN_CONFIDENCE):
-    """Read a grey page (0-1): returns (reading dict, crops (n, 28, 28))."""
+def read_page(model, grey, min_confidence=None):
+    """Read a grey page (0-1) with a Keras classifier or an
+    :class:`~digitsuite.reading.confidence.Ensemble`: returns (reading dict,
+    crops (n, 28, 28))."""
+    ensemble = confidence.as_ensemble(model)
     page = prepare_page(grey)
-    lines, probs, crops = resolve(page, classify(model, page.crops))
-    return describe(lines, probs, page.ink_dark, min_confidence, page.marks), crops
+    lines, probs, crops, cut = resolve(page, classify(ensemble, page.crops))
+    judged = judge(ensemble, lines, crops, cut, probs)
+    lines, judged, kept_lines, kept, set_aside = set_aside_non_digits(
+        lines, judged, ensemble.calibrated)
+    reading = describe(lines, judged, page.ink_dark, min_confidence,
+                       [page.marks[i] for i in kept_lines], ensemble, set_aside)
+    crops = crops[kept]
+    if not reading["digits"]:
+        raise ImageError("found no digit: what stands out from the paper reads as no digit "
+                         "(a mark, a scribble or print); use a picture of written digits")
+    return reading, crops
 
 
-def read_file(model, path, min_confidence=MIN_CONFIDENCE):
+def read_file(model, path, min_confidence=None):
     """Read an image file, shrunk to PAGE_MAX_SIDE: returns (reading dict
     with ``file`` first, grey page, crops). Raises ImageError, naming the
     file, for an unreadable file or one without digits."""
@@ -278,7 +380,7 @@ def read_file(model, path, min_confidence=MIN_CONFIDENCE):
     return {"file": printable(path), **reading}, grey, crops
 
 
-def read_files(model, paths, min_confidence=MIN_CONFIDENCE, debug=False):
+def read_files(model, paths, min_confidence=None, debug=False):
     """Read image files one by one, yielding ``((reading, grey, crops), None)``
     or, for a file that cannot be read, ``(None, one-line message)``.
 
@@ -304,7 +406,9 @@ def read_files(model, paths, min_confidence=MIN_CONFIDENCE, debug=False):
 
 def format_reading(reading):
     """The reading as text lines: the file, then each line of writing with
-    every digit's confidence, then each unsure digit with its top two."""
+    every digit's confidence, then each number with its probability of being
+    right ("check" when the reader does not vouch for it), then each unsure
+    digit with its top two."""
     lines, digits = reading["lines"], reading["digits"]
     per_line = [[d for d in digits if d["line"] == number] for number in range(len(lines))]
     width = max(len(text) for text in lines)
@@ -314,6 +418,11 @@ def format_reading(reading):
         scores = "  ".join(f"{'?' if d['unsure'] else d['digit']} {percent(d['confidence'])}"
                            for d in members)
         out.append(f"  {text:<{width}}    {scores}")
+    kind = "right" if reading.get("calibrated") else "uncalibrated"
+    for found in reading.get("numbers", []):
+        verdict = "check" if found["unsure"] else "sure"
+        out.append(f"  number {found['amount']}: {verdict}, "
+                   f"{percent(found['confidence'])} {kind}")
     for number, members in enumerate(per_line, start=1):
         for place, d in enumerate(members, start=1):
             if d["unsure"]:

@@ -90,7 +90,7 @@ def test_a_thousands_point_is_not_a_decimal_point():
     ink = np.ones((60, 30), bool)
     glyphs = [segment.Glyph((x, 0, x + 30, 60), ink) for x in (0, 40, 80, 120)]
     point = segment.Glyph((32, 50, 38, 58), np.ones((8, 6), bool), mark=".")
-    members = [(g, False, "1") for g in glyphs]                  # 1.111
+    members = [(g, False, "1", 0.99) for g in glyphs]            # 1.111
     (number,) = reader.numbers_of(0, members, [point])
     assert number["decimal_after"] is None and number["amount"] == "1111"
     assert number["marks"] == [{"mark": ".", "after": 1, "box": [32, 50, 38, 58]}]
@@ -112,11 +112,11 @@ def test_touching_digits_are_read_as_the_pieces_the_model_is_surest_of():
     for span, digit in zip(sorted(halves), (0, 8)):
         probs[spans.index(span)] = np.eye(10)[digit] * 0.98 + 0.002
     page = reader.Page([[ways]], [[]], np.zeros((len(spans), 28, 28), np.float32), True)
-    lines, chosen, _ = reader.resolve(page, probs)
+    lines, chosen, _, cut = reader.resolve(page, probs)
     assert [g.box for g in lines[0]] == [(20, 20, 57, 80), (57, 20, 95, 80)]
-    assert chosen.argmax(axis=1).tolist() == [0, 8]
+    assert chosen.argmax(axis=1).tolist() == [0, 8] and cut.tolist() == [True, True]
     # Sure of the whole, unsure of every piece: it stays one digit.
     probs = np.full((len(spans), 10), 0.1)
     probs[spans.index((0, ways.last))] = np.eye(10)[0] * 0.98 + 0.002
-    lines, _, _ = reader.resolve(page, probs)
-    assert [g.box for g in lines[0]] == [glyph.box]
+    lines, _, _, cut = reader.resolve(page, probs)
+    assert [g.box for g in lines[0]] == [glyph.box] and cut.tolist() == [False]

@@ -1,0 +1,221 @@
+"""Calibrate the reader: fit what turns its models' outputs into each digit's
+and each number's probability of being right (digitsuite.reading.confidence).
+
+Pages are written in every benchmark condition (benchmarks/reading/pages.py)
+with MNIST's validation digits, the 10 % of the training split that
+train_cnn.py and train_reader.py hold out (same fraction, same seed), read by
+the reader and its partner model, and scored against their truth. Two
+logistic regressions are fit on the even pages; the odd pages measure them
+(calibration error) and set the thresholds under which a digit prints as
+'?' and a number is not vouched for. Never a test digit, never optdigits.
+
+Writes calibration.json and partner.keras (the partner without its
+optimizer's state) beside the reader model, plus calibration.md:
+
+    python benchmarks/calibrate_reader.py --partner runs/cnn/model.keras \\
+        --data-dir DIR                    # completes models/reader/
+    python benchmarks/calibrate_reader.py --dry-run --partner runs/cnn/model.keras
+"""
+
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from digitsuite import cli  # noqa: E402
+from digitsuite.inference.runs import READER_MODEL  # noqa: E402
+
+DIGIT_PRECISION = 0.995   # a digit shown (not '?') is right this often on validation pages
+NUMBER_PRECISION = 0.99   # a vouched-for number is right this often on validation pages
+
+
+def parse_args(argv=None):
+    parser = cli.Parser(__doc__)
+    parser.add_argument("--model", type=Path, default=READER_MODEL,
+                        help="the reader model (default: models/reader/model.keras)")
+    parser.add_argument("--partner", type=Path, required=True,
+                        help="a second, differently trained seed CNN, e.g. "
+                             "runs/cnn/model.keras from train_cnn.py on full MNIST")
+    parser.add_argument("--pages", type=cli.positive_int, default=60,
+                        help="validation pages per condition (default: 60)")
+    cli.add_data_args(parser, datasets=["mnist"])
+    cli.add_output_args(parser, None, what="calibration.json, partner.keras and "
+                        "calibration.md", default_text="the reader model's folder",
+                        dry_run="3 pages per condition of the bundled sample, written "
+                                "under runs/dry-run/calibrate_reader")
+    args = parser.parse_args(argv)
+    if args.out_dir is None:
+        # A smoke test never replaces the shipped calibration.
+        args.out_dir = (Path("runs", "dry-run", "calibrate_reader") if args.dry_run
+                        else args.model.parent)
+    return args
+
+
+def read_validation_pages(ensemble, images, labels, pages, seed, log=print):
+    """Write and read ``pages`` pages per condition: per page (condition,
+    digit features, digit right, numbers as lists of digit indices, number
+    right); each number is (its digit indices, their boxes, the gap to the
+    next number on its line)."""
+    import numpy as np
+
+    from benchmarks.reading.benchmark import judged_numbers, number_places, pair_digits, true_digits
+    from benchmarks.reading.pages import CONDITIONS, MNIST_DRAWING, make_page
+    from digitsuite.errors import ImageError
+    from digitsuite.reading import confidence, reader
+
+    out = []
+    for name, style in CONDITIONS.items():
+        rng, start = np.random.default_rng(seed), time.perf_counter()
+        for _ in range(pages):
+            page_image, truth = make_page(rng, images, labels, style, drawing=MNIST_DRAWING)
+            try:
+                page = reader.prepare_page(page_image.astype(np.float32) / 255.0)
+            except ImageError:
+                continue
+            lines, probs, crops, cut = reader.resolve(page, reader.classify(ensemble, page.crops))
+            features, chosen, mean = ensemble.features(crops, reader.geometry(lines, cut))
+            judged = confidence.Judgement(chosen, np.ones(len(chosen)), mean)
+            reading = reader.describe(lines, judged, page.ink_dark, 0.0, page.marks)
+            true = true_digits(truth)
+            match = pair_digits(true, reading["digits"])
+            owner = {b: a for a, b in match.items()}
+            right = np.array([b in owner and int(chosen[b]) == true[owner[b]][2]
+                              for b in range(len(chosen))])
+            members = {}
+            for k, (m, _) in (number_places(reading) or {}).items():
+                members.setdefault(m, []).append(k)
+            numbers = [sorted(members.get(m, [])) for m in range(len(reading["numbers"]))]
+            boxes = [[reading["digits"][k]["box"] for k in ks] for ks in numbers]
+            gaps = confidence.neighbour_gaps(reading["numbers"])
+            number_right = np.array([r for _, r, _ in
+                                     judged_numbers(truth, reading, true, match)])
+            out.append((name, features, right, list(zip(numbers, boxes, gaps)), number_right))
+        log(f"{name}: {pages} pages read ({time.perf_counter() - start:.0f} s)")
+    return out
+
+
+def shipped_command(args):
+    """The command that made the calibration, with folders as placeholders."""
+    return ("python benchmarks/calibrate_reader.py --partner PARTNER.keras --data-dir DIR "
+            f"--pages {args.pages} --seed {args.seed}")
+
+
+def threshold_for(p, right, precision):
+    """The lowest threshold whose items at or above it are right at least
+    ``precision`` of the time, or, when none is, the one with the best
+    precision."""
+    import numpy as np
+
+    order = np.argsort(-p, kind="stable")
+    hits = np.cumsum(right[order]) / np.arange(1, len(order) + 1)
+    ok = np.flatnonzero(hits >= precision)
+    k = ok.max() if len(ok) else int(np.argmax(hits))
+    return float(p[order][k])
+
+
+def fit(pages_read):
+    """Fit on even pages, measure on odd ones: (Calibration, measures)."""
+    import numpy as np
+
+    from digitsuite.reading import confidence
+
+    def stack(part, what):
+        return np.concatenate([page[what] for page in part]) if part else np.zeros(0)
+
+    fit_on, held = pages_read[0::2], pages_read[1::2]
+    x = np.concatenate([p[1] for p in fit_on])
+    y = np.concatenate([p[2] for p in fit_on]).astype(int)
+    digit = confidence.Logistic.fit(x, y)
+
+    def numbers(part):
+        feats, right = [], []
+        for _, features, _, members, number_right in part:
+            p = digit(features) if len(features) else np.zeros(0)
+            for (ks, boxes, gap), r in zip(members, number_right):
+                if ks:
+                    feats.append(confidence.number_features(p[ks], boxes, gap))
+                    right.append(r)
+        return np.array(feats).reshape(-1, len(confidence.NUMBER_FEATURES)), np.array(right)
+
+    nx, ny = numbers(fit_on)
+    number = confidence.Logistic.fit(nx, ny)
+
+    hx = np.concatenate([p[1] for p in held])
+    hy = np.concatenate([p[2] for p in held]).astype(float)
+    hp = digit(hx)
+    hnx, hny = numbers(held)
+    hnp = number(hnx)
+    digit_threshold = threshold_for(hp, hy, DIGIT_PRECISION)
+    number_threshold = threshold_for(hnp, hny.astype(float), NUMBER_PRECISION)
+    measures = {
+        "fit_pages": len(fit_on), "held_out_pages": len(held),
+        "fit_digits": int(len(y)), "fit_numbers": int(len(ny)),
+        "held_out_digits": int(len(hy)), "held_out_numbers": int(len(hny)),
+        "digit_calibration_error": confidence.calibration_error(hp, hy),
+        "number_calibration_error": confidence.calibration_error(hnp, hny),
+        "digits_right": float(hy.mean()), "numbers_right": float(hny.mean()),
+        "digit_threshold": digit_threshold, "number_threshold": number_threshold,
+        "digits_shown": float((hp >= digit_threshold).mean()),
+        "digits_shown_right": float(hy[hp >= digit_threshold].mean()),
+        "numbers_vouched": float((hnp >= number_threshold).mean()),
+        "numbers_vouched_right": float(hny[hnp >= number_threshold].mean()),
+    }
+    return confidence.Calibration(digit, number, round(digit_threshold, 4),
+                                  round(number_threshold, 4), {}), measures
+
+
+def main(args):
+    from digitsuite.data.datasets import load_splits
+    from digitsuite.fileio import prepare_out_dir, write_json, write_text
+    from digitsuite.inference.modelio import drop_training_state, load_keras_model
+    from digitsuite.markdown import table
+    from digitsuite.reading import confidence, reader
+
+    models = []
+    for path in (args.model, args.partner):
+        model = load_keras_model(path, expect_input_shape=(28, 28, 1))
+        reader.check_classifier(model, path)
+        models.append(model)
+    splits = load_splits("mnist", args.data_dir, val_fraction=args.val_fraction,
+                         seed=args.seed, dry_run=args.dry_run)
+    images, labels = splits.val
+    pages = 3 if args.dry_run else args.pages
+    print(f"validation digits: {len(labels):,} from {splits.dataset.source}; "
+          f"{pages} pages per condition")
+    out_dir = prepare_out_dir(args.out_dir)
+    read = read_validation_pages(confidence.Ensemble(models), images, labels, pages, args.seed)
+    calibration, measures = fit(read)
+    # Only names, never this machine's folders: the file ships with the model.
+    calibration.fit = {"data": f"{splits.dataset.name} validation split "
+                               f"({args.val_fraction:.0%} of {len(splits.dataset.x_train):,} "
+                               f"training digits, seed {args.seed})",
+                       "validation_digits": int(len(labels)),
+                       "pages_per_condition": pages, "partner_from": args.partner.name,
+                       "command": shipped_command(args), **measures}
+    partner_path = out_dir / confidence.PARTNER_FILE
+    if args.partner.resolve() != partner_path.resolve():
+        shutil.copyfile(args.partner, partner_path)
+        drop_training_state(partner_path)
+    write_json(out_dir / confidence.CALIBRATION_FILE, calibration.as_dict())
+    rows = [[k.replace("_", " "), f"{v:.4f}" if isinstance(v, float) else f"{v:,}"]
+            for k, v in measures.items()]
+    write_text(out_dir / "calibration.md", "\n".join([
+        "# Reader calibration", "", f"`{calibration.fit['command']}`", "",
+        f"Fit on the even pages of {pages} validation pages per condition "
+        f"({calibration.fit['data']}); measured on the "
+        "odd ones, which also set the thresholds.", "", *table(["measure", "value"], rows),
+        ""]))
+    print(f"digit calibration error {measures['digit_calibration_error']:.4f}, number "
+          f"{measures['number_calibration_error']:.4f} (held-out validation pages); "
+          f"thresholds: digit {calibration.digit_threshold:.3f}, number "
+          f"{calibration.number_threshold:.3f}; vouched for "
+          f"{measures['numbers_vouched']:.1%} of numbers, "
+          f"{measures['numbers_vouched_right']:.2%} of them right")
+    print(f"wrote calibration.json, {confidence.PARTNER_FILE} and calibration.md to {out_dir}/")
+    return measures
+
+
+if __name__ == "__main__":
+    cli.run(main, parse_args())

@@ -1,0 +1,396 @@
+"""How far a reading can be trusted: each digit's and each number's
+calibrated probability of being right.
+
+A softmax's top probability is not that probability on other people's
+writing: a model trained on MNIST is as sure of a stranger's crossed 7 read
+as "4" as of a textbook 4. The reader judges a digit by signals that do
+move when it is wrong:
+
+- two differently trained seed CNNs (the reader, trained for pages, and
+  its partner, ``train_cnn.py``'s default recipe on full MNIST) read every
+  glyph; the digit is the class their average makes most likely, and their
+  disagreement is doubt;
+- each of them also reads a few views of the same crop (one pixel shifts,
+  a wider pen): a digit whose class flips under them was a guess;
+- the glyph itself: its height against its line's, its shape, its share of
+  ink, whether it was cut out of a wider glyph.
+
+A logistic regression over these and their pairwise products maps them to
+P(right) for a digit, and a second one maps a number's digits (their
+probabilities, the weakest, how many, their sizes and gaps) to P(number
+right). Both are fit by ``benchmarks/calibrate_reader.py`` on pages
+written with MNIST's validation digits in every benchmark condition: never
+on a test digit, never on the real-writer set the benchmark measures with.
+The fit lives in ``calibration.json`` beside the model; a model without one
+(any ``train_cnn.py`` run) is read with its plain softmax probability, and
+the reading says it is not calibrated.
+
+    ensemble = load_reader("models/reader/model.keras")
+    probs = ensemble.probabilities(crops)            # (n, 10): lattice choices
+    judged = ensemble.judge(crops, glyphs, heights)  # Judgement per digit
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from digitsuite.errors import ModelFileError
+
+CALIBRATION_FILE = "calibration.json"
+PARTNER_FILE = "partner.keras"
+CALIBRATION_FORMAT = 1
+# Views each model reads of a crop besides the crop itself: one-pixel shifts
+# (the centring of a glyph is the preparation's guess) and a wider pen.
+SHIFTS = ((1, 0), (-1, 0), (0, 1), (0, -1))
+DIGIT_FEATURES = ("log_odds", "margin", "agreement", "weakest", "height_off", "aspect",
+                  "ink", "cut")
+NUMBER_FEATURES = ("logit_product", "logit_weakest", "digits", "widest", "widest_gap",
+                   "height_spread", "neighbour_gap")
+NEIGHBOUR_CAP = 5.0  # heights: a number further than this from the next one stands alone
+UNCALIBRATED_MIN = 0.8  # a plain model's top probability under this prints as '?'
+BATCH = 1024
+
+
+def views(crops):
+    """The crops (n, 28, 28) and the views the judge reads of them, as a
+    list of arrays: the crops, each shifted one pixel four ways, a pen one
+    pixel wider."""
+    out = [crops]
+    for dy, dx in SHIFTS:
+        out.append(ndimage.shift(crops, (0, dy, dx), order=0, mode="constant"))
+    out.append(ndimage.grey_dilation(crops, size=(1, 2, 2)))
+    return out
+
+
+def predict(model, crops):
+    """A Keras classifier's probabilities (n, 10) for float crops (n, 28, 28)."""
+    if not len(crops):
+        return np.zeros((0, 10))
+    return np.concatenate([np.asarray(model(crops[i:i + BATCH, ..., None], training=False))
+                           for i in range(0, len(crops), BATCH)]).astype(np.float64)
+
+
+def logit(p):
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def digit_features(all_probs, geometry):
+    """Features (n, len(DIGIT_FEATURES)) and the chosen class (n,).
+
+    ``all_probs`` (k, n, 10): every model's probabilities on every view.
+    ``geometry`` (n, 5): per glyph its width, height, line height, ink share
+    of its box and 1 if it was cut out of a wider glyph.
+    """
+    mean = all_probs.mean(axis=0)
+    chosen = mean.argmax(axis=1)
+    index = np.arange(len(chosen))
+    top = np.sort(mean, axis=1)
+    width, height, line, ink, cut = np.asarray(geometry, np.float64).reshape(-1, 5).T
+    features = np.stack([
+        logit(mean[index, chosen]),
+        top[:, -1] - top[:, -2],
+        (all_probs.argmax(axis=2) == chosen).mean(axis=0),
+        np.log(np.clip(all_probs[:, index, chosen].min(axis=0), 1e-6, 1.0)),
+        np.abs(np.log(np.maximum(height, 1) / np.maximum(line, 1))),
+        np.log(np.maximum(width, 1) / np.maximum(height, 1)),
+        ink,
+        cut,
+    ], axis=1)
+    return features, chosen
+
+
+def neighbour_gaps(numbers):
+    """For each number (dicts with ``line`` and ``box``), the gap to the
+    nearest other number on its line, in its heights, at most NEIGHBOUR_CAP:
+    a number close to another may be one number cut in two, or two read as
+    one, which none of its digits can tell."""
+    gaps = []
+    for n in numbers:
+        x0, y0, x1, y1 = n["box"]
+        near = [max(m["box"][0] - x1, x0 - m["box"][2]) for m in numbers
+                if m is not n and m["line"] == n["line"]]
+        gaps.append(min([NEIGHBOUR_CAP, *(max(g, 0) / max(y1 - y0, 1) for g in near)]))
+    return gaps
+
+
+def number_features(digit_p, boxes, neighbour_gap=NEIGHBOUR_CAP):
+    """Features (len(NUMBER_FEATURES),) of a number from its digits' P(right)
+    and boxes [x0, y0, x1, y1] in reading order: the log-odds of the
+    product and of the weakest (log-odds, so a number of sure digits can
+    reach a probability near 1), how many digits, and what a digit lost or
+    two merged leave behind, none of which a digit's own probability sees:
+    the widest glyph, the widest gap between neighbours and the spread of
+    heights, each against the number's median height, and ``neighbour_gap``
+    (:func:`neighbour_gaps`)."""
+    p = np.clip(np.asarray(digit_p, np.float64), 1e-6, 1.0)
+    x0, y0, x1, y1 = np.asarray(boxes, np.float64).reshape(-1, 4).T
+    height = max(float(np.median(y1 - y0)), 1.0)
+    gaps = x0[1:] - x1[:-1]
+    return np.array([logit(np.exp(np.log(p).sum())), logit(p.min()), float(len(p)),
+                     float((x1 - x0).max()) / height,
+                     float(gaps.max()) / height if len(gaps) else 0.0,
+                     float((y1 - y0).max() - (y1 - y0).min()) / height,
+                     float(neighbour_gap)])
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+
+
+def quadratic(z):
+    """Each row of ``z`` (n, d) with every product of two of its columns
+    (squares included) after it: (n, d + d(d+1)/2). A straight line in the
+    features cannot be both sure of a clean digit and doubtful of a cut one."""
+    z = np.asarray(z, np.float64).reshape(len(z), -1)
+    i, j = np.triu_indices(z.shape[1])
+    return np.concatenate([z, z[:, i] * z[:, j]], axis=1)
+
+
+@dataclass
+class Logistic:
+    """A fitted logistic regression over standardised features and their
+    pairwise products: P = sigmoid(quadratic((x - mean) / scale) @ coef +
+    intercept)."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+
+    def terms(self, features):
+        z = (np.asarray(features, np.float64).reshape(-1, len(self.mean)) - self.mean)
+        return quadratic(z / self.scale)
+
+    def __call__(self, features):
+        single = np.ndim(features) == 1
+        p = sigmoid(self.terms(features) @ self.coef + self.intercept)
+        return p[0] if single else p
+
+    @classmethod
+    def fit(cls, features, right, strength=0.1):
+        """Fit to ``features`` (n, d) and ``right`` (n,) with L2 ``strength``
+        (scikit-learn's C)."""
+        from sklearn.linear_model import LogisticRegression
+
+        features = np.asarray(features, np.float64)
+        mean, scale = features.mean(axis=0), features.std(axis=0)
+        scale[scale < 1e-9] = 1.0  # a feature that never varies here adds nothing
+        blank = cls(mean, scale, np.zeros(0), 0.0)
+        fitted = LogisticRegression(C=strength, max_iter=20000).fit(
+            blank.terms(features), np.asarray(right, int))
+        return cls(mean, scale, fitted.coef_[0], float(fitted.intercept_[0]))
+
+    def as_dict(self):
+        return {name: [round(float(v), 6) for v in getattr(self, name)]
+                for name in ("mean", "scale", "coef")} | {
+            "intercept": round(float(self.intercept), 6)}
+
+
+@dataclass
+class Calibration:
+    """What ``calibration.json`` holds: the two regressions, the thresholds
+    under which a digit or a number is unsure, and how they were fit."""
+
+    digit: Logistic
+    number: Logistic
+    digit_threshold: float
+    number_threshold: float
+    fit: dict
+
+    def as_dict(self):
+        return {"format": CALIBRATION_FORMAT, "partner": PARTNER_FILE,
+                "digit_features": list(DIGIT_FEATURES), "digit": self.digit.as_dict(),
+                "number_features": list(NUMBER_FEATURES), "number": self.number.as_dict(),
+                "digit_threshold": self.digit_threshold,
+                "number_threshold": self.number_threshold, "fit": self.fit}
+
+
+def read_calibration(path):
+    """The :class:`Calibration` in the JSON file ``path``. A file that is not
+    the one :func:`Calibration.as_dict` writes (someone's model folder may
+    hold anything) raises ModelFileError in one line."""
+    problem = f"{path} is not a reader calibration"
+    fix = ("; delete it to read with the plain model, or rerun "
+           "benchmarks/calibrate_reader.py")
+    try:
+        if path.stat().st_size > 1_000_000:
+            raise ModelFileError(f"{problem} (over 1 MB){fix}")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("format") != CALIBRATION_FORMAT:
+            raise ModelFileError(f"{problem} of format {CALIBRATION_FORMAT}{fix}")
+
+        def logistic(key, names):
+            part = data[key]
+            d = len(names)
+            arrays = {name: np.array([float(v) for v in part[name]])
+                      for name in ("mean", "scale", "coef")}
+            values = np.concatenate([*arrays.values(), [float(part["intercept"])]])
+            if (list(data[f"{key}_features"]) != list(names)
+                    or [len(a) for a in arrays.values()] != [d, d, d + d * (d + 1) // 2]
+                    or not np.isfinite(values).all() or (arrays["scale"] <= 0).any()):
+                raise ValueError(f"its {key} regression is not one over this version's "
+                                 f"features {', '.join(names)}")
+            return Logistic(**arrays, intercept=float(part["intercept"]))
+
+        thresholds = float(data["digit_threshold"]), float(data["number_threshold"])
+        if not all(0.0 <= t <= 1.0 for t in thresholds):
+            raise ValueError("a threshold is not a probability")
+        return Calibration(logistic("digit", DIGIT_FEATURES),
+                           logistic("number", NUMBER_FEATURES), *thresholds,
+                           data.get("fit") if isinstance(data.get("fit"), dict) else {})
+    except ModelFileError:
+        raise
+    except OSError as exc:
+        raise ModelFileError(f"cannot read {path}: {exc.strerror or exc}{fix}") from exc
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ModelFileError(f"{problem} ({type(exc).__name__}: {exc}){fix}") from exc
+
+
+@dataclass
+class Judgement:
+    """The judged digits of a page: class and P(right) per digit, and the
+    softmax probabilities (averaged over models) they came from."""
+
+    digits: np.ndarray       # int (n,)
+    p_right: np.ndarray      # float (n,)
+    probs: np.ndarray        # float (n, 10)
+
+
+class Ensemble:
+    """The reader's models and their calibration, called like one model.
+
+    ``models`` holds one or two Keras classifiers; with ``calibration``
+    None, digits are judged by the (averaged) softmax alone.
+    """
+
+    def __init__(self, models, calibration=None):
+        self.models = list(models)
+        self.calibration = calibration
+
+    @property
+    def output_shape(self):
+        return self.models[0].output_shape
+
+    @property
+    def calibrated(self):
+        return self.calibration is not None
+
+    def probabilities(self, crops):
+        """The models' average probabilities (n, 10) on the crops as they are:
+        what chooses between the ways to cut a glyph."""
+        return np.mean([predict(model, crops) for model in self.models], axis=0)
+
+    def judge(self, crops, geometry, probs=None):
+        """A :class:`Judgement` of chosen crops (n, 28, 28) whose glyphs have
+        ``geometry`` (see :func:`digit_features`). ``probs``, the average
+        probabilities on the crops as they are, saves reading them again."""
+        if not self.calibrated:
+            probs = self.probabilities(crops) if probs is None else probs
+            return Judgement(probs.argmax(axis=1), probs.max(axis=1), probs)
+        features, chosen, mean = self.features(crops, geometry)
+        return Judgement(chosen, self.calibration.digit(features), mean)
+
+    def features(self, crops, geometry):
+        """(digit features, chosen classes, mean probabilities) of the crops:
+        every model reads every view (:func:`views`)."""
+        stacked = np.concatenate([np.stack([predict(model, v) for v in views(crops)])
+                                  for model in self.models])
+        features, chosen = digit_features(stacked, geometry)
+        return features, chosen, stacked.mean(axis=0)
+
+    def number_p(self, digit_p, boxes, neighbour_gap=NEIGHBOUR_CAP):
+        """P(a number is read right) from its digits' P(right) and boxes and
+        the gap to the next number on its line (:func:`number_features`)."""
+        if not len(digit_p):
+            return 0.0
+        if not self.calibrated:
+            return float(np.prod(digit_p))
+        return float(self.calibration.number(
+            number_features(digit_p, boxes, neighbour_gap)))
+
+    @property
+    def digit_threshold(self):
+        return self.calibration.digit_threshold if self.calibrated else UNCALIBRATED_MIN
+
+    @property
+    def number_threshold(self):
+        return self.calibration.number_threshold if self.calibrated else UNCALIBRATED_MIN
+
+
+def as_ensemble(model):
+    """``model`` as an :class:`Ensemble` (a Keras model alone is one, uncalibrated)."""
+    return model if isinstance(model, Ensemble) else Ensemble([model])
+
+
+def load_reader(path):
+    """The reader at ``path`` (a .keras classifier) as an :class:`Ensemble`:
+    with its partner model and calibration when both lie beside it, else
+    the model alone. A partner or calibration that is there but unusable
+    raises ModelFileError, naming it."""
+    from digitsuite.inference.modelio import load_keras_model
+    from digitsuite.reading.reader import check_classifier
+
+    path = Path(path)
+    model = load_keras_model(path, expect_input_shape=(28, 28, 1))
+    check_classifier(model, path)
+    partner_path, calibration_path = path.parent / PARTNER_FILE, path.parent / CALIBRATION_FILE
+    if path.name == PARTNER_FILE or not calibration_path.is_file():
+        return Ensemble([model])
+    calibration = read_calibration(calibration_path)
+    partner = load_keras_model(partner_path, expect_input_shape=(28, 28, 1))
+    check_classifier(partner, partner_path)
+    return Ensemble([model, partner], calibration)
+
+
+# --------------------------------------------------------------------------
+# Measuring a calibration
+
+
+RELIABILITY_BINS = 10
+
+
+def calibration_error(p, right, bins=RELIABILITY_BINS):
+    """Expected calibration error: the gap between the probability given and
+    the share right, averaged over equal-width bins of ``p``, weighted by
+    how many fall in each (None for no items)."""
+    p, right = np.asarray(p, np.float64), np.asarray(right, np.float64)
+    if not len(p):
+        return None
+    which = np.minimum((p * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        inside = which == b
+        if inside.any():
+            total += inside.mean() * abs(p[inside].mean() - right[inside].mean())
+    return float(total)
+
+
+def reliability(p, right, bins=RELIABILITY_BINS):
+    """Per bin of ``p``: (mean probability given, share right, count)."""
+    p, right = np.asarray(p, np.float64), np.asarray(right, np.float64)
+    which = np.minimum((p * bins).astype(int), bins - 1)
+    return [(float(p[which == b].mean()), float(right[which == b].mean()),
+             int((which == b).sum())) for b in range(bins) if (which == b).any()]
+
+
+def coverage_precision(p, right, total=None):
+    """The coverage-precision curve of answering only items with ``p`` at
+    least a threshold, for every threshold: (coverage, precision) arrays,
+    most confident first. ``total`` (default: the items) is what coverage
+    is a share of."""
+    order = np.argsort(-np.asarray(p, np.float64), kind="stable")
+    hits = np.cumsum(np.asarray(right, np.float64)[order])
+    answered = np.arange(1, len(order) + 1)
+    return answered / (total or max(len(order), 1)), hits / np.maximum(answered, 1)
+
+
+def coverage_at(p, right, precision, total=None):
+    """The largest share of items that can be answered with at least
+    ``precision`` of them right, answering the most confident first."""
+    coverage, achieved = coverage_precision(p, right, total)
+    ok = np.flatnonzero(achieved >= precision)
+    return float(coverage[ok.max()]) if len(ok) else 0.0

@@ -1,0 +1,192 @@
+"""The reader's confidence: calibration files, the ensemble, the measures of
+a calibration and what a reading reports from them."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from benchmarks.calibrate_reader import fit, threshold_for
+from digitsuite.errors import ModelFileError
+from digitsuite.reading import confidence, reader, segment
+from digitsuite.reading.confidence import DIGIT_FEATURES, NUMBER_FEATURES, Calibration, Logistic
+from tests.support import ROOT
+
+SHIPPED = ROOT / "models" / "reader"
+
+
+def linear(coef):
+    """A Logistic over raw features, no products: P = sigmoid(coef @ x)."""
+    d = len(coef)
+    return Logistic(np.zeros(d), np.ones(d), np.concatenate([coef, np.zeros(d * (d + 1) // 2)]),
+                    0.0)
+
+
+def calibration(digit_threshold=0.5, number_threshold=0.9):
+    return Calibration(linear(np.zeros(len(DIGIT_FEATURES))),
+                       linear(np.eye(len(NUMBER_FEATURES))[0]),
+                       digit_threshold, number_threshold, {"data": "test"})
+
+
+def write(path, data):
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_a_calibration_round_trips_through_its_file(tmp_path):
+    written = calibration(0.6, 0.95)
+    path = write(tmp_path / "calibration.json", written.as_dict())
+    read = confidence.read_calibration(path)
+    assert read.digit_threshold == 0.6 and read.number_threshold == 0.95
+    features = np.random.default_rng(0).normal(size=(5, len(DIGIT_FEATURES)))
+    assert np.allclose(read.digit(features), written.digit(features))
+
+
+@pytest.mark.parametrize("spoil", [
+    lambda d: d.update(format=2),
+    lambda d: d["digit"].update(coef=[float("nan")] * len(DIGIT_FEATURES)),
+    lambda d: d["digit"].update(coef=[1.0]),
+    lambda d: d["number"].update(scale=[0.0] * len(NUMBER_FEATURES)),
+    lambda d: d.update(digit_features=["something", "else"]),
+    lambda d: d.update(number_threshold=7),
+    lambda d: d.pop("number"),
+    lambda d: d.update(digit="not a regression"),
+])
+def test_a_spoilt_calibration_is_one_line_naming_the_file(tmp_path, spoil):
+    data = calibration().as_dict()
+    spoil(data)
+    path = write(tmp_path / "calibration.json", data)
+    with pytest.raises(ModelFileError) as caught:
+        confidence.read_calibration(path)
+    message = str(caught.value)
+    assert str(path) in message and "\n" not in message and "calibrate_reader.py" in message
+
+
+def test_a_huge_or_unreadable_calibration_is_refused(tmp_path):
+    path = tmp_path / "calibration.json"
+    path.write_bytes(b"{" + b" " * 1_100_000 + b"}")
+    with pytest.raises(ModelFileError, match="over 1 MB"):
+        confidence.read_calibration(path)
+    path.write_bytes(b"\xff\xfe not json")
+    with pytest.raises(ModelFileError, match="not a reader calibration"):
+        confidence.read_calibration(path)
+
+
+def test_load_reader_takes_the_partner_and_calibration_beside_the_model(tmp_path,
+                                                                        reader_model):
+    folder = tmp_path / "reader"
+    folder.mkdir()
+    shutil.copyfile(reader_model, folder / "model.keras")
+    plain = confidence.load_reader(folder / "model.keras")
+    assert not plain.calibrated and len(plain.models) == 1
+    write(folder / confidence.CALIBRATION_FILE, calibration().as_dict())
+    with pytest.raises(ModelFileError):       # a calibration needs its partner
+        confidence.load_reader(folder / "model.keras")
+    shutil.copyfile(reader_model, folder / confidence.PARTNER_FILE)
+    both = confidence.load_reader(folder / "model.keras")
+    assert both.calibrated and len(both.models) == 2
+
+
+def test_the_shipped_reader_is_two_seed_cnns_calibrated_and_small():
+    ensemble = confidence.load_reader(SHIPPED / "model.keras")
+    assert ensemble.calibrated and len(ensemble.models) == 2
+    assert [m.count_params() for m in ensemble.models] == [237_482, 237_482]
+    fit_on = ensemble.calibration.fit
+    assert "validation_digits" in fit_on and "optdigits" not in json.dumps(fit_on).lower()
+    size = sum((SHIPPED / name).stat().st_size
+               for name in ("model.keras", confidence.PARTNER_FILE, confidence.CALIBRATION_FILE))
+    assert size < 2_000_000
+
+
+def test_views_shift_and_widen_without_moving_ink_off_the_crop():
+    crop = np.zeros((1, 28, 28), np.float32)
+    crop[0, 10:18, 12:14] = 1.0
+    shown = confidence.views(crop)
+    assert len(shown) == 1 + len(confidence.SHIFTS) + 1
+    assert all(v.shape == crop.shape for v in shown)
+    assert shown[1][0, 11:19, 12:14].all() and not shown[1][0, 10, 12]  # down one pixel
+    assert shown[-1].sum() > crop.sum()                                 # a wider pen
+
+
+def test_calibration_error_tells_an_honest_probability_from_an_overconfident_one():
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.5, 1.0, 20_000)
+    honest = rng.uniform(size=p.size) < p
+    assert confidence.calibration_error(p, honest) < 0.02
+    overconfident = rng.uniform(size=p.size) < p - 0.3
+    assert confidence.calibration_error(p, overconfident) > 0.25
+    assert confidence.calibration_error([], []) is None
+
+
+def test_coverage_at_a_precision_answers_the_surest_first():
+    p = np.array([0.99, 0.98, 0.97, 0.6, 0.5])
+    right = np.array([1, 1, 1, 0, 1])
+    assert confidence.coverage_at(p, right, 1.0) == pytest.approx(0.6)
+    assert confidence.coverage_at(p, right, 0.8) == pytest.approx(1.0)
+    assert confidence.coverage_at(p, right, 1.0, total=10) == pytest.approx(0.3)
+    assert confidence.coverage_at(np.array([0.9]), np.array([0]), 0.5) == 0.0
+
+
+def test_fit_learns_a_probability_that_matches_the_share_right():
+    """Pages where a feature really tells right from wrong: the fitted
+    digit probability is calibrated on pages it did not see, and the
+    thresholds give the precision asked for."""
+    rng = np.random.default_rng(1)
+    pages = []
+    for _ in range(200):
+        n = 12
+        features = rng.normal(size=(n, len(DIGIT_FEATURES)))
+        right = rng.uniform(size=n) < 1 / (1 + np.exp(-3 * features[:, 0] - 2))
+        numbers = [list(range(0, 4)), list(range(4, 9)), list(range(9, 12))]
+        boxes = [[[40 * k, 0, 40 * k + 30, 60] for k in ks] for ks in numbers]
+        pages.append(("standard", features, right, list(zip(numbers, boxes, [5.0] * 3)),
+                      np.array([right[ks].all() for ks in numbers])))
+    calibration, measures = fit(pages)
+    # The feature that tells is the one weighed: P rises along it, not the others.
+    base = np.zeros((1, len(DIGIT_FEATURES)))
+    assert calibration.digit(base + np.eye(len(DIGIT_FEATURES))[0]) > calibration.digit(base)
+    assert abs(calibration.digit(base + np.eye(len(DIGIT_FEATURES))[1])
+               - calibration.digit(base)) < 0.05
+    assert measures["digit_calibration_error"] < 0.05
+    assert measures["digits_shown_right"] >= 0.995
+    assert measures["numbers_vouched_right"] >= 0.99 or measures["numbers_vouched"] < 0.05
+
+
+def test_threshold_for_a_precision():
+    p = np.array([0.9, 0.8, 0.7, 0.6])
+    right = np.array([1.0, 1.0, 0.0, 1.0])
+    assert threshold_for(p, right, 1.0) == 0.8
+    assert threshold_for(p, right, 0.75) == 0.6
+    assert threshold_for(np.array([0.9, 0.8]), np.array([0.0, 1.0]), 0.99) == 0.8
+
+
+def strip_lines(n):
+    ink = np.ones((60, 30), bool)
+    return [[segment.Glyph((x, 0, x + 30, 60), ink) for x in range(0, 40 * n, 40)]]
+
+
+def test_a_number_of_shown_digits_can_still_be_unsure():
+    """Calibrated: each digit is over the digit threshold, so none prints as
+    '?', but the number's own probability is under the number threshold."""
+    ensemble = confidence.Ensemble([None], calibration(0.5, 0.9))
+    judged = confidence.Judgement(np.array([1, 2, 3]), np.array([0.9, 0.8, 0.95]),
+                                  np.eye(10)[[1, 2, 3]] * 0.9 + 0.01)
+    reading = reader.describe(strip_lines(3), judged, True, ensemble=ensemble)
+    assert reading["calibrated"] and reading["lines"] == ["123"]
+    (number,) = reading["numbers"]
+    # number_p: sigmoid(logit(product)) with this regression = the product.
+    assert number["confidence"] == pytest.approx(0.9 * 0.8 * 0.95, abs=1e-4)
+    assert number["unsure"] and not any(d["unsure"] for d in reading["digits"])
+    assert [d["confidence"] for d in reading["digits"]] == [0.9, 0.8, 0.95]
+    text = "\n".join(reader.format_reading({"file": "f.png", **reading}))
+    assert "number 123: check" in text
+
+
+def test_a_plain_model_is_read_as_before():
+    probs = np.eye(10)[[4, 2]] * 0.97 + 0.003
+    probs[1] = np.full(10, 0.1)
+    reading = reader.describe(strip_lines(2), probs, True)
+    assert not reading["calibrated"] and reading["lines"] == ["4?"]
+    assert reading["digits"][0]["confidence"] == reading["digits"][0]["top2"][0][1]
+    assert reading["numbers"][0]["unsure"]
