@@ -85,19 +85,20 @@ class Glyph:
         return (self.box[1] + self.box[3]) / 2
 
 
-def ink_mask(grey, ink_dark, faint):
+def ink_mask(grey, ink_dark, faint, pattern=True):
     """Grey page (0-1) -> bool mask of the ink; ``ink_dark`` is the page's polarity.
 
     Ink is what Otsu's threshold splits from the paper, plus the ``faint``
     pixels (a bool mask of what may be light ink, e.g. ``ink > 0`` from
     :func:`digitsuite.data.images.to_foreground`) joined to it: hysteresis, so a
     thin, light stroke does not break a digit in two while faint specks on
-    their own stay out.
+    their own stay out. With ``pattern`` a lighter printed background
+    pattern is left out (:func:`digitsuite.reading.printed.ink_core`).
     """
     grey = np.asarray(grey, np.float32)
     level = 1.0 - grey if ink_dark else grey
     strong = level > otsu_threshold(level)
-    core = printed.ink_core(level, strong)
+    core = printed.ink_core(level, strong) if pattern else strong
     if core is not strong:
         # A printed pattern lies under the writing: faint pixels join the
         # ink only as the edges of its strokes, or the pattern would.
@@ -335,15 +336,16 @@ def punctuation(glyph, line, band):
     return ""
 
 
-def attach_fragments(line):
-    """Mark the punctuation of a line (:func:`punctuation`); join each other
+def attach_fragments(line, marks=True):
+    """Mark the punctuation of a line (:func:`punctuation`, unless ``marks``
+    is False: then every small glyph is a fragment); join each other
     fragment (a glyph shorter than FRAGMENT x the line height: a stroke cut
     off its digit) to the nearest whole glyph if it is at most ATTACH_GAP x
     the line height away, and drop it otherwise (a stray mark). Returns the
     line's characters and marks, left to right."""
     band = line_band(line)
     height = band[2]
-    found = {id(g): mark for g in line if (mark := punctuation(g, line, band))}
+    found = {id(g): mark for g in line if marks and (mark := punctuation(g, line, band))}
     marks = [replace(g, mark=found[id(g)]) for g in line if id(g) in found]
     whole = [g for g in line if g.height >= FRAGMENT * height]
     for fragment in (g for g in line if g.height < FRAGMENT * height and id(g) not in found):
@@ -354,15 +356,16 @@ def attach_fragments(line):
     return sorted(whole + marks, key=lambda g: g.box[0] + g.box[2])
 
 
-def find_lines(mask):
+def find_lines(mask, marks=True):
     """Bool ink mask of a page -> its characters and punctuation marks, as
     lines of glyphs in reading order (see the module docstring); [] when
-    there are none. Marks have ``glyph.mark`` set."""
+    there are none. Marks have ``glyph.mark`` set (none when ``marks`` is
+    False)."""
     glyphs = [g for g in components(mask) if max(g.width, g.height) >= MIN_GLYPH]
     height = typical_height(glyphs)
     glyphs = merge_pieces(drop_specks(glyphs, height), height)
     # A "line" of nothing but small marks is dirt or a stray scribble.
-    return [attach_fragments(line) for line in group_lines(glyphs)
+    return [attach_fragments(line, marks) for line in group_lines(glyphs)
             if max(g.height for g in line) >= FRAGMENT * height]
 
 
