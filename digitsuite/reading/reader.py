@@ -64,7 +64,11 @@ def prepare_page(grey, steps=ALL):
     """Grey page (0-1) -> :class:`Page`. Raises ImageError when it shows no digit.
     ``steps`` (:class:`digitsuite.reading.steps.Steps`) switches the document
     steps on or off."""
-    flat = images.even_out_lighting(images.reduce_noise(grey))
+    grey = images.reduce_noise(grey)
+    margin = printed.dark_margin(grey) if steps.edges else None
+    if margin is not None:
+        grey = printed.without_margin(grey, margin)
+    flat = images.even_out_lighting(grey)
     ink_dark = images.ink_is_dark(flat)
     try:
         ink = images.to_foreground(flat, ink_dark)
@@ -79,8 +83,11 @@ def prepare_page(grey, steps=ALL):
         ink = np.clip((level - low) / (high - low), 0.0, 1.0).astype(np.float32)
     mask = segment.ink_mask(flat, ink_dark, faint=ink > 0, pattern=steps.pattern)
     rules = np.zeros_like(mask)
+    if steps.edges:
+        mask, rules = printed.remove_edges(mask, margin)
     if steps.rules:
-        mask, rules = printed.remove_rules(mask)
+        mask, lines = printed.remove_rules(mask)
+        rules |= lines
     lines, marks, crops = [], [], []
     for line in segment.find_lines(mask, marks=steps.punctuation):
         characters = [glyph for glyph in line if not glyph.mark]
