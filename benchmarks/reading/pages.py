@@ -110,6 +110,11 @@ CONDITIONS = {
                             stretch=(0.7, 1.35), pens=(-0.03, 0.05)),
     "register cells": replace(STANDARD, register=True, **BALLPOINT),
 }
+# The conditions the ablation (read_bench.py --ablation) reads with each
+# document step switched off: clean pages, where a step can only cost, and
+# those that need one.
+ABLATION_CONDITIONS = ("clean strips", "standard", "document", "boxes", "touching digits",
+                       "marker", "register cells")
 CONDITION_NOTES = {
     "standard": "dark ink on light paper, uneven light, noise; digits 28-64 px tall",
     "thick pen": "strokes widened by 6 % of the line's height",
@@ -660,6 +665,7 @@ def make_register_cell(rng, images, labels, style, drawing):
             placed.append((tile, int(round(rule_left + (rule_right - rule_left)
                                              * side.random() - cols.mean())), int(round(row))))
     if side.random() < 0.5:  # printed footer text under the number
+        # Print of 2-3 mm beside handwriting of 5-8 mm.
         text = text_tile(" ".join(side.choice(FOOTER_WORDS, int(side.integers(1, 3)))),
                          height * (0.3 + 0.15 * side.random()))
         placed.append((text, int(round(rule_left + height * (0.2 + side.random()))),
@@ -705,8 +711,8 @@ def pen_stroke(length, rise, pen):
 
 
 def text_tile(text, size):
-    """Printed ``text`` with capitals about ``size`` pixels tall, as ink coverage."""
-    font = ImageFont.load_default(size=max(6, round(1.4 * size)))
+    """Printed ``text``, its tallest letters about ``size`` pixels tall, as ink coverage."""
+    font = ImageFont.load_default(size=max(6, round(size)))
     x0, y0, x1, y1 = font.getbbox(text)
     img = Image.new("L", (x1 - x0 + 4, y1 - y0 + 4), 0)
     ImageDraw.Draw(img).text((2 - x0, 2 - y0), text, fill=255, font=font)

@@ -39,6 +39,8 @@ PIECE_HEIGHT = 0.75   # pieces merge only if one is shorter than a whole charact
 MERGE_OVERLAP = 0.5   # ...they overlap horizontally by this share of the narrower...
 MERGE_GAP = 0.3       # ...they are at most this far apart vertically...
 MERGED_HEIGHT = 1.4   # ...and together they are no taller than this
+UNDERLINE_SHAPE = 2.5  # a piece this many times wider than tall...
+UNDERLINE_WIDTH = 1.25  # ...and this many times wider than the glyph above it underlines it
 LINE_OVERLAP = 0.5    # share of the shorter glyph's height shared with its line
 LINE_BAND = 3         # a line's height band is that of its last this many glyphs
 FRAGMENT = 0.5        # a glyph shorter than this x its line's height is a fragment...
@@ -123,11 +125,17 @@ def components(mask):
 
 
 def typical_height(glyphs):
-    """Median height of the glyphs holding at least a tenth of the largest's ink."""
+    """Median height of the glyphs holding at least a tenth of the largest's
+    ink, each counted by its ink: a few handwritten digits outweigh a line
+    of small print or many cut-off pieces."""
     if not glyphs:
         return 0.0
-    ink = np.array([g.mask.sum() for g in glyphs])
-    return float(np.median([g.height for g, n in zip(glyphs, ink) if n >= 0.1 * ink.max()]))
+    ink = np.array([g.mask.sum() for g in glyphs], np.float64)
+    heights = np.array([g.height for g in glyphs])
+    big = ink >= 0.1 * ink.max()
+    order = np.argsort(heights[big])
+    cumulative = np.cumsum(ink[big][order])
+    return float(heights[big][order][np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
 def drop_specks(glyphs, height):
@@ -158,6 +166,11 @@ def piece_pairs(glyphs, height):
     pairs = ((np.minimum.outer(h, h) < PIECE_HEIGHT * height)
              & (overlap >= MERGE_OVERLAP * np.minimum.outer(w, w))
              & (gap <= MERGE_GAP * height) & (merged <= MERGED_HEIGHT * height))
+    # An underline: a flat stroke under a glyph and wider than it (a digit's
+    # own bottom stroke, written apart, is no wider than the digit).
+    under = ((w >= UNDERLINE_SHAPE * h)[:, None] & (w[:, None] >= UNDERLINE_WIDTH * w[None, :])
+             & (y0[:, None] >= ((y0 + y1) / 2)[None, :]))
+    pairs &= ~(under | under.T)
     np.fill_diagonal(pairs, False)
     return pairs
 
