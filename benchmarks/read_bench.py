@@ -13,6 +13,12 @@ the dated results.
     python benchmarks/read_bench.py                    # runs/read_benchmark/
     python benchmarks/read_bench.py --optdigits optdigits-orig.tra.gz
     python benchmarks/read_bench.py --dry-run --out-dir runs/read-bench-smoke
+    python benchmarks/read_bench.py --ablation --variation-pages 40   # each step's gain/cost
+
+--ablation reads clean strips, standard, document, boxes, touching, marker
+and register-cell pages (--variation-pages each) with every document step
+on, all off, and each step off alone, per source, and writes that table
+instead of the main one.
 """
 
 import sys
@@ -52,6 +58,10 @@ def parse_args(argv=None):
                              "handwriting by 30 people, written into pages beside MNIST's, "
                              "for measuring only (default: none, MNIST alone)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--ablation", action="store_true",
+                        help="measure each document step instead: the document conditions "
+                             "read with all steps on, all off and each off alone "
+                             "(--variation-pages pages each)")
     cli.add_output_args(parser, DEFAULT_RUNS_DIR / "read_benchmark",
                         what="benchmark.json, benchmark.md and the example pages",
                         dry_run=f"{DRY_RUN_PAGES} pages per condition")
@@ -71,6 +81,15 @@ def main(args):
     out_dir = prepare_out_dir(args.out_dir)
     pages = (DRY_RUN_PAGES, DRY_RUN_PAGES) if args.dry_run else (args.pages,
                                                                  args.variation_pages)
+    if args.ablation:
+        results = benchmark.run_ablation(
+            model, model_path=args.model, out_dir=out_dir, data_dir=args.data_dir,
+            optdigits=args.optdigits,
+            optdigits_skipped=None if args.optdigits else NO_OPTDIGITS,
+            pages=pages[1], seed=args.seed, min_confidence=args.min_confidence,
+            dry_run=args.dry_run, log=lambda line: print(line, flush=True))
+        print(f"wrote benchmark.json and benchmark.md (the ablation) to {out_dir}/")
+        return {"results": results, "out_dir": out_dir}
     results = benchmark.run_benchmark(
         model, model_path=args.model, out_dir=out_dir, data_dir=args.data_dir,
         optdigits=args.optdigits, optdigits_skipped=None if args.optdigits else NO_OPTDIGITS,

@@ -43,6 +43,7 @@ import numpy as np
 from PIL import Image
 
 from benchmarks.reading.pages import (
+    ABLATION_CONDITIONS,
     CONDITION_NOTES,
     CONDITIONS,
     MNIST_DRAWING,
@@ -54,6 +55,7 @@ from benchmarks.reading.pages import (
 from digitsuite.errors import ImageError
 from digitsuite.markdown import table
 from digitsuite.reading import confidence, reader
+from digitsuite.reading.steps import ALL, NAMES, NONE
 
 EXACT_LENGTH = 5      # the headline exact-number figure is for numbers this long
 MATCH_IOU = 0.3       # a read box this close to a true digit's box found it
@@ -221,6 +223,15 @@ def decimal_right(line, paired, reading, where):
             and number.get("decimal_after") == line.get("decimal_after"))
 
 
+def read_alone(truth, reading):
+    """Whether the reading holds the page's numbers and nothing else: its
+    lines, spaces and '?' included, are the true numbers in order (a
+    register cell read as a person would, no rule, margin, neighbour's
+    piece or print read as a digit)."""
+    return [line.replace(" ", "") for line in reading["lines"]] == [
+        line["text"] for line in truth]
+
+
 def add_counts(total, counts):
     """Add one page's counts into ``total`` (in place) and return it."""
     for key, value in counts.items():
@@ -377,34 +388,40 @@ def optdigits_source(path):
 NOT_READ = {"lines": [], "digits": []}
 
 
-def read_grey(model, page, min_confidence):
-    """The reader's reading of a uint8 page, end to end: (reading, crops);
-    a page where it finds nothing reads as nothing (every digit missed)."""
+def read_grey(model, page, min_confidence, steps=ALL):
+    """The reader's reading of a uint8 page, end to end, with the document
+    ``steps`` given: (reading, crops); a page where it finds nothing reads
+    as nothing (every digit missed)."""
     try:
-        return reader.read_page(model, page.astype(np.float32) / 255.0, min_confidence)
+        return reader.read_page(model, page.astype(np.float32) / 255.0, min_confidence,
+                                steps)
     except ImageError:
         return NOT_READ, np.zeros((0, 28, 28), np.float32)
 
 
 def run_condition(model, images, labels, style, pages, seed, min_confidence,
-                  examples=0, drawing=MNIST_DRAWING):
+                  examples=0, drawing=MNIST_DRAWING, steps=ALL):
     """Write ``pages`` pages in ``style`` from (images, labels) drawn as
-    ``drawing`` says, read them and score them. Returns (summary dict,
-    examples): the first ``examples`` pages as (uint8 page, truth, reading,
-    crops)."""
+    ``drawing`` says, read them (with the document ``steps`` given) and
+    score them. Returns (summary dict, examples): the first ``examples``
+    pages as (uint8 page, truth, reading, crops)."""
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
     out, total = [], {}
+    whole = 0
     for number in range(pages):
         page, truth = make_page(rng, images, labels, style, drawing=drawing)
-        reading, crops = read_grey(model, page, min_confidence)
+        reading, crops = read_grey(model, page, min_confidence, steps)
         add_counts(total, score_page(truth, reading, decimals=style.punctuation))
+        whole += read_alone(truth, reading)
         if number < examples:
             out.append((page, truth, reading, crops))
     summary = summarise(total)
     # Kept for the pooled plots of run_benchmark, which takes them out again.
     summary["judged"] = {"digits": total.get("judged_digits", []),
                          "numbers": total.get("judged_numbers", [])}
+    if style.register:
+        summary["alone_accuracy"] = whole / pages if pages else None
     summary["pages"] = pages
     summary["seconds"] = round(time.perf_counter() - start, 1)
     return summary, out
@@ -674,4 +691,90 @@ def report_markdown(config, results, timing, example_texts):
               *table(["condition", "how the pages differ"],
                      [[name, CONDITION_NOTES[name]] for name in CONDITIONS]),
               "", "## Examples", "", *example_texts, ""]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------
+# Ablation: what each document step gains and costs
+
+
+def ablation_settings():
+    """The step settings the ablation compares: all on, all off, and each
+    step off alone ({name: Steps})."""
+    return {"all on": ALL, "all off": NONE, **{f"no {name}": ALL.without(name)
+                                               for name in NAMES}}
+
+
+def run_ablation(model, *, model_path, out_dir, data_dir=None, optdigits=None,
+                 optdigits_skipped=None, pages=40, seed=0,
+                 min_confidence=None, dry_run=False, log=print):
+    """Read the pages of ABLATION_CONDITIONS (``pages`` each, the same pages
+    for every setting) with every setting of :func:`ablation_settings`, per
+    source; writes benchmark.json and benchmark.md (the ablation tables) to
+    ``out_dir`` and returns {source: {condition: {setting: summary}}}."""
+    sources = [mnist_source(model_path, data_dir)]
+    if optdigits is not None:
+        sources.append(optdigits_source(optdigits))
+    elif optdigits_skipped:
+        log(f"optdigits skipped: {optdigits_skipped}")
+    settings = ablation_settings()
+    results = {source.key: {} for source in sources}
+    for name in ABLATION_CONDITIONS:
+        for source in sources:
+            per = results[source.key].setdefault(name, {})
+            for label, steps in settings.items():
+                summary, _ = run_condition(model, source.images, source.labels,
+                                           CONDITIONS[name], pages, seed, min_confidence,
+                                           drawing=source.drawing, steps=steps)
+                summary.pop("judged")
+                per[label] = summary
+                log(summary_line(f"{source.key} {name} [{label}]", summary))
+    config = {"model": str(model_path), "seed": seed, "min_confidence": min_confidence,
+              "pages_per_condition": pages, "dry_run": dry_run,
+              "settings": {label: vars(steps) for label, steps in settings.items()},
+              "sources": {s.key: s.describe() for s in sources},
+              "skipped": {} if optdigits is not None else {"optdigits": optdigits_skipped},
+              "conditions": {n: {"about": CONDITION_NOTES[n], **CONDITIONS[n].as_dict()}
+                             for n in ABLATION_CONDITIONS}}
+    from digitsuite.fileio import write_json, write_text
+
+    write_json(out_dir / "benchmark.json", {"config": config, "ablation": results})
+    write_text(out_dir / "benchmark.md", ablation_markdown(config, results))
+    return results
+
+
+def ablation_cell(summary):
+    """'per digit / exact numbers' of one summary, in percent."""
+    def pct(value):
+        return "–" if value is None else f"{100 * value:.1f}"
+
+    exact = summary.get("alone_accuracy", summary["exact_number_accuracy"])
+    return f"{pct(summary['digit_accuracy'])} / {pct(exact)}"
+
+
+def ablation_markdown(config, results):
+    """benchmark.md of an ablation run: per source, a row per condition and
+    a column per setting, each cell per-digit / exact-number accuracy."""
+    settings = list(config["settings"])
+    lines = ["# Reading numbers off a page: the document steps, one at a time", "",
+             f"Model: `{config['model']}`. Seed {config['seed']}; "
+             f"{config['pages_per_condition']} pages per condition and source, the same "
+             "pages for every setting" + (" (dry run)." if config["dry_run"] else "."),
+             "", "Each cell: per-digit accuracy / exact numbers, in percent. For register "
+             "cells 'exact' is the cell read as its number and nothing else (no rule, "
+             "margin, neighbour's piece or print read as a digit); elsewhere a number "
+             "read as one line holding exactly its digits. Steps: "
+             + "; ".join(f"`{name}`" for name in NAMES) + "."]
+    for key, per_condition in results.items():
+        name = config["sources"][key]["name"]
+        lines += ["", f"## {name}", "",
+                  *table(["condition", *settings],
+                         [[condition, *(ablation_cell(row[s]) for s in settings)]
+                          for condition, row in per_condition.items()])]
+    for key, why in config["skipped"].items():
+        lines += ["", f"The {key} half was skipped: {why}."]
+    lines += ["", "## Conditions", "",
+              *table(["condition", "how the pages differ"],
+                     [[n, config["conditions"][n]["about"]] for n in config["conditions"]]),
+              ""]
     return "\n".join(lines)

@@ -25,7 +25,7 @@ import io
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
 from digitsuite.data.images import disk
@@ -75,6 +75,9 @@ class PageStyle:
     boxes: bool = False         # each number in a printed comb or box field, a cell a digit
     punctuation: bool = False   # separators and dashes in the same pen: 1,500.00 / 10-
     photo: bool = False         # phone photo: perspective, shadow, blur, noise, JPEG
+    stretch: tuple = (1.0, 1.0)  # digits' width x this, drawn per line (narrow < 1 < wide)
+    pens: tuple = (0.0, 0.0)    # pen width change (as ``stroke``), drawn per line
+    register: bool = False      # one cell cut from a scanned register, not a page
 
     def as_dict(self):
         return asdict(self)
@@ -103,7 +106,15 @@ CONDITIONS = {
     "low resolution": replace(STANDARD, height=(12, 16), blur=0.03),
     "phone photo": replace(STANDARD, photo=True, noise=0.0),
     "document": replace(STANDARD, pattern=True, rules=True, punctuation=True, **BALLPOINT),
+    "clean strips": replace(STANDARD, rotation=3.0, light=0.2, noise=0.02,
+                            stretch=(0.7, 1.35), pens=(-0.03, 0.05)),
+    "register cells": replace(STANDARD, register=True, **BALLPOINT),
 }
+# The conditions the ablation (read_bench.py --ablation) reads with each
+# document step switched off: clean pages, where a step can only cost, and
+# those that need one.
+ABLATION_CONDITIONS = ("clean strips", "standard", "document", "boxes", "touching digits",
+                       "marker", "register cells")
 CONDITION_NOTES = {
     "standard": "dark ink on light paper, uneven light, noise; digits 28-64 px tall",
     "thick pen": "strokes widened by 6 % of the line's height",
@@ -130,6 +141,13 @@ CONDITION_NOTES = {
     "low resolution": "digits 12-16 px tall, slightly blurred",
     "phone photo": "perspective warp, soft shadow, blur, noise, JPEG quality 30-70",
     "document": "printed pattern + ruled lines + punctuation + ballpoint, together",
+    "clean strips": "no print, even light, little noise; per line the digits drawn narrow "
+                    "(x0.7) to wide (x1.35) and the pen thin to thick",
+    "register cells": "one cell cut from a scanned register: a 1-3 digit number between two "
+                      "printed vertical rules, a black scanner margin filling about a third "
+                      "of the crop at one side, pieces of the neighbouring cells' writing cut "
+                      "by the crop's edges, sometimes an underline, a trailing comma or "
+                      "printed footer text; ballpoint",
 }
 
 
@@ -137,9 +155,10 @@ CONDITION_NOTES = {
 # Digits and marks as ink coverage
 
 
-def digit_tile(image, scale, angle, shear, stroke, binary=False):
+def digit_tile(image, scale, angle, shear, stroke, binary=False, aspect=1.0):
     """One digit image (uint8, square, ink bright) as ink coverage 0-1 at
-    page scale: enlarged ``scale`` times, sheared, turned ``angle`` degrees
+    page scale: enlarged ``scale`` times (its width ``aspect`` times more),
+    sheared, turned ``angle`` degrees
     and its strokes widened (``stroke`` > 0) or narrowed by ``abs(stroke)``
     pixels. A ``binary`` bitmap is drawn from a smoothed outline with soft,
     one-pixel edges (a scanner's coverage), not as blocky pixels."""
@@ -148,6 +167,8 @@ def digit_tile(image, scale, angle, shear, stroke, binary=False):
         tile = Image.fromarray(np.round(255 * soft_bitmap(image, size)).astype(np.uint8))
     else:
         tile = Image.fromarray(image).resize((size, size), Image.Resampling.BICUBIC)
+    if aspect != 1.0:
+        tile = tile.resize((max(2, round(size * aspect)), size), Image.Resampling.BICUBIC)
     if shear:
         pad = round(abs(shear) * size / 2) + 1
         tile = tile.transform((size + 2 * pad, size), Image.Transform.AFFINE,
@@ -269,12 +290,17 @@ def make_page(rng, images, labels, style=STANDARD, *, drawing=MNIST_DRAWING,
     conditions add is drawn from a generator jumped off it), so conditions
     compare the same digits at the same sizes.
     """
+    if style.register:
+        return make_register_cell(rng, images, labels, style, drawing)
     side = np.random.Generator(rng.bit_generator.jumped())
     placed, truth, printed = [], [], []  # in unshifted page pixels
     y = 0.0
     for number in range(rng.integers(lines[0], lines[1] + 1)):
         u = rng.random(3)
         height = style.height[0] + u[0] * (style.height[1] - style.height[0])
+        aspect, pen = 1.0, style.stroke
+        if style.stretch != (1.0, 1.0) or style.pens != (0.0, 0.0):
+            aspect, pen = side.uniform(*style.stretch), side.uniform(*style.pens)
         if number:
             y += (0.4 + 0.8 * u[1]) * height   # space between lines
         centre = y + height / 2
@@ -284,7 +310,7 @@ def make_page(rng, images, labels, style=STANDARD, *, drawing=MNIST_DRAWING,
             v = rng.random(4)
             tile = digit_tile(images[k], height / drawing.digit_height * (0.9 + 0.2 * v[0]),
                               style.rotation * (2 * v[1] - 1), style.slant,
-                              style.stroke * height, drawing.binary)
+                              pen * height, drawing.binary, aspect)
             rows, cols = np.nonzero(tile > INK_LEVEL)
             if not rows.size:  # a thin pen rubbed the digit out
                 continue
@@ -540,6 +566,157 @@ def pen_texture(coverage, style, side, height):
         grain = (grain - grain.min()) / max(float(np.ptp(grain)), 1e-6)
         coverage = coverage * (1.0 - style.grain * grain)
     return coverage
+
+
+# --------------------------------------------------------------------------
+# Register cells
+
+
+FOOTER_WORDS = ("Summe", "Seite", "Name", "Wohnort", "Bemerkungen", "Eintrag", "Stand",
+                "Register", "Uebertrag", "Datum")
+
+
+def make_register_cell(rng, images, labels, style, drawing):
+    """One cell cut from a scanned register; returns (uint8 grey crop, truth).
+
+    A handwritten row number of 1-3 digits stands between two printed
+    vertical rules; beyond each rule a piece of the neighbouring cell's
+    writing is cut by the crop's edge (and sometimes one from the row above
+    or below by its top or bottom); a black scanner margin fills about a
+    third of the crop at one side. Sometimes the number is underlined or
+    followed by a comma, and printed footer text stands under it. The truth
+    is the number: one line, its comma (if any) among its marks.
+    """
+    side = np.random.Generator(rng.bit_generator.jumped())
+    height = style.height[0] + rng.random() * (style.height[1] - style.height[0])
+    count = int(rng.choice([1, 2, 3], p=[0.25, 0.4, 0.35]))
+
+    def tile_of(k):
+        v = rng.random(2)
+        return digit_tile(images[k], height / drawing.digit_height * (0.9 + 0.2 * v[0]),
+                          style.rotation * (2 * v[1] - 1), style.slant,
+                          style.stroke * height, drawing.binary)
+
+    tiles = []
+    while len(tiles) < count:
+        k = rng.integers(len(images))
+        tile = tile_of(k)
+        rows, cols = np.nonzero(tile > INK_LEVEL)
+        if rows.size:
+            tiles.append({"tile": tile, "rows": rows, "cols": cols, "label": int(labels[k]),
+                          "top": int(round(0.08 * height * (2 * rng.random() - 1)
+                                           - (rows.min() + rows.max()) / 2)),
+                          "gap": rng.random()})
+    placed, printed = [], []
+    line = lay_out_line(tiles, 0.0, height, replace(style, punctuation=False), side,
+                        placed, printed)
+    pen = max(1.2, (PEN_WIDTH * (0.85 + 0.3 * side.random()) + 2 * style.stroke) * height)
+    x0, y0 = min(b[0] for b in line["boxes"]), min(b[1] for b in line["boxes"])
+    x1, y1 = max(b[2] for b in line["boxes"]), max(b[3] for b in line["boxes"])
+    right = x1
+    if side.random() < 0.3:  # "12," as a register's row number is often written
+        comma, where = mark_tile(",", height, pen, side)
+        mr, mc = np.nonzero(comma > INK_LEVEL)
+        left = int(round(x1 + height * (0.08 + 0.1 * side.random()) - mc.min()))
+        top = int(round(float(np.median([b[3] for b in line["boxes"]])) + where))
+        placed.append((comma, left, top))
+        box = [left + int(mc.min()), top + int(mr.min()), left + int(mc.max()) + 1,
+               top + int(mr.max()) + 1]
+        line["marks"] = [{"mark": ",", "after": count, "box": box}]
+        right = box[2]
+    if side.random() < 0.4:  # underlined, a pen stroke a little under the digits
+        length = right - x0 + height * (0.1 + 0.4 * side.random())
+        placed.append((pen_stroke(length, 0.05 * height * (2 * side.random() - 1), pen),
+                       int(round(x0 - height * 0.2 * side.random())),
+                       int(round(y1 + height * (0.06 + 0.14 * side.random())))))
+    # The cell: a rule each side, room above and below; beyond each rule a
+    # strip of the neighbouring cell, cut by the crop's edge.
+    rule_left = x0 - height * (0.25 + 0.8 * side.random())
+    rule_right = right + height * (0.3 + 1.4 * side.random())
+    top = y0 - height * (0.45 + 0.5 * side.random())
+    bottom = y1 + height * (0.6 + 0.6 * side.random())
+    beyond = [height * (0.25 + 0.7 * side.random()) for _ in range(2)]
+    crop = [rule_left - beyond[0], top, rule_right + beyond[1], bottom]
+    rule = max(1.0, height * (0.025 + 0.035 * side.random()))
+    dark = 0.6 + 0.3 * side.random()
+    for x in (rule_left, rule_right):
+        printed.append((x - rule / 2, top - 2, x + rule / 2, bottom + 2, dark))
+    for k, edge in enumerate((crop[0], crop[2])):
+        if side.random() < 0.85:  # the neighbouring cell's writing, cut by the crop
+            tile = tile_of(rng.integers(len(images)))
+            rows, cols = np.nonzero(tile > INK_LEVEL)
+            if not rows.size:
+                continue
+            inside = beyond[k] - 0.1 * height  # stops short of the rule
+            width = cols.max() - cols.min() + 1
+            shown = min(inside, width * (0.25 + 0.5 * side.random()))
+            left = (edge - width + shown if k == 0 else edge - shown) - cols.min()
+            placed.append((tile, int(round(left)), int(round(
+                (y0 + y1) / 2 + height * 0.3 * (2 * side.random() - 1)
+                - (rows.min() + rows.max()) / 2))))
+    for edge, sign in ((top, -1), (bottom, 1)):
+        if side.random() < 0.35:  # the row above or below reaches into the crop
+            tile = tile_of(rng.integers(len(images)))
+            rows, cols = np.nonzero(tile > INK_LEVEL)
+            if not rows.size:
+                continue
+            poke = height * (0.1 + 0.2 * side.random())
+            row = edge + poke - rows.max() - 1 if sign < 0 else edge - poke - rows.min()
+            placed.append((tile, int(round(rule_left + (rule_right - rule_left)
+                                             * side.random() - cols.mean())), int(round(row))))
+    if side.random() < 0.5:  # printed footer text under the number
+        # Print of 2-3 mm beside handwriting of 5-8 mm.
+        text = text_tile(" ".join(side.choice(FOOTER_WORDS, int(side.integers(1, 3)))),
+                         height * (0.3 + 0.15 * side.random()))
+        placed.append((text, int(round(rule_left + height * (0.2 + side.random()))),
+                       int(round(bottom - text.shape[0] - height * 0.2 * side.random()))))
+    # A black scanner margin, about a third of the crop, beyond the paper's edge.
+    share = 0.25 + 0.15 * side.random()
+    margin = share / (1 - share) * (crop[2] - crop[0])
+    if side.random() < 0.5:
+        crop[0] -= margin
+        printed.append((crop[0] - 2, top - 2, crop[0] + margin, bottom + 2, 0.97))
+    else:
+        crop[2] += margin
+        printed.append((crop[2] - margin, top - 2, crop[2] + 2, bottom + 2, 0.97))
+    truth = [{**line, "height": height}]
+    page, out = render(rng, side, placed, truth, printed, style)
+    # render() moved everything by a margin of its own: cut the cell out.
+    shift_x = out[0]["boxes"][0][0] - line["boxes"][0][0]
+    shift_y = out[0]["boxes"][0][1] - line["boxes"][0][1]
+    cx0, cy0 = int(round(crop[0])) + shift_x, int(round(crop[1])) + shift_y
+    cx1, cy1 = int(round(crop[2])) + shift_x, int(round(crop[3])) + shift_y
+    cx0, cy0 = max(cx0, 0), max(cy0, 0)
+
+    def moved(box):
+        return [box[0] - cx0, box[1] - cy0, box[2] - cx0, box[3] - cy0]
+
+    entry = {"text": out[0]["text"], "boxes": [moved(b) for b in out[0]["boxes"]],
+             "marks": [{**m, "box": moved(m["box"])} for m in out[0]["marks"]],
+             "decimal_after": None, "cell": moved([cx0, cy0, cx1, cy1])}
+    return np.ascontiguousarray(page[cy0:cy1, cx0:cx1]), [entry]
+
+
+def pen_stroke(length, rise, pen):
+    """A handwritten horizontal stroke ``length`` pixels long, rising
+    ``rise`` pixels, ``pen`` wide, as ink coverage with soft edges."""
+    s = SUPERSAMPLE
+    w, h = length + 2 * pen, abs(rise) + 2 * pen
+    img = Image.new("L", (int(np.ceil(w * s)), int(np.ceil(h * s))), 0)
+    ends = [(pen, pen + max(0.0, rise)), (pen + length, pen + max(0.0, -rise))]
+    ImageDraw.Draw(img).line([(x * s, y * s) for x, y in ends], fill=255,
+                             width=max(1, round(pen * s)))
+    return np.asarray(img.resize((max(1, round(img.width / s)), max(1, round(img.height / s))),
+                                 Image.Resampling.BOX), np.float32) / 255.0
+
+
+def text_tile(text, size):
+    """Printed ``text``, its tallest letters about ``size`` pixels tall, as ink coverage."""
+    font = ImageFont.load_default(size=max(6, round(size)))
+    x0, y0, x1, y1 = font.getbbox(text)
+    img = Image.new("L", (x1 - x0 + 4, y1 - y0 + 4), 0)
+    ImageDraw.Draw(img).text((2 - x0, 2 - y0), text, fill=255, font=font)
+    return np.asarray(img, np.float32) / 255.0
 
 
 # --------------------------------------------------------------------------

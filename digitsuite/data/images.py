@@ -348,13 +348,13 @@ def shrink_to_work_size(ink, side=WORK_SIDE):
     return work, origin, size[0] / width
 
 
-def mnist_style(ink):
+def mnist_style(ink, thin_strokes=True):
     """Foreground image (ink 1, background 0, any size) -> MNIST-style digit.
     See :func:`mnist_style_with_box`, which also says where the ink was."""
-    return mnist_style_with_box(ink)[0]
+    return mnist_style_with_box(ink, thin_strokes)[0]
 
 
-def mnist_style_with_box(ink):
+def mnist_style_with_box(ink, thin_strokes=True):
     """Foreground image (ink 1, background 0, any size) -> (MNIST-style
     digit, the crop it was made from as ``[x0, y0, x1, y1]`` in ``ink``'s
     pixels, x1 and y1 exclusive).
@@ -364,13 +364,14 @@ def mnist_style_with_box(ink):
     ink, scales the crop to fit 20x20 keeping its aspect ratio (Pillow's
     anti-aliased Lanczos resampling), scales the brightest pixel to 1, then
     shifts it in a 28x28 field so its centre of mass lands on pixel (14, 14),
-    as in MNIST. The digit is float32 (28, 28) in 0-1.
+    as in MNIST. The digit is float32 (28, 28) in 0-1. ``thin_strokes``
+    False leaves thick strokes as they are (the reader's switch for it).
     """
     ink = remove_specks(np.asarray(ink, np.float32))
     if not (ink > 0).any():
         raise ImageError("found no ink to read; use a picture with a visible digit")
     ink, (x0, y0), work_scale = shrink_to_work_size(ink)
-    ink = thicken(thin(ink))
+    ink = thicken(thin(ink) if thin_strokes else ink)
     rows, cols = np.nonzero(ink > 0)
     crop = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
     height, width = crop.shape

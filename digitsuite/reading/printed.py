@@ -32,6 +32,14 @@ ELONGATED = 1.5        # components wider than this x their height do not set th
 COMB_TICKS = 3         # a comb has at least this many ticks of one length on one rule,
 TICK_LENGTH = (0.1, 0.9)  # each this long (x the character height)...
 TICK_WIDTH = 0.12      # ...and at most this wide
+# The edges of a cell cut out of a scanned register (remove_edges).
+EDGE_RULE = 0.8        # a thin vertical run this share of the picture's height is a rule...
+EDGE_RULE_MIN = 1.5    # ...if at least this x the character height (a 1 is about one)
+MARGIN_INK = 2.0       # ink at the edge of more than this x the height squared is a margin
+MARGIN_SHARE = (0.05, 0.5)  # a dark margin covers this share of the picture...
+MARGIN_FILL = 0.6      # ...fills this share of its bounding box...
+MARGIN_STEP = 0.25     # ...and is this much (0-1) darker than the paper just beside it
+EDGE_SOFT = 2          # pixels of a margin's soft edge taken with it
 
 
 def ink_core(level, strong):
@@ -39,9 +47,10 @@ def ink_core(level, strong):
     ink strength) without a lighter printed pattern, if the page has one.
 
     The strong pixels are split again by Otsu's method. If the darker group
-    is clearly darker (PATTERN_GAP) and most of the lighter group
-    (PATTERN_AWAY) lies more than NEAR_STROKE pixels from it, the lighter
-    group is print under the writing and only the darker group is ink.
+    is clearly darker (PATTERN_GAP), most of the lighter group
+    (PATTERN_AWAY) lies more than NEAR_STROKE pixels from it and its lines
+    are finer, the lighter group is print under the writing and only the
+    darker group is ink.
     """
     values = level[strong]
     if values.size < 50:
@@ -55,7 +64,19 @@ def ink_core(level, strong):
         return strong
     near = ndimage.binary_dilation(dark, iterations=NEAR_STROKE)
     away = np.count_nonzero(light & ~near) / np.count_nonzero(light)
-    return dark if away > PATTERN_AWAY else strong
+    if away <= PATTERN_AWAY:
+        return strong
+    # A pattern's lines are finer than the pen's; strokes as wide as the
+    # darker ink's or wider are a light pen beside darker print (a form's
+    # rules), and the pen is what is read.
+    return dark if line_width(light) < line_width(dark) else strong
+
+
+def line_width(mask):
+    """Typical width in pixels of the lines of a bool mask: twice the 90th
+    percentile of the distance from its pixels to the nearest non-pixel."""
+    depth = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+    return 2.0 * float(np.percentile(depth[mask], 90))
 
 
 def character_height(mask):
@@ -175,4 +196,148 @@ def remove_rules(mask, height=None):
     gap = max(3, int(round(RULE_THICKNESS * height)) + 2)
     bridged = (ndimage.binary_closing(kept, structure=np.ones((gap, 1))) & rules) | (
         ndimage.binary_closing(kept, structure=np.ones((1, gap))) & removed & ~rules)
+    return kept | bridged, removed & ~bridged
+
+
+def touches_border(labels):
+    """Bool per label (index 0 the background): its component touches the
+    picture's edge."""
+    edge = np.zeros(labels.max() + 1, bool)
+    edge[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = True
+    edge[0] = False
+    return edge
+
+
+def writing_height(mask, labels, boxes, edge):
+    """The character height of the writing away from the picture's edges:
+    the median height of those components, each counted by its ink, so the
+    few large strokes of a number outweigh many small letters of print."""
+    heights, weights = [], []
+    for k, found in enumerate(boxes, start=1):
+        if found is None or edge[k]:
+            continue
+        rows, cols = found
+        h, w = rows.stop - rows.start, cols.stop - cols.start
+        if max(h, w) >= 6 and w <= ELONGATED * h:
+            heights.append(h)
+            weights.append(np.count_nonzero(labels[found] == k))
+    if not heights:
+        return 0.0
+    order = np.argsort(heights)
+    cumulative = np.cumsum(np.asarray(weights, float)[order])
+    return float(np.asarray(heights)[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+
+def vertical_rules(mask, height):
+    """Bool mask of the pixels of printed rules running down the page:
+    vertical runs at least EDGE_RULE x the picture's height or RULE_LENGTH
+    x ``height`` long (whichever is shorter, but at least EDGE_RULE_MIN x
+    ``height``: a handwritten 1 is about one), no thicker than
+    RULE_THICKNESS x ``height``; a column of slack for a skewed scan."""
+    length = max(EDGE_RULE_MIN * height, min(RULE_LENGTH * height, EDGE_RULE * mask.shape[0]))
+    length = max(12, int(round(length)))
+    if length > mask.shape[0]:
+        return np.zeros_like(mask)
+    slack = ndimage.binary_dilation(mask, structure=np.ones((1, 3)))
+    long_runs = ndimage.binary_opening(slack, structure=np.ones((length, 1))) & mask
+    if not long_runs.any():
+        return long_runs
+    thickness = max(2, int(round(RULE_THICKNESS * height)))
+    too_thick = ndimage.binary_opening(long_runs, structure=np.ones((1, thickness + 1)))
+    return long_runs & ~ndimage.binary_dilation(too_thick, structure=np.ones((3, 3)))
+
+
+def dark_margin(grey):
+    """Bool mask of a dark scanner margin (or the table around a photographed
+    sheet) in a grey picture (0-1): a region darker than Otsu's threshold
+    that touches the picture's edge, covers MARGIN_SHARE of the picture,
+    fills most of its bounding box (MARGIN_FILL) and ends in a sharp step
+    to the paper (MARGIN_STEP: uneven light fades, it does not step).
+    Includes EDGE_SOFT pixels of its soft edge; empty when there is none."""
+    grey = np.asarray(grey, np.float32)
+    found = np.zeros(grey.shape, bool)
+    dark = grey < otsu_threshold(grey)
+    labels, count = ndimage.label(dark)
+    if not count:
+        return found
+    edge = touches_border(labels)
+    area = np.bincount(labels.ravel(), minlength=count + 1)
+    for k, box in enumerate(ndimage.find_objects(labels), start=1):
+        share = area[k] / grey.size
+        if not edge[k] or not MARGIN_SHARE[0] <= share <= MARGIN_SHARE[1]:
+            continue
+        if area[k] < MARGIN_FILL * labels[box].size:
+            continue
+        region = labels == k
+        ring = ndimage.binary_dilation(region, iterations=3) & ~region
+        if np.median(grey[ring]) - np.median(grey[region]) >= MARGIN_STEP:
+            found |= region
+    return ndimage.binary_dilation(found, iterations=EDGE_SOFT) if found.any() else found
+
+
+def without_margin(grey, margin):
+    """``grey`` with its ``margin`` (from :func:`dark_margin`) painted the
+    colour of the paper beside it, so lighting, polarity and threshold are
+    judged on the sheet alone."""
+    if not margin.any():
+        return grey
+    ring = ndimage.binary_dilation(margin, iterations=3) & ~margin
+    out = np.array(grey, np.float32)
+    out[margin] = np.median(out[ring]) if ring.any() else np.median(out[~margin])
+    return out
+
+
+def remove_edges(mask, margin=None):
+    """``mask`` without what the edges of a cut-out cell add to the writing:
+    the printed rules down the cell's sides (:func:`vertical_rules`), the
+    pieces of the neighbouring cells' writing beyond them, cut by the
+    picture's edge or by the dark ``margin`` (bool, :func:`dark_margin`),
+    and a margin the threshold left as ink (ink at the edge, far more of it
+    than any character has). Returns (mask, the removed pixels).
+
+    It acts only when ink touches the picture's edge or the margin: a page
+    with paper all round keeps all its ink.
+    """
+    nothing = np.zeros_like(mask)
+    margin = nothing if margin is None else ndimage.binary_dilation(margin, iterations=2)
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    if not count:
+        return mask, nothing
+    edge = touches_border(labels)
+    edge[np.unique(labels[margin & mask])] = True
+    edge[0] = False
+    if not edge.any():
+        return mask, nothing
+    height = writing_height(mask, labels, ndimage.find_objects(labels), edge)
+    if height <= 0:
+        return mask, nothing
+    ink = np.bincount(labels.ravel(), minlength=count + 1)
+    # A digit's strokes cover about a third of its square: ink at the edge
+    # worth MARGIN_INK characters is a margin the threshold kept.
+    removed = (edge & (ink > MARGIN_INK * height * height))[labels]
+    margin = margin | removed
+    rules = vertical_rules(mask & ~removed, height)
+    removed |= rules
+    kept = mask & ~removed
+    if not rules.any():
+        return kept, removed
+    # Pieces beyond a rule that touch the picture's edge or the margin are
+    # the neighbours' writing cut by the crop; what is read lies between.
+    labels, count = ndimage.label(kept, structure=np.ones((3, 3)))
+    outside = touches_border(labels)
+    outside[np.unique(labels[ndimage.binary_dilation(margin, iterations=2) & kept])] = True
+    outside[0] = False
+    inner = kept & ~outside[labels]
+    if inner.any():
+        centre = float(np.mean(np.nonzero(inner)[1]))
+        columns = np.flatnonzero(rules.any(axis=0))
+        for k, found in enumerate(ndimage.find_objects(labels), start=1):
+            if found is not None and outside[k] and (
+                    ((columns < centre) & (columns >= found[1].stop - 1)).any()
+                    or ((columns > centre) & (columns <= found[1].start)).any()):
+                removed |= labels == k
+    kept = mask & ~removed
+    # Strokes that crossed a rule are joined again across it.
+    gap = max(3, int(round(RULE_THICKNESS * height)) + 2)
+    bridged = ndimage.binary_closing(kept, structure=np.ones((1, gap))) & rules
     return kept | bridged, removed & ~bridged

@@ -35,6 +35,7 @@ from digitsuite.errors import ImageError, ModelFileError, printable
 from digitsuite.fileio import json_ready
 from digitsuite.markdown import percent
 from digitsuite.reading import confidence, printed, segment
+from digitsuite.reading.steps import ALL
 
 MIN_CONFIDENCE = confidence.UNCALIBRATED_MIN  # a plain model's '?' threshold
 PIECE_COST = 0.1      # log-confidence a reading pays per character it cuts a glyph into
@@ -68,9 +69,15 @@ class Page:
     ink_dark: bool
 
 
-def prepare_page(grey):
-    """Grey page (0-1) -> :class:`Page`. Raises ImageError when it shows no digit."""
-    flat = images.even_out_lighting(images.reduce_noise(grey))
+def prepare_page(grey, steps=ALL):
+    """Grey page (0-1) -> :class:`Page`. Raises ImageError when it shows no digit.
+    ``steps`` (:class:`digitsuite.reading.steps.Steps`) switches the document
+    steps on or off."""
+    grey = images.reduce_noise(grey)
+    margin = printed.dark_margin(grey) if steps.edges else None
+    if margin is not None:
+        grey = printed.without_margin(grey, margin)
+    flat = images.even_out_lighting(grey)
     ink_dark = images.ink_is_dark(flat)
     try:
         ink = images.to_foreground(flat, ink_dark)
@@ -83,18 +90,26 @@ def prepare_page(grey):
         if high - low < images.MIN_CONTRAST:
             raise
         ink = np.clip((level - low) / (high - low), 0.0, 1.0).astype(np.float32)
-    mask = segment.ink_mask(flat, ink_dark, faint=ink > 0)
-    mask, rules = printed.remove_rules(mask)
+    mask = segment.ink_mask(flat, ink_dark, faint=ink > 0, pattern=steps.pattern)
+    rules = np.zeros_like(mask)
+    if steps.edges:
+        mask, rules = printed.remove_edges(mask, margin)
+    if steps.rules:
+        mask, lines = printed.remove_rules(mask)
+        rules |= lines
     lines, marks, crops = [], [], []
-    for line in segment.find_lines(mask):
+    for line in segment.find_lines(mask, marks=steps.punctuation):
         characters = [glyph for glyph in line if not glyph.mark]
         height = segment.line_height(characters) if characters else 0
         readable = []
         for glyph in characters:
-            ways, inputs = segment.lattice(glyph, height), {}
+            ways = (segment.lattice(glyph, height) if steps.lattice
+                    else segment.Lattice([0, glyph.width], {(0, 1): glyph}))
+            inputs = {}
             for span, piece in ways.pieces.items():
                 try:
-                    inputs[span] = glyph_input(flat, ink_dark, ink, mask, piece, rules)
+                    inputs[span] = glyph_input(flat, ink_dark, ink, mask, piece, rules,
+                                               thin_strokes=steps.thinning)
                 except ImageError:
                     pass  # no ink of its own once print and neighbours are left out
             ways = segment.Lattice(ways.cuts, {span: ways.pieces[span] for span in inputs})
@@ -110,7 +125,7 @@ def prepare_page(grey):
     return Page(lines, marks, np.stack(crops), ink_dark)
 
 
-def glyph_input(grey, ink_dark, ink, mask, glyph, printed_ink=None):
+def glyph_input(grey, ink_dark, ink, mask, glyph, printed_ink=None, thin_strokes=True):
     """The glyph's 28x28 MNIST-style input.
 
     The glyph's surroundings (PAPER_MARGIN x its height each way) of the
@@ -120,6 +135,7 @@ def glyph_input(grey, ink_dark, ink, mask, glyph, printed_ink=None):
     Only the glyph's own ink is kept: its thresholded ``mask`` pixels plus
     EDGE pixels of soft edge, none of the neighbours' strokes, nor the
     ``printed_ink`` (bool, the guide lines taken off the page).
+    ``thin_strokes``: see :func:`digitsuite.data.images.mnist_style`.
     """
     x0, y0, x1, y1 = glyph.box
     height, width = mask.shape
@@ -133,11 +149,12 @@ def glyph_input(grey, ink_dark, ink, mask, glyph, printed_ink=None):
     if printed_ink is not None:
         keep &= ~ndimage.binary_dilation(printed_ink[around] & ~own)
     try:
-        return images.mnist_style(images.to_foreground(grey[around], ink_dark) * keep)
+        return images.mnist_style(images.to_foreground(grey[around], ink_dark) * keep,
+                                  thin_strokes)
     except ImageError:
         # No contrast around the glyph, or none of its own ink above that
         # contrast: the page-wide foreground is positive on all its ink.
-        return images.mnist_style(ink[around] * keep)
+        return images.mnist_style(ink[around] * keep, thin_strokes)
 
 
 def check_classifier(model, path):
@@ -279,7 +296,8 @@ def set_aside_non_digits(lines, judged, calibrated):
     """Take out the numbers that are no digit at all: every glyph of them
     read with an even spread over the classes (top probability under
     NOT_DIGIT_TOP, which the reader model learned to give marks, scribbles
-    and print) and, calibrated, almost surely wrong (under NOT_DIGIT_P).
+    and print) and almost surely wrong (under NOT_DIGIT_P). Only a calibrated
+    reader judges this: a plain model never learned what is no digit.
     A number with one such glyph among digits keeps it as a '?': the
     digit could be a badly written one. Returns (lines, judged, the index
     of each line kept, the index of each glyph kept, the glyphs set aside)."""
@@ -290,9 +308,9 @@ def set_aside_non_digits(lines, judged, calibrated):
         for group in np.unique(groups):
             members = [k + i for i in np.flatnonzero(groups == group)]
             glyphs = [line[i] for i in np.flatnonzero(groups == group)]
-            noise = all(judged.probs[m].max() < NOT_DIGIT_TOP
-                        and (not calibrated or judged.p_right[m] < NOT_DIGIT_P)
-                        for m in members)
+            noise = calibrated and all(judged.probs[m].max() < NOT_DIGIT_TOP
+                                       and judged.p_right[m] < NOT_DIGIT_P
+                                       for m in members)
             if noise:
                 set_aside += glyphs
             else:
@@ -349,12 +367,13 @@ def numbers_of(line_index, members, marks):
     return out
 
 
-def read_page(model, grey, min_confidence=None):
+def read_page(model, grey, min_confidence=None, steps=ALL):
     """Read a grey page (0-1) with a Keras classifier or an
     :class:`~digitsuite.reading.confidence.Ensemble`: returns (reading dict,
-    crops (n, 28, 28))."""
+    crops (n, 28, 28)). ``steps``: the document steps to run
+    (:class:`digitsuite.reading.steps.Steps`, default all)."""
     ensemble = confidence.as_ensemble(model)
-    page = prepare_page(grey)
+    page = prepare_page(grey, steps)
     lines, probs, crops, cut = resolve(page, classify(ensemble, page.crops))
     judged = judge(ensemble, lines, crops, cut, probs)
     lines, judged, kept_lines, kept, set_aside = set_aside_non_digits(
@@ -368,13 +387,13 @@ def read_page(model, grey, min_confidence=None):
     return reading, crops
 
 
-def read_file(model, path, min_confidence=None):
+def read_file(model, path, min_confidence=None, steps=ALL):
     """Read an image file, shrunk to PAGE_MAX_SIDE: returns (reading dict
     with ``file`` first, grey page, crops). Raises ImageError, naming the
     file, for an unreadable file or one without digits."""
     grey = images.read_image(path, max_side=PAGE_MAX_SIDE)
     try:
-        reading, crops = read_page(model, grey, min_confidence)
+        reading, crops = read_page(model, grey, min_confidence, steps)
     except ImageError as exc:
         raise ImageError(f"{path}: {exc}") from exc
     return {"file": printable(path), **reading}, grey, crops

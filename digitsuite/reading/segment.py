@@ -39,6 +39,8 @@ PIECE_HEIGHT = 0.75   # pieces merge only if one is shorter than a whole charact
 MERGE_OVERLAP = 0.5   # ...they overlap horizontally by this share of the narrower...
 MERGE_GAP = 0.3       # ...they are at most this far apart vertically...
 MERGED_HEIGHT = 1.4   # ...and together they are no taller than this
+UNDERLINE_SHAPE = 2.5  # a piece this many times wider than tall...
+UNDERLINE_WIDTH = 1.25  # ...and this many times wider than the glyph above it underlines it
 LINE_OVERLAP = 0.5    # share of the shorter glyph's height shared with its line
 LINE_BAND = 3         # a line's height band is that of its last this many glyphs
 FRAGMENT = 0.5        # a glyph shorter than this x its line's height is a fragment...
@@ -85,19 +87,20 @@ class Glyph:
         return (self.box[1] + self.box[3]) / 2
 
 
-def ink_mask(grey, ink_dark, faint):
+def ink_mask(grey, ink_dark, faint, pattern=True):
     """Grey page (0-1) -> bool mask of the ink; ``ink_dark`` is the page's polarity.
 
     Ink is what Otsu's threshold splits from the paper, plus the ``faint``
     pixels (a bool mask of what may be light ink, e.g. ``ink > 0`` from
     :func:`digitsuite.data.images.to_foreground`) joined to it: hysteresis, so a
     thin, light stroke does not break a digit in two while faint specks on
-    their own stay out.
+    their own stay out. With ``pattern`` a lighter printed background
+    pattern is left out (:func:`digitsuite.reading.printed.ink_core`).
     """
     grey = np.asarray(grey, np.float32)
     level = 1.0 - grey if ink_dark else grey
     strong = level > otsu_threshold(level)
-    core = printed.ink_core(level, strong)
+    core = printed.ink_core(level, strong) if pattern else strong
     if core is not strong:
         # A printed pattern lies under the writing: faint pixels join the
         # ink only as the edges of its strokes, or the pattern would.
@@ -122,11 +125,17 @@ def components(mask):
 
 
 def typical_height(glyphs):
-    """Median height of the glyphs holding at least a tenth of the largest's ink."""
+    """Median height of the glyphs holding at least a tenth of the largest's
+    ink, each counted by its ink: a few handwritten digits outweigh a line
+    of small print or many cut-off pieces."""
     if not glyphs:
         return 0.0
-    ink = np.array([g.mask.sum() for g in glyphs])
-    return float(np.median([g.height for g, n in zip(glyphs, ink) if n >= 0.1 * ink.max()]))
+    ink = np.array([g.mask.sum() for g in glyphs], np.float64)
+    heights = np.array([g.height for g in glyphs])
+    big = ink >= 0.1 * ink.max()
+    order = np.argsort(heights[big])
+    cumulative = np.cumsum(ink[big][order])
+    return float(heights[big][order][np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
 def drop_specks(glyphs, height):
@@ -157,6 +166,11 @@ def piece_pairs(glyphs, height):
     pairs = ((np.minimum.outer(h, h) < PIECE_HEIGHT * height)
              & (overlap >= MERGE_OVERLAP * np.minimum.outer(w, w))
              & (gap <= MERGE_GAP * height) & (merged <= MERGED_HEIGHT * height))
+    # An underline: a flat stroke under a glyph and wider than it (a digit's
+    # own bottom stroke, written apart, is no wider than the digit).
+    under = ((w >= UNDERLINE_SHAPE * h)[:, None] & (w[:, None] >= UNDERLINE_WIDTH * w[None, :])
+             & (y0[:, None] >= ((y0 + y1) / 2)[None, :]))
+    pairs &= ~(under | under.T)
     np.fill_diagonal(pairs, False)
     return pairs
 
@@ -335,15 +349,16 @@ def punctuation(glyph, line, band):
     return ""
 
 
-def attach_fragments(line):
-    """Mark the punctuation of a line (:func:`punctuation`); join each other
+def attach_fragments(line, marks=True):
+    """Mark the punctuation of a line (:func:`punctuation`, unless ``marks``
+    is False: then every small glyph is a fragment); join each other
     fragment (a glyph shorter than FRAGMENT x the line height: a stroke cut
     off its digit) to the nearest whole glyph if it is at most ATTACH_GAP x
     the line height away, and drop it otherwise (a stray mark). Returns the
     line's characters and marks, left to right."""
     band = line_band(line)
     height = band[2]
-    found = {id(g): mark for g in line if (mark := punctuation(g, line, band))}
+    found = {id(g): mark for g in line if marks and (mark := punctuation(g, line, band))}
     marks = [replace(g, mark=found[id(g)]) for g in line if id(g) in found]
     whole = [g for g in line if g.height >= FRAGMENT * height]
     for fragment in (g for g in line if g.height < FRAGMENT * height and id(g) not in found):
@@ -354,15 +369,16 @@ def attach_fragments(line):
     return sorted(whole + marks, key=lambda g: g.box[0] + g.box[2])
 
 
-def find_lines(mask):
+def find_lines(mask, marks=True):
     """Bool ink mask of a page -> its characters and punctuation marks, as
     lines of glyphs in reading order (see the module docstring); [] when
-    there are none. Marks have ``glyph.mark`` set."""
+    there are none. Marks have ``glyph.mark`` set (none when ``marks`` is
+    False)."""
     glyphs = [g for g in components(mask) if max(g.width, g.height) >= MIN_GLYPH]
     height = typical_height(glyphs)
     glyphs = merge_pieces(drop_specks(glyphs, height), height)
     # A "line" of nothing but small marks is dirt or a stray scribble.
-    return [attach_fragments(line) for line in group_lines(glyphs)
+    return [attach_fragments(line, marks) for line in group_lines(glyphs)
             if max(g.height for g in line) >= FRAGMENT * height]
 
 

@@ -83,9 +83,38 @@ def fake_summary(correct, decimals=False):
     reading = {"lines": ["12345"], "digits": [
         digit(b, int(ch) if k < correct else 0, 0)
         for k, (ch, b) in enumerate(zip(truth[0]["text"], truth[0]["boxes"]))],
-        "numbers": [{"line": 0, "text": "12345", "decimal_after": 3}]}
+        "numbers": [{"line": 0, "text": "12345", "decimal_after": 3, "confidence": 0.99,
+                     "unsure": False}]}
     summary = digit_bench.summarise(digit_bench.score_page(truth, reading, decimals))
     return {**summary, "pages": 1, "seconds": 0.1}
+
+
+def test_a_number_is_right_only_whole_and_from_true_digits():
+    truth = [{"text": "123", "boxes": [[20 * k, 0, 20 * k + 15, 20] for k in range(3)]}]
+    boxes = truth[0]["boxes"]
+    rule = [80, 0, 84, 20]                                     # a rule read as a '1'
+
+    def judged(digits, numbers):
+        reading = {"lines": ["x"], "digits": [digit(b, d, 0) for b, d in digits],
+                   "numbers": [{"line": 0, "text": t, "confidence": c, "unsure": u}
+                               for t, c, u in numbers]}
+        return digit_bench.judged_numbers(truth, reading)
+
+    whole = list(zip(boxes, [1, 2, 3]))
+    assert judged(whole, [("123", 0.99, False)]) == [(0.99, True, True)]
+    assert judged(list(zip(boxes, [1, 2, 8])), [("128", 0.9, True)]) == [(0.9, False, False)]
+    # Cut in two: neither half is the number.
+    assert [r for _, r, _ in judged(whole, [("12", 0.9, False), ("3", 0.9, False)])] == [
+        False, False]
+    # The number right, then the rule as a number of its own: that one is wrong.
+    assert judged(whole + [(rule, 1)], [("123", 0.99, False), ("1", 0.95, False)]) == [
+        (0.99, True, True), (0.95, False, True)]
+    summary = digit_bench.summarise(digit_bench.score_page(
+        truth, {"lines": ["123 1"], "digits": [digit(b, d, 0) for b, d in whole + [(rule, 1)]],
+                "numbers": [{"line": 0, "text": "123", "confidence": 0.99, "unsure": False},
+                            {"line": 0, "text": "1", "confidence": 0.95, "unsure": False}]}))
+    assert summary["vouched_numbers"] == 2 and summary["vouched_precision"] == 0.5
+    assert summary["vouched_coverage"] == 2.0 and summary["coverage_at_99_5"] == 1.0
 
 
 def test_report_puts_both_sources_side_by_side_and_says_where_data_comes_from():
@@ -98,7 +127,8 @@ def test_report_puts_both_sources_side_by_side_and_says_where_data_comes_from():
                              "digits": 1934, "citation": "Alpaydin, E. and Kaynak, C. (1998)",
                              "note": "measurement only"}}
     config = {"model": "m.keras", "seed": 0, "min_confidence": 0.8, "benchmark_pages": 1,
-              "variation_pages": 1, "dry_run": False, "sources": sources, "skipped": {}}
+              "variation_pages": 1, "dry_run": False, "sources": sources, "skipped": {},
+              "judged_by": "2 models, calibrated", "unsure_rule": "a digit is unsure under x"}
     timing = {"median_seconds": 0.42, "max_seconds": 0.5, "pages": 3, "source": "optdigits",
               "cores": 2}
     md = digit_bench.report_markdown(config, results, timing, ["- `example-1.png`: ..."])
@@ -118,6 +148,12 @@ def test_report_puts_both_sources_side_by_side_and_says_where_data_comes_from():
         "MNIST test digits", "optdigits (30 writers)"]
     assert all("| 100.0 % | 100.0 % (of 1) |" in row for row in decimal_rows)
     assert "skipped" not in md
+    assert "(2 models, calibrated)" in md and "a digit is unsure under x" in md
+    trust = next(line for line in lines if line.startswith("| standard | MNIST | "))
+    # fake_summary's one number: vouched for (confidence 0.99), right only at 5 of 5.
+    assert trust.startswith("| standard | MNIST | 100.0 % | 100.00 % (of 1) | 100.0 % |")
+    assert next(line for line in lines if line.startswith("| standard | optdigits | ")
+                ).startswith("| standard | optdigits | 100.0 % | 0.00 % (of 1) | 0.0 % |")
     alone = digit_bench.report_markdown(
         {**config, "sources": {"mnist": sources["mnist"]},
          "skipped": {"optdigits": "no optdigits file at /x"}},

@@ -197,7 +197,7 @@ def check_truth(name, written):
     for page, truth in written:
         assert page.dtype == np.uint8 and page.ndim == 2
         h, w = page.shape
-        assert 2 <= len(truth) <= 5
+        assert 2 <= len(truth) <= 5 or (style.register and len(truth) == 1)
         for line in truth:
             assert line["text"].isdigit() and len(line["boxes"]) == len(line["text"])
             for x0, y0, x1, y1 in line["boxes"] + [m["box"] for m in line["marks"]]:
@@ -215,7 +215,7 @@ def check_truth(name, written):
                     assert mx1 <= boxes[after][0] + 1     # left of the digit after it
             assert line["decimal_after"] == pages.decimal_after(len(line["text"]),
                                                                 line["marks"])
-            assert bool(line["marks"]) <= style.punctuation
+            assert bool(line["marks"]) <= (style.punctuation or style.register)
             if not style.photo:
                 region = page[min(b[1] for b in boxes):max(b[3] for b in boxes),
                               min(b[0] for b in boxes):max(b[2] for b in boxes)]
@@ -238,7 +238,7 @@ def test_same_digits_in_every_condition(sample):
     texts = {name: [[line["text"] for line in truth]
                     for _, truth in pages_of(name, sample["x_test"], sample["y_test"],
                                              pages.MNIST_DRAWING, n=2)]
-             for name in pages.CONDITIONS}
+             for name, style in pages.CONDITIONS.items() if not style.register}
     assert len({str(t) for t in texts.values()}) == 1
 
 

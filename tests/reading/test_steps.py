@@ -1,0 +1,137 @@
+"""The reader's document steps (digitsuite.reading.steps): a register cell
+is read as its number, a clean page reads the same with every step on as
+with all off, and each switch really turns its step off."""
+
+import numpy as np
+import pytest
+
+from benchmarks.reading import benchmark, pages
+from digitsuite.data import images
+from digitsuite.inference.modelio import load_keras_model
+from digitsuite.reading import reader, segment
+from digitsuite.reading.steps import ALL, NAMES, NONE
+from tests.support import page_of_rings, ring
+
+PAPER, INK = 0.85, 0.15
+NUMBER = [(120, 40, 155, 90), (170, 40, 205, 90)]   # two '0'-like rings: the number
+
+
+def register_cell(margin=True):
+    """A cell cut from a scanned register: the number between two printed
+    rules down the cell's sides, a black scanner margin filling the left
+    third, a neighbour's ring cut by the right edge and one cut by the margin."""
+    mask = np.zeros((130, 300), bool)
+    for box in NUMBER:
+        ring(mask, box, stroke=5)
+    ring(mask, (270, 45, 310, 95), stroke=5)   # the neighbour on the right, cut by the crop
+    ring(mask, (80, 45, 118, 95), stroke=5)    # the neighbour on the left, under the margin
+    mask[:, 110:112] = mask[:, 235:237] = True  # the cell's rules
+    page = np.where(mask, INK, PAPER)
+    if margin:
+        page[:, :100] = 0.03
+    noise = np.random.default_rng(0).normal(0, 0.01, page.shape)
+    return np.clip(page + noise, 0, 1).astype(np.float32)
+
+
+def boxes(page):
+    return [[ways.pieces[(0, ways.last)].box for ways in line] for line in page.lines]
+
+
+def test_a_register_cell_gives_its_number_and_no_rule_margin_or_neighbour():
+    found = reader.prepare_page(register_cell())
+    np.testing.assert_allclose(boxes(found), [NUMBER], atol=1)
+    # Without the step, the rules, the margin's edge and the neighbours are read too.
+    off = sum(boxes(reader.prepare_page(register_cell(), ALL.without("edges"))), [])
+    assert any(x0 <= 111 or x1 >= 235 for x0, _, x1, _ in off)
+
+
+def test_a_page_with_paper_all_round_keeps_all_its_ink():
+    page, _ = page_of_rings(noise=0.02)
+    flat = images.even_out_lighting(page)
+    mask = segment.ink_mask(flat, True, images.to_foreground(flat, True) > 0)
+    kept, removed = reader.printed.remove_edges(mask)
+    assert not removed.any() and (kept == mask).all()
+
+
+def test_a_clean_page_is_prepared_the_same_with_every_step_on_or_off():
+    page, expected = page_of_rings(light=0.3, noise=0.02)
+    on, off = reader.prepare_page(page, ALL), reader.prepare_page(page, NONE)
+    assert boxes(on) == boxes(off)
+    np.testing.assert_array_equal(on.crops, off.crops)
+
+
+def prepared(page, name):
+    """The page prepared with every step, and with step ``name`` off."""
+    return reader.prepare_page(page, ALL), reader.prepare_page(page, ALL.without(name))
+
+
+def test_each_switch_turns_its_step_off():
+    assert set(NAMES) == {"pattern", "rules", "edges", "punctuation", "lattice", "thinning"}
+    # rules: three rings standing on a long printed line
+    mask = np.zeros((100, 400), bool)
+    for x0 in (100, 150, 200):
+        ring(mask, (x0, 20, x0 + 35, 70), stroke=5)
+    mask[68:71, 20:380] = True
+    page = np.where(mask, INK, PAPER).astype(np.float32)
+    on, off = prepared(page, "rules")
+    assert boxes(on)[0][0][2] - boxes(on)[0][0][0] < 40
+    assert boxes(off)[0][0][2] - boxes(off)[0][0][0] > 300
+    # punctuation: '00.'
+    mask = np.zeros((100, 200), bool)
+    ring(mask, (20, 20, 55, 70), stroke=5)
+    ring(mask, (70, 20, 105, 70), stroke=5)
+    mask[62:70, 115:123] = True
+    page = np.where(mask, INK, PAPER).astype(np.float32)
+    on, off = prepared(page, "punctuation")
+    assert [g.mark for g in on.marks[0]] == ["."] and off.marks == [[]]
+    # lattice: two rings touching, one component twice a character's width
+    mask = np.zeros((100, 200), bool)
+    ring(mask, (20, 20, 55, 70), stroke=5)
+    ring(mask, (53, 20, 88, 70), stroke=5)
+    page = np.where(mask, INK, PAPER).astype(np.float32)
+    on, off = prepared(page, "lattice")
+    assert len(on.lines[0][0].pieces) > 1 and len(off.lines[0][0].pieces) == 1
+    # thinning: a ring drawn with a marker, strokes over a third of its size
+    mask = np.zeros((120, 120), bool)
+    ring(mask, (20, 20, 100, 100), stroke=30)
+    thick = mask.astype(np.float32)
+    assert images.thin(thick) is not thick
+    assert images.mnist_style(thick).sum() < images.mnist_style(thick, thin_strokes=False).sum()
+    # pattern: fine, lighter hatching over the page is ink only with the step off
+    page = np.full((120, 200), PAPER, np.float32)
+    page[::6, :] = 0.55
+    mask = np.zeros(page.shape, bool)
+    ring(mask, (60, 30, 100, 90), stroke=6)
+    page[mask] = INK
+    flat = images.even_out_lighting(page)
+    faint = images.to_foreground(flat, True) > 0
+    assert not segment.ink_mask(flat, True, faint)[::6][:, :50].any()
+    assert segment.ink_mask(flat, True, faint, pattern=False)[::6][:, :50].all()
+    # edges: see test_a_register_cell_gives_its_number_and_no_rule_margin_or_neighbour
+
+
+@pytest.fixture(scope="module")
+def model(reader_model):
+    return load_keras_model(reader_model)
+
+
+def test_register_cells_and_clean_strips_are_written_and_read(model, sample):
+    x, y = sample["x_test"][:300], sample["y_test"][:300]
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        cell, truth = pages.make_page(rng, x, y, pages.CONDITIONS["register cells"])
+        assert cell.dtype == np.uint8 and len(truth) == 1 and 1 <= len(truth[0]["text"]) <= 3
+        # The margin fills about a third of the crop, at one side.
+        dark = (cell < 40).mean(axis=0) > 0.9
+        assert 0.2 < dark.mean() < 0.45 and (dark[0] or dark[-1])
+        reading, _ = benchmark.read_grey(model, cell, reader.MIN_CONFIDENCE)
+        assert len(reading["lines"]) >= 1
+    summary, _ = benchmark.run_condition(model, x, y, pages.CONDITIONS["clean strips"], 2, 0,
+                                         reader.MIN_CONFIDENCE, steps=NONE)
+    assert summary["digits_expected"] > 0
+
+
+def test_the_ablation_table_has_every_setting(model, sample, tmp_path):
+    settings = benchmark.ablation_settings()
+    assert list(settings)[:2] == ["all on", "all off"] and len(settings) == 2 + len(NAMES)
+    assert settings["no lattice"] == ALL.without("lattice") and settings["all off"] == NONE
