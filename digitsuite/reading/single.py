@@ -41,6 +41,7 @@ BLOB = 0.5               # ...one whose strokes are this x its longer side thick
 MAX_HOLES = 3            # more closed loops than this is a scribble (an '8' has two)...
 HOLE_SIZE = 0.03         # ...each at least this x the glyph's longer side across
 BORDER_CONTACT = 0.25    # ink along this share of a side of the picture is its edge...
+BORDER_BAND = 0.01       # ...within this x the shorter side of the border...
 TIGHT_CROP = 0.8         # ...unless the glyph fills this share of it both ways (a crop)
 CENTRE_WEIGHT = 0.5      # a glyph in a corner scores this much less than one in the middle
 # The model's say, until the reader's confidence is calibrated: the one
@@ -101,31 +102,29 @@ def remove_shadows(grey, ink_dark):
 
 
 def border_contact(glyph, shape):
-    """The largest share of one side of a picture of ``shape`` (h, w) that
-    the glyph's ink lies along."""
+    """The shares of each side of a picture of ``shape`` (h, w) that the
+    glyph's ink lies along, within BORDER_BAND of it: [top, bottom, left,
+    right]. (The paper's edge often runs a pixel or two inside the picture.)"""
     height, width = shape
+    band = max(2, round(BORDER_BAND * min(height, width)))
     x0, y0, x1, y1 = glyph.box
-    shares = []
-    if y0 == 0:
-        shares.append(glyph.mask[0].sum() / width)
-    if y1 == height:
-        shares.append(glyph.mask[-1].sum() / width)
-    if x0 == 0:
-        shares.append(glyph.mask[:, 0].sum() / height)
-    if x1 == width:
-        shares.append(glyph.mask[:, -1].sum() / height)
-    return float(max(shares, default=0.0))
+    top, bottom = glyph.mask[:max(0, band - y0)], glyph.mask[max(0, height - band - y0):]
+    left, right = glyph.mask[:, :max(0, band - x0)], glyph.mask[:, max(0, width - band - x0):]
+    return [top.any(axis=0).sum() / width, bottom.any(axis=0).sum() / width,
+            left.any(axis=1).sum() / height, right.any(axis=1).sum() / height]
 
 
 def along_border(glyph, shape):
     """True for ink lying along a side of the picture (BORDER_CONTACT of
     it) or reaching across it from one side to the other: a shadow's edge
-    or the table beyond the paper, unless the glyph fills the picture both
-    ways (a picture cropped tight to its digit)."""
+    or the table beyond the paper. A glyph that fills the picture both ways
+    is a picture cropped tight to its digit (a '7' may lie along its top)
+    unless it lies along two sides (a frame of table round the paper)."""
     height, width = shape
-    tight = glyph.width >= TIGHT_CROP * width and glyph.height >= TIGHT_CROP * height
-    across = glyph.height == height or glyph.width == width
-    return not tight and (across or border_contact(glyph, shape) >= BORDER_CONTACT)
+    along = sum(share >= BORDER_CONTACT for share in border_contact(glyph, shape))
+    if glyph.width >= TIGHT_CROP * width and glyph.height >= TIGHT_CROP * height:
+        return along >= 2
+    return along >= 1 or glyph.height == height or glyph.width == width
 
 
 def drop_border_ink(mask):
@@ -203,10 +202,13 @@ def find_digit(grey):
     :class:`NoDigit` (one line: why, and what to do) when the picture is
     blank or shows only specks, a dot, a dash, a scribble or a shadow."""
     # The page reader's preparation (reader.prepare_page), up to its
-    # characters, with the shadows lifted before the ink is thresholded.
-    flat = images.even_out_lighting(images.reduce_noise(grey))
-    ink_dark = images.ink_is_dark(flat)
-    flat = remove_shadows(flat, ink_dark)
+    # characters, but the lighting is evened out by lifting the shadows:
+    # its quadratic fit, on a picture that is a third ink, darkens the
+    # paper round the digit until the polarity turns, and bends a shadow's
+    # sharp edge into a slope.
+    grey = images.reduce_noise(grey)
+    ink_dark = images.ink_is_dark(grey)
+    flat = remove_shadows(grey, ink_dark)
     try:
         ink = images.to_foreground(flat, ink_dark)
     except ImageError as exc:
