@@ -53,7 +53,7 @@ def shadowed_photo(digit, rng, size=READ_SIZE, shadow=True, edge=True):
     in the photo before the perspective (within a few pixels after it).
 
     The digit is 35-50 % of the picture's height, off-centre; ``shadow``
-    lays a hand's shadow (half as bright) in from the left or right side,
+    lays a hand's shadow (35-60 % as bright) in from the left or right side,
     ``edge`` leaves the top or bottom strip beyond the paper's edge dark.
     """
     width, height = size
@@ -94,7 +94,7 @@ def shadowed_photo(digit, rng, size=READ_SIZE, shadow=True, edge=True):
             draw.line([(cx, palm_y - height * 0.1), (cx + dx, palm_y - height * 0.1 + dy)],
                       fill=255, width=int(height * 0.06))
         blur = mask.filter(ImageFilter.GaussianBlur(height * rng.uniform(0.01, 0.03)))
-        grey *= 1.0 - 0.5 * np.asarray(blur, np.float32) / 255.0
+        grey *= 1.0 - rng.uniform(0.4, 0.65) * np.asarray(blur, np.float32) / 255.0
     grey += 0.02 * rng.standard_normal(grey.shape).astype(np.float32)
     picture = Image.fromarray(np.rint(np.clip(grey, 0, 1) * 255).astype(np.uint8))
     # A slight perspective: the phone held not quite parallel to the paper.
