@@ -1,8 +1,9 @@
 """Benchmark the one-digit path (``visualize_layers.py --image``, the app's
 one-digit upload): the time to prepare a 4,000x3,000 photo of one digit,
 and how many synthetic shadowed phone photos of one digit are read right
-by the old path (the whole picture made foreground and cropped to its ink)
-and by the new one (:func:`digitsuite.reading.single.read_digit`).
+by the old path (the whole picture made foreground and cropped to its ink),
+by the app's page mode (``read_page``: right when it reads that one digit
+alone) and by the new one (:func:`digitsuite.reading.single.read_digit`).
 
     python benchmarks/onedigit_bench.py --out-dir runs/onedigit-bench
 
@@ -127,6 +128,20 @@ def old_path(model, grey):
     return int(np.argmax(classify(model, digit[None])[0]))
 
 
+def page_path(model, grey):
+    """The app's page mode (:func:`digitsuite.reading.reader.read_page`):
+    its text (every line, spaces out), or the error's text."""
+    from digitsuite.errors import ImageError
+    from digitsuite.reading.reader import read_page
+
+    try:
+        reading, _ = read_page(model, grey)
+    except ImageError as exc:
+        return str(exc)
+    text = "".join(reading["lines"]).replace(" ", "")
+    return int(text) if text.isdigit() and len(text) == 1 else text
+
+
 def new_path(model, grey):
     """:func:`digitsuite.reading.single.read_digit`: the digit read, or why none."""
     from digitsuite.reading import single
@@ -173,8 +188,9 @@ def main(args):
         grey = np.asarray(Image.open(io.BytesIO(jpeg(pixels))), np.float32) / 255.0
         label = int(dataset.y_test[k])
         rows.append({"label": label, "box": box, "old": old_path(model, grey),
-                     "new": new_path(model, grey)})
-    right = {path: sum(row[path] == row["label"] for row in rows) for path in ("old", "new")}
+                     "page": page_path(model, grey), "new": new_path(model, grey)})
+    right = {path: sum(row[path] == row["label"] for row in rows)
+             for path in ("old", "page", "new")}
     result = {"prepare_seconds": seconds, "prepare_median": statistics.median(seconds),
               "photo": f"{PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} JPEG", "photos": rows,
               "right": right, "machine": machine(), "data": dataset.source}
@@ -183,8 +199,10 @@ def main(args):
              f"Prepare a {result['photo']}: median {result['prepare_median']:.3f} s "
              f"of {len(seconds)}.", "",
              f"{len(rows)} shadowed photos read right: old path {right['old']}, "
-             f"new path {right['new']}.", "", "| label | old | new |", "| ---: | --- | --- |"]
-    lines += [f"| {row['label']} | {row['old']} | {row['new']} |" for row in rows]
+             f"page mode {right['page']}, new path {right['new']}.", "",
+             "| label | old | page mode | new |", "| ---: | --- | --- | --- |"]
+    lines += [f"| {row['label']} | {row['old']} | {row['page']} | {row['new']} |"
+              for row in rows]
     write_text(out_dir / "onedigit.md", "\n".join(lines) + "\n")
     print("\n".join(lines[:5]))
     return result
