@@ -7,11 +7,14 @@ phone photo of one digit is read as well as a page of them::
     found = find_digit(grey)            # Found: .digit (28, 28), .box, or NoDigit
     found, probs = read_digit(model, grey)   # and the reader model's doubt (is_digit)
 
-Sensor noise, uneven lighting and the ink's polarity are handled as on a
-page (:func:`digitsuite.reading.reader.prepare_page`); then shadows come
-off (:func:`remove_shadows`: a hand's shadow, the table beyond the paper's
-edge), the ink is thresholded, ruled lines and print removed and the
-characters found (:func:`digitsuite.reading.segment.find_lines`). Of those
+Sensor noise is smoothed as on a page
+(:func:`digitsuite.reading.reader.prepare_page`); shadows and uneven
+lighting are lifted (:func:`lift_shadows`: a hand's shadow, the table
+beyond the paper's edge, a lamp to one side), which also decides the ink's
+polarity; then, as on a page, the ink is thresholded, ruled lines and
+print removed, and the characters found
+(:func:`digitsuite.reading.segment.find_lines`), leaving out ink along the
+picture's border. Of those
 characters the most plausible digit is taken (:func:`plausible`,
 :func:`choose`): not a dot, a dash, a scribble or a strip along the
 picture's border; of a digit's size; the largest, near the centre. The
@@ -99,6 +102,22 @@ def remove_shadows(grey, ink_dark):
     level = np.percentile(background, 90)  # the picture's own paper, unshadowed
     lifted = np.clip(paper / np.maximum(background, SHADOW_FLOOR) * level, 0.0, 1.0)
     return (lifted if ink_dark else 1.0 - lifted).astype(np.float32)
+
+
+def lift_shadows(grey):
+    """(ink_dark, the picture with its shadows lifted): :func:`remove_shadows`
+    under both polarities, keeping the one whose ink then stands out most
+    (its 99.5th percentile over its median). Under the wrong one the
+    strokes sink into the background estimate; deciding by the share of
+    dark pixels, as a page does, takes a shadow over half the picture for
+    the ink's background."""
+    def contrast(lifted, dark):
+        level = 1.0 - lifted if dark else lifted
+        return float(np.percentile(level, 99.5) - np.median(level))
+
+    lifted = {dark: remove_shadows(grey, dark) for dark in (True, False)}
+    ink_dark = contrast(lifted[True], True) >= contrast(lifted[False], False)
+    return ink_dark, lifted[ink_dark]
 
 
 def border_contact(glyph, shape):
@@ -206,9 +225,7 @@ def find_digit(grey):
     # its quadratic fit, on a picture that is a third ink, darkens the
     # paper round the digit until the polarity turns, and bends a shadow's
     # sharp edge into a slope.
-    grey = images.reduce_noise(grey)
-    ink_dark = images.ink_is_dark(grey)
-    flat = remove_shadows(grey, ink_dark)
+    ink_dark, flat = lift_shadows(images.reduce_noise(grey))
     try:
         ink = images.to_foreground(flat, ink_dark)
     except ImageError as exc:

@@ -106,3 +106,16 @@ def test_read_digit_says_no_digit_when_the_model_reads_none(reader_model):
 
     with pytest.raises(single.NoDigit, match="no digit found: the reader model cannot tell"):
         single.read_digit(doubtful, pad(seven))
+
+
+@pytest.mark.parametrize("dark_ink", [True, False])
+def test_a_shadow_over_most_of_the_picture_does_not_turn_the_ink(tmp_path, dark_ink):
+    from tests.support import draw_seven
+
+    picture = np.asarray(Image.open(draw_seven(tmp_path / "7.png", dark_ink=dark_ink)),
+                         np.float32) / 255.0
+    if dark_ink:
+        picture[:, :120] *= 0.45   # 80 % of the picture in shadow: the paper's minority lit
+    found = single.find_digit(picture)
+    assert found.ink_dark == dark_ink
+    np.testing.assert_allclose(found.box, [37, 34, 119, 163], atol=3)
