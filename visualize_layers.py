@@ -11,10 +11,14 @@ them all on one page. Prints the prediction and its probability.
     python visualize_layers.py --image my_seven.jpg   # dark ink on light paper or the reverse
     python visualize_layers.py --model runs/cnn-fashion/model.keras --dataset fashion_mnist
 
-Your picture is prepared the way MNIST was made: grey, ink as foreground,
-cropped to the ink, fit into 20x20 keeping its aspect ratio, placed in 28x28
-by centre of mass. The convolution and max-pooling demo on an ordinary
-photo is conv_demo.py.
+Your picture's digit is found as the page reader finds characters
+(shadows, the paper's edge, dots and dashes left out; the most plausible
+glyph taken; crop.png shows which) and prepared the way MNIST was made:
+grey, ink as foreground, cropped to the ink, fit into 20x20 keeping its
+aspect ratio, placed in 28x28 by centre of mass. A picture with no digit
+in it (blank, a dot, a dash, a scribble, a shadow) is an error that says
+why. The convolution and max-pooling demo on an ordinary photo is
+conv_demo.py.
 """
 
 import re
@@ -76,19 +80,54 @@ def pick_test_image(args):
 
 def pick_input(args):
     """The picture chosen by the flags: (original or None, float 28x28 input,
-    label or None, description, default output folder name)."""
-    from digitsuite.data import images
+    label or None, description, default output folder name, the digit's box
+    in the original or None)."""
     from digitsuite.data.datasets import to_model_input
     from digitsuite.errors import printable
 
     if args.image is not None:
-        original, image = images.load_digit(args.image)
+        original, image, box = find_digit(args.image)
         # Letters, digits, '-' and '_' only: no spaces, no '..' out of runs/layers.
         name = re.sub(r"[^\w-]+", "_", args.image.stem).strip("_") or "image"
-        return original, image, None, f"your image {printable(args.image.name)}", name
+        return original, image, None, f"your image {printable(args.image.name)}", name, box
     pixels, label, source = pick_test_image(args)
     name = f"index-{args.index}" if args.index is not None else f"digit-{args.digit}"
-    return None, to_model_input(pixels[None])[0, ..., 0], label, source, name
+    return None, to_model_input(pixels[None])[0, ..., 0], label, source, name, None
+
+
+def find_digit(path):
+    """The picture at ``path`` (shrunk to DIGIT_MAX_SIDE, as the app reads
+    it), its digit's 28x28 input and box; prints the box. ImageError, naming
+    the file, when it shows no digit."""
+    from digitsuite.data import images
+    from digitsuite.errors import ImageError, printable
+    from digitsuite.reading import single
+
+    grey = images.read_image(path, max_side=images.DIGIT_MAX_SIDE)
+    try:
+        found = single.find_digit(grey)
+    except ImageError as exc:
+        raise ImageError(f"{path}: {exc}") from exc
+    height, width = grey.shape
+    full_width, full_height = file_size(path)
+    scale = full_width / width  # the picture was shrunk by this to DIGIT_MAX_SIDE
+    x0, y0, x1, y1 = (round(v * scale) for v in found.box)
+    shrunk = (f" (shrunk to {width}x{height} to be read, where the box is "
+              f"{found.box})" if scale != 1 else "")
+    print(f"{printable(path.name)}: the digit read is the crop x {x0}-{x1}, y {y0}-{y1} of "
+          f"its {full_width}x{full_height} pixels{shrunk}; crop.png shows it")
+    return grey, found.digit, found.box
+
+
+def file_size(path):
+    """(width, height) of the picture at ``path`` as read: upright by its
+    EXIF orientation (a phone photo taken upright)."""
+    from PIL import Image
+
+    with Image.open(path) as img:
+        width, height = img.size
+        turned = img.getexif().get(0x0112) in (5, 6, 7, 8)  # a quarter turn
+    return (height, width) if turned else (width, height)
 
 
 def load_model(args):
@@ -119,7 +158,7 @@ def main(args):
     from digitsuite.visual import layerfigures, layerviz
 
     model = load_model(args)
-    original, image, label, source, default_name = pick_input(args)
+    original, image, label, source, default_name, crop = pick_input(args)
     out_dir = prepare_out_dir(args.out_dir or LAYERS_ROOT / default_name)
 
     result = layerviz.analyse(model, image)
@@ -128,12 +167,12 @@ def main(args):
         class_names = [str(k) for k in range(len(result["probabilities"]))]
     with output_set(out_dir):  # the pictures and index.html land together, or none do
         files = layerfigures.write_report(out_dir, model, image, result, class_names, source,
-                                         label=label, original=original)
+                                         label=label, original=original, crop=crop)
     predicted = result["predicted"]
     print(f"{source}: predicted {class_names[predicted]} with probability "
           f"{percent(result['probabilities'][predicted], 2)}")
     print(f"wrote {len(files)} files; open {out_dir / 'index.html'}")
-    return {"image": image, "files": files, "out_dir": out_dir, **result}
+    return {"image": image, "files": files, "out_dir": out_dir, "crop": crop, **result}
 
 
 if __name__ == "__main__":

@@ -162,3 +162,21 @@ def kernel_texts():
         lambda parts: parts[1].join(parts[0]))
     huge = st.integers(0, 200_000).map(lambda n: " ".join(["1"] * n))
     return st.one_of(listed, huge, st.text(max_size=200))
+
+
+def shadowed_seven(path, size=(400, 300)):
+    """A photo-like PNG of one '7' on lit paper, off-centre, beside a hand's
+    dark shadow down the left side and the table beyond the paper's top
+    edge; returns (path, the 7's box [x0, y0, x1, y1], ends exclusive)."""
+    width, height = size
+    photo = Image.new("L", size, 215)
+    photo.paste(45, (0, 0, int(0.3 * width), height))      # the shadow
+    photo.paste(30, (0, 0, width, int(0.06 * height)))     # the table
+    seven = io.BytesIO()
+    seven.name = "seven.png"
+    draw_seven(seven)
+    digit = Image.open(seven).convert("L").resize((int(0.19 * width), int(height / 3)))
+    left, top = int(0.57 * width), int(0.37 * height)
+    photo.paste(digit, (left, top))
+    photo.save(path)
+    return path, [left, top, left + digit.width, top + digit.height]

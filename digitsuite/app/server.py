@@ -4,8 +4,11 @@
 - ``GET /api/info``: the models (loaded, or why not and how to train them),
   the CNN's layers and filters, the colour maps, the demo's kernels.
 - ``POST /api/digit`` (form field ``file``: a drawing or a picture of one
-  digit): its MNIST-style 28x28 input, every model's probabilities, the
-  CNN's feature maps and saliency (:func:`digitsuite.app.views.digit`).
+  digit): the digit found in it (:func:`find_digit`) and its ``crop`` box,
+  its MNIST-style 28x28 input, every model's probabilities, the CNN's
+  feature maps and saliency (:func:`digitsuite.app.views.digit`); or, for
+  a picture with no digit (blank, a dot, a dash, a scribble, a shadow),
+  ``no_digit``: one line saying why, and ``crop`` the closest glyph or null.
 - ``POST /api/step`` (``pixels``: the 28x28 input ``/api/digit`` returned,
   ``channel``, optional ``row`` and ``col``): one output of the CNN's first
   convolution worked out (window, weights, products, sum, bias, activation).
@@ -47,6 +50,7 @@ from starlette.exceptions import HTTPException
 from digitsuite.app import views
 from digitsuite.data import images
 from digitsuite.errors import DigitsuiteError
+from digitsuite.reading import single
 from digitsuite.reading.reader import PAGE_MAX_SIDE  # pages read as read_digits.py reads them
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -305,12 +309,16 @@ def create_app(session, host="127.0.0.1"):
                                      + session.slots["cnn"].problem)
         with heavy.held(is_heavy(file, DIGIT_MAX_SIDE)):
             grey, name = decode(file, DIGIT_MAX_SIDE)
+            height, width = grey.shape
             try:
-                prepared, crop = images.mnist_style_with_box(images.to_foreground(grey))
+                found = find_digit(session, grey)
+            except single.NoDigit as exc:
+                # An answer, not an error: the picture shows no digit, and why.
+                return {"no_digit": str(exc), "crop": exc.box, "width": width,
+                        "height": height}
             except DigitsuiteError as exc:
                 raise DigitsuiteError(f"{name}: {exc}") from exc
-        height, width = grey.shape
-        return {**views.digit(session, prepared), "crop": crop,
+        return {**views.digit(session, found.digit), "no_digit": None, "crop": found.box,
                 "width": width, "height": height}
 
     @app.post("/api/step")
@@ -350,6 +358,15 @@ def create_app(session, host="127.0.0.1"):
             return views.conv_demo(picture, weights, name)
 
     return app
+
+
+def find_digit(session, grey):
+    """The one digit of an upload or a drawing (:func:`single.find_digit`),
+    judged by the reader model where there is one (:func:`single.is_digit`):
+    a :class:`single.Found`, or :class:`single.NoDigit` saying why not."""
+    if session.page_reader is None:
+        return single.find_digit(grey)
+    return single.read_digit(session.page_reader, grey)[0]
 
 
 def bind(host, port):

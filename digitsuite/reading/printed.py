@@ -105,6 +105,21 @@ def _runs(mask):
     return rows, starts, stops - starts
 
 
+def runs_at_least(mask, length):
+    """The horizontal runs of ``mask`` at least ``length`` long: what an
+    opening by a 1 x ``length`` line keeps, in time linear in the pixels
+    (the opening takes ``length`` times longer: seconds on a photo of one
+    large digit, whose rule length is hundreds of pixels)."""
+    rows, starts, lengths = _runs(mask)
+    keep = lengths >= length
+    kept = np.zeros(mask.shape, np.int8)
+    np.add.at(kept, (rows[keep], starts[keep]), 1)
+    stops = starts[keep] + lengths[keep]
+    inside = stops < mask.shape[1]
+    np.add.at(kept, (rows[keep][inside], stops[inside]), -1)
+    return np.cumsum(kept, axis=1, dtype=np.int32) > 0
+
+
 def horizontal_rules(mask, height):
     """Bool mask of the pixels of ruled lines: horizontal runs at least
     RULE_LENGTH x ``height`` long, in bands no thicker than RULE_THICKNESS
@@ -112,7 +127,7 @@ def horizontal_rules(mask, height):
     runs once each pixel is allowed one row of slack."""
     length = max(12, int(round(RULE_LENGTH * height)))
     slack = ndimage.binary_dilation(mask, structure=np.ones((3, 1)))
-    long_runs = ndimage.binary_opening(slack, structure=np.ones((1, length))) & mask
+    long_runs = runs_at_least(slack, length) & mask
     if not long_runs.any():
         return long_runs
     # A thick band of long runs is a blot or a filled shape, not a printed rule.

@@ -69,6 +69,23 @@ def plot_input(image, original=None, title="network input"):
     return fig
 
 
+def plot_crop(original, box, title="the crop read"):
+    """The user's picture with the box of the digit that was read drawn on
+    it (``box`` [x0, y0, x1, y1] in its pixels, ends exclusive)."""
+    from matplotlib.patches import Rectangle
+
+    height, width = original.shape[:2]
+    fig, ax = plt.subplots(figsize=(6, 6 * height / width + 0.6))
+    ax.imshow(original, cmap="gray", vmin=0, vmax=1)
+    x0, y0, x1, y1 = box
+    ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
+                           edgecolor="#e8710a", linewidth=2.5))
+    ax.set_title(f"{title}: x {x0}-{x1}, y {y0}-{y1} of {width}x{height} pixels")
+    ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
 def plot_feature_maps(name, maps):
     """Every feature map of one layer, (h, w, channels), on one colour scale."""
     channels = maps.shape[-1]
@@ -222,14 +239,15 @@ figcaption {{ color: #333; margin-top: 0.4em; }}
 
 
 def write_report(out_dir, model, image, result, class_names, source, label=None,
-                 original=None):
+                 original=None, crop=None):
     """Save every figure of ``result`` (from
     :func:`digitsuite.visual.layerviz.analyse`) and index.html in ``out_dir``;
     return the written file names, in page order.
 
     ``source`` says where the image came from (for titles); ``label`` is its
     true class index when known; ``original`` is the user's picture before
-    MNIST-style preparation.
+    MNIST-style preparation; ``crop`` the box of the digit read in it
+    (then crop.png shows it).
     """
     probabilities, predicted = result["probabilities"], result["predicted"]
     name = class_names[predicted]
@@ -247,6 +265,10 @@ def write_report(out_dir, model, image, result, class_names, source, label=None,
         + (" Left: the picture as given; right: after MNIST-style preparation (grey, ink "
            "as foreground, cropped, fit into 20x20, centred by centre of mass)."
            if original is not None else ""))
+    if original is not None and crop is not None:
+        add("crop.png", plot_crop(original, crop),
+            "The digit read in your picture (orange box): of the characters found, the "
+            "most plausible digit; shadows, the paper's edge, dots and dashes left out.")
     for layer_name, maps in result["maps"].items():
         add(f"maps_{layer_name}.png", plot_feature_maps(layer_name, maps),
             f"{layer_name}, output {_shape_text(maps.shape)}: "

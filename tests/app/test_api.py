@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from benchmarks.app_bench import drawings
 from digitsuite.app import server
@@ -24,6 +24,7 @@ from digitsuite.app.session import OTHERS, Session
 from digitsuite.data import images
 from digitsuite.data.features import make_features
 from digitsuite.inference import predict, runs
+from digitsuite.reading import single
 from digitsuite.visual import convdemo, layerviz
 from tests.app.pages import local_client
 from tests.support import ROOT, draw_seven, fails_with_one_line, run_script
@@ -146,6 +147,8 @@ BAD_UPLOADS = {
 @pytest.mark.parametrize("route", ["/api/digit", "/api/read"])
 def test_every_bad_upload_gets_a_400_with_one_line(client, route):
     for case, (name, data, message) in BAD_UPLOADS.items():
+        if case == "blank canvas" and route == "/api/digit":
+            continue  # an answer: no digit (test_no_digit_is_an_answer_with_its_reason)
         error = one_line_error(post(client, route, data, name), 400)
         assert error.startswith(message), (case, error)
     assert post(client, route, SEVEN).status_code == 200  # and the server keeps serving
@@ -215,8 +218,10 @@ def test_a_digit_comes_with_its_crop_its_dense_layers_and_its_margin(client, ses
     picture.paste(Image.open(io.BytesIO(SEVEN)).convert("L").resize((30, 40)), (50, 20))
     result = post(client, "/api/digit", png(picture)).json()
     grey = images.decode_image(io.BytesIO(png(picture)), "x")
-    digit, box = images.mnist_style_with_box(images.to_foreground(grey))
+    found = single.find_digit(grey)
+    digit, box = found.digit, found.box
     assert result["crop"] == box and (result["width"], result["height"]) == (120, 90)
+    assert result["no_digit"] is None
     assert 48 <= box[0] < box[2] <= 82 and 18 <= box[1] < box[3] <= 62
     expected = session.analyse(np.rint(digit * 255).astype(np.uint8))
     assert [d["name"] for d in result["dense"]] == list(expected["dense"])
@@ -231,6 +236,46 @@ def test_a_digit_comes_with_its_crop_its_dense_layers_and_its_margin(client, ses
     assert cnn["second"] == ranked[1]
     assert cnn["margin"] == pytest.approx(
         cnn["probabilities"][ranked[0]] - cnn["probabilities"][ranked[1]], abs=2e-4)
+
+
+def drawn(draw, size=(140, 140)):
+    picture = Image.new("L", size, 255)
+    draw(ImageDraw.Draw(picture))
+    return png(picture)
+
+
+@pytest.mark.parametrize("case, picture, reason", [
+    ("blank pad", lambda d: None, "the picture is blank"),
+    ("a dot", lambda d: d.ellipse([60, 60, 70, 70], fill=0), "only specks or a dot"),
+    ("a short dash", lambda d: d.line([(55, 70), (80, 71)], fill=0, width=10),
+     "only a dash"),
+    ("a dash", lambda d: d.line([(30, 70), (110, 73)], fill=0, width=10), "only a dash"),
+    ("a scribble over the pad", lambda d: d.line(
+        [tuple(p) for p in np.random.default_rng(2).uniform(15, 125, (12, 2))],
+        fill=0, width=10), "only a scribble"),
+])
+def test_no_digit_is_an_answer_with_its_reason(client, case, picture, reason):
+    response = post(client, "/api/digit", drawn(picture), "your drawing")
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["no_digit"].startswith(f"no digit found: {reason}"), (case, result)
+    assert "models" not in result and "input" not in result  # no class, however confident
+    assert (result["width"], result["height"]) == (140, 140)
+    if case != "blank pad":
+        x0, y0, x1, y1 = result["crop"]  # the mark that came closest
+        assert 10 <= x0 < x1 <= 130 and 10 <= y0 < y1 <= 130
+
+
+def test_a_shadowed_photo_of_one_digit_gets_the_digits_crop(client):
+    photo = Image.new("L", (400, 300), 215)
+    photo.paste(45, (0, 0, 120, 300))       # a hand's shadow down the left side
+    photo.paste(30, (0, 0, 400, 18))        # the table beyond the paper's top edge
+    photo.paste(Image.open(io.BytesIO(SEVEN)).convert("L").resize((75, 100)), (230, 110))
+    result = post(client, "/api/digit", png(photo), "photo.png").json()
+    assert result["no_digit"] is None, result
+    x0, y0, x1, y1 = result["crop"]
+    assert 230 <= x0 < x1 <= 305 and 110 <= y0 < y1 <= 210
+    assert result["models"][-1]["name"] == "cnn" and result["models"][-1]["predicted"] == 7
 
 
 def test_a_convolution_step_on_the_digit_equals_the_feature_map(client, session):

@@ -22,7 +22,7 @@ from tests.app.pages import (
     pen_up_to_answer,
     wait_for_answer,
 )
-from tests.support import ROOT
+from tests.support import ROOT, shadowed_seven
 
 PAGE = ROOT / "sample_data" / "digits_page.png"
 # Each test drives Chromium: the inner loop (-m "not slow") leaves them to CI.
@@ -47,13 +47,15 @@ def test_drawing_a_seven_gets_a_seven_from_the_cnn_and_four_answers(page):
             const c = document.getElementById('{canvas}');
             const d = c.getContext('2d').getImageData(0, 0, 28, 28).data;
             return d.some((v, i) => i % 4 !== 3 && v > 0); }}""")
-    # Undo takes the stem away; the models answer again, for the bar alone.
-    before = page.evaluate("() => document.getElementById('input28').toDataURL()")
+    # Undo takes the stem away: the bar alone is a dash, no digit, and no class shown.
     page.click("#undo")
-    page.wait_for_function("before => document.getElementById('input28').toDataURL() "
-                           "!== before", arg=before)
+    page.wait_for_selector("#draw-none:not([hidden])")
+    assert page.inner_text("#draw-none").startswith("no digit found: only a dash")
+    assert page.is_hidden("#digit-views")
+    page.click("#undo")
     page.click("#clear")
-    page.wait_for_selector("#digit-views", state="hidden")
+    page.wait_for_selector("#draw-none", state="hidden")
+    assert page.is_hidden("#digit-views")
 
 
 def test_every_layer_shows_its_maps_all_of_them_and_a_filter(page, session):
@@ -139,7 +141,9 @@ def test_the_models_answer_during_the_stroke_and_at_pen_up(page, record_property
     page.mouse.move(*at[0])
     page.mouse.down()
     page.mouse.move(*at[1], steps=12)
-    page.wait_for_selector("#digit-views:not([hidden])")  # the pen is still down
+    # The pen is still down: an answer comes (for the bar alone: no digit, a dash).
+    page.wait_for_function("() => Number(document.getElementById('digit-views')"
+                           ".dataset.drawing || 0) > 0")
     during = int(page.get_attribute("#digit-views", "data-drawing"))
     page.mouse.move(*at[2], steps=12)
     page.mouse.up()
@@ -330,3 +334,53 @@ def test_app_bench_reports_pen_up_to_answer_beside_the_server(browser, app_runs,
     assert 0 <= pen_up["p50_ms"] <= pen_up["p95_ms"] <= pen_up["max_ms"]
     page = (tmp_path / f"{results['date']}-app-dry-run.md").read_text()
     assert "## Pen-up to the answer on the page" in page and results["machine"]["cpu"] in page
+
+
+def test_uploading_a_shadowed_photo_of_one_digit_boxes_the_digit_not_the_shadow(
+        page, client, tmp_path):
+    photo, box = shadowed_seven(tmp_path / "shadowed.png")
+    expected = client.post("/api/digit", files={"file": (photo.name, photo.read_bytes())}).json()
+    x0, y0, x1, y1 = expected["crop"]
+    assert box[0] <= x0 < x1 <= box[2] and box[1] <= y0 < y1 <= box[3]
+    page.click("#tab-upload")
+    page.check("#mode-digit")
+    page.set_input_files("#file", photo)
+    wait_for_answer(page)
+    assert page.inner_text("#model-cnn td.answer") == "7"
+    assert page.is_visible("#crop-figure") and page.is_hidden("#upload-none")
+    # The box is drawn where the server found the digit: orange on its top edge.
+    scale = 280 / 400
+    pixel = page.evaluate(f"""() => Array.from(document.getElementById('digit-crop')
+        .getContext('2d').getImageData({round((x0 + x1) / 2 * scale)},
+                                       {round(y0 * scale)}, 1, 1).data)""")
+    assert pixel[0] > 200 and pixel[2] < 80, pixel
+
+
+def test_a_dot_on_the_pad_or_a_blank_upload_is_no_digit_not_a_class(page, tmp_path):
+    draw(page, [[(140, 140)]])  # one tap: a dot
+    page.wait_for_selector("#draw-none:not([hidden])")
+    assert page.inner_text("#draw-none").startswith("no digit found: only specks or a dot")
+    assert page.is_hidden("#digit-views")
+    page.click("#clear")
+    draw(page, SEVEN)
+    wait_for_answer(page)
+    assert page.is_hidden("#draw-none") and page.inner_text("#model-cnn td.answer") == "7"
+    blank = tmp_path / "blank.png"
+    Image.new("L", (300, 200), 230).save(blank)
+    page.click("#tab-upload")
+    page.check("#mode-digit")
+    page.set_input_files("#file", blank)
+    page.wait_for_selector("#upload-none:not([hidden])")
+    assert page.inner_text("#upload-none-text").startswith(
+        "no digit found: the picture is blank")
+    assert page.is_hidden("#digit-views") and page.is_hidden("#upload-error")
+
+
+def test_on_a_phone_the_crop_of_a_shadowed_photo_fits_the_screen(phone, tmp_path):
+    photo, _ = shadowed_seven(tmp_path / "shadowed.png")
+    phone.click("#tab-upload")
+    phone.check("#mode-digit")
+    phone.set_input_files("#file", photo)
+    wait_for_answer(phone)
+    assert phone.is_visible("#crop-figure")
+    assert document_width(phone) <= phone.viewport_size["width"]

@@ -7,7 +7,13 @@ import pytest
 from scipy import ndimage
 
 from digitsuite.backend import keras
-from tests.support import SAMPLE_DIR, SEED_MAP_LAYERS, draw_seven, run_script
+from tests.support import (
+    SAMPLE_DIR,
+    SEED_MAP_LAYERS,
+    draw_seven,
+    fails_with_one_line,
+    run_script,
+)
 
 
 @pytest.fixture(scope="session")
@@ -152,3 +158,41 @@ def test_dry_run_draws_every_figure_without_a_trained_model(tmp_path, capsys):
     assert set(result["files"]) == expected_files(SEED_MAP_LAYERS, "conv1")
     assert all((tmp_path / "out" / name).stat().st_size > 0 for name in result["files"])
     assert "predicted" in capsys.readouterr().out
+
+
+def test_own_photo_with_a_shadow_prints_and_draws_the_crop_read(small_model, tmp_path, capsys):
+    from PIL import Image
+
+    picture = tmp_path / "shadowed.png"
+    grey = np.full((300, 400), 215, np.uint8)
+    grey[:, :110] = 60                       # a hand's shadow down the left side
+    Image.fromarray(grey).save(picture)
+    draw_seven(tmp_path / "seven.png")
+    seven = Image.open(tmp_path / "seven.png").resize((75, 100))
+    photo = Image.open(picture)
+    photo.paste(seven, (220, 120))           # the digit, off-centre, on the lit paper
+    photo.save(picture)
+    result = visualize(small_model, tmp_path / "out", "--image", picture)
+    x0, y0, x1, y1 = result["crop"]
+    assert 220 <= x0 < x1 <= 295 and 120 <= y0 < y1 <= 220   # the '7', not the shadow
+    out = capsys.readouterr().out
+    assert (f"shadowed.png: the digit read is the crop x {x0}-{x1}, y {y0}-{y1} of its "
+            "400x300 pixels; crop.png shows it") in out
+    assert "crop.png" in result["files"] and (tmp_path / "out" / "crop.png").stat().st_size
+    assert 'src="crop.png"' in (tmp_path / "out" / "index.html").read_text()
+
+
+def test_a_picture_with_no_digit_is_one_error_line_and_keeps_the_folder(
+        small_model, tmp_path, capsys):
+    from PIL import Image, ImageDraw
+
+    dot = Image.new("L", (140, 140), 255)
+    ImageDraw.Draw(dot).ellipse([60, 60, 70, 70], fill=0)
+    dot.save(tmp_path / "dot.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "earlier.png").write_bytes(b"kept")
+    err = fails_with_one_line(capsys, "visualize_layers", [
+        "--model", small_model, "--image", tmp_path / "dot.png", "--out-dir", out])
+    assert err.startswith(f"error: {tmp_path / 'dot.png'}: no digit found: only specks or a dot")
+    assert [p.name for p in out.iterdir()] == ["earlier.png"]

@@ -141,6 +141,7 @@ function ask(now) {
     sent = shown = version;
     resetDigitViews();
     showError("draw-error", "");
+    showError("draw-none", "");
     $("digit-views").dataset.drawing = String(version);
     return;
   }
@@ -172,13 +173,16 @@ async function sendDrawing() {
     if (mine > shown) {
       shown = mine;
       showError("draw-error", "");
-      showDigit(result, "draw");
+      // No digit is an answer too: said as such, with no class shown.
+      showError("draw-none", result.no_digit);
+      if (result.no_digit) resetDigitViews(); else showDigit(result, "draw");
       $("digit-views").dataset.drawing = String(mine);
     }
   } catch (err) {
     if (mine > shown) {
       shown = mine;
       resetDigitViews();
+      showError("draw-none", "");
       showError("draw-error", err.message);
       $("digit-views").dataset.drawing = String(mine);
     }
@@ -566,6 +570,7 @@ async function upload(file) {
   lastFile = file;
   const ticket = ++uploads;  // a later upload (or mode) replaces this one's answer
   showError("upload-error", "");
+  $("upload-none").hidden = true;
   $("read-view").hidden = true;
   resetDigitViews();
   if (file.size > info.max_upload_bytes) {
@@ -586,7 +591,9 @@ async function upload(file) {
   try {
     const result = await post(mode === "digit" ? "/api/digit" : "/api/read", form);
     if (ticket !== uploads) return;
-    if (mode === "digit") {
+    if (mode === "digit" && result.no_digit) {
+      showNoDigit(result, file);
+    } else if (mode === "digit") {
       showDigit(result, "upload");
       showCrop(result, file);
     } else {
@@ -629,6 +636,20 @@ function showCrop(result, file) {
     const [x0, y0, x1, y1] = result.crop.map((v) => v * scale);
     c.strokeStyle = "#e8710a";
     c.lineWidth = 3;
+    c.strokeRect(x0, y0, x1 - x0, y1 - y0);
+  });
+}
+
+function showNoDigit(result, file) {
+  // The picture, with the mark that came closest (when there was one) boxed.
+  $("upload-none-text").textContent = result.no_digit;
+  $("upload-none").hidden = false;
+  drawPicture(file, $("none-crop"), result.width, result.height, [280, 280], (c, scale) => {
+    if (!result.crop) return;
+    const [x0, y0, x1, y1] = result.crop.map((v) => v * scale);
+    c.strokeStyle = "#c5221f";
+    c.setLineDash([6, 4]);
+    c.lineWidth = 2;
     c.strokeRect(x0, y0, x1 - x0, y1 - y0);
   });
 }
