@@ -256,8 +256,9 @@ def find_digit(grey):
 
 def is_digit(probs):
     """Whether the model's class probabilities (10,) read a digit: "" if
-    so, else why not, in a few words. The one place the model's doubt is
-    judged: the calibrated confidence will replace these two thresholds."""
+    so, else why not, in a few words. The one place the model's doubt
+    decides "no digit" for a single glyph; ``probs`` are the reader's
+    models' average (both of them, for the shipped reader)."""
     p = np.asarray(probs, np.float64)
     first, second = np.sort(p)[::-1][:2]
     if first < MIN_TOP:
