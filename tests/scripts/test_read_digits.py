@@ -212,7 +212,17 @@ def test_dry_run_reads_the_bundled_sample_page(capsys):
     readings = run_script("read_digits", ["--dry-run"])
     truth = (ROOT / "sample_data" / "digits_page.txt").read_text().split()
     assert [r["file"] for r in readings] == [str(ROOT / "sample_data" / "digits_page.png")]
-    assert readings[0]["lines"] == truth
+    reading = readings[0]
+    best = ["".join(str(d["digit"]) for d in reading["digits"] if d["line"] == k)
+            for k in range(len(reading["lines"]))]
+    assert best == truth
+    # What is shown is right; a '?' only where the reader doubts, and every
+    # number it vouches for is the true one.
+    for shown, true in zip(reading["lines"], truth):
+        assert all(a in (b, "?") for a, b in zip(shown, true)) and len(shown) == len(true)
+    assert reading["calibrated"]
+    sure = [n["text"] for n in reading["numbers"] if not n["unsure"]]
+    assert sure and all(text in truth for text in sure)
     assert "digits_page.png (5 lines" in capsys.readouterr().out
 
 
