@@ -234,7 +234,7 @@ def ink_is_dark(grey):
     return bool(np.mean(grey > otsu_threshold(grey)) > 0.5)
 
 
-def to_foreground(grey, ink_dark=None):
+def to_foreground(grey, ink_dark=None, min_contrast=MIN_CONTRAST):
     """Grey image (0-1) -> float32 foreground: ink 1, paper 0.
 
     ``ink_dark`` gives the polarity (None: decide with :func:`ink_is_dark`).
@@ -242,7 +242,8 @@ def to_foreground(grey, ink_dark=None):
     percentile (and at least halfway to the threshold) becomes 0, which
     removes most of its texture; ink at or beyond its median level becomes
     1, like MNIST's saturated strokes with soft edges. Raises ImageError
-    when no ink stands out from the paper.
+    when no ink stands out from the paper: the two groups' medians are
+    closer than ``min_contrast``.
     """
     grey = np.asarray(grey, np.float32)
     if ink_dark is None:
@@ -251,7 +252,7 @@ def to_foreground(grey, ink_dark=None):
     threshold = otsu_threshold(ink)
     paper, strokes = ink[ink <= threshold], ink[ink > threshold]
     if not strokes.size or not paper.size or (
-            np.median(strokes) - np.median(paper) < MIN_CONTRAST):
+            np.median(strokes) - np.median(paper) < min_contrast):
         raise ImageError(
             "found no digit: the image is blank or its ink barely differs from the "
             "paper; use a sharper, evenly lit picture")
@@ -451,6 +452,15 @@ def even_out_lighting(grey, iterations=6):
 
 NOISE_LIMIT = 0.05     # estimated noise (0-1 scale) above which a page is smoothed
 NOISE_SAMPLE = 1 << 20  # pixels enough to estimate the noise
+# Faint ink (a light, grainy pencil): a page whose darkest ink (the
+# INK_PERCENTILE of its ink level) stands less than FAINT_INK x its noise
+# above the paper's median is smoothed by FAINT_SMOOTHING pixels before the
+# ink is thresholded, and its ink then needs only FAINT_CONTRAST (0-1) of
+# contrast with the paper (MIN_CONTRAST otherwise).
+INK_PERCENTILE = 99.5
+FAINT_INK = 8.0
+FAINT_SMOOTHING = 1.0
+FAINT_CONTRAST = 0.05
 
 
 def noise_level(grey):
@@ -461,6 +471,28 @@ def noise_level(grey):
     rows = max(1, grey.size // NOISE_SAMPLE)  # every rows-th row is plenty
     steps = np.diff(grey[::rows], axis=1)
     return float(1.4826 * np.median(np.abs(steps - np.median(steps))) / math.sqrt(2))
+
+
+def faint_ink(grey, ink_dark):
+    """True when the ink of a grey page (0-1) with the given polarity
+    stands less than FAINT_INK x its pixel noise above the paper (the
+    99.5th percentile of the ink level against the median): a light,
+    grainy pencil, whose strokes a pixel-wise threshold breaks into specks."""
+    grey = np.asarray(grey, np.float32)
+    level = 1.0 - grey if ink_dark else grey
+    step = float(np.percentile(level, INK_PERCENTILE) - np.median(level))
+    return step < FAINT_INK * max(noise_level(grey), 1e-6)
+
+
+def smooth_faint_ink(grey, ink_dark):
+    """(grey, min_contrast): a page of :func:`faint_ink` smoothed by a
+    Gaussian of FAINT_SMOOTHING pixels, which joins a pencil's grain into
+    whole strokes and leaves the paper's noise a fraction of the ink's step,
+    with FAINT_CONTRAST the least contrast :func:`to_foreground` then asks
+    of its ink; any other page as it is, with MIN_CONTRAST."""
+    if not faint_ink(grey, ink_dark):
+        return np.asarray(grey, np.float32), MIN_CONTRAST
+    return ndimage.gaussian_filter(np.asarray(grey, np.float32), FAINT_SMOOTHING), FAINT_CONTRAST
 
 
 def reduce_noise(grey):

@@ -79,8 +79,11 @@ def prepare_page(grey, steps=ALL):
         grey = printed.without_margin(grey, margin)
     flat = images.even_out_lighting(grey)
     ink_dark = images.ink_is_dark(flat)
+    # A light, grainy pencil: smoothed, so its grain does not break its
+    # strokes into specks.
+    flat, min_contrast = images.smooth_faint_ink(flat, ink_dark)
     try:
-        ink = images.to_foreground(flat, ink_dark)
+        ink = images.to_foreground(flat, ink_dark, min_contrast)
     except ImageError:
         # The paper's own median and the ink's are close: a dense printed
         # pattern can do that to a page with writing on it. Its strongest
