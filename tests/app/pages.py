@@ -39,6 +39,15 @@ def launch():
             browser.close()
 
 
+def upload(page, path, one_digit=False):
+    """Open the Upload tab and give it the file at ``path``, in one-digit
+    mode or (default) as a page of numbers."""
+    page.click("#tab-upload")
+    if one_digit:
+        page.check("#mode-digit")
+    page.set_input_files("#file", path)
+
+
 def draw(page, strokes, steps=12):
     """Draw ``strokes`` (lists of points in pad pixels) on #pad with the mouse."""
     box = page.locator("#pad").bounding_box()

@@ -20,6 +20,7 @@ from tests.app.pages import (
     WATCH_PEN_UP,
     draw,
     pen_up_to_answer,
+    upload,
     wait_for_answer,
 )
 from tests.support import ROOT, shadowed_seven
@@ -81,8 +82,7 @@ def test_every_layer_shows_its_maps_all_of_them_and_a_filter(page, session):
 
 def test_uploading_a_page_shows_its_numbers_and_the_json(page, client):
     expected = client.post("/api/read", files={"file": (PAGE.name, PAGE.read_bytes())}).json()
-    page.click("#tab-upload")
-    page.set_input_files("#file", PAGE)
+    upload(page, PAGE)
     page.wait_for_selector("#read-view:not([hidden])")
     assert page.input_value("#read-text") == expected["text"]
     assert len(expected["text"].splitlines()) == 5
@@ -98,9 +98,7 @@ def test_uploading_a_page_shows_its_numbers_and_the_json(page, client):
 def test_uploading_one_digit_shows_every_layer(page, session, tmp_path):
     from tests.support import draw_seven
 
-    page.click("#tab-upload")
-    page.check("#mode-digit")
-    page.set_input_files("#file", draw_seven(tmp_path / "seven.png"))
+    upload(page, draw_seven(tmp_path / "seven.png"), one_digit=True)
     wait_for_answer(page)
     assert page.inner_text("#model-cnn td.answer") == "7"
     assert page.locator("#layers .layer").count() == len(session.analyser.map_names)
@@ -109,8 +107,7 @@ def test_uploading_one_digit_shows_every_layer(page, session, tmp_path):
 def test_uploading_a_text_file_shows_the_error(page, tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text("not a picture")
-    page.click("#tab-upload")
-    page.set_input_files("#file", notes)
+    upload(page, notes)
     page.wait_for_selector("#upload-error:not([hidden])")
     assert page.inner_text("#upload-error").startswith(
         "notes.txt is not an image this suite reads")
@@ -227,8 +224,7 @@ def test_the_dense_layers_the_outputs_and_one_convolution_step(page, session, cl
 def test_an_upload_says_reading_at_once_and_a_mode_change_reads_it_again(page, client):
     held = []
     page.route("**/api/read", lambda route: held.append(route))
-    page.click("#tab-upload")
-    page.set_input_files("#file", PAGE)
+    upload(page, PAGE)
     while not held:  # the request waits here until the busy line is checked
         page.wait_for_timeout(20)
     assert page.is_visible("#upload-busy")
@@ -256,8 +252,7 @@ def test_box_labels_stay_inside_a_picture_whose_digits_touch_its_edges(page, cli
         picture.crop((0, top + 2, picture.width, picture.height)).save(cut)
     result = client.post("/api/read", files={"file": (cut.name, cut.read_bytes())}).json()
     assert min(d["box"][1] for d in result["reading"]["digits"]) == 0
-    page.click("#tab-upload")
-    page.set_input_files("#file", cut)
+    upload(page, cut)
     page.wait_for_selector("#read-view:not([hidden])")
     placed = page.evaluate("""([digits, pictureWidth]) => {
         const canvas = document.getElementById('page');
@@ -342,9 +337,7 @@ def test_uploading_a_shadowed_photo_of_one_digit_boxes_the_digit_not_the_shadow(
     expected = client.post("/api/digit", files={"file": (photo.name, photo.read_bytes())}).json()
     x0, y0, x1, y1 = expected["crop"]
     assert box[0] <= x0 < x1 <= box[2] and box[1] <= y0 < y1 <= box[3]
-    page.click("#tab-upload")
-    page.check("#mode-digit")
-    page.set_input_files("#file", photo)
+    upload(page, photo, one_digit=True)
     wait_for_answer(page)
     assert page.inner_text("#model-cnn td.answer") == "7"
     assert page.is_visible("#crop-figure") and page.is_hidden("#upload-none")
@@ -367,9 +360,7 @@ def test_a_dot_on_the_pad_or_a_blank_upload_is_no_digit_not_a_class(page, tmp_pa
     assert page.is_hidden("#draw-none") and page.inner_text("#model-cnn td.answer") == "7"
     blank = tmp_path / "blank.png"
     Image.new("L", (300, 200), 230).save(blank)
-    page.click("#tab-upload")
-    page.check("#mode-digit")
-    page.set_input_files("#file", blank)
+    upload(page, blank, one_digit=True)
     page.wait_for_selector("#upload-none:not([hidden])")
     assert page.inner_text("#upload-none-text").startswith(
         "no digit found: the picture is blank")
