@@ -654,13 +654,18 @@ function showNoDigit(result, file) {
   });
 }
 
-function labelBox(box, size, width, canvasWidth, canvasHeight) {
+function labelBox(box, size, width, canvasWidth, canvasHeight, taken = []) {
   // Where a box's label goes: above the box, or inside its top when the box
-  // touches the picture's top; never past the picture's edges. [x, y, w, h]
-  const [x0, y0] = box;
+  // touches the picture's top; never past the picture's edges. Where that
+  // would cover a label already drawn (``taken``, [x, y, w, h] each; a
+  // narrow '1' beside its neighbour), under the box instead. [x, y, w, h]
+  const [x0, y0, , y1] = box;
   const h = size + 4;
-  const y = y0 - h >= 0 ? y0 - h : Math.max(0, Math.min(y0, canvasHeight - h));
   const x = Math.max(0, Math.min(x0, canvasWidth - width));
+  const above = y0 - h >= 0 ? y0 - h : Math.max(0, Math.min(y0, canvasHeight - h));
+  const overlaps = (y) => taken.some(([tx, ty, tw, th]) =>
+    x < tx + tw && tx < x + width && y < ty + th && ty < y + h);
+  const y = overlaps(above) && y1 !== undefined ? Math.min(y1, canvasHeight - h) : above;
   return [x, y, width, h];
 }
 
@@ -674,6 +679,18 @@ function showReading(result, file) {
   $("read-report").textContent = result.report;
   $("read-view").hidden = false;
   drawPicture(file, $("page"), result.width, result.height, [900, Infinity], (c, scale) => {
+    // A number the reader does not vouch for, even with every digit shown,
+    // gets a dashed frame: the one to check by eye.
+    for (const n of result.reading.numbers || []) {
+      if (!n.unsure) continue;
+      const [x0, y0, x1, y1] = n.box.map((v) => v * scale);
+      c.strokeStyle = "#e8710a";
+      c.setLineDash([5, 3]);
+      c.lineWidth = 1.5;
+      c.strokeRect(x0 - 4, y0 - 4, x1 - x0 + 8, y1 - y0 + 8);
+      c.setLineDash([]);
+    }
+    const taken = [];
     for (const d of result.reading.digits) {
       const [x0, y0, x1, y1] = d.box.map((v) => v * scale);
       const colour = d.unsure ? "#e8710a" : "#1e8e3e";
@@ -683,8 +700,9 @@ function showReading(result, file) {
       const label = d.unsure ? `?${d.top2[0][0]}/${d.top2[1][0]}` : String(d.digit);
       const size = Math.max(11, Math.min(26, 0.45 * (y1 - y0)));
       c.font = `bold ${size}px system-ui, sans-serif`;
-      const [x, y, w, h] = labelBox([x0, y0], size, c.measureText(label).width + 6,
-                                    c.canvas.width, c.canvas.height);
+      const [x, y, w, h] = labelBox([x0, y0, x1, y1], size, c.measureText(label).width + 6,
+                                    c.canvas.width, c.canvas.height, taken);
+      taken.push([x, y, w, h]);
       c.fillStyle = colour;
       c.fillRect(x, y, w, h);
       c.fillStyle = "white";
