@@ -190,3 +190,44 @@ def test_a_plain_model_is_read_as_before():
     assert not reading["calibrated"] and reading["lines"] == ["4?"]
     assert reading["digits"][0]["confidence"] == reading["digits"][0]["top2"][0][1]
     assert reading["numbers"][0]["unsure"]
+
+
+def test_a_number_of_nothing_but_marks_is_set_aside_as_no_digit():
+    """A calibrated reader sets aside a number whose every glyph reads as
+    no digit (an even spread, almost surely wrong); a doubtful glyph inside
+    a number of digits stays, as a '?'."""
+    lines = [[segment.Glyph((x, 0, x + 30, 60), np.ones((60, 30), bool))
+              for x in (0, 40, 80, 400)]]          # '12?' then, far off, a scribble
+    even = np.full(10, 0.1)
+    probs = np.stack([np.eye(10)[1] * 0.9 + 0.01, np.eye(10)[2] * 0.9 + 0.01, even, even])
+    judged = confidence.Judgement(probs.argmax(axis=1), np.array([0.99, 0.99, 0.01, 0.01]),
+                                  probs)
+    kept_lines, kept_judged, kept_index, kept, aside = reader.set_aside_non_digits(
+        lines, judged, calibrated=True)
+    assert [g.box[0] for g in aside] == [400] and kept.tolist() == [0, 1, 2]
+    assert kept_index == [0] and len(kept_judged.digits) == 3
+    reading = reader.describe(kept_lines, kept_judged, True, marks=[[]],
+                              ensemble=confidence.Ensemble([None], calibration()),
+                              not_digits=aside)
+    assert reading["lines"] == ["12?"] and reading["not_digits"] == [[400, 0, 430, 60]]
+    # A plain model never learned what is no digit: nothing is set aside.
+    assert reader.set_aside_non_digits(lines, judged, calibrated=False)[4] == []
+
+
+def test_a_page_of_only_a_scribble_is_found_no_digit(monkeypatch):
+    """read_page answers "found no digit" when all it finds is set aside."""
+    grey = np.ones((120, 200), np.float32)
+    grey[30:90, 40:160] = 0.0                                 # one dark blot
+    even = np.full(10, 0.1)
+
+    class Doubtful(confidence.Ensemble):
+        def probabilities(self, crops):
+            return np.tile(even, (len(crops), 1))
+
+        def judge(self, crops, geometry, probs=None):
+            n = len(crops)
+            return confidence.Judgement(np.zeros(n, int), np.full(n, 0.01),
+                                        np.tile(even, (n, 1)))
+
+    with pytest.raises(reader.ImageError, match="found no digit"):
+        reader.read_page(Doubtful([None], calibration()), grey)
