@@ -124,15 +124,18 @@ def components(mask):
     return glyphs
 
 
-def typical_height(glyphs):
+def typical_height(glyphs, by_ink=False):
     """Median height of the glyphs holding at least a tenth of the largest's
-    ink, each counted by its ink: a few handwritten digits outweigh a line
-    of small print or many cut-off pieces."""
+    ink; ``by_ink``, each counted by its ink, so a few handwritten digits
+    outweigh a line of small print or many cut-off pieces (but a page of
+    small and large writing leans to the large)."""
     if not glyphs:
         return 0.0
     ink = np.array([g.mask.sum() for g in glyphs], np.float64)
     heights = np.array([g.height for g in glyphs])
     big = ink >= 0.1 * ink.max()
+    if not by_ink:
+        return float(np.median(heights[big]))
     order = np.argsort(heights[big])
     cumulative = np.cumsum(ink[big][order])
     return float(heights[big][order][np.searchsorted(cumulative, cumulative[-1] / 2)])
@@ -376,10 +379,15 @@ def find_lines(mask, marks=True):
     False)."""
     glyphs = [g for g in components(mask) if max(g.width, g.height) >= MIN_GLYPH]
     height = typical_height(glyphs)
+    # Which lines are writing is judged against the height the ink says:
+    # small print or many cut-off pieces must not pass for the writing's
+    # size. Specks and broken digits are judged against the plain median,
+    # or the small lines of a page of mixed sizes would lose their pieces.
+    writing = typical_height(glyphs, by_ink=True)
     glyphs = merge_pieces(drop_specks(glyphs, height), height)
     # A "line" of nothing but small marks is dirt or a stray scribble.
     return [attach_fragments(line, marks) for line in group_lines(glyphs)
-            if max(g.height for g in line) >= FRAGMENT * height]
+            if max(g.height for g in line) >= FRAGMENT * writing]
 
 
 def word_breaks(line):
