@@ -28,7 +28,7 @@ from digitsuite import cli  # noqa: E402
 from digitsuite.inference.runs import READER_MODEL  # noqa: E402
 
 DIGIT_PRECISION = 0.995   # a digit shown (not '?') is right this often on validation pages
-NUMBER_PRECISION = 0.99   # a vouched-for number is right this often on validation pages
+NUMBER_PRECISION = 0.995  # a vouched-for number is right this often on validation pages
 
 
 def parse_args(argv=None):
