@@ -459,6 +459,10 @@ NOISE_SAMPLE = 1 << 20  # pixels enough to estimate the noise
 # contrast with the paper (MIN_CONTRAST otherwise).
 INK_PERCENTILE = 99.5
 FAINT_INK = 8.0
+# ...but at least FAINT_INK_MIN x its noise: under that (a Gaussian's 99.5th
+# percentile is 2.6 sigma) the percentile is the paper's own noise, and the
+# page is blank or holds a few sparse specks, not faint writing.
+FAINT_INK_MIN = 3.0
 FAINT_SMOOTHING = 1.0
 FAINT_CONTRAST = 0.05
 
@@ -475,13 +479,15 @@ def noise_level(grey):
 
 def faint_ink(grey, ink_dark):
     """True when the ink of a grey page (0-1) with the given polarity
-    stands less than FAINT_INK x its pixel noise above the paper (the
-    99.5th percentile of the ink level against the median): a light,
-    grainy pencil, whose strokes a pixel-wise threshold breaks into specks."""
+    stands between FAINT_INK_MIN and FAINT_INK x its pixel noise above the
+    paper (the 99.5th percentile of the ink level against the median): a
+    light, grainy pencil, whose strokes a pixel-wise threshold breaks into
+    specks."""
     grey = np.asarray(grey, np.float32)
     level = 1.0 - grey if ink_dark else grey
     step = float(np.percentile(level, INK_PERCENTILE) - np.median(level))
-    return step < FAINT_INK * max(noise_level(grey), 1e-6)
+    noise = noise_level(grey)
+    return FAINT_INK_MIN * noise < step < FAINT_INK * noise
 
 
 def smooth_faint_ink(grey, ink_dark):
