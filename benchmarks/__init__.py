@@ -4,11 +4,48 @@
 ``read_bench.py`` scores the reader (``reading``)."""
 
 
+import json
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# An absolute path, or one climbing out of the folder it was typed in.
+PATH = re.compile(r"(?<![\w.~<:/])(?:\.\./|/)[\w.@+-]+(?:/[\w.@+-]*)*")
+
+
+def portable(text):
+    """``text`` (a command, a file name) as it may be published: paths in the
+    repository relative to it, the home folder as ``~``, any other path
+    outside it (whose first folder is on this machine: not a URL's route)
+    shortened to ``…/`` and its last part or two. A benchmark's
+    figures travel to other machines; the folders of this one mean nothing
+    there and tell more than they should."""
+    home = str(Path.home())
+
+    def shorten(match):
+        path = match.group()
+        absolute = Path(path if path.startswith("/") else (Path.cwd() / path))
+        try:
+            return str(Path(absolute).resolve().relative_to(ROOT))
+        except (ValueError, OSError):
+            pass
+        if path.startswith(home + "/"):
+            return "~" + path[len(home):]
+        parts = [part for part in path.split("/") if part and part != ".."]
+        top = Path("/" + parts[0]) if path.startswith("/") and parts else absolute
+        if len(parts) < 2 or not top.exists():
+            return path  # a bare name, or a URL's route: not a folder of this machine
+        return "…/" + "/".join(parts[-min(2, len(parts) - 1):])
+
+    return PATH.sub(shorten, text)
+
+
 def write_results(out_dir, stem, result, markdown):
     """Write a benchmark's figures as ``<stem>.json`` and its report as
-    ``<stem>.md`` in ``out_dir``, and say where."""
+    ``<stem>.md`` in ``out_dir`` (every path made :func:`portable`), and say
+    where."""
     from digitsuite.fileio import write_json, write_text
 
-    write_json(out_dir / f"{stem}.json", result)
-    write_text(out_dir / f"{stem}.md", markdown)
+    write_json(out_dir / f"{stem}.json", json.loads(portable(json.dumps(result))))
+    write_text(out_dir / f"{stem}.md", portable(markdown))
     print(f"wrote {out_dir / stem}.json and .md")

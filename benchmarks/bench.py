@@ -86,9 +86,9 @@ def budget(args, dataset_name):
 
 
 def main(args):
-    from benchmarks import perf
+    from benchmarks import perf, write_results
     from digitsuite.data.datasets import stratified_subset
-    from digitsuite.fileio import prepare_out_dir, write_json, write_text
+    from digitsuite.fileio import prepare_out_dir
 
     out_dir = prepare_out_dir(args.out_dir)
     dataset, train, val, test = cli.load_splits(args)
@@ -108,10 +108,8 @@ def main(args):
         log=lambda line: print(line, flush=True))
     result.update(mode=mode, command=" ".join(["python benchmarks/bench.py"] + argv_of(args)))
     stem = result_stem(out_dir, result["date"], dataset.name, mode)
-    write_json(out_dir / f"{stem}.json", result)
-    write_text(out_dir / f"{stem}.md", perf.markdown_table(result))
+    write_results(out_dir, stem, result, perf.markdown_table(result))
     print(perf.markdown_table(result))
-    print(f"results in {out_dir / stem}.json and .md")
     return result
 
 

@@ -29,12 +29,12 @@ def test_the_package_depends_on_exactly_requirements_txt():
 
 
 def shipped_files():
-    """The files a user runs or reads first: scripts, the package, the
-    shipped models, README and the sample data's notes (docs/ and
-    benchmarks/results/ are dated records of the runs they describe)."""
+    """Every file a user runs or reads: scripts, the package, the shipped
+    models, README, the docs, the benchmarks' dated results and the sample
+    data's notes."""
     for pattern in ("*.py", "*.md", "*.toml", "requirements*.txt", "digitsuite/**/*",
-                    "benchmarks/*.py", "benchmarks/reading/*.py", "tools/*.py", "models/**/*",
-                    "sample_data/*.md", ".ci/*"):
+                    "benchmarks/*.py", "benchmarks/reading/*.py", "benchmarks/results/*",
+                    "docs/**/*", "tools/*.py", "models/**/*", "sample_data/*.md", ".ci/*"):
         for path in sorted(ROOT.glob(pattern)):
             if path.is_file() and path.suffix in {".py", ".md", ".json", ".toml", ".txt",
                                                   ".js", ".html", ".css", ""}:
@@ -56,3 +56,16 @@ def test_shipped_files_name_no_machine_path():
     ("python read_digits.py photo.png", False)])
 def test_the_check_knows_a_machine_path(line, machine):
     assert bool(MACHINE_PATH.search(line)) is machine
+
+
+@pytest.mark.parametrize("text, published", [
+    ("--data-dir ../shared/data/mnist-full --quick", "--data-dir …/data/mnist-full --quick"),
+    ("IDX files in /work/shared/data/mnist-full", "IDX files in …/data/mnist-full"),
+    ("--runs-dir /tmp/app-runs", "--runs-dir …/app-runs"),
+    ("http://127.0.0.1:8000/api/read, 1/2", "http://127.0.0.1:8000/api/read, 1/2"),
+])
+def test_benchmark_results_are_written_without_machine_paths(text, published):
+    from benchmarks import portable
+
+    assert portable(text) == published and not MACHINE_PATH.search(published)
+    assert portable(str(ROOT / "runs" / "cnn" / "model.keras")) == "runs/cnn/model.keras"
