@@ -51,7 +51,6 @@ NUMBER_FEATURES = ("logit_product", "logit_weakest", "digits", "widest", "widest
                    "height_spread", "neighbour_gap")
 NEIGHBOUR_CAP = 5.0  # heights: a number further than this from the next one stands alone
 UNCALIBRATED_MIN = 0.8  # a plain model's top probability under this prints as '?'
-BATCH = 1024
 
 
 def views(crops):
@@ -66,11 +65,12 @@ def views(crops):
 
 
 def predict(model, crops):
-    """A Keras classifier's probabilities (n, 10) for float crops (n, 28, 28)."""
-    if not len(crops):
-        return np.zeros((0, 10))
-    return np.concatenate([np.asarray(model(crops[i:i + BATCH, ..., None], training=False))
-                           for i in range(0, len(crops), BATCH)]).astype(np.float64)
+    """A Keras classifier's probabilities (n, 10) for float crops (n, 28, 28)
+    in 0-1, through the suite's compiled prediction (the seed CNN's cheaper
+    forward pass included)."""
+    from digitsuite.inference.predict import predict_proba
+
+    return predict_proba(model, np.asarray(crops, np.float32) * 255.0).astype(np.float64)
 
 
 def logit(p):
@@ -297,7 +297,8 @@ class Ensemble:
     def features(self, crops, geometry):
         """(digit features, chosen classes, mean probabilities) of the crops:
         every model reads every view (:func:`views`)."""
-        stacked = np.concatenate([np.stack([predict(model, v) for v in views(crops)])
+        shown = views(crops)  # the same views for every model
+        stacked = np.concatenate([np.stack([predict(model, v) for v in shown])
                                   for model in self.models])
         features, chosen = digit_features(stacked, geometry)
         return features, chosen, stacked.mean(axis=0)

@@ -2,9 +2,9 @@
 
 The pipeline behind ``read_digits.py``, one step per function::
 
+    ensemble = confidence.load_reader(model_path)  # the models and their calibration
     grey = images.read_image(path)                 # (h, w) 0-1
     page = prepare_page(grey)                      # characters, (n, 28, 28) inputs
-    ensemble = confidence.load_reader(path)        # the models and their calibration
     probs = classify(ensemble, page.crops)         # (n, 10), one batch
     lines, probs, crops, cut = resolve(page, probs)  # split touching digits or not
     judged = judge(ensemble, lines, crops, cut, probs)  # P(right) per digit
@@ -268,8 +268,8 @@ def describe(lines, judged, ink_dark, min_confidence=None, marks=None, ensemble=
         text, members = "", []
         for glyph, space in zip(line, segment.word_breaks(line)):
             p, best, sure = judged.probs[k], int(judged.digits[k]), float(judged.p_right[k])
-            second = int(np.argsort(p)[::-1][1] if np.argsort(p)[::-1][0] == best
-                         else np.argsort(p)[::-1][0])
+            # The runner-up to the chosen digit, which need not be p's own top.
+            second = int(next(c for c in np.argsort(p)[::-1] if c != best))
             unsure = bool(sure < min_confidence)
             text += (" " if space else "") + ("?" if unsure else str(best))
             members.append((glyph, space, "?" if unsure else str(best), sure))

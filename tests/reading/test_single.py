@@ -100,9 +100,14 @@ def test_read_digit_says_no_digit_when_the_model_reads_none(reader_model):
     found, probs = single.read_digit(model, pad(seven))
     assert int(np.argmax(probs)) == 7
     np.testing.assert_allclose(probs, classify(model, found.digit[None])[0])
-    # A digit the shape rules let through, which the model doubts: no digit.
-    def doubtful(crops, training=False):
-        return np.tile(np.array([0.0] * 8 + [0.6, 0.4]), (len(crops), 1))
+    # A digit the shape rules let through, which the model doubts: no digit. (A model
+    # answers in float32, where 0.6 - 0.4 is just over the 0.2 margin.)
+    import keras
+
+    inputs = keras.Input((28, 28, 1))
+    doubtful = keras.Model(inputs, keras.layers.Lambda(lambda x: keras.ops.tile(
+        keras.ops.convert_to_tensor([[0.0] * 8 + [0.59, 0.41]]), [keras.ops.shape(x)[0], 1]))(
+        inputs))
 
     with pytest.raises(single.NoDigit, match="no digit found: the reader model cannot tell"):
         single.read_digit(doubtful, pad(seven))
