@@ -29,6 +29,12 @@ from digitsuite.errors import printable
 
 def parse_args(argv=None):
     parser = cli.Parser(__doc__)
+    from digitsuite.inference.predict import (
+        CALIBRATION_IMAGES,
+        CHECK_IMAGES,
+        FROZEN_PRECISIONS,
+        INT8_AGREEMENT,
+    )
     from digitsuite.inference.runs import DEFAULT_RUNS_DIR
 
     parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR,
@@ -41,6 +47,14 @@ def parse_args(argv=None):
     parser.add_argument("--timing-repeats", type=cli.positive_int, default=3,
                         help="timed passes over the test set per model; the median "
                              "gives images/s (default: 3)")
+    parser.add_argument("--precision", choices=FROZEN_PRECISIONS, default="float32",
+                        help="arithmetic of the Keras models' predictions: 'float32' "
+                             "gives the saved models' own accuracy; 'int8' quantises "
+                             f"them (LiteRT, ranges set on {CALIBRATION_IMAGES} training "
+                             "images); 'auto': int8 where this CPU runs it faster and it "
+                             f"gives float32's answer on at least {100 * INT8_AGREEMENT:.1f} %% of "
+                             f"{CHECK_IMAGES:,} other training images; comparison.md "
+                             "records what was used (default: float32)")
     cli.add_data_args(parser)
     cli.add_run_args(parser, "runs/comparison")
     return parser.parse_args(argv)
@@ -91,11 +105,12 @@ def main(args):
     out_dir = prepare_out_dir(args.out_dir)
     if missing and args.train_missing:
         train_missing(args, missing)
-    dataset, _, _, (x_test, y_test) = cli.load_splits(args)
+    dataset, (x_train, _), _, (x_test, y_test) = cli.load_splits(args)
     runs, missing, broken = load_runs(args.runs_dir, dataset, data_argv(args))
     result, probas = evaluate_runs(runs, args.runs_dir, dataset, x_test, y_test,
                                    args.timing_repeats,
-                                   log=lambda line: print(line, flush=True))
+                                   log=lambda line: print(line, flush=True),
+                                   precision=args.precision, calibration=x_train)
     result.update(dry_run=args.dry_run, not_compared={**missing, **broken})
     write_comparison(out_dir, result, probas, runs, dataset, x_test, y_test)
     print()

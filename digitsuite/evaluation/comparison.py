@@ -118,6 +118,15 @@ def _p_value(p):
     return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
 
 
+def _engine(row):
+    """What predicted, and in what arithmetic when it is not the model's own
+    float32 (runs evaluated before precision was recorded have neither)."""
+    engine = row.get("engine", "n/a")
+    if row.get("precision") not in (None, "float32", "float64"):
+        engine += f" in {row['precision']} ({row.get('precision_reason', '')})"
+    return engine
+
+
 def markdown_tables(comparison):
     """The comparison as Markdown tables (what ``evaluate.py`` prints)."""
     models = comparison["models"]
@@ -126,7 +135,7 @@ def markdown_tables(comparison):
         f"Test set: {n:,} images. Accuracy with its {100 * comparison['confidence']:.0f} % "
         "Wilson interval; training time from each run's metrics.json; inference "
         "includes feature extraction (deskewing for LR and RF); engines: "
-        + ", ".join(f"{row['title']} {row.get('engine', 'n/a')}" for row in models.values())
+        + ", ".join(f"{row['title']} {_engine(row)}" for row in models.values())
         + ".",
         "",
     ]

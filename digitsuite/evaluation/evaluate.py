@@ -70,11 +70,18 @@ def load_runs(runs_dir, dataset, data_argv=(), log=print):
     return runs, missing, broken
 
 
-def evaluate_runs(runs, runs_dir, dataset, x_test, y_test, timing_repeats=3, log=print):
+def evaluate_runs(runs, runs_dir, dataset, x_test, y_test, timing_repeats=3, log=print,
+                  precision="float32", calibration=None):
     """Predict the test set with every run and compare them: returns
-    ``(comparison dict, probabilities per model)``."""
+    ``(comparison dict, probabilities per model)``.
+
+    ``precision`` is the Keras models' arithmetic ("float32", "int8" or
+    "auto", see :func:`digitsuite.inference.predict.freeze`); the last two
+    set the int8 ranges on ``calibration``, training images."""
     probas, details = {}, {}
     for name, run in runs.items():
+        if run.features is None:
+            run.precision, run.calibration = precision, calibration
         log(f"{name}: predicting {len(x_test):,} test images ...")
         probas[name] = run.predict_proba(x_test)
         params, params_kind = count_parameters(run.model)
@@ -85,6 +92,7 @@ def evaluate_runs(runs, runs_dir, dataset, x_test, y_test, timing_repeats=3, log
             "images_per_second": run.images_per_second(x_test, timing_repeats),
             "engine": run.engine,
         }
+        details[name]["precision"], details[name]["precision_reason"] = run.arithmetic
     predictions = {name: proba.argmax(axis=1) for name, proba in probas.items()}
     # The seed measured MNIST only.
     reference = cmp.REFERENCE_ACCURACY if dataset.name == "mnist" else {}

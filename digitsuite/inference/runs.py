@@ -187,6 +187,10 @@ class Run:
     features: str | None  # None for Keras models, which read images
     config: dict
     metrics: dict
+    # How a Keras model's snapshot computes (digitsuite.inference.predict.freeze):
+    # "float32", "int8" or "auto", the last two calibrated on these training images.
+    precision: str = "float32"
+    calibration: object = field(default=None, repr=False)
     _frozen: object = field(default=None, init=False, repr=False)
 
     @property
@@ -205,11 +209,21 @@ class Run:
         """What runs the predictions: scikit-learn, LiteRT or TensorFlow."""
         return "scikit-learn" if self.features is not None else self._frozen_model().engine
 
+    @property
+    def arithmetic(self):
+        """``(precision, why)`` of the predictions: float64 for scikit-learn,
+        the frozen snapshot's choice for a Keras model."""
+        if self.features is not None:
+            return "float64", "scikit-learn"
+        frozen = self._frozen_model()
+        return frozen.precision, frozen.precision_reason
+
     def _frozen_model(self):
         if self._frozen is None:
             from digitsuite.inference.predict import freeze
 
-            self._frozen = freeze(self.model)
+            calibration = None if self.precision == "float32" else self.calibration
+            self._frozen = freeze(self.model, precision=self.precision, calibration=calibration)
         return self._frozen
 
     def images_per_second(self, images, repeats=3):

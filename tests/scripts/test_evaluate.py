@@ -89,6 +89,8 @@ def test_table_agrees_with_the_saved_models_predictions(evaluated):
         assert row["params"] == metrics["params"]
         assert row["images_per_second"] > 0
         assert row["engine"] == ("scikit-learn" if name in ("lr", "rf") else "litert-xnnpack")
+        # By default the Keras models predict in their own float32 arithmetic.
+        assert row["precision"] == ("float64" if name in ("lr", "rf") else "float32")
         assert row["reference_accuracy"] == REFERENCE_ACCURACY[name]
     cnn, dense = result["models"]["cnn"], result["models"]["dense"]
     if dense["n_errors"]:
@@ -116,6 +118,24 @@ def test_markdown_and_printed_table_show_the_measured_figures(evaluated, capsys,
         assert line.rsplit("|", 2)[0] in report
     assert "McNemar" in printed and "| Dense network vs CNN |" in printed
     assert "![mistakes.png](mistakes.png)" in report
+
+
+def test_the_precision_asked_for_reaches_the_keras_models_and_the_report(evaluated, tmp_path):
+    """How well int8 reads is tests/inference/test_predict.py's; here: the
+    flag reaches the Keras models' snapshots, is recorded, and leaves the
+    scikit-learn models alone."""
+    runs_dir, out = evaluated
+    exact = read_json(out / "comparison.json")["models"]
+    quantised = run_script("evaluate", [*evaluate_argv(runs_dir, tmp_path),
+                                        "--precision", "int8"])["models"]
+    for name in ("dense", "cnn"):
+        assert quantised[name]["precision"] == "int8", quantised[name]
+        assert quantised[name]["precision_reason"] == "asked for"
+    for name in ("lr", "rf"):
+        assert quantised[name]["precision"] == "float64"
+        assert quantised[name]["test_accuracy"] == exact[name]["test_accuracy"]
+    report = (tmp_path / "comparison.md").read_text()
+    assert "CNN litert-xnnpack in int8 (asked for)" in report
 
 
 COMMANDS = {
