@@ -29,13 +29,13 @@ from digitsuite.errors import printable
 
 def parse_args(argv=None):
     parser = cli.Parser(__doc__)
-    from digitsuite.inference.predict import (
+    from digitsuite.inference.runs import DEFAULT_RUNS_DIR
+    from digitsuite.precision import (
         CALIBRATION_IMAGES,
         CHECK_IMAGES,
         FROZEN_PRECISIONS,
         INT8_AGREEMENT,
     )
-    from digitsuite.inference.runs import DEFAULT_RUNS_DIR
 
     parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR,
                         help="folder holding lr/, rf/, dense/ and cnn/ runs "

@@ -21,7 +21,7 @@ CNN_EPOCHS = 24
 
 
 def parse_args(argv=None):
-    from digitsuite.training.loop import EMA_STEPS
+    from digitsuite.training import EMA_STEPS
 
     parser = cli.Parser(__doc__)
     cli.add_keras_training_args(parser, learning_rate=3e-3, epochs=CNN_EPOCHS,

@@ -33,6 +33,16 @@ NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 # tie under a noisy load should keep the exact path.
 PROBE_MARGIN = 0.9
 
+# Prediction's arithmetic (digitsuite.inference.predict.freeze): LiteRT's CPU
+# kernels have no bfloat16, so the reduced precision there is int8. "auto"
+# keeps the int8 snapshot only if its top class agrees with float32's on at
+# least INT8_AGREEMENT of CHECK_IMAGES training images that calibration did
+# not use (CALIBRATION_IMAGES set the activations' ranges).
+FROZEN_PRECISIONS = ("auto", "float32", "int8")
+INT8_AGREEMENT = 0.998
+CALIBRATION_IMAGES = 512
+CHECK_IMAGES = 2048
+
 
 def cpu_info(path=Path("/proc/cpuinfo")):
     """``(model name, set of flags)`` of this machine's CPU; ``("unknown",

@@ -2,15 +2,28 @@
 
 Keras builders return *uncompiled* functional models with named layers;
 scikit-learn builders return unfitted estimators.
+
+The builders are imported on first use, so that a script's ``--help`` (or
+a scikit-learn-only run) does not wait for TensorFlow to start.
 """
 
-from models.classical import build_logistic_regression, build_random_forest
-from models.cnn import build_cnn
-from models.dense import build_dense
+import importlib
 
-__all__ = [
-    "build_cnn",
-    "build_dense",
-    "build_logistic_regression",
-    "build_random_forest",
-]
+_HOMES = {
+    "build_cnn": "models.cnn",
+    "build_dense": "models.dense",
+    "build_logistic_regression": "models.classical",
+    "build_random_forest": "models.classical",
+}
+
+__all__ = list(_HOMES)
+
+
+def __getattr__(name):
+    if name not in _HOMES:
+        raise AttributeError(f"module 'models' has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name]), name)
+
+
+def __dir__():
+    return sorted([*globals(), *__all__])

@@ -1,11 +1,6 @@
 """The seed CNN: three 3x3 convolutions, two max-pools, three dense layers."""
 
-# Keras through the suite's backend module, which imports TensorFlow without
-# its start-up noise (this module may be the first to import Keras).
-from digitsuite.backend import keras
 from models.dense import classifier_head
-
-layers = keras.layers
 
 
 def build_cnn(input_shape=(28, 28, 1), num_classes=10, dropout=0.5):
@@ -14,6 +9,9 @@ def build_cnn(input_shape=(28, 28, 1), num_classes=10, dropout=0.5):
     Layer names are stable (``conv1`` ... ``predictions``): visualisation
     finds layers by these names, never by position.
     """
+    from digitsuite.backend import keras  # here, not on import: see models/dense.py
+
+    layers = keras.layers
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.Conv2D(64, 3, activation="relu", name="conv1")(inputs)  # (26, 26, 64)
     x = layers.MaxPooling2D(2, name="pool1")(x)                          # (13, 13, 64)

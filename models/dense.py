@@ -1,16 +1,18 @@
 """The dense baseline: a multilayer perceptron on the flattened pixels, and
-the classifier head it shares with the seed CNN."""
+the classifier head it shares with the seed CNN.
 
-# Keras through the suite's backend module, which imports TensorFlow without
-# its start-up noise (this module may be the first to import Keras).
-from digitsuite.backend import keras
-
-layers = keras.layers
+Keras is imported inside the builders, through the suite's backend module
+(which silences TensorFlow's start-up): reading a builder's defaults, as a
+script's --help does, then does not start TensorFlow.
+"""
 
 
 def classifier_head(x, num_classes, dropout):
     """Dense 512 -> Dropout -> Dense 64 -> Dense ``num_classes`` (softmax), on
     features ``x``: the seed CNN's head, and the whole dense net on pixels."""
+    from digitsuite.backend import keras
+
+    layers = keras.layers
     x = layers.Dense(512, activation="relu", name="dense1")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
     x = layers.Dense(64, activation="relu", name="dense2")(x)
@@ -22,6 +24,8 @@ def classifier_head(x, num_classes, dropout):
 
 def build_dense(input_shape=(28, 28, 1), num_classes=10, dropout=0.5):
     """Flatten -> Dense 512 -> Dropout -> Dense 64 -> Dense ``num_classes``."""
+    from digitsuite.backend import keras
+
     inputs = keras.Input(shape=input_shape, name="image")
-    x = layers.Flatten(name="flatten")(inputs)                     # (784,)
+    x = keras.layers.Flatten(name="flatten")(inputs)                     # (784,)
     return keras.Model(inputs, classifier_head(x, num_classes, dropout), name="dense_net")

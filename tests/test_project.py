@@ -79,3 +79,25 @@ def test_benchmark_results_are_written_without_machine_paths(tmp_path, monkeypat
     ]:
         assert portable(text) == published
         assert not MACHINE_PATH.search(published)
+
+
+@pytest.mark.parametrize("script", ["train_cnn.py", "train_reader.py", "baselines.py",
+                                    "evaluate.py", "read_digits.py", "visualize_layers.py",
+                                    "conv_demo.py"])
+def test_help_answers_without_starting_tensorflow(script):
+    """``--help`` is what a new user types first: it must not wait the
+    several seconds TensorFlow takes to start."""
+    import subprocess
+    import sys
+
+    probe = ("import runpy, sys\n"
+             f"sys.argv = [{script!r}, '--help']\n"
+             "try:\n"
+             f"    runpy.run_path({script!r}, run_name='__main__')\n"
+             "except SystemExit:\n"
+             "    pass\n"
+             "print('TENSORFLOW' if 'tensorflow' in sys.modules else 'LIGHT', file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert "usage:" in done.stdout, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "LIGHT"

@@ -87,13 +87,14 @@ def _compiled_predict(model, dtype):
     return cache[key]
 
 
-FROZEN_PRECISIONS = ("auto", "float32", "int8")
-# "auto" keeps the int8 snapshot only if its top class agrees with float32's
-# on at least this share of CHECK_IMAGES training images that calibration
-# did not use (CALIBRATION_IMAGES set the activations' ranges).
-INT8_AGREEMENT = 0.998
-CALIBRATION_IMAGES = 512
-CHECK_IMAGES = 2048
+# Kept with the training precisions, where a script's --help reads them
+# without starting TensorFlow.
+from digitsuite.precision import (  # noqa: E402
+    CALIBRATION_IMAGES,
+    CHECK_IMAGES,
+    FROZEN_PRECISIONS,
+    INT8_AGREEMENT,
+)
 
 
 class FrozenPredictor:

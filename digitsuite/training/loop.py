@@ -41,12 +41,6 @@ def label_smoothing_for(setting, dataset):
 # docs/performance.md gives the measured gain.
 STEPS_PER_EXECUTION = 8
 
-# train_cnn.py validates, keeps and saves an exponential moving average of
-# the weights over about this many steps (--ema-steps): the average of
-# nearby points of the descent generalised better on validation than its
-# last point. Capped at a tenth of the run so that short runs average their
-# own weights, not their first ones. docs/training-recipe.md has the choice.
-EMA_STEPS = 1000
 
 
 def ema_momentum(ema_steps, total_steps):
