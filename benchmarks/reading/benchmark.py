@@ -564,14 +564,23 @@ def percent_or_dash(value, digits=1):
     return "–" if value is None else f"{100 * value:.{digits}f} %"
 
 
+def rate_of(value, count, digits=1):
+    """A rate with the count it is of, or "none on these pages" when there
+    was nothing to count (a dry run's short pages hold no long numbers)."""
+    if not count:
+        return "none on these pages"
+    return f"{percent_or_dash(value, digits)} (of {count:,})"
+
+
 def summary_line(name, summary):
     """One line of a condition's headline figures, for the terminal."""
     k = EXACT_LENGTH
     decimals = (f", decimal separators right {percent_or_dash(summary['decimal_accuracy'])}"
                 if "decimal_accuracy" in summary else "")
     return (f"{name}: per digit {percent_or_dash(summary['digit_accuracy'], 2)}, exact "
-            f"{k}-digit numbers {percent_or_dash(summary[f'exact_{k}_digit_accuracy'])} "
-            f"(of {summary[f'exact_{k}_digit_lines']}), digits found "
+            f"{k}-digit numbers "
+            f"{rate_of(summary[f'exact_{k}_digit_accuracy'], summary[f'exact_{k}_digit_lines'])}"
+            ", digits found "
             f"{summary['digits_found']:,} / {summary['digits_expected']:,}{decimals}, "
             f"vouched for {percent_or_dash(summary['vouched_coverage'])} of the numbers, "
             f"{percent_or_dash(summary['vouched_precision'])} of those right "
@@ -604,8 +613,7 @@ def report_markdown(config, results, timing, example_texts):
         for key in keys:
             r = results[key][name]
             row += [percent_or_dash(r["digit_accuracy"]),
-                    f"{percent_or_dash(r[f'exact_{k}_digit_accuracy'])} "
-                    f"(of {r[f'exact_{k}_digit_lines']})"]
+                    rate_of(r[f"exact_{k}_digit_accuracy"], r[f"exact_{k}_digit_lines"])]
         rows.append(row)
     lines += ["", "## All conditions, side by side", "",
               "Each condition changes one thing from the standard pages (the same digits "
@@ -661,8 +669,7 @@ def report_markdown(config, results, timing, example_texts):
                 ["per-digit accuracy", f"{percent_or_dash(main['digit_accuracy'], 2)} "
                  f"({main['digits_correct']:,} of {main['digits_expected']:,})"],
                 [f"exact {k}-digit numbers",
-                 f"{percent_or_dash(main[f'exact_{k}_digit_accuracy'])}"
-                 f" (of {main[f'exact_{k}_digit_lines']:,})"],
+                 rate_of(main[f"exact_{k}_digit_accuracy"], main[f"exact_{k}_digit_lines"])],
                 ["exact numbers, all lengths", percent_or_dash(main["exact_number_accuracy"])],
                 ["exact as printed ('?' counts as wrong)",
                  percent_or_dash(main["shown_exact_number_accuracy"])],
