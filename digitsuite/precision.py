@@ -173,7 +173,11 @@ def policy(precision):
 
 def resumed(model):
     """The decision a stopped run was trained under, read from its ``model``."""
-    precision = "bfloat16" if model.dtype_policy.name == POLICIES["bfloat16"] else "float32"
+    # The layers' policies, not the model's own: a loaded functional model
+    # takes the global policy of the moment, its layers keep what they were
+    # saved with (the output layer is float32 in either precision).
+    policies = {layer.dtype_policy.name for layer in model.layers}
+    precision = "bfloat16" if POLICIES["bfloat16"] in policies else "float32"
     return _decision(precision, precision, "the precision the resumed run started with")
 
 

@@ -112,6 +112,18 @@ def test_as_float32_makes_a_bf16_model_compute_and_save_in_float32(tmp_path):
     assert {layer.compute_dtype for layer in loaded.layers} == {"float32"}
 
 
+@pytest.mark.parametrize("trained_in", ["bfloat16", "float32"])
+def test_a_resumed_run_keeps_the_precision_it_was_saved_in(tmp_path, trained_in):
+    """A checkpoint loaded under the default policy still computes as it was
+    trained, and the resumed run must say so (and record it)."""
+    with precision.policy(trained_in):
+        build_cnn().save(tmp_path / "checkpoint.keras")
+    loaded = keras.models.load_model(tmp_path / "checkpoint.keras", safe_mode=True)
+    decision = precision.resumed(loaded)
+    assert decision["precision"] == trained_in
+    assert loaded.get_layer("conv1").compute_dtype == trained_in
+
+
 @pytest.mark.parametrize("flag", ["float32", "bfloat16"])
 def test_train_cnn_records_the_precision_it_used(tmp_path, sample_dir, flag):
     run_script("train_cnn", ["--dry-run", "--data-dir", sample_dir, "--out-dir", tmp_path,
