@@ -386,6 +386,20 @@ function showLayers(layers) {
   box.replaceChildren(...blocks);
 }
 
+function weightScale(values) {
+  // The largest magnitude among nested arrays of weights: full red or blue.
+  return Math.max(1e-6, ...values.flat(Infinity).map(Math.abs));
+}
+
+function shadeByWeight(cell, w, limit) {
+  // Red (+) / blue (-) like the suite's filter pictures, with readable text.
+  const k = Math.round(127.5 + 127.5 * Math.max(-1, Math.min(1, w / limit)));
+  const [R, G, B] = luts.filters.subarray(3 * k, 3 * k + 3);
+  cell.style.background = `rgb(${R},${G},${B})`;
+  cell.style.color = Math.abs(w) > 0.6 * limit ? "white" : "black";
+  return cell;
+}
+
 function numberTable(rows, limit, shadeBorder = false) {
   // A grid of numbers; with limit, cells coloured red (+) / blue (-) like the suite's filters.
   const size = rows.length;
@@ -394,10 +408,7 @@ function numberTable(rows, limit, shadeBorder = false) {
     if (shadeBorder && (r === 0 || c === 0 || r === size - 1 || c === row.length - 1)) {
       cell.className = "pad";
     } else if (limit) {
-      const k = Math.round(127.5 + 127.5 * Math.max(-1, Math.min(1, v / limit)));
-      const [R, G, B] = luts.filters.subarray(3 * k, 3 * k + 3);
-      cell.style.background = `rgb(${R},${G},${B})`;
-      cell.style.color = Math.abs(v) > 0.6 * limit ? "white" : "black";
+      shadeByWeight(cell, v, limit);
     }
     return cell;
   }))));
@@ -412,7 +423,7 @@ function chooseMap(layerName, k) {
   const filters = info.cnn.filters[layerName];
   if (filters) {
     const values = filters.values.map((row) => row.map((cell) => cell[k]));
-    const limit = Math.max(1e-6, ...filters.values.flat(2).map(Math.abs));
+    const limit = weightScale(filters.values);
     const inputs = index > 0 ? layers[index - 1].shape[2] : 1;
     const note = inputs > 1 ? `, shown as the mean over its ${inputs} input channels` : "";
     const text = el("div", {}, el("p", { text:
@@ -485,17 +496,12 @@ function drawStep(step) {
   $("step-where").textContent = `window at row ${step.row}, column ${step.col} ` +
     `(output ${oh}x${ow}; the input pixels are 0-1)`;
   // The nine products, in the window's layout.
-  const limit = Math.max(1e-6, ...step.weights.flat().map(Math.abs));
+  const limit = weightScale(step.weights);
   $("step-products").replaceChildren(...step.window.map((row, r) => el("tr", {},
     ...row.map((x, q) => {
       const w = step.weights[r][q];
-      const k = Math.round(127.5 + 127.5 * Math.max(-1, Math.min(1, w / limit)));
-      const [R, G, B] = luts.filters.subarray(3 * k, 3 * k + 3);
-      const cell = el("td", {}, el("span", { text: `${fixed(x)} × ${fixed(w)}` }),
-                      el("b", { text: `= ${fixed(step.products[r][q])}` }));
-      cell.style.background = `rgb(${R},${G},${B})`;
-      cell.style.color = Math.abs(w) > 0.6 * limit ? "white" : "black";
-      return cell;
+      return shadeByWeight(el("td", {}, el("span", { text: `${fixed(x)} × ${fixed(w)}` }),
+                              el("b", { text: `= ${fixed(step.products[r][q])}` })), w, limit);
     }))));
   const act = step.activation === "relu" ? "ReLU: max(0, sum)" : step.activation;
   $("step-sum").textContent = `sum of the ${kh * kw} products ${step.sum.toFixed(4)} ` +
@@ -757,9 +763,8 @@ function showConv(demo) {
   const yours = demo.filtered[demo.filtered.length - 1];
   const tiles = [figure(demo.input, `input ${demo.shape} (${demo.source})`),
     ...demo.filtered.map((f) => {
-      const limit = Math.max(1e-6, ...f.kernel.flat().map(Math.abs));
       const fig = figure(f.image, `${f.name}: ${f.note}`);
-      fig.append(numberTable(f.kernel, limit));
+      fig.append(numberTable(f.kernel, weightScale(f.kernel)));
       return fig;
     })];
   const ex = demo.example;
