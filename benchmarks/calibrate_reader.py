@@ -74,7 +74,8 @@ def read_validation_pages(ensemble, images, labels, pages, seed, log=print):
                 page = reader.prepare_page(page_image.astype(np.float32) / 255.0)
             except ImageError:
                 continue
-            lines, probs, crops, cut = reader.resolve(page, reader.classify(ensemble, page.crops))
+            pieces = reader.classify_pieces(ensemble, page.crops)
+            lines, probs, crops, cut = reader.resolve(page, pieces)
             features, chosen, mean = ensemble.features(crops, reader.geometry(lines, cut))
             judged = confidence.Judgement(chosen, np.ones(len(chosen)), mean)
             reading = reader.describe(lines, judged, page.ink_dark, 0.0, page.marks)

@@ -26,7 +26,7 @@ The fit lives in ``calibration.json`` beside the model; a model without one
 the reading says it is not calibrated.
 
     ensemble = load_reader("models/reader/model.keras")
-    probs = ensemble.probabilities(crops)            # (n, 10): lattice choices
+    probs = ensemble.piece_probabilities(crops)      # (n, 10): lattice choices
     judged = ensemble.judge(crops, glyphs, heights)  # Judgement per digit
 """
 
@@ -280,9 +280,16 @@ class Ensemble:
         return self.calibration is not None
 
     def probabilities(self, crops):
-        """The models' average probabilities (n, 10) on the crops as they are:
-        what chooses between the ways to cut a glyph."""
+        """The models' average probabilities (n, 10) on the crops as they are."""
         return np.mean([predict(model, crops) for model in self.models], axis=0)
+
+    def piece_probabilities(self, crops):
+        """The reader model's probabilities (n, 10) on the crops as they are:
+        what chooses between the ways to cut a glyph. The partner is left
+        out: a plain MNIST CNN never saw two touching digits in one crop and
+        reads such a crop as one digit with confidence, so its vote keeps
+        them whole; the reader was trained to doubt what is no single digit."""
+        return predict(self.models[0], crops)
 
     def judge(self, crops, geometry, probs=None):
         """A :class:`Judgement` of chosen crops (n, 28, 28) whose glyphs have

@@ -5,7 +5,7 @@ The pipeline behind ``read_digits.py``, one step per function::
     ensemble = confidence.load_reader(model_path)  # the models and their calibration
     grey = images.read_image(path)                 # (h, w) 0-1
     page = prepare_page(grey)                      # characters, (n, 28, 28) inputs
-    probs = classify(ensemble, page.crops)         # (n, 10), one batch
+    probs = classify_pieces(ensemble, page.crops)  # (n, 10), one batch
     lines, probs, crops, cut = resolve(page, probs)  # split touching digits or not
     judged = judge(ensemble, lines, crops, cut, probs)  # P(right) per digit
     reading = describe(lines, judged, page.ink_dark, ensemble=ensemble)  # JSON-ready dict
@@ -173,6 +173,13 @@ def classify(model, crops):
     Keras classifier's, or an :class:`~digitsuite.reading.confidence.Ensemble`'s
     average."""
     return confidence.as_ensemble(model).probabilities(crops)
+
+
+def classify_pieces(model, crops):
+    """Class probabilities (n, 10) of every piece of every lattice, which
+    choose how to cut a glyph: the reader model's alone
+    (:meth:`~digitsuite.reading.confidence.Ensemble.piece_probabilities`)."""
+    return confidence.as_ensemble(model).piece_probabilities(crops)
 
 
 def resolve(page, probs):
@@ -377,8 +384,10 @@ def read_page(model, grey, min_confidence=None, steps=ALL):
     (:class:`digitsuite.reading.steps.Steps`, default all)."""
     ensemble = confidence.as_ensemble(model)
     page = prepare_page(grey, steps)
-    lines, probs, crops, cut = resolve(page, classify(ensemble, page.crops))
-    judged = judge(ensemble, lines, crops, cut, probs)
+    lines, probs, crops, cut = resolve(page, classify_pieces(ensemble, page.crops))
+    # Those are the reader model's probabilities: a judge of more models
+    # reads the chosen crops again.
+    judged = judge(ensemble, lines, crops, cut, probs if len(ensemble.models) == 1 else None)
     lines, judged, kept_lines, kept, set_aside = set_aside_non_digits(
         lines, judged, ensemble.calibrated)
     reading = describe(lines, judged, page.ink_dark, min_confidence,

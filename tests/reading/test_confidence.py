@@ -192,6 +192,18 @@ def test_a_plain_model_is_read_as_before():
     assert reading["numbers"][0]["unsure"]
 
 
+def test_the_cuts_of_a_glyph_are_chosen_by_the_reader_model_alone(monkeypatch):
+    """The partner never learned that two touching digits are no digit: its
+    sure reading of a pair as one digit must not keep the pair whole."""
+    outputs = {"reader": np.eye(10)[[3, 5]], "partner": np.eye(10)[[8, 8]]}
+    monkeypatch.setattr(confidence, "predict", lambda model, crops: outputs[model])
+    ensemble = confidence.Ensemble(["reader", "partner"], calibration())
+    np.testing.assert_array_equal(ensemble.piece_probabilities(np.zeros((2, 28, 28))),
+                                  outputs["reader"])
+    np.testing.assert_array_equal(ensemble.probabilities(np.zeros((2, 28, 28))),
+                                  (outputs["reader"] + outputs["partner"]) / 2)
+
+
 def test_a_number_of_nothing_but_marks_is_set_aside_as_no_digit():
     """A calibrated reader sets aside a number whose every glyph reads as
     no digit (an even spread, almost surely wrong); a doubtful glyph inside
@@ -223,6 +235,8 @@ def test_a_page_of_only_a_scribble_is_found_no_digit(monkeypatch):
     class Doubtful(confidence.Ensemble):
         def probabilities(self, crops):
             return np.tile(even, (len(crops), 1))
+
+        piece_probabilities = probabilities
 
         def judge(self, crops, geometry, probs=None):
             n = len(crops)
