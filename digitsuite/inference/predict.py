@@ -35,6 +35,15 @@ import numpy as np
 from digitsuite.backend import quiet_stderr, tf
 from digitsuite.inference.forward import seed_cnn_forward
 
+# The prediction precisions live with the training ones (digitsuite.precision),
+# where a script's --help reads them without starting TensorFlow.
+from digitsuite.precision import (
+    CALIBRATION_IMAGES,
+    CHECK_IMAGES,
+    FROZEN_PRECISIONS,
+    INT8_AGREEMENT,
+)
+
 
 def predict_proba(model, images, batch_size=256):
     """Class probabilities (n, classes) of ``model`` for images (n, 28, 28).
@@ -85,16 +94,6 @@ def _compiled_predict(model, dtype):
 
         cache[key] = predict
     return cache[key]
-
-
-# Kept with the training precisions, where a script's --help reads them
-# without starting TensorFlow.
-from digitsuite.precision import (  # noqa: E402
-    CALIBRATION_IMAGES,
-    CHECK_IMAGES,
-    FROZEN_PRECISIONS,
-    INT8_AGREEMENT,
-)
 
 
 class FrozenPredictor:
