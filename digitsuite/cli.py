@@ -64,6 +64,17 @@ def fraction(text):
     return value
 
 
+def share(text):
+    """argparse type: a number from 0 (none) up to, not including, 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and under 1, got {value}")
+    return value
+
+
 def auto_or_smoothing(text):
     """argparse type: 'auto', 0, or a number strictly between 0 and 1."""
     if text == "auto":

@@ -111,6 +111,8 @@ def test_bad_images_for_visualize_layers(trained_cnn_dir, tmp_path, capsys, make
     ("baselines", ["--models", "svm"], "invalid choice"),
     ("baselines", ["--features", "hog"], "invalid choice"),
     ("baselines", ["--lr-c", "-1"], "must be greater than 0"),
+    ("train_reader", ["--convention-share", "1"], "--convention-share: must be at least 0"),
+    ("train_reader", ["--convention-share", "nan"], "--convention-share: must be at least 0"),
 ])
 def test_bad_arguments_give_one_error_line(tmp_path, capsys, script, argv, message):
     assert message in fails_with_one_line(capsys, script, [*argv, "--out-dir", tmp_path])

@@ -20,6 +20,7 @@ def test_dry_run_writes_a_small_reader_model_and_its_command(tmp_path):
     assert (out / "model.keras").stat().st_size < 1_200_000
     config = json.loads((out / "config.json").read_text())
     assert config["augment"] == "reading" and config["nondigit_share"] == 0.1
+    assert config["convention_share"] > 0 and config["ema_steps"] > 0
     assert config["augmentation"]["elastic"] > 0
     assert config["command"].startswith("python train_reader.py") and "--dry-run" in config[
         "command"]
