@@ -564,11 +564,11 @@ def percent_or_dash(value, digits=1):
     return "–" if value is None else f"{100 * value:.{digits}f} %"
 
 
-def rate_of(value, count, digits=1):
-    """A rate with the count it is of, or "none on these pages" when there
-    was nothing to count (a dry run's short pages hold no long numbers)."""
+def rate_of(value, count, digits=1, none="none on these pages"):
+    """A rate with the count it is of, or ``none`` when there was nothing to
+    count (a dry run's short pages hold no long numbers)."""
     if not count:
-        return "none on these pages"
+        return none
     return f"{percent_or_dash(value, digits)} (of {count:,})"
 
 
@@ -635,7 +635,7 @@ def report_markdown(config, results, timing, example_texts):
                           "of numbers with a separator"], decimal_rows)]
     trust_rows = [[name, sources[key]["name"].split(" ")[0],
                    percent_or_dash(r["vouched_coverage"]),
-                   f"{percent_or_dash(r['vouched_precision'], 2)} (of {r['vouched_numbers']:,})",
+                   rate_of(r["vouched_precision"], r["vouched_numbers"], 2, none="none vouched for"),
                    percent_or_dash(r["coverage_at_99_5"]),
                    f"{r['digit_calibration_error']:.3f}"
                    if r["digit_calibration_error"] is not None else "–",

@@ -121,6 +121,7 @@ def test_report_puts_both_sources_side_by_side_and_says_where_data_comes_from():
     names = list(digit_bench.CONDITIONS)
     results = {"mnist": {n: fake_summary(5, n == "punctuation") for n in names},
                "optdigits": {n: fake_summary(4, n == "punctuation") for n in names}}
+    results["mnist"]["touching digits"].update(vouched_numbers=0, vouched_precision=None)
     sources = {"mnist": {"name": "MNIST test digits", "file": "/data/mnist", "digits": 10000,
                          "citation": digit_bench.MNIST_CITATION, "note": None},
                "optdigits": {"name": "optdigits (30 writers)", "file": "/data/opt.tra.gz",
@@ -154,6 +155,7 @@ def test_report_puts_both_sources_side_by_side_and_says_where_data_comes_from():
     assert trust.startswith("| standard | MNIST | 100.0 % | 100.00 % (of 1) | 100.0 % |")
     assert next(line for line in lines if line.startswith("| standard | optdigits | ")
                 ).startswith("| standard | optdigits | 100.0 % | 0.00 % (of 1) | 0.0 % |")
+    assert "| touching digits | MNIST | 100.0 % | none vouched for |" in md
     alone = digit_bench.report_markdown(
         {**config, "sources": {"mnist": sources["mnist"]},
          "skipped": {"optdigits": "no optdigits file at /x"}},
