@@ -7,6 +7,7 @@ history.png and confusion.png.
     python train_cnn.py --dataset fashion_mnist --out-dir runs/cnn-fashion
     python train_cnn.py --epochs 8 --out-dir runs/cnn-short   # short budget, same schedule
     python train_cnn.py --precision float32      # exact float32 arithmetic, on any CPU
+    python train_cnn.py --convention-share 0.35  # + flagged 1s, crossed 7s (the reader's partner)
     python train_cnn.py --distribute mirrored    # every GPU of this machine
     python train_cnn.py --tensorboard            # then: tensorboard --logdir runs/cnn/tensorboard
     python train_cnn.py --dry-run --out-dir runs/smoke
@@ -31,9 +32,13 @@ def parse_args(argv=None):
                              "logical CPU device); 'multiworker': several machines, "
                              "described by TF_CONFIG (see README); 'none': one device "
                              "(default: none)")
+    cli.add_convention_args(parser, 0.0)
     cli.add_data_args(parser)
     cli.add_run_args(parser, "runs/cnn")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.convention_share and args.dataset != "mnist":
+        parser.error("--convention-share redraws 1s and 7s: it is for --dataset mnist only")
+    return args
 
 
 def main(args):
@@ -44,7 +49,7 @@ def main(args):
     strategy = make_strategy(args.distribute)  # before any other TensorFlow work
     prepare_out_dir(args.out_dir)  # a bad --out-dir stops the run before any work
     args, resume = cli.resume_if_asked(args, args.out_dir, strategy)
-    splits = cli.load_splits(args)
+    splits = cli.with_conventions(cli.load_splits(args), args)
     cli.print_split_summary(splits)
     if args.distribute != "none":
         print(f"distribute: {args.distribute}, {strategy.num_replicas_in_sync} replicas; "

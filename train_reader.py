@@ -37,10 +37,7 @@ def parse_args(argv=None):
     parser.add_argument("--nondigit-share", type=cli.fraction, default=NONDIGIT_SHARE,
                         help="share of the training images that are non-digits with an "
                              f"even target (default: {NONDIGIT_SHARE})")
-    parser.add_argument("--convention-share", type=cli.share, default=CONVENTION_SHARE,
-                        help="share of the training 1s given a flag (some a foot too) and "
-                             "of the 7s given a bar, as much of the world writes them "
-                             f"(default: {CONVENTION_SHARE})")
+    cli.add_convention_args(parser, CONVENTION_SHARE)
     cli.add_data_args(parser, datasets=["mnist"])
     cli.add_run_args(parser, "runs/reader")
     args = parser.parse_args(argv)
@@ -54,15 +51,14 @@ def main(args):
     from digitsuite.evaluation.reporting import make_run_portable
     from digitsuite.fileio import prepare_out_dir
     from digitsuite.inference.modelio import drop_training_state
-    from digitsuite.training.conventions import with_conventions
     from digitsuite.training.nondigits import with_nondigits
     from models import build_cnn
 
     prepare_out_dir(args.out_dir)  # a bad --out-dir stops the run before any work
     args, resume = cli.resume_if_asked(args, args.out_dir)
     splits = cli.load_splits(args)
-    train = with_conventions(splits.train, args.convention_share, args.seed)
-    splits = splits._replace(train=with_nondigits(train, args.nondigit_share, args.seed))
+    splits = cli.with_conventions(splits, args)
+    splits = splits._replace(train=with_nondigits(splits.train, args.nondigit_share, args.seed))
     cli.print_split_summary(splits)
     metrics = cli.train_keras_run("cnn", build_cnn, args, splits, args.out_dir,
                                   "python train_reader.py", resume=resume, title="Reader CNN")

@@ -222,6 +222,24 @@ def add_output_args(parser, default_out_dir, what="every output file", dry_run=N
                         help="show full tracebacks instead of one-line errors (default: off)")
 
 
+def add_convention_args(parser, default):
+    """--convention-share: flagged 1s and crossed 7s drawn onto training digits
+    (:mod:`digitsuite.training.conventions`)."""
+    parser.add_argument("--convention-share", type=share, default=default,
+                        help="share of the training 1s given a flag (some a foot too) and "
+                             "of the 7s given a bar, as much of the world writes them; "
+                             f"digits only (default: {default})")
+
+
+def with_conventions(splits, args):
+    """``splits`` with --convention-share of the training 1s and 7s redrawn."""
+    if not args.convention_share:
+        return splits
+    from digitsuite.training.conventions import with_conventions as redrawn
+
+    return splits._replace(train=redrawn(splits.train, args.convention_share, args.seed))
+
+
 def add_app_model_args(parser):
     """--runs-dir and --model: the trained runs the app (and its tools) load."""
     from digitsuite.inference.runs import DEFAULT_RUNS_DIR, model_path
