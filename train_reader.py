@@ -4,7 +4,7 @@ Same architecture as train_cnn.py (237,482 parameters), trained for the
 digits read_digits.py finds on real pages rather than for MNIST's test
 split: augmentation aimed at other writers, pens and scanners (slant,
 aspect, stroke width, elastic distortion, blur, binarised ink, low
-resolution; the "reading" policy in digitsuite/data/augment.py), and
+resolution; the "reading" policy in digitsuite/data/augment.py),
 ways of writing that MNIST's writers hardly used (1s with a flag or a
 foot, crossed 7s; digitsuite/training/conventions.py), and non-digits
 (dashes, dots, printed patterns, digits cut in the wrong place, touching

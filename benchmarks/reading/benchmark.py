@@ -577,14 +577,15 @@ def summary_line(name, summary):
     k = EXACT_LENGTH
     decimals = (f", decimal separators right {percent_or_dash(summary['decimal_accuracy'])}"
                 if "decimal_accuracy" in summary else "")
+    vouched = ("no number vouched for " if not summary["vouched_numbers"] else
+               f"vouched for {percent_or_dash(summary['vouched_coverage'])} of the numbers, "
+               f"{percent_or_dash(summary['vouched_precision'])} of those right ")
     return (f"{name}: per digit {percent_or_dash(summary['digit_accuracy'], 2)}, exact "
             f"{k}-digit numbers "
             f"{rate_of(summary[f'exact_{k}_digit_accuracy'], summary[f'exact_{k}_digit_lines'])}"
             ", digits found "
             f"{summary['digits_found']:,} / {summary['digits_expected']:,}{decimals}, "
-            f"vouched for {percent_or_dash(summary['vouched_coverage'])} of the numbers, "
-            f"{percent_or_dash(summary['vouched_precision'])} of those right "
-            f"({summary['pages']} pages, {summary['seconds']:.0f} s)")
+            f"{vouched}({summary['pages']} pages, {summary['seconds']:.0f} s)")
 
 
 def report_markdown(config, results, timing, example_texts):

@@ -113,6 +113,8 @@ def test_bad_images_for_visualize_layers(trained_cnn_dir, tmp_path, capsys, make
     ("baselines", ["--lr-c", "-1"], "must be greater than 0"),
     ("train_reader", ["--convention-share", "1"], "--convention-share: must be at least 0"),
     ("train_reader", ["--convention-share", "nan"], "--convention-share: must be at least 0"),
+    ("train_cnn", ["--dataset", "fashion_mnist", "--convention-share", "0.3"],
+     "for --dataset mnist only"),
 ])
 def test_bad_arguments_give_one_error_line(tmp_path, capsys, script, argv, message):
     assert message in fails_with_one_line(capsys, script, [*argv, "--out-dir", tmp_path])

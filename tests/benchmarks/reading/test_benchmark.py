@@ -162,3 +162,12 @@ def test_report_puts_both_sources_side_by_side_and_says_where_data_comes_from():
         {"mnist": results["mnist"]}, timing, [])
     assert "The optdigits half was skipped: no optdigits file at /x." in alone
     assert "optdigits per digit" not in alone
+
+
+def test_the_terminal_line_says_when_no_number_was_vouched_for():
+    vouched = digit_bench.summary_line("standard", fake_summary(5))
+    assert "vouched for 100.0 % of the numbers, 100.0 % of those right (1 pages" in vouched
+    none = digit_bench.summary_line("touching digits", {
+        **fake_summary(5), "vouched_numbers": 0, "vouched_coverage": 0.0,
+        "vouched_precision": None})
+    assert "no number vouched for (1 pages" in none and "–" not in none
