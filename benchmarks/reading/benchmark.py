@@ -636,7 +636,8 @@ def report_markdown(config, results, timing, example_texts):
                           "of numbers with a separator"], decimal_rows)]
     trust_rows = [[name, sources[key]["name"].split(" ")[0],
                    percent_or_dash(r["vouched_coverage"]),
-                   rate_of(r["vouched_precision"], r["vouched_numbers"], 2, none="none vouched for"),
+                   rate_of(r["vouched_precision"], r["vouched_numbers"], 2,
+                           none="none vouched for"),
                    percent_or_dash(r["coverage_at_99_5"]),
                    f"{r['digit_calibration_error']:.3f}"
                    if r["digit_calibration_error"] is not None else "–",
