@@ -82,16 +82,24 @@ def line_width(mask):
 def character_height(mask):
     """A rough character height (pixels) of a page's ink mask, before its
     characters are known: the median height of the components that are not
-    elongated (a ruled line, or digits joined by one, would mislead), else
-    the longest vertical ink runs (their 95th percentile)."""
+    elongated (a ruled line, or digits joined by one, would mislead); in a
+    picture of only one or two characters and nothing elongated, the taller
+    of them; else the longest vertical ink runs (their 95th percentile)."""
     labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
-    heights = []
+    heights, elongated = [], 0
     for rows, cols in ndimage.find_objects(labels):
         h, w = rows.stop - rows.start, cols.stop - cols.start
-        if max(h, w) >= 6 and w <= ELONGATED * h:
-            heights.append(h)
+        if max(h, w) >= 6:
+            if w <= ELONGATED * h:
+                heights.append(h)
+            else:
+                elongated += 1
     if len(heights) >= 3:
         return float(np.median(heights))
+    if heights and not elongated:
+        # The runs would be the strokes' widths where a 7's bar or a 4's
+        # crossing lies flat, and that bar would pass for a ruled line.
+        return float(max(heights))
     runs = _runs(mask.T)[2]
     return float(np.percentile(runs, 95)) if runs.size else 0.0
 

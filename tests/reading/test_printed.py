@@ -105,3 +105,18 @@ def test_comb_ticks_go_and_a_one_standing_on_the_rule_stays():
     assert kept[40:98, 90:96].all()             # the 1 is no tick: too tall, only one
     assert kept[38:98, 25:29].all()             # the 0's side, though a tick touched it
     assert count(kept) == 2
+
+
+def test_the_bar_of_a_seven_beside_a_one_is_not_a_ruled_line():
+    # Two characters alone in a picture: their flat strokes (the 7's bar,
+    # 100 pixels, well over the stroke width) must not pass for a rule.
+    from PIL import Image, ImageDraw
+
+    picture = Image.new("1", (500, 300), 0)
+    draw = ImageDraw.Draw(picture)
+    draw.line([(60, 80), (160, 80), (100, 240)], fill=1, width=8)     # 7
+    draw.line([(320, 70), (320, 240)], fill=1, width=8)               # 1
+    mask = np.asarray(picture, bool)
+    assert 150 <= printed.character_height(mask) <= 180
+    kept, removed = printed.remove_rules(mask)
+    assert not removed.any() and (kept == mask).all()
