@@ -168,7 +168,7 @@ def fit(pages_read):
 
 
 def main(args):
-    from digitsuite.data.datasets import load_splits
+    from digitsuite.data.datasets import load_splits, sha256
     from digitsuite.fileio import prepare_out_dir, write_json, write_text
     from digitsuite.inference.modelio import drop_training_state, load_keras_model
     from digitsuite.markdown import table
@@ -199,6 +199,8 @@ def main(args):
     if args.partner.resolve() != partner_path.resolve():
         shutil.copyfile(args.partner, partner_path)
         drop_training_state(partner_path)
+    # The files it was fit for: load_reader refuses it beside any other.
+    calibration.fit.update(model_sha256=sha256(args.model), partner_sha256=sha256(partner_path))
     write_json(out_dir / confidence.CALIBRATION_FILE, calibration.as_dict())
     rows = [[k.replace("_", " "), f"{v:.4f}" if isinstance(v, float) else f"{v:,}"]
             for k, v in measures.items()]

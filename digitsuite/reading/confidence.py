@@ -351,7 +351,24 @@ def load_reader(path):
     calibration = read_calibration(calibration_path)
     partner = load_keras_model(partner_path, expect_input_shape=(28, 28, 1))
     check_classifier(partner, partner_path)
+    check_fit_for(calibration, calibration_path, {"model": path, "partner": partner_path})
     return Ensemble([model, partner], calibration)
+
+
+def check_fit_for(calibration, calibration_path, paths):
+    """Raise ModelFileError when ``calibration`` was fit for other model files
+    than ``paths`` ({"model": path, "partner": path}): a model retrained in
+    its folder leaves a calibration whose probabilities mean nothing for it.
+    A calibration that recorded no checksums is taken as it is."""
+    from digitsuite.data.datasets import sha256
+
+    for role, model_path in paths.items():
+        recorded = calibration.fit.get(f"{role}_sha256")
+        if recorded and recorded != sha256(model_path):
+            raise ModelFileError(
+                f"{calibration_path} was fit for another {model_path.name} than the one "
+                f"beside it; run benchmarks/calibrate_reader.py again, or move "
+                f"{calibration_path.name} away to read with {paths['model'].name} alone")
 
 
 # --------------------------------------------------------------------------

@@ -88,12 +88,23 @@ def test_load_reader_takes_the_partner_and_calibration_beside_the_model(tmp_path
     assert both.calibrated and len(both.models) == 2
 
 
+def test_a_calibration_beside_a_retrained_model_is_refused(tmp_path):
+    folder = tmp_path / "reader"
+    shutil.copytree(SHIPPED, folder)
+    assert confidence.load_reader(folder / "model.keras").calibrated
+    # Retrained in place: another model.keras, the old calibration still there.
+    shutil.copyfile(SHIPPED / confidence.PARTNER_FILE, folder / "model.keras")
+    with pytest.raises(ModelFileError, match="fit for another model.keras"):
+        confidence.load_reader(folder / "model.keras")
+
+
 def test_the_shipped_reader_is_two_seed_cnns_calibrated_and_small():
     ensemble = confidence.load_reader(SHIPPED / "model.keras")
     assert ensemble.calibrated and len(ensemble.models) == 2
     assert [m.count_params() for m in ensemble.models] == [237_482, 237_482]
     fit_on = ensemble.calibration.fit
     assert "validation_digits" in fit_on and "optdigits" not in json.dumps(fit_on).lower()
+    assert {"model_sha256", "partner_sha256"} <= set(fit_on)    # checked on every load
     size = sum((SHIPPED / name).stat().st_size
                for name in ("model.keras", confidence.PARTNER_FILE, confidence.CALIBRATION_FILE))
     assert size < 2_000_000
