@@ -13,7 +13,8 @@ answer. Writes the same files as train_cnn.py under --out-dir;
 model.keras holds the weights without the optimizer's state (about 1 MB).
 
 The model shipped in models/reader/ was trained on the official full MNIST
-with the defaults (README, "Reading your own images"):
+with the defaults (docs/read-digits.md). A run written into models/ records
+no path of this machine, since it is committed; any other keeps its paths:
 
     python train_reader.py --out-dir models/reader       # full MNIST, downloaded
     python train_reader.py --dry-run --out-dir runs/reader-smoke
@@ -48,9 +49,10 @@ def parse_args(argv=None):
 
 
 def main(args):
-    from digitsuite.evaluation.reporting import make_run_portable
+    from digitsuite.evaluation.reporting import make_run_portable, ships_with_project
     from digitsuite.fileio import prepare_out_dir
     from digitsuite.inference.modelio import drop_training_state
+    from digitsuite.reading.confidence import CALIBRATION_FILE
     from digitsuite.training.nondigits import with_nondigits
     from models import build_cnn
 
@@ -63,7 +65,13 @@ def main(args):
     metrics = cli.train_keras_run("cnn", build_cnn, args, splits, args.out_dir,
                                   "python train_reader.py", resume=resume, title="Reader CNN")
     drop_training_state(args.out_dir / "model.keras")  # small enough to ship in the repo
-    make_run_portable(args.out_dir)  # it ships: no paths of this machine in its record
+    if ships_with_project(args.out_dir):  # retrained in place: no paths of this machine
+        make_run_portable(args.out_dir)
+    if (args.out_dir / CALIBRATION_FILE).exists():
+        print(f"note: {args.out_dir}/{CALIBRATION_FILE} was fit for the model this run "
+              "replaced, and the reader refuses it beside this one; fit it again with: "
+              f"python benchmarks/calibrate_reader.py --model {args.out_dir}/model.keras "
+              "--partner PARTNER.keras --data-dir DIR")
     print(f"test accuracy on MNIST: {metrics['test_accuracy']:.2%} "
           f"({metrics['n_test']:,} test images); outputs in {args.out_dir}/; "
           "score its reading with: python benchmarks/read_bench.py "

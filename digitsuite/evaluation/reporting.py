@@ -199,6 +199,12 @@ def portable_text(text, root=PROJECT_ROOT):
     return _MACHINE_PATH.sub(r"\1", text)
 
 
+def ships_with_project(out_dir, root=PROJECT_ROOT):
+    """Whether ``out_dir`` lies in the project's own ``models/`` folder, whose
+    runs are committed and so must not record this machine's paths."""
+    return Path(out_dir).resolve().is_relative_to((Path(root) / "models").resolve())
+
+
 def make_run_portable(out_dir, files=("config.json", "report.md"), root=PROJECT_ROOT):
     """Rewrite a run's ``files`` under ``out_dir`` with :func:`portable_text`,
     for a run that ships with the project."""
