@@ -96,7 +96,7 @@ def main(args):
                 print("\n".join(reader.format_reading(reading)), flush=True)
     if args.json:
         print(json.dumps(readings, indent=2))
-    if out_dir:
+    if out_dir and readings:  # nothing read: an earlier run's readings.json stays
         write_json(out_dir / "readings.json", readings)
         if not args.json:
             print(f"wrote annotated images and crops for {len(readings)} image(s) to "

@@ -265,3 +265,19 @@ def test_shipped_reader_model_is_the_seed_architecture():
     config = json.loads((ROOT / "models" / "reader" / "config.json").read_text())
     assert config["augment"] == "reading" and config["command"].startswith(
         "python train_reader.py")
+
+
+def test_a_failed_reading_keeps_the_earlier_readings_in_its_out_dir(tmp_path, capsys,
+                                                                   reader_model, strip_digits):
+    out_dir = tmp_path / "out"
+    good = compose(tmp_path / "good.png", strip_digits)
+    run_script("read_digits", [good, "--model", reader_model, "--out-dir", out_dir])
+    before = (out_dir / "readings.json").read_text()
+    capsys.readouterr()
+    blank = tmp_path / "blank.png"
+    Image.new("L", (300, 200), 230).save(blank)
+    with pytest.raises(SystemExit) as exit_info:
+        run_script("read_digits", [blank, "--model", reader_model, "--out-dir", out_dir])
+    assert exit_info.value.code == 1
+    assert (out_dir / "readings.json").read_text() == before
+    assert "wrote" not in capsys.readouterr().out
