@@ -1,8 +1,9 @@
 """Read the handwritten numbers in photos or scans.
 
-The model is the reader shipped in models/reader/ (the seed CNN trained for
-reading real pages by train_reader.py); --model takes any other, such as
-train_cnn.py's runs/cnn/model.keras.
+The model is the reader shipped in models/reader/: two seed CNNs and a
+calibration that gives each digit and number its probability of being
+right (docs/read-digits.md). --model takes any other, such as
+train_cnn.py's runs/cnn/model.keras, whose confidences are its softmax.
 
 For each image, prints the number(s) it reads, one text line per line of
 writing, with every digit's confidence; digits the model is unsure of

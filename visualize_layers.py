@@ -116,6 +116,9 @@ def find_digit(path):
               f"{found.box})" if scale != 1 else "")
     print(f"{printable(path.name)}: the digit read is the crop x {x0}-{x1}, y {y0}-{y1} of "
           f"its {full_width}x{full_height} pixels{shrunk}; crop.png shows it")
+    if found.candidates > 1:
+        print(f"note: {found.candidates} characters in it could be digits; this one is the "
+              "largest near the middle. To read a number, use read_digits.py")
     return grey, found.digit, found.box
 
 

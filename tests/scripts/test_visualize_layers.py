@@ -180,6 +180,21 @@ def test_own_photo_with_a_shadow_prints_and_draws_the_crop_read(small_model, tmp
             "400x300 pixels; crop.png shows it") in out
     assert "crop.png" in result["files"] and (tmp_path / "out" / "crop.png").stat().st_size
     assert 'src="crop.png"' in (tmp_path / "out" / "index.html").read_text()
+    assert "could be digits" not in out                      # one digit, no note
+
+
+def test_a_picture_of_several_digits_says_which_it_took(small_model, tmp_path, capsys):
+    from PIL import Image
+
+    draw_seven(tmp_path / "seven.png")
+    seven = Image.open(tmp_path / "seven.png").convert("L").resize((60, 80))
+    page = Image.new("L", (400, 200), 255)
+    for x in (40, 170, 300):
+        page.paste(seven, (x, 60))
+    page.save(tmp_path / "777.png")
+    visualize(small_model, tmp_path / "out", "--image", tmp_path / "777.png")
+    out = capsys.readouterr().out
+    assert "note: 3 characters in it could be digits" in out and "read_digits.py" in out
 
 
 def test_a_picture_with_no_digit_is_one_error_line_and_keeps_the_folder(
