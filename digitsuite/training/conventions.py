@@ -31,15 +31,19 @@ UPSCALE = 3                  # strokes are drawn on a 84x84 copy: smooth at 28x2
 
 
 def _ink_extent(digit):
+    """(ink rows, ink columns, top row, bottom row, height) of a digit, or
+    None when it has too little ink to measure."""
     rows, cols = np.nonzero(digit > INK)
     if rows.size < 8:
         return None
-    return rows, cols
+    top, bottom = rows.min(), rows.max()
+    return rows, cols, top, bottom, bottom - top + 1
 
 
-def _pen(digit):
-    """The digit's pen width in pixels, never under 1.5 (MNIST's thinnest)."""
-    return max(1.5, imaging.stroke_width(digit))
+def _pen(digit, rng):
+    """A pen for the added stroke on the upscaled canvas: the digit's own
+    width (never under MNIST's thinnest, 1.5 pixels), give or take."""
+    return max(1.5, imaging.stroke_width(digit)) * UPSCALE * rng.uniform(0.8, 1.1)
 
 
 def _upscaled(digit):
@@ -52,13 +56,11 @@ def flagged_one(digit, rng):
     extent = _ink_extent(digit)
     if extent is None:
         return None
-    rows, cols = extent
-    top, bottom = rows.min(), rows.max()
-    height = bottom - top + 1
+    rows, cols, top, bottom, height = extent
     x_top = cols[rows <= top + 1].mean()
     x_bottom = cols[rows >= bottom - 1].mean()
     canvas = _upscaled(digit)
-    pen = _pen(digit) * UPSCALE * rng.uniform(0.8, 1.1)
+    pen = _pen(digit, rng)
     s = UPSCALE
     length = height * rng.uniform(*FLAG_LENGTH) * s
     # The flag leaves the top to the left at an angle to the stem, so a
@@ -88,16 +90,14 @@ def crossed_seven(digit, rng):
     extent = _ink_extent(digit)
     if extent is None:
         return None
-    rows, cols = extent
-    top, bottom = rows.min(), rows.max()
-    height = bottom - top + 1
+    _, _, top, _, height = extent
     row = int(round(top + height * rng.uniform(*BAR_HEIGHT)))
     stem = np.flatnonzero(digit[row] > INK)
     if not stem.size or np.ptp(stem) + 1 > 0.35 * height:  # not one stroke there
         return None
     canvas = _upscaled(digit)
     s = UPSCALE
-    pen = _pen(digit) * s * rng.uniform(0.8, 1.1)
+    pen = _pen(digit, rng)
     half = height * rng.uniform(*BAR_HALF) * s
     rise = half * np.tan(np.radians(rng.uniform(-BAR_TILT, BAR_TILT)))
     x, y = (stem.mean() + 0.5) * s, (row + 0.5) * s
