@@ -277,6 +277,9 @@ def print_split_summary(splits):
 
 # Flags that say where and how to run, not what to train: --resume keeps these.
 RUN_ONLY_ARGS = ("out_dir", "resume", "debug", "distribute", "tensorboard")
+# Training settings added after some runs were started, with the value that
+# gives what such a run did: a run resumed from before them goes on as it began.
+ADDED_SETTINGS = {"ema_steps": 0, "convention_share": 0.0}
 
 
 def tensorboard_dir(args, out_dir):
@@ -298,7 +301,8 @@ def restore_args(args, saved):
     """``args`` with the training settings of an earlier run put back (not
     where or how this run goes: those stay as given)."""
     restored = argparse.Namespace(**vars(args))
-    for key, value in saved.items():
+    added = {key: value for key, value in ADDED_SETTINGS.items() if key in vars(args)}
+    for key, value in {**added, **saved}.items():
         if key not in RUN_ONLY_ARGS:
             setattr(restored, key, Path(value) if key == "data_dir" and value else value)
     return restored

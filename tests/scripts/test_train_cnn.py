@@ -154,3 +154,19 @@ def test_multiworker_without_tf_config_is_one_error_line(tmp_path, monkeypatch, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: --distribute multiworker needs TF_CONFIG")
     assert not (tmp_path / "metrics.json").exists()
+
+
+def test_a_run_resumed_from_before_a_setting_existed_goes_on_as_it_began():
+    import train_cnn
+    import train_reader
+    from digitsuite import cli
+
+    for script in (train_cnn, train_reader):
+        args = script.parse_args(["--resume"])
+        saved = {k: v for k, v in cli.saved_args(args).items()
+                 if k not in ("ema_steps", "convention_share")}   # a config of an older run
+        restored = cli.restore_args(args, saved)
+        assert restored.ema_steps == 0 and restored.convention_share == 0.0
+        # A run that recorded them keeps what it recorded.
+        kept = cli.restore_args(args, {**saved, "ema_steps": 500, "convention_share": 0.2})
+        assert kept.ema_steps == 500 and kept.convention_share == 0.2
