@@ -90,8 +90,10 @@ def plot_crops(crops, reading):
             d = digits[k]
             ax = axes[r, c]
             ax.imshow(crops[k], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-            title = (f"? {d['top2'][0][0]}/{d['top2'][1][0]}" if d["unsure"]
-                     else f"{d['digit']} {percent(d['confidence'])}")
+            # The same probability as the text output's; an unsure digit
+            # names its two best guesses in words, not as a fraction.
+            title = (f"{d['top2'][0][0]} or {d['top2'][1][0]}? {percent(d['confidence'])}"
+                     if d["unsure"] else f"{d['digit']} {percent(d['confidence'])}")
             ax.set_title(title, fontsize=8, color="tab:orange" if d["unsure"] else "black")
     fig.tight_layout(pad=0.3)
     return fig
