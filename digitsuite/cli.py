@@ -46,11 +46,16 @@ def digit(text):
         raise argparse.ArgumentTypeError(f"must be a digit 0-9, got {text}") from None
 
 
-def positive_float(text):
+def number(text):
+    """Parse ``text`` as a float or raise argparse's type error."""
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def positive_float(text):
+    value = number(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be greater than 0, got {value}")
     return value
@@ -66,10 +71,7 @@ def fraction(text):
 
 def share(text):
     """argparse type: a number from 0 (none) up to, not including, 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    value = number(text)
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 0 and under 1, got {value}")
     return value
