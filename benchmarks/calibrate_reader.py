@@ -57,7 +57,7 @@ def read_validation_pages(ensemble, images, labels, pages, seed, log=print):
     """Write and read ``pages`` pages per condition: per page (condition,
     digit features, digit right, numbers as lists of digit indices, number
     right); each number is (its digit indices, their boxes, the gap to the
-    next number on its line)."""
+    next number on its line, the unread ink beside it)."""
     import numpy as np
 
     from benchmarks.reading.benchmark import judged_numbers, number_places, pair_digits, true_digits
@@ -90,9 +90,11 @@ def read_validation_pages(ensemble, images, labels, pages, seed, log=print):
             numbers = [sorted(members.get(m, [])) for m in range(len(reading["numbers"]))]
             boxes = [[reading["digits"][k]["box"] for k in ks] for ks in numbers]
             gaps = confidence.neighbour_gaps(reading["numbers"])
+            unread = [confidence.unread_beside(b, page.unread) if b else 0.0 for b in boxes]
             number_right = np.array([r for _, r, _ in
                                      judged_numbers(truth, reading, true, match)])
-            out.append((name, features, right, list(zip(numbers, boxes, gaps)), number_right))
+            out.append((name, features, right, list(zip(numbers, boxes, gaps, unread)),
+                        number_right))
         log(f"{name}: {pages} pages read ({time.perf_counter() - start:.0f} s)")
     return out
 
@@ -134,9 +136,9 @@ def fit(pages_read):
         feats, right = [], []
         for _, features, _, members, number_right in part:
             p = digit(features) if len(features) else np.zeros(0)
-            for (ks, boxes, gap), r in zip(members, number_right):
+            for (ks, boxes, gap, unread), r in zip(members, number_right):
                 if ks:
-                    feats.append(confidence.number_features(p[ks], boxes, gap))
+                    feats.append(confidence.number_features(p[ks], boxes, gap, unread))
                     right.append(r)
         return np.array(feats).reshape(-1, len(confidence.NUMBER_FEATURES)), np.array(right)
 

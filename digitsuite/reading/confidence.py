@@ -48,8 +48,12 @@ SHIFTS = ((1, 0), (-1, 0), (0, 1), (0, -1))
 DIGIT_FEATURES = ("log_odds", "margin", "agreement", "weakest", "height_off", "aspect",
                   "ink", "cut")
 NUMBER_FEATURES = ("logit_product", "logit_weakest", "digits", "widest", "widest_gap",
-                   "height_spread", "neighbour_gap")
+                   "height_spread", "neighbour_gap", "unread_beside")
 NEIGHBOUR_CAP = 5.0  # heights: a number further than this from the next one stands alone
+# Unread ink this close to a number's ends (in its heights) could have been
+# one of its digits: the gap beyond which two glyphs are two numbers.
+UNREAD_REACH = 1.0
+UNREAD_CAP = 1.5  # heights: a piece this tall is as telling as any larger one
 UNCALIBRATED_MIN = 0.8  # a plain model's top probability under this prints as '?'
 
 
@@ -117,15 +121,32 @@ def neighbour_gaps(numbers):
     return gaps
 
 
-def number_features(digit_p, boxes, neighbour_gap=NEIGHBOUR_CAP):
+def unread_beside(boxes, unread):
+    """The longest side of the largest piece of ``unread`` ink (boxes, see
+    :class:`digitsuite.reading.reader.Page`) among or beside a number's
+    glyph ``boxes``: within UNREAD_REACH of its ends, its centre inside the
+    number's band. In the number's median glyph heights, at most
+    UNREAD_CAP; 0 when there is none. A digit the segmentation lost (too
+    faint, too small, taken for a fragment) leaves such a piece, and the
+    digits that were read cannot tell."""
+    x0, y0, x1, y1 = np.asarray(boxes, np.float64).reshape(-1, 4).T
+    height = max(float(np.median(y1 - y0)), 1.0)
+    left, right = x0.min() - UNREAD_REACH * height, x1.max() + UNREAD_REACH * height
+    top, bottom = y0.min(), y1.max()
+    sizes = [max(u[2] - u[0], u[3] - u[1]) for u in unread
+             if u[2] > left and u[0] < right and top <= (u[1] + u[3]) / 2 <= bottom]
+    return min(max(sizes, default=0) / height, UNREAD_CAP)
+
+
+def number_features(digit_p, boxes, neighbour_gap=NEIGHBOUR_CAP, unread=0.0):
     """Features (len(NUMBER_FEATURES),) of a number from its digits' P(right)
     and boxes [x0, y0, x1, y1] in reading order: the log-odds of the
     product and of the weakest (log-odds, so a number of sure digits can
     reach a probability near 1), how many digits, and what a digit lost or
     two merged leave behind, none of which a digit's own probability sees:
     the widest glyph, the widest gap between neighbours and the spread of
-    heights, each against the number's median height, and ``neighbour_gap``
-    (:func:`neighbour_gaps`)."""
+    heights, each against the number's median height, ``neighbour_gap``
+    (:func:`neighbour_gaps`) and ``unread`` (:func:`unread_beside`)."""
     p = np.clip(np.asarray(digit_p, np.float64), 1e-6, 1.0)
     x0, y0, x1, y1 = np.asarray(boxes, np.float64).reshape(-1, 4).T
     height = max(float(np.median(y1 - y0)), 1.0)
@@ -134,7 +155,7 @@ def number_features(digit_p, boxes, neighbour_gap=NEIGHBOUR_CAP):
                      float((x1 - x0).max()) / height,
                      float(gaps.max()) / height if len(gaps) else 0.0,
                      float((y1 - y0).max() - (y1 - y0).min()) / height,
-                     float(neighbour_gap)])
+                     float(neighbour_gap), float(unread)])
 
 
 def sigmoid(z):
@@ -310,15 +331,16 @@ class Ensemble:
         features, chosen = digit_features(stacked, geometry)
         return features, chosen, stacked.mean(axis=0)
 
-    def number_p(self, digit_p, boxes, neighbour_gap=NEIGHBOUR_CAP):
-        """P(a number is read right) from its digits' P(right) and boxes and
-        the gap to the next number on its line (:func:`number_features`)."""
+    def number_p(self, digit_p, boxes, neighbour_gap=NEIGHBOUR_CAP, unread=0.0):
+        """P(a number is read right) from its digits' P(right) and boxes, the
+        gap to the next number on its line and the unread ink beside it
+        (:func:`number_features`)."""
         if not len(digit_p):
             return 0.0
         if not self.calibrated:
             return float(np.prod(digit_p))
         return float(self.calibration.number(
-            number_features(digit_p, boxes, neighbour_gap)))
+            number_features(digit_p, boxes, neighbour_gap, unread)))
 
     @property
     def digit_threshold(self):

@@ -24,7 +24,7 @@ digit read and each number: a calibrated probability of being right, from
 which a digit prints as '?' and a number is vouched for or not.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -60,13 +60,15 @@ class Page:
     glyph j of line i: itself, or for a wide one also the pieces it may be
     cut into; ``marks[i]`` are line i's punctuation glyphs (``glyph.mark``
     set); ``crops`` holds the model input of every piece of every lattice,
-    in order.
+    in order; ``unread`` the boxes of ink no character or mark took
+    (:func:`digitsuite.reading.segment.unread`), which may be a digit lost.
     """
 
     lines: list
     marks: list
     crops: np.ndarray  # float32 (n, 28, 28) in 0-1
     ink_dark: bool
+    unread: list = field(default_factory=list)
 
 
 def prepare_page(grey, steps=ALL):
@@ -100,7 +102,7 @@ def prepare_page(grey, steps=ALL):
     if steps.rules:
         mask, lines = printed.remove_rules(mask)
         rules |= lines
-    lines, marks, crops = [], [], []
+    lines, marks, crops, taken = [], [], [], []
     for line in segment.find_lines(mask, marks=steps.punctuation):
         characters = [glyph for glyph in line if not glyph.mark]
         height = segment.line_height(characters) if characters else 0
@@ -119,13 +121,15 @@ def prepare_page(grey, steps=ALL):
             if best_path(ways, dict.fromkeys(inputs, 0.0)) is not None:
                 readable.append(ways)
                 crops += inputs.values()
+                taken.append(glyph)
         if readable:  # a line of nothing but punctuation has nothing to read
             lines.append(readable)
             marks.append([glyph for glyph in line if glyph.mark])
+            taken += marks[-1]
     if not lines:
         raise ImageError("found no digit: only specks of ink stand out from the paper; "
                          "use a picture with larger, darker writing")
-    return Page(lines, marks, np.stack(crops), ink_dark)
+    return Page(lines, marks, np.stack(crops), ink_dark, segment.unread(mask, taken))
 
 
 def glyph_input(grey, ink_dark, ink, mask, glyph, printed_ink=None, thin_strokes=True):
@@ -236,7 +240,7 @@ def best_path(ways, score):
 
 
 def describe(lines, judged, ink_dark, min_confidence=None, marks=None, ensemble=None,
-             not_digits=()):
+             not_digits=(), unread=()):
     """The reading as a JSON-ready dict.
 
     ``judged``: the :class:`~digitsuite.reading.confidence.Judgement` of the
@@ -259,8 +263,9 @@ def describe(lines, judged, ink_dark, min_confidence=None, marks=None, ensemble=
     ``box``, ``confidence`` and ``unsure``, the punctuation ``marks`` seen in
     or just after it and ``decimal_after``, with ``amount`` the text with a
     decimal point. ``marks`` (one list of mark glyphs per line) come from
-    :class:`Page`. ``not_digits``: the boxes of the glyphs set aside as no
-    digit (:func:`set_aside_non_digits`).
+    :class:`Page`. ``not_digits``: the glyphs set aside as no digit
+    (:func:`set_aside_non_digits`); ``unread``: the page's unread ink
+    (:attr:`Page.unread`), which a number's probability weighs.
     """
     ensemble = confidence.as_ensemble(ensemble) if ensemble is not None else None
     if not isinstance(judged, confidence.Judgement):
@@ -289,8 +294,9 @@ def describe(lines, judged, ink_dark, min_confidence=None, marks=None, ensemble=
         numbers += numbers_of(number, members, marks[number] if marks else [])
     for found, gap in zip(numbers, confidence.neighbour_gaps(numbers)):
         p_digits, boxes = found.pop("p_digits"), found.pop("glyph_boxes")
-        p_number = (ensemble.number_p(p_digits, boxes, gap) if calibrated
-                    else float(np.prod(p_digits)))
+        p_number = (ensemble.number_p(p_digits, boxes, gap,
+                                      confidence.unread_beside(boxes, unread))
+                    if calibrated else float(np.prod(p_digits)))
         found["confidence"] = round(p_number, 4)
         found["unsure"] = bool("?" in found["text"] or (
             calibrated and p_number < ensemble.number_threshold))
@@ -391,7 +397,8 @@ def read_page(model, grey, min_confidence=None, steps=ALL):
     lines, judged, kept_lines, kept, set_aside = set_aside_non_digits(
         lines, judged, ensemble.calibrated)
     reading = describe(lines, judged, page.ink_dark, min_confidence,
-                       [page.marks[i] for i in kept_lines], ensemble, set_aside)
+                       [page.marks[i] for i in kept_lines], ensemble, set_aside,
+                       page.unread)
     crops = crops[kept]
     if not reading["digits"]:
         raise ImageError("found no digit: what stands out from the paper reads as no digit "

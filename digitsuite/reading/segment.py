@@ -124,6 +124,18 @@ def components(mask):
     return glyphs
 
 
+def unread(mask, glyphs):
+    """The boxes (x0, y0, x1, y1) of the ink of ``mask`` that none of
+    ``glyphs`` holds, at least MIN_GLYPH on the longer side: pieces the
+    reader saw and did not read (a faint or small digit taken for a
+    fragment, a line of small writing taken for dirt, a speck)."""
+    used = np.zeros_like(mask)
+    for g in glyphs:
+        x0, y0, x1, y1 = g.box
+        used[y0:y1, x0:x1] |= g.mask
+    return [g.box for g in components(mask & ~used) if max(g.width, g.height) >= MIN_GLYPH]
+
+
 def typical_height(glyphs, by_ink=False):
     """Median height of the glyphs holding at least a tenth of the largest's
     ink; ``by_ink``, each counted by its ink, so a few handwritten digits
@@ -203,20 +215,25 @@ def group_lines(glyphs):
     with the line's last glyph (so a line may drift up or down across the
     page) and with the line's band, the median top and bottom of its last
     LINE_BAND glyphs (so a small glyph high or low in the line still joins it).
+    Rows, not shares, choose between lines: a dot or a stub of a box side
+    shares all its few rows with a digit beside it, and would otherwise
+    draw the rest of the number into a line of its own.
     """
-    def share(glyph, top, bottom):
-        shared = min(glyph.box[3], bottom) - max(glyph.box[1], top)
-        return shared / min(glyph.height, bottom - top)
+    def rows(glyph, top, bottom):
+        return min(glyph.box[3], bottom) - max(glyph.box[1], top)
 
     lines = []
     for glyph in sorted(glyphs, key=lambda g: (g.box[0], g.box[1])):
-        best, best_share = None, LINE_OVERLAP
+        best, best_rows = None, 0
         for line in lines:
             recent = line[-LINE_BAND:]
             band = np.median([g.box[1] for g in recent]), np.median([g.box[3] for g in recent])
-            shared = max(share(glyph, line[-1].box[1], line[-1].box[3]), share(glyph, *band))
-            if shared >= best_share:
-                best, best_share = line, shared
+            shared = 0
+            for top, bottom in ((line[-1].box[1], line[-1].box[3]), band):
+                if rows(glyph, top, bottom) >= LINE_OVERLAP * min(glyph.height, bottom - top):
+                    shared = max(shared, rows(glyph, top, bottom))
+            if shared > best_rows or (shared and shared == best_rows):
+                best, best_rows = line, shared
         if best is None:
             lines.append([glyph])
         else:

@@ -151,7 +151,8 @@ def test_fit_learns_a_probability_that_matches_the_share_right():
         right = rng.uniform(size=n) < 1 / (1 + np.exp(-3 * features[:, 0] - 2))
         numbers = [list(range(0, 4)), list(range(4, 9)), list(range(9, 12))]
         boxes = [[[40 * k, 0, 40 * k + 30, 60] for k in ks] for ks in numbers]
-        pages.append(("standard", features, right, list(zip(numbers, boxes, [5.0] * 3)),
+        pages.append(("standard", features, right,
+                      list(zip(numbers, boxes, [5.0] * 3, [0.0] * 3)),
                       np.array([right[ks].all() for ks in numbers])))
     calibration, measures = fit(pages)
     # The feature that tells is the one weighed: P rises along it, not the others.
@@ -192,6 +193,33 @@ def test_a_number_of_shown_digits_can_still_be_unsure():
     assert [d["confidence"] for d in reading["digits"]] == [0.9, 0.8, 0.95]
     text = "\n".join(reader.format_reading({"file": "f.png", **reading}))
     assert "number 123: check" in text
+
+
+def test_unread_ink_beside_a_number_is_measured_in_its_heights():
+    boxes = [[100, 0, 130, 60], [140, 0, 170, 60]]
+    assert confidence.unread_beside(boxes, []) == 0.0
+    assert confidence.unread_beside(boxes, [[60, 20, 80, 50]]) == pytest.approx(0.5)
+    assert confidence.unread_beside(boxes, [[150, 20, 160, 30]]) == pytest.approx(10 / 60)
+    # Past a word gap, over or under the number's band: another line's or another number's.
+    assert confidence.unread_beside(boxes, [[20, 20, 39, 50], [100, 70, 130, 100]]) == 0.0
+    assert confidence.unread_beside(boxes, [[0, 0, 99, 60]]) == confidence.UNREAD_CAP
+
+
+def test_unread_ink_beside_a_number_lowers_its_probability():
+    """The page's unread ink reaches the number's regression through
+    describe: with a regression that weighs it, the same digits beside a
+    lost piece make a less likely number, and here an unsure one."""
+    coef = np.eye(len(NUMBER_FEATURES))[0] - 8 * np.eye(len(NUMBER_FEATURES))[-1]
+    ensemble = confidence.Ensemble([None], Calibration(
+        linear(np.zeros(len(DIGIT_FEATURES))), linear(coef), 0.5, 0.9, {}))
+    judged = confidence.Judgement(np.array([1, 2]), np.array([0.99, 0.99]),
+                                  np.eye(10)[[1, 2]] * 0.9 + 0.01)
+    alone = reader.describe(strip_lines(2), judged, True, ensemble=ensemble)
+    beside = reader.describe(strip_lines(2), judged, True, ensemble=ensemble,
+                             unread=[[-50, 0, -20, 60]])
+    assert alone["numbers"][0]["confidence"] == pytest.approx(0.99 ** 2, abs=1e-4)
+    assert not alone["numbers"][0]["unsure"]
+    assert beside["numbers"][0]["confidence"] < 0.1 and beside["numbers"][0]["unsure"]
 
 
 def test_a_plain_model_is_read_as_before():

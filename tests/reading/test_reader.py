@@ -120,3 +120,16 @@ def test_touching_digits_are_read_as_the_pieces_the_model_is_surest_of():
     probs[spans.index((0, ways.last))] = np.eye(10)[0] * 0.98 + 0.002
     lines, _, _, cut = reader.resolve(page, probs)
     assert [g.box for g in lines[0]] == [glyph.box] and cut.tolist() == [False]
+
+
+def test_a_page_reports_the_ink_it_did_not_read():
+    page, expected = page_of_rings(noise=0.02)
+    assert reader.prepare_page(page).unread == []
+    # A small ring between the lines: a line of its own too small to be writing.
+    mask = np.zeros(page.shape, bool)
+    ring(mask, (200, 78, 214, 92), stroke=3)
+    page[mask] = 0.0
+    found = reader.prepare_page(page)
+    assert sum(len(line) for line in found.lines) == 5
+    (x0, y0, x1, y1), = found.unread
+    assert abs(x0 - 200) <= 1 and abs(y0 - 78) <= 1 and abs(x1 - 214) <= 1 and abs(y1 - 92) <= 1

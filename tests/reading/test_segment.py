@@ -133,3 +133,33 @@ def test_faint_stroke_keeps_a_digit_whole():
     mask = segment.ink_mask(grey, True, faint=ink > 0)
     assert ndimage.label(mask)[1] == 1
     assert ndimage.label(grey < images.otsu_threshold(grey))[1] == 2  # Otsu alone breaks it
+
+
+def test_ink_no_character_took_is_reported_unread():
+    """A small ring on a line of its own is dropped as dirt; the page still
+    knows that ink was there, for the confidence of the numbers beside it.
+    A speck under MIN_GLYPH is not worth reporting."""
+    mask = np.zeros((120, 260), bool)
+    ring(mask, (80, 30, 115, 90))
+    ring(mask, (130, 30, 165, 90))
+    small = (190, 96, 210, 116)      # a third of the height: a lost '0'
+    ring(mask, small, stroke=3)
+    bar(mask, (220, 50, 223, 53))    # a speck
+    lines = segment.find_lines(mask)
+    assert boxes(lines) == [[(80, 30, 115, 90), (130, 30, 165, 90)]]
+    assert segment.unread(mask, [g for line in lines for g in line]) == [small]
+    assert segment.unread(mask, segment.components(mask)) == []
+
+
+def test_a_dot_under_a_digit_does_not_part_its_number():
+    """A full stop sitting lower than the digit before it shares all of its
+    few rows with the next digit: the digits still make one line, the one
+    they share the most rows with ('4.196' was read as '4' and '196')."""
+    mask = np.zeros((160, 220), bool)
+    ring(mask, (10, 50, 40, 100))
+    bar(mask, (45, 97, 52, 104))          # the dot, under half of it beside the '4'
+    ring(mask, (60, 51, 90, 104))
+    ring(mask, (100, 51, 130, 104))
+    lines = segment.find_lines(mask)
+    assert [[g.box for g in line if not g.mark] for line in lines] == [
+        [(10, 50, 40, 100), (60, 51, 90, 104), (100, 51, 130, 104)]]
