@@ -133,25 +133,32 @@ def fit(pages_read):
     digit = confidence.Logistic.fit(x, y)
 
     def numbers(part):
-        feats, right = [], []
-        for _, features, _, members, number_right in part:
+        feats, right, names = [], [], []
+        for name, features, _, members, number_right in part:
             p = digit(features) if len(features) else np.zeros(0)
             for (ks, boxes, gap, unread), r in zip(members, number_right):
                 if ks:
                     feats.append(confidence.number_features(p[ks], boxes, gap, unread))
                     right.append(r)
-        return np.array(feats).reshape(-1, len(confidence.NUMBER_FEATURES)), np.array(right)
+                    names.append(name)
+        return (np.array(feats).reshape(-1, len(confidence.NUMBER_FEATURES)), np.array(right),
+                np.array(names))
 
-    nx, ny = numbers(fit_on)
+    nx, ny, _ = numbers(fit_on)
     number = confidence.Logistic.fit(nx, ny)
 
     hx = np.concatenate([p[1] for p in held])
     hy = np.concatenate([p[2] for p in held]).astype(float)
     hp = digit(hx)
-    hnx, hny = numbers(held)
+    hnx, hny, conditions = numbers(held)
     hnp = number(hnx)
     digit_threshold = threshold_for(hp, hy, DIGIT_PRECISION)
     number_threshold = threshold_for(hnp, hny.astype(float), NUMBER_PRECISION)
+    # The threshold holds on average; the kind of page it holds worst on.
+    vouched = hnp >= number_threshold
+    by_condition = {str(c): float(hny[vouched & (conditions == c)].mean())
+                    for c in np.unique(conditions) if (vouched & (conditions == c)).any()}
+    worst = min(by_condition, key=by_condition.get, default=None)
     measures = {
         "fit_pages": len(fit_on), "held_out_pages": len(held),
         "fit_digits": int(len(y)), "fit_numbers": int(len(ny)),
@@ -164,6 +171,8 @@ def fit(pages_read):
         "digits_shown_right": float(hy[hp >= digit_threshold].mean()),
         "numbers_vouched": float((hnp >= number_threshold).mean()),
         "numbers_vouched_right": float(hny[hnp >= number_threshold].mean()),
+        "worst_condition": worst,
+        "worst_condition_vouched_right": by_condition.get(worst),
     }
     return confidence.Calibration(digit, number, round(digit_threshold, 4),
                                   round(number_threshold, 4), {}), measures
@@ -204,7 +213,8 @@ def main(args):
     # The files it was fit for: load_reader refuses it beside any other.
     calibration.fit.update(model_sha256=sha256(args.model), partner_sha256=sha256(partner_path))
     write_json(out_dir / confidence.CALIBRATION_FILE, calibration.as_dict())
-    rows = [[k.replace("_", " "), f"{v:.4f}" if isinstance(v, float) else f"{v:,}"]
+    rows = [[k.replace("_", " "), f"{v:.4f}" if isinstance(v, float)
+             else "none" if v is None else v if isinstance(v, str) else f"{v:,}"]
             for k, v in measures.items()]
     write_text(out_dir / "calibration.md", "\n".join([
         "# Reader calibration", "", f"`{calibration.fit['command']}`", "",

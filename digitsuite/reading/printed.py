@@ -199,19 +199,21 @@ def comb_ticks(mask, rules, height):
     return ticks
 
 
-def remove_rules(mask, height=None):
+def remove_rules(mask, height=None, upright=False):
     """``mask`` without its ruled lines and box sides; returns (mask, the
-    removed pixels). Where a stroke crossed a removed line, the gap left in
+    removed pixels), and with ``upright`` also the removed box sides and
+    comb ticks alone. Where a stroke crossed a removed line, the gap left in
     the stroke is closed again. ``height``: the character height (default
     :func:`character_height`)."""
     height = height or character_height(mask)
     if height <= 0:
-        return mask, np.zeros_like(mask)
+        nothing = np.zeros_like(mask)
+        return (mask, nothing, nothing) if upright else (mask, nothing)
     rules = horizontal_rules(mask, height)
     removed = rules | box_sides(mask & ~rules, rules, height)
     removed |= comb_ticks(mask & ~removed, rules, height)
     if not removed.any():
-        return mask, removed
+        return (mask, removed, removed) if upright else (mask, removed)
     kept = mask & ~removed
     # Bridge the gap a removed line cut in a crossing stroke: ink on both
     # sides of it within the line's width (vertical gaps for rules,
@@ -219,6 +221,8 @@ def remove_rules(mask, height=None):
     gap = max(3, int(round(RULE_THICKNESS * height)) + 2)
     bridged = (ndimage.binary_closing(kept, structure=np.ones((gap, 1))) & rules) | (
         ndimage.binary_closing(kept, structure=np.ones((1, gap))) & removed & ~rules)
+    if upright:
+        return kept | bridged, removed & ~bridged, removed & ~rules & ~bridged
     return kept | bridged, removed & ~bridged
 
 

@@ -50,6 +50,9 @@ PAGE_MAX_SIDE = 2000
 # being right under NOT_DIGIT_P is no digit: a mark, a scribble, print.
 NOT_DIGIT_TOP = 0.5
 NOT_DIGIT_P = 0.05
+# A removed upright piece taller than this x the characters is a frame's
+# or a margin's side, not a box cell's or a digit's.
+UPRIGHT_MAX = 2.5
 
 
 @dataclass
@@ -61,7 +64,8 @@ class Page:
     cut into; ``marks[i]`` are line i's punctuation glyphs (``glyph.mark``
     set); ``crops`` holds the model input of every piece of every lattice,
     in order; ``unread`` the boxes of ink no character or mark took
-    (:func:`digitsuite.reading.segment.unread`), which may be a digit lost.
+    (:func:`digitsuite.reading.segment.unread`) and of the box sides taken
+    off (:func:`upright_pieces`), either of which may be a digit lost.
     """
 
     lines: list
@@ -99,8 +103,9 @@ def prepare_page(grey, steps=ALL):
     rules = np.zeros_like(mask)
     if steps.edges:
         mask, rules = printed.remove_edges(mask, margin)
+    upright = np.zeros_like(mask)
     if steps.rules:
-        mask, lines = printed.remove_rules(mask)
+        mask, lines, upright = printed.remove_rules(mask, upright=True)
         rules |= lines
     lines, marks, crops, taken = [], [], [], []
     for line in segment.find_lines(mask, marks=steps.punctuation):
@@ -129,7 +134,21 @@ def prepare_page(grey, steps=ALL):
     if not lines:
         raise ImageError("found no digit: only specks of ink stand out from the paper; "
                          "use a picture with larger, darker writing")
-    return Page(lines, marks, np.stack(crops), ink_dark, segment.unread(mask, taken))
+    return Page(lines, marks, np.stack(crops), ink_dark,
+                segment.unread(mask, taken) + upright_pieces(upright, taken))
+
+
+def upright_pieces(upright, taken):
+    """The boxes of the removed box sides and comb ticks (bool mask
+    ``upright``) no taller than UPRIGHT_MAX x the median height of the
+    characters ``taken``: the ink taken off as a box around a digit, where
+    a 1 mistaken for a box side also goes."""
+    heights = [g.height for g in taken if not g.mark]
+    if not heights or not upright.any():
+        return []
+    tallest = UPRIGHT_MAX * float(np.median(heights))
+    return [g.box for g in segment.components(upright)
+            if g.width < g.height <= tallest]
 
 
 def glyph_input(grey, ink_dark, ink, mask, glyph, printed_ink=None, thin_strokes=True):

@@ -214,7 +214,9 @@ def group_lines(glyphs):
     rows with it, at least LINE_OVERLAP of the shorter height, comparing it
     with the line's last glyph (so a line may drift up or down across the
     page) and with the line's band, the median top and bottom of its last
-    LINE_BAND glyphs (so a small glyph high or low in the line still joins it).
+    LINE_BAND glyphs of at least FRAGMENT x its tallest height (so a small
+    glyph high or low in the line still joins it, and a comma and a dot
+    after a digit do not drag the band down).
     Rows, not shares, choose between lines: a dot or a stub of a box side
     shares all its few rows with a digit beside it, and would otherwise
     draw the rest of the number into a line of its own.
@@ -226,7 +228,10 @@ def group_lines(glyphs):
     for glyph in sorted(glyphs, key=lambda g: (g.box[0], g.box[1])):
         best, best_rows = None, 0
         for line in lines:
-            recent = line[-LINE_BAND:]
+            # The band of the line's characters: commas and dots after the
+            # last digit would pull it down to their few rows.
+            tallest = max(g.height for g in line)
+            recent = [g for g in line if g.height >= FRAGMENT * tallest][-LINE_BAND:]
             band = np.median([g.box[1] for g in recent]), np.median([g.box[3] for g in recent])
             shared = 0
             for top, bottom in ((line[-1].box[1], line[-1].box[3]), band):

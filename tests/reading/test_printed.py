@@ -82,6 +82,12 @@ def test_box_sides_go_and_a_one_stays():
     assert kept[35:105, 98:104].all()
     assert not kept[40:100, 10:13].any() and not kept[40:100, 250:253].any()
     assert count(kept) == 2
+    # Asked for, the sides come back alone: no rule, no digit.
+    same, _, upright = printed.remove_rules(mask, height=70, upright=True)
+    assert (same == kept).all()
+    assert upright[40:100, 10:13].all() and upright[40:100, 250:253].all()
+    assert not upright[20:23].any() and not upright[117:120].any()
+    assert not upright[35:105, 98:104].any()
 
 
 def test_no_rules_on_a_page_of_digits():

@@ -133,3 +133,19 @@ def test_a_page_reports_the_ink_it_did_not_read():
     assert sum(len(line) for line in found.lines) == 5
     (x0, y0, x1, y1), = found.unread
     assert abs(x0 - 200) <= 1 and abs(y0 - 78) <= 1 and abs(x1 - 214) <= 1 and abs(y1 - 92) <= 1
+
+
+def test_box_sides_taken_off_around_the_digits_count_as_unread():
+    """A digit mistaken for a box side goes with the sides; the page keeps
+    the sides' boxes (cell-high pieces), not the frame's top and bottom."""
+    mask = np.zeros((200, 560), bool)
+    mask[50:52, 20:540] = True
+    mask[138:140, 20:540] = True
+    for x in range(20, 541, 65):                       # eight cells, six filled
+        mask[50:140, x:x + 2] = True
+    for k in range(1, 7):
+        ring(mask, (20 + 65 * k + 17, 65, 20 + 65 * k + 47, 125), stroke=5)
+    found = reader.prepare_page(np.where(mask, 0.1, 0.9).astype(np.float32))
+    assert [len(line) for line in found.lines] == [6]
+    assert [box[0] for box in found.unread] == list(range(20, 541, 65))
+    assert all(box[2] - box[0] <= 3 and 50 <= box[1] < box[3] <= 140 for box in found.unread)

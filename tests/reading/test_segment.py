@@ -163,3 +163,18 @@ def test_a_dot_under_a_digit_does_not_part_its_number():
     lines = segment.find_lines(mask)
     assert [[g.box for g in line if not g.mark] for line in lines] == [
         [(10, 50, 40, 100), (60, 51, 90, 104), (100, 51, 130, 104)]]
+
+
+def test_a_comma_and_a_dot_do_not_drag_the_line_down():
+    """'420,31': after a low comma and a dot, the next digit still shares
+    most of its rows with the digits before them."""
+    mask = np.zeros((140, 240), bool)
+    ring(mask, (10, 50, 40, 86))
+    ring(mask, (60, 54, 90, 85))
+    bar(mask, (99, 78, 104, 92))          # the comma, hanging below
+    bar(mask, (109, 80, 115, 89))         # a dot of the scan's grain
+    ring(mask, (120, 48, 145, 82))
+    ring(mask, (160, 52, 185, 90))
+    lines = segment.find_lines(mask)
+    assert [[g.box for g in line if not g.mark] for line in lines] == [
+        [(10, 50, 40, 86), (60, 54, 90, 85), (120, 48, 145, 82), (160, 52, 185, 90)]]
