@@ -132,10 +132,12 @@ def unread_beside(boxes, unread):
     x0, y0, x1, y1 = np.asarray(boxes, np.float64).reshape(-1, 4).T
     height = max(float(np.median(y1 - y0)), 1.0)
     left, right = x0.min() - UNREAD_REACH * height, x1.max() + UNREAD_REACH * height
-    top, bottom = y0.min(), y1.max()
-    sizes = [max(u[2] - u[0], u[3] - u[1]) for u in unread
-             if u[2] > left and u[0] < right and top <= (u[1] + u[3]) / 2 <= bottom]
-    return min(max(sizes, default=0) / height, UNREAD_CAP)
+    # One array pass: a page of noise may leave thousands of pieces.
+    u = np.asarray(unread, np.float64).reshape(-1, 4)
+    centre = (u[:, 1] + u[:, 3]) / 2
+    near = (u[:, 2] > left) & (u[:, 0] < right) & (centre >= y0.min()) & (centre <= y1.max())
+    sizes = np.maximum(u[near, 2] - u[near, 0], u[near, 3] - u[near, 1])
+    return min(float(sizes.max(initial=0.0)) / height, UNREAD_CAP)
 
 
 def number_features(digit_p, boxes, neighbour_gap=NEIGHBOUR_CAP, unread=0.0):
