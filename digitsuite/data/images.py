@@ -447,9 +447,19 @@ def even_out_lighting(grey, iterations=6):
     y = np.linspace(-1, 1, height, dtype=np.float32)[:, None]
     x = np.linspace(-1, 1, width, dtype=np.float32)[None, :]
     background = sum(np.float32(c) * t for c, t in zip(coef, _quadratic_terms(y, x)))
+    if level >= LIGHT_PAPER:
+        # Light multiplies what the paper and the ink reflect: where it is
+        # dimmer, the ink's contrast with the paper is smaller too. Dividing
+        # restores both; subtracting would restore only the paper.
+        scale = np.float32(level) / np.maximum(background, np.float32(LIGHT_PAPER / 4))
+        return np.clip(grey * scale, 0.0, 1.0).astype(np.float32)
     return np.clip(grey - background + np.float32(level), 0.0, 1.0).astype(np.float32)
 
 
+# Paper at least this bright (0-1) is evened out by dividing by the light;
+# dark paper (light ink on dark), whose light is too low to divide by
+# without lifting its noise, by subtracting it.
+LIGHT_PAPER = 0.4
 NOISE_LIMIT = 0.05     # estimated noise (0-1 scale) above which a page is smoothed
 NOISE_SAMPLE = 1 << 20  # pixels enough to estimate the noise
 # Faint ink (a light, grainy pencil): a page whose darkest ink (the

@@ -163,6 +163,32 @@ def test_even_out_lighting_flattens_the_paper():
     assert np.ptp(paper) < 0.05 and np.ptp(page[5:15, :]) > 0.4
 
 
+def test_even_out_lighting_gives_ink_in_the_dim_part_its_contrast_back():
+    """Light multiplies paper and ink alike: ink of one reflectance under a
+    light falling to 40 % keeps the same contrast with its paper once the
+    page is evened out, on the dim side as on the bright one."""
+    reflectance = np.full((120, 400), 0.9, np.float32)
+    reflectance[40:80, 30:60] = reflectance[40:80, 340:370] = 0.2     # two strokes
+    light = np.linspace(1.0, 0.4, 400, dtype=np.float32)[None, :]
+    flat = images.even_out_lighting(reflectance * light)
+
+    def contrast(cols):
+        return flat[5:25, cols].mean() - flat[50:70, cols][:, 10:20].mean()
+
+    bright, dim = contrast(slice(30, 60)), contrast(slice(340, 370))
+    assert bright > 0.4 and dim == pytest.approx(bright, rel=0.1)
+
+
+def test_dark_paper_is_evened_out_without_lifting_its_noise():
+    rng = np.random.default_rng(0)
+    page = np.clip(0.15 * np.linspace(1.0, 0.4, 300)[None, :]
+                   + rng.normal(0, 0.01, (100, 300)), 0, 1).astype(np.float32)
+    page[40:60, 250:280] = 0.8                        # light ink on the dim side
+    flat = images.even_out_lighting(page)
+    assert flat[:20, 200:300].std() < 0.02
+    assert flat[45:55, 255:275].mean() > 0.6
+
+
 def test_heavy_noise_is_smoothed_and_light_noise_kept():
     rng = np.random.default_rng(0)
     noisy = np.clip(0.8 + rng.normal(0, 0.1, (200, 200)), 0, 1).astype(np.float32)
