@@ -90,7 +90,8 @@ def read_validation_pages(ensemble, images, labels, pages, seed, log=print):
             numbers = [sorted(members.get(m, [])) for m in range(len(reading["numbers"]))]
             boxes = [[reading["digits"][k]["box"] for k in ks] for ks in numbers]
             gaps = confidence.neighbour_gaps(reading["numbers"])
-            unread = [confidence.unread_beside(b, page.unread) if b else 0.0 for b in boxes]
+            pieces = np.asarray(page.unread, np.float64).reshape(-1, 4)
+            unread = [confidence.unread_beside(b, pieces) if b else 0.0 for b in boxes]
             number_right = np.array([r for _, r, _ in
                                      judged_numbers(truth, reading, true, match)])
             out.append((name, features, right, list(zip(numbers, boxes, gaps, unread)),
@@ -169,8 +170,8 @@ def fit(pages_read):
         "digit_threshold": digit_threshold, "number_threshold": number_threshold,
         "digits_shown": float((hp >= digit_threshold).mean()),
         "digits_shown_right": float(hy[hp >= digit_threshold].mean()),
-        "numbers_vouched": float((hnp >= number_threshold).mean()),
-        "numbers_vouched_right": float(hny[hnp >= number_threshold].mean()),
+        "numbers_vouched": float(vouched.mean()),
+        "numbers_vouched_right": float(hny[vouched].mean()),
         "worst_condition": worst,
         "worst_condition_vouched_right": by_condition.get(worst),
     }

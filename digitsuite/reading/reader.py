@@ -311,6 +311,7 @@ def describe(lines, judged, ink_dark, min_confidence=None, marks=None, ensemble=
             k += 1
         texts.append(text)
         numbers += numbers_of(number, members, marks[number] if marks else [])
+    unread = np.asarray(unread, np.float64).reshape(-1, 4)  # once, not per number
     for found, gap in zip(numbers, confidence.neighbour_gaps(numbers)):
         p_digits, boxes = found.pop("p_digits"), found.pop("glyph_boxes")
         p_number = (ensemble.number_p(p_digits, boxes, gap,

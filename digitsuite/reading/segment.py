@@ -224,25 +224,32 @@ def group_lines(glyphs):
     def rows(glyph, top, bottom):
         return min(glyph.box[3], bottom) - max(glyph.box[1], top)
 
-    lines = []
+    lines, tallest = [], []  # each line's glyphs and its tallest glyph's height
     for glyph in sorted(glyphs, key=lambda g: (g.box[0], g.box[1])):
         best, best_rows = None, 0
-        for line in lines:
+        for i, line in enumerate(lines):
             # The band of the line's characters: commas and dots after the
             # last digit would pull it down to their few rows.
-            tallest = max(g.height for g in line)
-            recent = [g for g in line if g.height >= FRAGMENT * tallest][-LINE_BAND:]
+            recent = []
+            for g in reversed(line):
+                if g.height >= FRAGMENT * tallest[i]:
+                    recent.append(g)
+                    if len(recent) == LINE_BAND:
+                        break
             band = np.median([g.box[1] for g in recent]), np.median([g.box[3] for g in recent])
             shared = 0
             for top, bottom in ((line[-1].box[1], line[-1].box[3]), band):
-                if rows(glyph, top, bottom) >= LINE_OVERLAP * min(glyph.height, bottom - top):
-                    shared = max(shared, rows(glyph, top, bottom))
-            if shared > best_rows or (shared and shared == best_rows):
-                best, best_rows = line, shared
+                common = rows(glyph, top, bottom)
+                if common >= LINE_OVERLAP * min(glyph.height, bottom - top):
+                    shared = max(shared, common)
+            if shared and shared >= best_rows:
+                best, best_rows = i, shared
         if best is None:
             lines.append([glyph])
+            tallest.append(glyph.height)
         else:
-            best.append(glyph)
+            lines[best].append(glyph)
+            tallest[best] = max(tallest[best], glyph.height)
     lines.sort(key=lambda line: np.median([g.centre_y for g in line]))
     return [sorted(line, key=lambda g: g.box[0] + g.box[2]) for line in lines]
 
