@@ -164,6 +164,18 @@ def sigmoid(z):
     return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
 
 
+def number_probability(regression, features):
+    """P(a number is read right) from the number ``regression``
+    (:class:`Logistic`) at its ``features`` (:func:`number_features`, one
+    row or many), never above its weakest digit's P(right): a number is
+    right only if each digit is, and the regression's squared terms, far
+    from the numbers it was fit on, can say otherwise (a lone digit judged
+    almost surely wrong came out as a number right at 0.9999)."""
+    features = np.asarray(features, np.float64)
+    weakest = sigmoid(features[..., NUMBER_FEATURES.index("logit_weakest")])
+    return np.minimum(regression(features), weakest)
+
+
 def quadratic(z):
     """Each row of ``z`` (n, d) with every product of two of its columns
     (squares included) after it: (n, d + d(d+1)/2). A straight line in the
@@ -341,8 +353,8 @@ class Ensemble:
             return 0.0
         if not self.calibrated:
             return float(np.prod(digit_p))
-        return float(self.calibration.number(
-            number_features(digit_p, boxes, neighbour_gap, unread)))
+        return float(number_probability(
+            self.calibration.number, number_features(digit_p, boxes, neighbour_gap, unread)))
 
     @property
     def digit_threshold(self):

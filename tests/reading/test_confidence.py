@@ -172,6 +172,26 @@ def test_threshold_for_a_precision():
     assert threshold_for(p, right, 1.0) == 0.8
     assert threshold_for(p, right, 0.75) == 0.6
     assert threshold_for(np.array([0.9, 0.8]), np.array([0.0, 1.0]), 0.99) == 0.8
+    # Items tied at one probability are vouched for together or not at all.
+    assert threshold_for(np.array([0.95, 0.9, 0.9, 0.8]), np.array([1.0, 1.0, 0.0, 1.0]),
+                         0.9) == 0.95
+
+
+def test_threshold_for_holds_in_every_group_with_enough_items():
+    """Group a is right 24 of 25 times near the top, which the average over
+    a and b hides: the threshold rises until what a keeps is right often
+    enough, or too little of it is kept to judge."""
+    p = np.linspace(0.999, 0.9, 100)
+    groups = np.array(["a" if k % 4 == 0 else "b" for k in range(100)])
+    right = np.ones(100)
+    wrong = np.flatnonzero(groups == "a")[12]        # a's 13th surest
+    right[wrong] = 0.0
+    assert threshold_for(p, right, 0.98) == pytest.approx(0.9)
+    # Past it, a is right at most 24 of 25 times: the threshold stops just above it.
+    t = threshold_for(p, right, 0.98, groups, floor=0.98, least=10)
+    assert t == pytest.approx(p[wrong - 1])
+    # When a's 25 are too few to judge, the average decides.
+    assert threshold_for(p, right, 0.98, groups, floor=0.98, least=30) == pytest.approx(0.9)
 
 
 def strip_lines(n):
@@ -194,6 +214,25 @@ def test_a_number_of_shown_digits_can_still_be_unsure():
     assert [d["confidence"] for d in reading["digits"]] == [0.9, 0.8, 0.95]
     text = "\n".join(reader.format_reading({"file": "f.png", **reading}))
     assert "number 123: check" in text
+
+
+def test_a_number_is_never_surer_than_its_weakest_digit():
+    """A number regression that, far from what it was fit on, turns a digit
+    judged almost surely wrong into a sure number: the number reports at
+    most its weakest digit's probability, and stays unsure."""
+    backwards = -np.eye(len(NUMBER_FEATURES))[0]  # the less likely the digits, the surer
+    ensemble = confidence.Ensemble([None], Calibration(
+        linear(np.zeros(len(DIGIT_FEATURES))), linear(backwards), 0.005, 0.9, {}))
+    judged = confidence.Judgement(np.array([7, 1]), np.array([0.01, 0.99]),
+                                  np.eye(10)[[7, 1]] * 0.9 + 0.01)
+    reading = reader.describe(strip_lines(2), judged, True, ensemble=ensemble)
+    assert reading["lines"] == ["71"]  # each digit over this digit threshold
+    (number,) = reading["numbers"]
+    assert number["confidence"] == pytest.approx(0.01, abs=1e-4) and number["unsure"]
+    # Where the regression is the lower, it is what counts.
+    features = confidence.number_features([0.99, 0.99], [[0, 0, 30, 60], [40, 0, 70, 60]])
+    sure = confidence.number_probability(linear(np.eye(len(NUMBER_FEATURES))[0]), features)
+    assert sure == pytest.approx(0.99 ** 2, abs=1e-6)
 
 
 def test_unread_ink_beside_a_number_is_measured_in_its_heights():
