@@ -30,8 +30,9 @@ RULE_THICKNESS = 0.3   # x the character height: thicker runs are ink, not a pri
 BOX_SIDE = 0.8         # a vertical run between two rules, this x the height, is a box side
 ELONGATED = 1.5        # components wider than this x their height do not set the height
 COMB_TICKS = 3         # a comb has at least this many ticks of one length on one rule,
-TICK_LENGTH = (0.1, 0.9)  # each this long (x the character height)...
+TICK_LENGTH = (0.25, 1.2)  # each this long (x the character height)...
 TICK_WIDTH = 0.12      # ...and at most this wide
+TICK_SPACING = 0.1     # ...and evenly spaced, to this share of the cell width
 # The edges of a cell cut out of a scanned register (remove_edges).
 EDGE_RULE = 0.8        # a thin vertical run this share of the picture's height is a rule...
 EDGE_RULE_MIN = 1.5    # ...if at least this x the character height (a 1 is about one)
@@ -144,6 +145,20 @@ def horizontal_rules(mask, height):
     return long_runs & ~ndimage.binary_dilation(too_thick, structure=np.ones((3, 3)))
 
 
+def with_slack(mask, rules):
+    """``mask`` grown by a column either side, but not beside the ``rules``.
+
+    A printed line one or two pixels wide falls between the scanner's
+    pixels: its ink is broken by the noise, now in one column, now in the
+    next. With the slack its vertical runs are whole, so the line is found
+    and taken off in all its columns (left in one, it reads as a '1').
+    Kept off the rules, every column of a stroke standing on one ends on
+    the same row."""
+    grow = np.ones((1, 3))
+    return ndimage.binary_dilation(mask, structure=grow) & ~ndimage.binary_dilation(
+        rules, structure=grow)
+
+
 def box_sides(mask, rules, height):
     """Bool mask of the vertical sides of boxes: vertical runs of ``mask``
     at least BOX_SIDE x ``height`` long that start just under a ruled line
@@ -152,24 +167,26 @@ def box_sides(mask, rules, height):
     if not rules.any():
         return sides
     near_rule = ndimage.binary_dilation(rules, structure=np.ones((5, 1)))
-    cols, starts, lengths = _runs(mask.T)
+    cols, starts, lengths = _runs(with_slack(mask, rules).T)
     stops = starts + lengths - 1
     side = (lengths >= BOX_SIDE * height) & near_rule[starts, cols] & near_rule[stops, cols]
     for col, start, stop in zip(cols[side], starts[side], stops[side]):
         sides[start:stop + 1, col] = True
-    return sides
+    return sides & mask
 
 
 def comb_ticks(mask, rules, height):
     """Bool mask of a comb's ticks: the short printed strokes that rise from
     a ruled line between the cells of a form field. A tick is a thin
     vertical run standing on a rule (``rules``); a comb has at least
-    COMB_TICKS of them of one length on one rule, which a digit's strokes
-    that happen to reach the rule do not."""
+    COMB_TICKS of them of one length on one rule, evenly spaced, which a
+    digit's strokes that happen to reach the rule are not. The spacing, not
+    the length, tells a tall tick from a written 1: the character height is
+    a rough one, and a comb's many ticks pull it down."""
     ticks = np.zeros_like(mask)
     if not rules.any():
         return ticks
-    cols, starts, lengths = _runs(mask.T)
+    cols, starts, lengths = _runs(with_slack(mask, rules).T)
     stops = starts + lengths  # the row just under each run
     below = np.zeros(len(cols), bool)
     for drop in (0, 1):
@@ -188,15 +205,43 @@ def comb_ticks(mask, rules, height):
     widths = np.bincount(tick_id)
     tick_len = np.bincount(tick_id, weights=lengths) / widths
     tick_row = np.bincount(tick_id, weights=starts + lengths) / widths
-    thin = widths <= max(3, TICK_WIDTH * height)
+    widest = max(3, TICK_WIDTH * height)
+    thin = widths - 2 <= widest  # less the slack's two columns
+    tick_col = np.bincount(tick_id, weights=cols) / widths
     tolerance = max(2.0, 0.05 * height)
     for t in np.flatnonzero(thin):
-        same = thin & (np.abs(tick_len - tick_len[t]) <= tolerance) & (
-            np.abs(tick_row - tick_row[t]) <= 2) & (tick_len <= TICK_LENGTH[1] * height)
-        if same.sum() >= COMB_TICKS:
+        row = thin & (np.abs(tick_row - tick_row[t]) <= 2) & (tick_len <= TICK_LENGTH[1] * height)
+        same = row & (np.abs(tick_len - tick_len[t]) <= tolerance)
+        if same.sum() >= COMB_TICKS and evenly_spaced(tick_col[row], tick_col[t], widest + 2):
             for k in np.flatnonzero(tick_id == t):
                 ticks[starts[k]:starts[k] + lengths[k], cols[k]] = True
-    return ticks
+    return ticks & mask
+
+
+def evenly_spaced(centres, centre, width):
+    """True when the tick at ``centre`` stands a whole number of cells from
+    another of ``centres`` (the columns of the ticks on its rule, a tick
+    perhaps in two parts closer than ``width``), a cell being their usual
+    spacing, and at least COMB_TICKS of them do: a comb's ticks are evenly
+    spaced, the strokes of digits standing on the rule seldom are."""
+    centres = np.sort(centres)
+    gaps = np.diff(centres)
+    gaps = gaps[gaps > width]
+    if not gaps.size:
+        return False
+    # The cell width: the gap most others match (a digit's strokes among
+    # the ticks give odd gaps, a hidden tick a double one).
+    support = (np.abs(gaps[:, None] - gaps[None, :]) <= TICK_SPACING * gaps[:, None]).sum(axis=1)
+    spacing = float(np.median(gaps[support == support.max()]))
+    slack = max(2.0, TICK_SPACING * spacing)
+
+    def regular(c):
+        # A whole number of cells from another tick (a digit may hide one).
+        apart = np.abs(centres - c)
+        cells = np.maximum(np.round(apart / spacing), 1)
+        return ((apart > width) & (np.abs(apart - cells * spacing) <= slack)).any()
+
+    return regular(centre) and sum(regular(c) for c in centres) >= COMB_TICKS
 
 
 def remove_rules(mask, height=None, upright=False):

@@ -149,3 +149,41 @@ def test_box_sides_taken_off_around_the_digits_count_as_unread():
     assert [len(line) for line in found.lines] == [6]
     assert [box[0] for box in found.unread] == list(range(20, 541, 65))
     assert all(box[2] - box[0] <= 3 and 50 <= box[1] < box[3] <= 140 for box in found.unread)
+
+
+def boxed_number_page(sample, labels, comb, seed=0):
+    """A grey page (0-1) of one number written in a printed box field (or
+    comb), one cell a digit, an empty cell before the number as an amount
+    field leaves. Each thin side straddles two pixel columns, as a scan's
+    often do: one dark, the other half as dark, which the noise breaks."""
+    cell, top, bottom, x0 = 48, 20, 76, 20
+    cells = len(labels) + 1
+    x1 = x0 + cells * cell
+    pen = np.zeros((100, x1 + 20), np.float32)
+    for k, label in enumerate(labels):
+        digit = sample["x_test"][np.flatnonzero(sample["y_test"] == label)[0]]
+        tile = ndimage.zoom(digit.astype(np.float32) / 255, 2.0, order=1)
+        y, x = (top + bottom) // 2 - 28, x0 + int((k + 1.5) * cell) - 28
+        np.maximum(pen[y:y + 56, x:x + 56], tile, out=pen[y:y + 56, x:x + 56])
+    printed_ink = np.zeros_like(pen)
+    printed_ink[bottom:bottom + 2, x0:x1 + 1] = 1.0
+    if not comb:
+        printed_ink[top:top + 2, x0:x1 + 1] = 1.0
+    tick_top = bottom - 24 if comb else top
+    for x in range(x0, x1 + 1, cell):
+        printed_ink[tick_top:bottom, x] = 1.0
+        printed_ink[tick_top:bottom, x - 1] = 0.5
+    paper = 0.9 + (0.15 - 0.9) * pen
+    noise = np.random.default_rng(seed).normal(0, 0.03, pen.shape)
+    return np.clip(paper * (1 - 0.7 * printed_ink) + noise, 0, 1).astype(np.float32)
+
+
+@pytest.mark.parametrize("comb", [False, True])
+def test_a_number_in_a_box_field_reads_without_the_fields_lines(reader_model, sample, comb):
+    # Each side or tick, left in a column the noise broke, read as a '1'.
+    from digitsuite.inference.modelio import load_keras_model
+
+    labels = [2, 0, 5, 8]
+    page = boxed_number_page(sample, labels, comb)
+    reading, _ = reader.read_page(load_keras_model(reader_model), page)
+    assert [d["digit"] for d in reading["digits"]] == labels
