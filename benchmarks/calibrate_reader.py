@@ -60,59 +60,80 @@ def parse_args(argv=None):
     return args
 
 
-def read_validation_pages(ensemble, images, labels, pages, seed, log=print):
-    """Write and read ``pages`` pages per condition: per page (condition,
-    digit features, digit right, numbers as lists of digit indices, number
-    right); each number is (its digit indices, their boxes, the gap to the
-    next number on its line, the unread ink beside it)."""
+def validation_pages(images, labels, pages, seed):
+    """``pages`` pages per benchmark condition, written with the validation
+    digits ``images``/``labels``: yields (condition, uint8 page, truth)."""
     import numpy as np
 
-    from benchmarks.reading.benchmark import judged_numbers, number_places, pair_digits, true_digits
     from benchmarks.reading.pages import CONDITIONS, MNIST_DRAWING, make_page
-    from digitsuite.errors import ImageError
-    from digitsuite.reading import confidence, reader
 
-    out = []
     for index, (name, style) in enumerate(CONDITIONS.items()):
         # Each condition writes other digits: with one seed for all, a digit
         # read wrong in one condition was read wrong, and weighed, in most.
-        rng, start = np.random.default_rng((seed, index)), time.perf_counter()
+        rng = np.random.default_rng((seed, index))
         for _ in range(pages):
-            page_image, truth = make_page(rng, images, labels, style, drawing=MNIST_DRAWING)
-            try:
-                page = reader.prepare_page(page_image.astype(np.float32) / 255.0)
-            except ImageError:
-                continue
-            pieces = reader.classify_pieces(ensemble, page.crops)
-            lines, probs, crops, cut = reader.resolve(page, pieces)
-            features, chosen, mean = ensemble.features(crops, reader.geometry(lines, cut))
-            judged = confidence.Judgement(chosen, np.ones(len(chosen)), mean)
-            reading = reader.describe(lines, judged, page.ink_dark, 0.0, page.marks)
-            true = true_digits(truth)
-            match = pair_digits(true, reading["digits"])
-            owner = {b: a for a, b in match.items()}
-            right = np.array([b in owner and int(chosen[b]) == true[owner[b]][2]
-                              for b in range(len(chosen))])
-            members = {}
-            for k, (m, _) in (number_places(reading) or {}).items():
-                members.setdefault(m, []).append(k)
-            numbers = [sorted(members.get(m, [])) for m in range(len(reading["numbers"]))]
-            boxes = [[reading["digits"][k]["box"] for k in ks] for ks in numbers]
-            gaps = confidence.neighbour_gaps(reading["numbers"])
-            pieces = np.asarray(page.unread, np.float64).reshape(-1, 4)
-            unread = [confidence.unread_beside(b, pieces) if b else 0.0 for b in boxes]
-            number_right = np.array([r for _, r, _ in
-                                     judged_numbers(truth, reading, true, match)])
-            out.append((name, features, right, list(zip(numbers, boxes, gaps, unread)),
-                        number_right))
-        log(f"{name}: {pages} pages read ({time.perf_counter() - start:.0f} s)")
+            yield (name, *make_page(rng, images, labels, style, drawing=MNIST_DRAWING))
+
+
+def read_validation_pages(ensemble, images, labels, pages, seed, log=print):
+    """Write and read ``pages`` pages per condition (:func:`validation_pages`):
+    per page read, what :func:`judge_page` returns."""
+    import numpy as np
+
+    from digitsuite.errors import ImageError
+    from digitsuite.reading import reader
+
+    out, start, done = [], time.perf_counter(), {}
+    for name, page_image, truth in validation_pages(images, labels, pages, seed):
+        try:
+            page = reader.prepare_page(page_image.astype(np.float32) / 255.0)
+            out.append(judge_page(ensemble, name, page, truth))
+        except ImageError:
+            pass  # a page of nothing readable has nothing to calibrate
+        done[name] = done.get(name, 0) + 1
+        if done[name] == pages:
+            log(f"{name}: {pages} pages read ({time.perf_counter() - start:.0f} s so far)")
     return out
 
 
-def shipped_command(args):
-    """The command that made the calibration, with folders as placeholders."""
+def judge_page(ensemble, name, page, truth):
+    """One prepared page (:class:`digitsuite.reading.reader.Page`) of
+    condition ``name`` read and scored against its ``truth``: (condition,
+    digit features, digit right, numbers, number right); each number is
+    (its digit indices, their boxes, the gap to the next number on its
+    line, the unread ink beside it)."""
+    import numpy as np
+
+    from benchmarks.reading.benchmark import judged_numbers, number_places, pair_digits, true_digits
+    from digitsuite.reading import confidence, reader
+
+    pieces = reader.classify_pieces(ensemble, page.crops)
+    lines, probs, crops, cut = reader.resolve(page, pieces)
+    features, chosen, mean = ensemble.features(crops, reader.geometry(lines, cut))
+    judged = confidence.Judgement(chosen, np.ones(len(chosen)), mean)
+    reading = reader.describe(lines, judged, page.ink_dark, 0.0, page.marks)
+    true = true_digits(truth)
+    match = pair_digits(true, reading["digits"])
+    owner = {b: a for a, b in match.items()}
+    right = np.array([b in owner and int(chosen[b]) == true[owner[b]][2]
+                      for b in range(len(chosen))])
+    members = {}
+    for k, (m, _) in (number_places(reading) or {}).items():
+        members.setdefault(m, []).append(k)
+    numbers = [sorted(members.get(m, [])) for m in range(len(reading["numbers"]))]
+    boxes = [[reading["digits"][k]["box"] for k in ks] for ks in numbers]
+    gaps = confidence.neighbour_gaps(reading["numbers"])
+    unread = np.asarray(page.unread, np.float64).reshape(-1, 4)
+    beside = [confidence.unread_beside(b, unread) if b else 0.0 for b in boxes]
+    number_right = np.array([r for _, r, _ in judged_numbers(truth, reading, true, match)])
+    return name, features, right, list(zip(numbers, boxes, gaps, beside)), number_right
+
+
+def shipped_command(args, pages):
+    """The command that made the calibration, with folders as placeholders
+    (a dry run's pages as the number it read)."""
     return ("python benchmarks/calibrate_reader.py --partner PARTNER.keras --data-dir DIR "
-            f"--pages {args.pages} --seed {args.seed}")
+            f"--pages {pages} --seed {args.seed}")
 
 
 def threshold_for(p, right, precision, groups=None, floor=CONDITION_PRECISION,
@@ -226,7 +247,7 @@ def main(args):
                                f"training digits, seed {args.seed})",
                        "validation_digits": int(len(labels)),
                        "pages_per_condition": pages, "partner_from": args.partner.name,
-                       "command": shipped_command(args), **measures}
+                       "command": shipped_command(args, pages), **measures}
     partner_path = out_dir / confidence.PARTNER_FILE
     if args.partner.resolve() != partner_path.resolve():
         shutil.copyfile(args.partner, partner_path)

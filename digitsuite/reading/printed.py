@@ -209,10 +209,22 @@ def comb_ticks(mask, rules, height):
     thin = widths - 2 <= widest  # less the slack's two columns
     tick_col = np.bincount(tick_id, weights=cols) / widths
     tolerance = max(2.0, 0.05 * height)
+    # A tick standing alone once the rule is off: its piece of ink is no
+    # wider than a tick. A digit's stroke that reaches the rule is part of
+    # the digit, and handwriting is spaced evenly enough to pass for a comb.
+    pieces, _ = ndimage.label(mask & ~rules, structure=np.ones((3, 3)))
+    spans = ndimage.find_objects(pieces)
+    label = np.zeros(len(widths), int)  # the piece each tick's middle lies in
+    np.maximum.at(label, tick_id, pieces[starts + lengths // 2, cols])
+    alone = np.array([k > 0 and spans[k - 1][1].stop - spans[k - 1][1].start <= widest
+                      for k in label])
     for t in np.flatnonzero(thin):
         row = thin & (np.abs(tick_row - tick_row[t]) <= 2) & (tick_len <= TICK_LENGTH[1] * height)
         same = row & (np.abs(tick_len - tick_len[t]) <= tolerance)
-        if same.sum() >= COMB_TICKS and evenly_spaced(tick_col[row], tick_col[t], widest + 2):
+        # The comb is known by ticks standing alone; one a digit touches
+        # is taken with them when it stands where a tick should.
+        if (same & alone).sum() >= COMB_TICKS and evenly_spaced(
+                tick_col[row], tick_col[t], widest + 2):
             for k in np.flatnonzero(tick_id == t):
                 ticks[starts[k]:starts[k] + lengths[k], cols[k]] = True
     return ticks & mask

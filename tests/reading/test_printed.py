@@ -113,6 +113,26 @@ def test_comb_ticks_go_and_a_one_standing_on_the_rule_stays():
     assert count(kept) == 2
 
 
+def test_digits_standing_evenly_on_a_rule_are_no_comb():
+    """Five 6s written on a guide line, evenly spaced, each with its left
+    stroke reaching down to the rule as a straight, thin run of one length:
+    they stand like a comb's ticks, but each belongs to a digit, so none is
+    taken off. The same strokes standing alone are a comb."""
+    mask = np.zeros((130, 420), bool)
+    mask[100:103, 10:410] = True                 # the guide line
+    for x in range(30, 400, 75):
+        mask[52:100, x:x + 4] = True             # the 6's left stroke, 48 pixels
+        ring(mask, (x, 70, x + 34, 100))         # its loop, on the stroke
+    kept, removed = printed.remove_rules(mask, height=60)
+    assert not removed[:99].any() and kept[52:98, 30:34].all()  # row 99 lies on the rule
+    alone = np.zeros_like(mask)
+    alone[100:103, 10:410] = True
+    for x in range(30, 400, 75):
+        alone[52:100, x:x + 4] = True
+    kept, _ = printed.remove_rules(alone, height=60)
+    assert not kept.any()
+
+
 def test_the_bar_of_a_seven_beside_a_one_is_not_a_ruled_line():
     # Two characters alone in a picture: their flat strokes (the 7's bar,
     # 100 pixels, well over the stroke width) must not pass for a rule.
