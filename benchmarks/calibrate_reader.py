@@ -87,9 +87,10 @@ def read_validation_pages(ensemble, images, labels, pages, seed, log=print):
     for name, page_image, truth in validation_pages(images, labels, pages, seed):
         try:
             page = reader.prepare_page(page_image.astype(np.float32) / 255.0)
-            out.append(judge_page(ensemble, name, page, truth))
         except ImageError:
-            pass  # a page of nothing readable has nothing to calibrate
+            page = None  # a page of nothing readable has nothing to calibrate
+        if page is not None:
+            out.append(judge_page(ensemble, name, page, truth))
         done[name] = done.get(name, 0) + 1
         if done[name] == pages:
             log(f"{name}: {pages} pages read ({time.perf_counter() - start:.0f} s so far)")
