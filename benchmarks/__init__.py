@@ -40,12 +40,16 @@ def portable(text):
     return PATH.sub(shorten, text)
 
 
-def write_results(out_dir, stem, result, markdown):
+def write_portable(out_dir, stem, result, markdown):
     """Write a benchmark's figures as ``<stem>.json`` and its report as
-    ``<stem>.md`` in ``out_dir`` (every path made :func:`portable`), and say
-    where."""
-    from digitsuite.fileio import write_json, write_text
+    ``<stem>.md`` in ``out_dir``, every path made :func:`portable`."""
+    from digitsuite.fileio import json_ready, write_json, write_text
 
-    write_json(out_dir / f"{stem}.json", json.loads(portable(json.dumps(result))))
+    write_json(out_dir / f"{stem}.json", json.loads(portable(json.dumps(json_ready(result)))))
     write_text(out_dir / f"{stem}.md", portable(markdown))
+
+
+def write_results(out_dir, stem, result, markdown):
+    """:func:`write_portable`, and say where."""
+    write_portable(out_dir, stem, result, markdown)
     print(f"wrote {out_dir / stem}.json and .md")

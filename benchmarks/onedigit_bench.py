@@ -169,9 +169,10 @@ def time_prepare(data, repeats):
 
 
 def main(args):
+    from benchmarks import write_portable
     from benchmarks.perf import machine
     from digitsuite.data.datasets import load_dataset
-    from digitsuite.fileio import prepare_out_dir, write_json, write_text
+    from digitsuite.fileio import prepare_out_dir
     from digitsuite.inference.modelio import load_keras_model
     from digitsuite.inference.runs import READER_MODEL
 
@@ -194,7 +195,6 @@ def main(args):
     result = {"prepare_seconds": seconds, "prepare_median": statistics.median(seconds),
               "photo": f"{PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} JPEG", "photos": rows,
               "right": right, "machine": machine(), "data": dataset.source}
-    write_json(out_dir / "onedigit.json", result)
     lines = [f"# One digit in a photo ({dataset.source})", "",
              f"Prepare a {result['photo']}: median {result['prepare_median']:.3f} s "
              f"of {len(seconds)}.", "",
@@ -203,7 +203,7 @@ def main(args):
              "| label | old | page mode | new |", "| ---: | --- | --- | --- |"]
     lines += [f"| {row['label']} | {row['old']} | {row['page']} | {row['new']} |"
               for row in rows]
-    write_text(out_dir / "onedigit.md", "\n".join(lines) + "\n")
+    write_portable(out_dir, "onedigit", result, "\n".join(lines) + "\n")
     print("\n".join(lines[:5]))
     return result
 

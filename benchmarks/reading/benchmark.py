@@ -510,16 +510,16 @@ def run_benchmark(model, *, model_path, out_dir, data_dir=None, optdigits=None,
               "skipped": {} if optdigits is not None else {"optdigits": optdigits_skipped},
               "conditions": {n: {"about": CONDITION_NOTES[n], **s.as_dict()}
                              for n, s in CONDITIONS.items()}}
+    from benchmarks import write_portable
     from benchmarks.reading.trustplots import save_trust_plots
-    from digitsuite.fileio import write_json, write_text
 
     trust_figures = save_trust_plots(out_dir, judged, {s.key: s.name for s in sources},
                                      {k: {n: r["lines_expected"] for n, r in v.items()}
                                       for k, v in results.items()})
-    write_json(out_dir / "benchmark.json", {"config": config, "results": results,
-                                            "timing": timing, "trust_figures": trust_figures})
-    write_text(out_dir / "benchmark.md", report_markdown(config, results, timing,
-                                                         examples_text))
+    # The figures are published (benchmarks/results): no folder of this machine.
+    write_portable(out_dir, "benchmark", {"config": config, "results": results,
+                                          "timing": timing, "trust_figures": trust_figures},
+                   report_markdown(config, results, timing, examples_text))
     return results
 
 
@@ -745,10 +745,10 @@ def run_ablation(model, *, model_path, out_dir, data_dir=None, optdigits=None,
               "skipped": {} if optdigits is not None else {"optdigits": optdigits_skipped},
               "conditions": {n: {"about": CONDITION_NOTES[n], **CONDITIONS[n].as_dict()}
                              for n in ABLATION_CONDITIONS}}
-    from digitsuite.fileio import write_json, write_text
+    from benchmarks import write_portable
 
-    write_json(out_dir / "benchmark.json", {"config": config, "ablation": results})
-    write_text(out_dir / "benchmark.md", ablation_markdown(config, results))
+    write_portable(out_dir, "benchmark", {"config": config, "ablation": results},
+                   ablation_markdown(config, results))
     return results
 
 
