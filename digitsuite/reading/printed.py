@@ -179,10 +179,11 @@ def comb_ticks(mask, rules, height):
     """Bool mask of a comb's ticks: the short printed strokes that rise from
     a ruled line between the cells of a form field. A tick is a thin
     vertical run standing on a rule (``rules``); a comb has at least
-    COMB_TICKS of them of one length on one rule, evenly spaced, which a
-    digit's strokes that happen to reach the rule are not. The spacing, not
-    the length, tells a tall tick from a written 1: the character height is
-    a rough one, and a comb's many ticks pull it down."""
+    COMB_TICKS of them of one length on one rule, evenly spaced and
+    standing alone once the rule is off, which a digit's strokes that
+    happen to reach the rule are not. The spacing, not the length, tells a
+    tall tick from a written 1: the character height is a rough one, and a
+    comb's many ticks pull it down."""
     ticks = np.zeros_like(mask)
     if not rules.any():
         return ticks
