@@ -167,9 +167,6 @@ def fit(pages_read):
 
     from digitsuite.reading import confidence
 
-    def stack(part, what):
-        return np.concatenate([page[what] for page in part]) if part else np.zeros(0)
-
     fit_on, held = pages_read[0::2], pages_read[1::2]
     x = np.concatenate([p[1] for p in fit_on])
     y = np.concatenate([p[2] for p in fit_on]).astype(int)
