@@ -112,7 +112,7 @@ def judge_page(ensemble, name, page, truth):
     lines, probs, crops, cut = reader.resolve(page, pieces)
     features, chosen, mean = ensemble.features(crops, reader.geometry(lines, cut))
     judged = confidence.Judgement(chosen, np.ones(len(chosen)), mean)
-    reading = reader.describe(lines, judged, page.ink_dark, 0.0, page.marks)
+    reading = reader.describe(lines, judged, page.ink_dark, 0.0, page.marks, walls=page.walls)
     true = true_digits(truth)
     match = pair_digits(true, reading["digits"])
     owner = {b: a for a, b in match.items()}

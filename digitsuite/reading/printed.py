@@ -29,6 +29,12 @@ RULE_LENGTH = 2.5      # a horizontal run this many character heights long is a 
 RULE_THICKNESS = 0.3   # x the character height: thicker runs are ink, not a printed line
 BOX_SIDE = 0.8         # a vertical run between two rules, this x the height, is a box side
 ELONGATED = 1.5        # components wider than this x their height do not set the height
+FRAME_COVER = 0.9      # a short box field's bottom line spans this share of its width,
+FRAME_WIDTH = 0.6      # which is at least this x the character height,
+FRAME_HEIGHT = 2.5     # and its frame at most this tall; its lines are at most
+FRAME_THIN = 0.5       # this x the pen's width (stroke_width), and ink fills at most
+FRAME_FILL = 0.5       # this share of the inside (a digit touching it); its lines
+FRAME_LINE = 0.06      # are at most this x the character height wide (2 pixels at least)
 COMB_TICKS = 3         # a comb has at least this many ticks of one length on one rule,
 TICK_LENGTH = (0.25, 1.2)  # each this long (x the character height)...
 TICK_WIDTH = 0.12      # ...and at most this wide
@@ -78,6 +84,16 @@ def line_width(mask):
     percentile of the distance from its pixels to the nearest non-pixel."""
     depth = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
     return 2.0 * float(np.percentile(depth[mask], 90))
+
+
+def stroke_width(mask):
+    """The usual width in pixels of the strokes of a bool mask: twice the
+    median depth (distance to the nearest non-pixel) along their middles,
+    where the depth is highest across; a blob's few deep middle pixels
+    do not sway it, as they do :func:`line_width`."""
+    depth = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+    middle = mask & (depth >= ndimage.grey_dilation(depth, size=(3, 3)))
+    return 2.0 * float(np.median(depth[middle])) if middle.any() else 0.0
 
 
 def character_height(mask):
@@ -204,7 +220,10 @@ def comb_ticks(mask, rules, height):
         np.diff(starts + lengths, prepend=-10) != 0)
     tick_id = np.cumsum(new_tick) - 1
     widths = np.bincount(tick_id)
-    tick_len = np.bincount(tick_id, weights=lengths) / widths
+    # A tick is as long as its longest column: a column of slack beside it
+    # breaks where the scanner's noise does.
+    tick_len = np.zeros(len(widths))
+    np.maximum.at(tick_len, tick_id, lengths)
     tick_row = np.bincount(tick_id, weights=starts + lengths) / widths
     widest = max(3, TICK_WIDTH * height)
     thin = widths - 2 <= widest  # less the slack's two columns
@@ -257,6 +276,71 @@ def evenly_spaced(centres, centre, width):
     return regular(centre) and sum(regular(c) for c in centres) >= COMB_TICKS
 
 
+def cell_frames(mask, height):
+    """(horizontal, vertical) bool masks of the frames of short box fields,
+    too short for their lines to be ruled lines (RULE_LENGTH): a box of one
+    or two cells, a comb of one. Such a frame is a piece of ink whose
+    bottom is one thin straight line across its whole width (FRAME_COVER of
+    its columns), with a thin straight side rising from each end at least
+    a tick's length (TICK_LENGTH); a closed box also has its top line
+    across, and a side between its cells from the bottom line to the top.
+    A digit inside, touching the frame, is part of the piece and is kept.
+    Handwriting seldom has two straight lines meeting a third at right
+    angles, both ends of it, and a printed frame's lines are also at most
+    half as wide as the pen's strokes (FRAME_THIN x :func:`stroke_width`
+    of the whole ink): a 0 written square keeps its strokes."""
+    horizontal, vertical = np.zeros_like(mask), np.zeros_like(mask)
+    if height <= 0:
+        return horizontal, vertical
+    pen = None
+    band = max(2, int(round(TICK_WIDTH * height)))  # a printed line's width, at most
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
+    for k, (rows, cols) in enumerate(ndimage.find_objects(labels), start=1):
+        piece = labels[rows, cols] == k
+        h, w = piece.shape
+        if not (FRAME_WIDTH * height <= w <= RULE_LENGTH * height
+                and TICK_LENGTH[0] * height <= h <= FRAME_HEIGHT * height
+                and min(h, w) > 2 * band):
+            continue
+        if piece[-band:].any(axis=0).mean() < FRAME_COVER:
+            continue  # no straight bottom line across
+        if piece[band:-band, band:-band].mean() > FRAME_FILL:
+            continue  # a blob, not lines round a cell
+        # Each side: the rows, counted up from the bottom line's band, that
+        # its columns hold ink in without a break (a speck of noise under
+        # the line may be the piece's lowest row).
+        sides = [piece[:h - band, :band].any(axis=1), piece[:h - band, -band:].any(axis=1)]
+        rise = [band + int(np.argmin(np.append(side[::-1], False))) for side in sides]
+        if min(rise) < TICK_LENGTH[0] * height:
+            continue
+        # Each line straight: two neighbouring rows of the bottom band (or
+        # columns of a side's) hold it over FRAME_COVER of its length, as
+        # the round bottom of a 3 or a 6 drawn with a marker does not.
+        lines = (piece[-band:], piece[h - rise[0]:, :band].T, piece[h - rise[1]:, -band:].T)
+        if min(max((b[:-1] | b[1:]).mean(axis=1)) for b in lines) < FRAME_COVER:
+            continue
+        # And thin, beside the pen and the characters: the rows (columns)
+        # the line fills over half its length, looked for in twice the band.
+        wide = (piece[-2 * band:], piece[h - rise[0]:, :2 * band].T,
+                piece[h - rise[1]:, -2 * band:].T)
+        width = max(np.count_nonzero(b.mean(axis=1) > 0.5) for b in wide)
+        pen = stroke_width(mask) if pen is None else pen
+        if width > min(FRAME_THIN * pen, max(2.0, FRAME_LINE * height)):
+            continue  # near the writing's width: strokes, not print
+        out_h, out_v = horizontal[rows, cols], vertical[rows, cols]  # views
+        out_h[-band:] |= piece[-band:]
+        closed = piece[:band].any(axis=0).mean() >= FRAME_COVER and min(rise) >= h - band
+        if closed:
+            out_h[:band] |= piece[:band]
+            # Sides between cells: columns of ink from the top line to the bottom one.
+            inner = piece.all(axis=0)
+            inner[:band] = inner[-band:] = False
+            out_v[:, inner] |= piece[:, inner]
+        for side, (first, last) in zip(rise, ((0, band), (w - band, w))):
+            out_v[h - side:, first:last] |= piece[h - side:, first:last]
+    return horizontal & mask, vertical & mask & ~horizontal
+
+
 def remove_rules(mask, height=None, upright=False):
     """``mask`` without its ruled lines and box sides; returns (mask, the
     removed pixels), and with ``upright`` also the removed box sides and
@@ -270,6 +354,9 @@ def remove_rules(mask, height=None, upright=False):
     rules = horizontal_rules(mask, height)
     removed = rules | box_sides(mask & ~rules, rules, height)
     removed |= comb_ticks(mask & ~removed, rules, height)
+    frame_lines, frame_sides = cell_frames(mask & ~removed, height)
+    rules |= frame_lines
+    removed |= frame_lines | frame_sides
     if not removed.any():
         return (mask, removed, removed) if upright else (mask, removed)
     kept = mask & ~removed

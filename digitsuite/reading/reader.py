@@ -50,6 +50,9 @@ PAGE_MAX_SIDE = 2000
 # being right under NOT_DIGIT_P is no digit: a mark, a scribble, print.
 NOT_DIGIT_TOP = 0.5
 NOT_DIGIT_P = 0.05
+# The lighter ink the pattern step left out is a form's printed lines,
+# lighter than the pen, when rules and boxes make up this share of it.
+FORM_LINES = 0.6
 # A removed upright piece taller than this x the characters is a frame's
 # or a margin's side, not a box cell's or a digit's.
 UPRIGHT_MAX = 2.5
@@ -65,7 +68,9 @@ class Page:
     set); ``crops`` holds the model input of every piece of every lattice,
     in order; ``unread`` the boxes of ink no character or mark took
     (:func:`digitsuite.reading.segment.unread`) and of the box sides taken
-    off (:func:`upright_pieces`), either of which may be a digit lost.
+    off (:func:`upright_pieces`), either of which may be a digit lost;
+    ``walls`` the boxes of every box side and comb tick taken off, which
+    tell the cells of a box field (:func:`digitsuite.reading.segment.word_breaks`).
     """
 
     lines: list
@@ -73,6 +78,7 @@ class Page:
     crops: np.ndarray  # float32 (n, 28, 28) in 0-1
     ink_dark: bool
     unread: list = field(default_factory=list)
+    walls: list = field(default_factory=list)
 
 
 def prepare_page(grey, steps=ALL):
@@ -99,13 +105,16 @@ def prepare_page(grey, steps=ALL):
         if high - low < images.MIN_CONTRAST:
             raise
         ink = np.clip((level - low) / (high - low), 0.0, 1.0).astype(np.float32)
-    mask = segment.ink_mask(flat, ink_dark, faint=ink > 0, pattern=steps.pattern)
+    mask, whole = segment.ink_mask(flat, ink_dark, faint=ink > 0, pattern=steps.pattern,
+                                   whole=True)
     rules = np.zeros_like(mask)
     if steps.edges:
         mask, rules = printed.remove_edges(mask, margin)
     upright = np.zeros_like(mask)
     if steps.rules:
-        mask, lines, upright = printed.remove_rules(mask, upright=True)
+        if whole is not None and steps.edges:
+            whole = printed.remove_edges(whole, margin)[0]
+        mask, lines, upright = remove_rules(mask, whole)
         rules |= lines
     lines, marks, crops, taken = [], [], [], []
     for line in segment.find_lines(mask, marks=steps.punctuation):
@@ -135,7 +144,34 @@ def prepare_page(grey, steps=ALL):
         raise ImageError("found no digit: only specks of ink stand out from the paper; "
                          "use a picture with larger, darker writing")
     return Page(lines, marks, np.stack(crops), ink_dark,
-                segment.unread(mask, taken) + upright_pieces(upright, taken))
+                segment.unread(mask, taken) + upright_pieces(upright, taken),
+                [g.box for g in segment.components(upright)])
+
+
+def remove_rules(mask, whole=None):
+    """:func:`digitsuite.reading.printed.remove_rules` on the page's ink
+    ``mask``: (mask, rules taken off, box sides and comb ticks taken off).
+
+    ``whole``: the page's ink with the lighter ink the pattern step left
+    out of ``mask`` (None when it left none out). A form's printed lines
+    lighter than the pen pass for a pattern: they are left out away from
+    the strokes and kept beside them, and the stubs left are too short to
+    be found as rules and are read as digits. So the rules are first
+    looked for in the whole ink and put back whole, to be taken off whole
+    with the others; what is put back and not taken off is left out again.
+    This is done only when the lighter ink is mostly such lines
+    (FORM_LINES): of a printed pattern, the rules found are a few of its
+    strokes, and taking those off as print would cut into the digits they
+    cross. Both searches use the character height of ``mask``: the whole
+    ink of a page printed with a fine pattern has no character height."""
+    height, restored = None, np.zeros_like(mask)
+    if whole is not None:
+        height = printed.character_height(mask)
+        found = printed.remove_rules(whole, height)[1] & ~mask
+        if np.count_nonzero(found) >= FORM_LINES * np.count_nonzero(whole & ~mask):
+            restored = found
+    mask, lines, upright = printed.remove_rules(mask | restored, height, upright=True)
+    return mask & ~restored, lines, upright
 
 
 def upright_pieces(upright, taken):
@@ -259,7 +295,7 @@ def best_path(ways, score):
 
 
 def describe(lines, judged, ink_dark, min_confidence=None, marks=None, ensemble=None,
-             not_digits=(), unread=()):
+             not_digits=(), unread=(), walls=()):
     """The reading as a JSON-ready dict.
 
     ``judged``: the :class:`~digitsuite.reading.confidence.Judgement` of the
@@ -284,7 +320,9 @@ def describe(lines, judged, ink_dark, min_confidence=None, marks=None, ensemble=
     decimal point. ``marks`` (one list of mark glyphs per line) come from
     :class:`Page`. ``not_digits``: the glyphs set aside as no digit
     (:func:`set_aside_non_digits`); ``unread``: the page's unread ink
-    (:attr:`Page.unread`), which a number's probability weighs.
+    (:attr:`Page.unread`), which a number's probability weighs; ``walls``:
+    the cell walls taken off (:attr:`Page.walls`), which join the digits
+    of a box field into one number.
     """
     ensemble = confidence.as_ensemble(ensemble) if ensemble is not None else None
     if not isinstance(judged, confidence.Judgement):
@@ -297,7 +335,7 @@ def describe(lines, judged, ink_dark, min_confidence=None, marks=None, ensemble=
     k = 0
     for number, line in enumerate(lines):
         text, members = "", []
-        for glyph, space in zip(line, segment.word_breaks(line)):
+        for glyph, space in zip(line, segment.word_breaks(line, walls)):
             p, best, sure = judged.probs[k], int(judged.digits[k]), float(judged.p_right[k])
             # The runner-up to the chosen digit, which need not be p's own top.
             second = int(next(c for c in np.argsort(p)[::-1] if c != best))
@@ -328,19 +366,20 @@ def describe(lines, judged, ink_dark, min_confidence=None, marks=None, ensemble=
                        "not_digits": [[int(v) for v in g.box] for g in not_digits]})
 
 
-def set_aside_non_digits(lines, judged, calibrated):
+def set_aside_non_digits(lines, judged, calibrated, walls=()):
     """Take out the numbers that are no digit at all: every glyph of them
     read with an even spread over the classes (top probability under
     NOT_DIGIT_TOP, which the reader model learned to give marks, scribbles
     and print) and almost surely wrong (under NOT_DIGIT_P). Only a calibrated
     reader judges this: a plain model never learned what is no digit.
     A number with one such glyph among digits keeps it as a '?': the
-    digit could be a badly written one. Returns (lines, judged, the index
+    digit could be a badly written one. ``walls``: as for :func:`describe`,
+    which numbers are. Returns (lines, judged, the index
     of each line kept, the index of each glyph kept, the glyphs set aside)."""
     keep, kept_lines, kept_index, set_aside, k = [], [], [], [], 0
     for index, line in enumerate(lines):
         kept = []
-        groups = np.cumsum(segment.word_breaks(line))
+        groups = np.cumsum(segment.word_breaks(line, walls))
         for group in np.unique(groups):
             members = [k + i for i in np.flatnonzero(groups == group)]
             glyphs = [line[i] for i in np.flatnonzero(groups == group)]
@@ -415,10 +454,10 @@ def read_page(model, grey, min_confidence=None, steps=ALL):
     # reads the chosen crops again.
     judged = judge(ensemble, lines, crops, cut, probs if len(ensemble.models) == 1 else None)
     lines, judged, kept_lines, kept, set_aside = set_aside_non_digits(
-        lines, judged, ensemble.calibrated)
+        lines, judged, ensemble.calibrated, page.walls)
     reading = describe(lines, judged, page.ink_dark, min_confidence,
                        [page.marks[i] for i in kept_lines], ensemble, set_aside,
-                       page.unread)
+                       page.unread, page.walls)
     crops = crops[kept]
     if not reading["digits"]:
         raise ImageError("found no digit: what stands out from the paper reads as no digit "

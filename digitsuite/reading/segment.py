@@ -50,7 +50,8 @@ MAX_CUTS = 12         # ...cut at up to this many of its thinnest columns...
 CUT_WINDOW = 0.08     # ...each the thinnest this far either way...
 MIN_PIECE = 0.1       # ...into pieces at least this wide (a '1')...
 MAX_PIECE = 1.3       # ...and at most this wide
-WORD_GAP = 1.0        # a wider gap between glyphs separates two numbers
+WORD_GAP = 1.0        # a wider gap between glyphs separates two numbers...
+CELL_GAP = 2.0        # ...but one box field's neighbouring cells may part digits this far
 # Punctuation, as fractions of the line's character height (glyph sizes as stated).
 MARK_OVERLAP = 0.5    # a mark shares at most this share of its width with a character...
 MARK_GAP = 0.06       # ...and a dot stands at least this far from every character
@@ -87,7 +88,7 @@ class Glyph:
         return (self.box[1] + self.box[3]) / 2
 
 
-def ink_mask(grey, ink_dark, faint, pattern=True):
+def ink_mask(grey, ink_dark, faint, pattern=True, whole=False):
     """Grey page (0-1) -> bool mask of the ink; ``ink_dark`` is the page's polarity.
 
     Ink is what Otsu's threshold splits from the paper, plus the ``faint``
@@ -96,16 +97,24 @@ def ink_mask(grey, ink_dark, faint, pattern=True):
     thin, light stroke does not break a digit in two while faint specks on
     their own stay out. With ``pattern`` a lighter printed background
     pattern is left out (:func:`digitsuite.reading.printed.ink_core`).
+    With ``whole``, returns (that mask, the mask with the pattern kept, or
+    None when no pattern was left out).
     """
     grey = np.asarray(grey, np.float32)
     level = 1.0 - grey if ink_dark else grey
     strong = level > otsu_threshold(level)
     core = printed.ink_core(level, strong) if pattern else strong
-    if core is not strong:
-        # A printed pattern lies under the writing: faint pixels join the
-        # ink only as the edges of its strokes, or the pattern would.
-        strong = core
-        faint = faint & ndimage.binary_dilation(core, iterations=printed.NEAR_STROKE)
+    if core is strong:
+        mask = hysteresis(strong, faint)
+        return (mask, None) if whole else mask
+    # A printed pattern lies under the writing: faint pixels join the ink
+    # only as the edges of its strokes, or the pattern would.
+    mask = hysteresis(core, faint & ndimage.binary_dilation(core, iterations=printed.NEAR_STROKE))
+    return (mask, hysteresis(strong, faint)) if whole else mask
+
+
+def hysteresis(strong, faint):
+    """The ``faint`` pixels 8-connected to a ``strong`` one, and the strong."""
     labels, count = ndimage.label(faint | strong, structure=np.ones((3, 3)))
     keep = np.zeros(count + 1, bool)
     keep[np.unique(labels[strong])] = True
@@ -419,10 +428,41 @@ def find_lines(mask, marks=True):
             if max(g.height for g in line) >= FRAGMENT * writing]
 
 
-def word_breaks(line):
+def word_breaks(line, walls=()):
     """For each glyph of a line (characters only), True when a gap wider
     than WORD_GAP x the line height comes before it (the start of another
-    number)."""
+    number).
+
+    ``walls``: boxes (x0, y0, x1, y1) of the cell walls taken off the page
+    (box sides, comb ticks). Two glyphs in neighbouring cells of a box
+    field, each alone in its cell and exactly one wall apart, are one
+    number however wide the gap (up to CELL_GAP x the height): a narrow 1
+    in a wide cell leaves one. An empty cell between them (two walls) still
+    parts two numbers, and so does a wall between cells holding several
+    digits each (a table's columns)."""
     size = line_height(line)
-    return [i > 0 and glyph.box[0] - line[i - 1].box[2] > WORD_GAP * size
-            for i, glyph in enumerate(line)]
+    walls = np.asarray(walls, np.float64).reshape(-1, 4)
+    centre = (walls[:, 0] + walls[:, 2]) / 2
+
+    def gap(i):  # between glyph i - 1 and glyph i
+        return line[i].box[0] - line[i - 1].box[2]
+
+    def walls_in(i):
+        left, right = line[i - 1].box, line[i].box
+        return int(((centre > left[2]) & (centre < right[0])
+                    & (walls[:, 1] < max(left[3], right[3]))
+                    & (walls[:, 3] > min(left[1], right[1]))).sum())
+
+    def shares_cell(i):  # glyphs i - 1 and i close, with no wall between
+        return 0 < i < len(line) and gap(i) <= WORD_GAP * size and walls_in(i) == 0
+
+    def alone(j):
+        return not (shares_cell(j) or shares_cell(j + 1))
+
+    breaks = [False] if line else []
+    for i in range(1, len(line)):
+        wide = gap(i) > WORD_GAP * size
+        cells = (wide and gap(i) <= CELL_GAP * size and walls_in(i) == 1
+                 and alone(i - 1) and alone(i))
+        breaks.append(wide and not cells)
+    return breaks

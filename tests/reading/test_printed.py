@@ -146,3 +146,59 @@ def test_the_bar_of_a_seven_beside_a_one_is_not_a_ruled_line():
     assert 150 <= printed.character_height(mask) <= 180
     kept, removed = printed.remove_rules(mask)
     assert not removed.any() and (kept == mask).all()
+
+
+def frame(mask, box, line=1):
+    """A printed box (x0, y0, x1, y1) of ``line``-pixel lines."""
+    x0, y0, x1, y1 = box
+    mask[y0:y0 + line, x0:x1] = mask[y1 - line:y1, x0:x1] = True
+    mask[y0:y1, x0:x0 + line] = mask[y0:y1, x1 - line:x1] = True
+
+
+def test_a_one_cell_box_goes_and_its_digit_stays():
+    """One-cell and two-cell boxes are shorter than a ruled line: their
+    thin frames are taken off whole, the digits in them kept, a digit
+    touching its frame too."""
+    mask = np.zeros((140, 400), bool)
+    frame(mask, (20, 20, 90, 110))
+    ring(mask, (35, 35, 75, 95))                # a 0 alone in its box
+    frame(mask, (150, 20, 290, 110))
+    mask[20:110, 220] = True                    # the wall between its two cells
+    ring(mask, (165, 35, 205, 109))             # a 0 standing on the bottom line
+    mask[35:95, 250:256] = True                 # a 1
+    kept, removed, upright = printed.remove_rules(mask, height=60, upright=True)
+    assert count(kept) == 3
+    assert kept[35:95, 35:39].all() and kept[35:95, 165:169].all()
+    assert kept[35:95, 250:256].all()
+    assert not kept[20:110, 20].any() and not kept[20:110, 220].any()
+    assert not kept[20, 150:290].any() and not kept[109, 210:290].any()
+    assert upright[40:100, 20].all() and upright[40:100, 220].all()  # walls, for word breaks
+
+
+def test_a_square_zero_a_comb_cell_and_a_blob():
+    """A 0 written square with the pen's strokes is no frame, and neither
+    is a filled blob; a one-cell comb (a bottom line and two ticks) is."""
+    mask = np.zeros((140, 300), bool)
+    ring(mask, (20, 30, 70, 100), stroke=6)     # a square 0
+    mask[60:80, 110:150] = True                 # a blob
+    mask[110, 180:260] = True                   # a comb cell's bottom line...
+    mask[80:111, 180] = mask[80:111, 259] = True  # ...and its ticks
+    mask[40:100, 215:221] = True                # a 1 in it
+    kept, removed = printed.remove_rules(mask, height=60)
+    assert kept[30:100, 20:70].sum() == mask[30:100, 20:70].sum()
+    assert kept[60:80, 110:150].all()
+    assert not kept[:, 175:214].any() and not kept[101:, :].any()
+    assert kept[40:100, 215:221].all()
+
+
+def test_a_tick_broken_beside_is_as_long_as_its_whole_column():
+    """A comb whose ticks are two pixels wide, one of them with a column
+    broken by the scanner's noise: the tick is as long as its whole
+    column, like the others, and is taken off with them."""
+    mask = np.zeros((130, 330), bool)
+    mask[100:103, 10:320] = True
+    for x in range(15, 320, 50):
+        mask[60:100, x:x + 2] = True
+    mask[75, 66] = False                       # the tick at 65, broken in its right column
+    kept, removed = printed.remove_rules(mask, height=60)
+    assert not kept.any()

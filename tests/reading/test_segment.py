@@ -124,6 +124,41 @@ def test_word_breaks_part_numbers():
     assert segment.word_breaks(line) == [False, False, True, False]
 
 
+def glyphs_at(xs, width=15, top=10, height=60):
+    return [segment.Glyph((x, top, x + width, top + height), np.ones((height, width), bool))
+            for x in xs]
+
+
+def wall(x, top=0, bottom=75):
+    return (x, top, x + 2, bottom)
+
+
+def test_one_wall_between_lone_digits_joins_the_cells_of_a_field():
+    # A box field, one cell of 85 pixels per digit: narrow digits leave
+    # gaps wider than a height (60 pixels), but each stands in its own cell.
+    line = glyphs_at([10, 100, 185, 270])
+    walls = [wall(x) for x in (0, 85, 170, 255, 340)]
+    assert segment.word_breaks(line) == [False, True, True, True]
+    assert segment.word_breaks(line, walls) == [False, False, False, False]
+    # Walls off the line (another field above) join nothing.
+    assert segment.word_breaks(line, [wall(x, 200, 260) for x in (85, 170, 255)]) == [
+        False, True, True, True]
+    # An empty cell between two digits (two walls) parts two numbers.
+    spaced = glyphs_at([10, 95])
+    assert segment.word_breaks(spaced, [wall(40), wall(80)]) == [False, True]
+    assert segment.word_breaks(spaced, [wall(80)]) == [False, False]
+
+
+def test_a_wall_between_cells_of_several_digits_still_parts_them():
+    # A table's column rule between '12' and '34': each cell holds two
+    # digits close together, so the rule parts two numbers.
+    line = glyphs_at([10, 35, 130, 155], width=20)
+    assert segment.word_breaks(line, [wall(95)]) == [False, False, True, False]
+    # And a wall far wider than a cell's gap joins nothing.
+    far = glyphs_at([10, 200])
+    assert segment.word_breaks(far, [wall(100)]) == [False, True]
+
+
 def test_faint_stroke_keeps_a_digit_whole():
     grey = np.full((150, 150), 0.9, np.float32)
     grey[40:65, 70:76] = 0.1               # dark top of a stroke...

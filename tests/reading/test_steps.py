@@ -65,6 +65,39 @@ def prepared(page, name):
     return reader.prepare_page(page, ALL), reader.prepare_page(page, ALL.without(name))
 
 
+def test_box_lines_lighter_than_the_pen_are_taken_off_whole():
+    """A box field printed lighter and finer than the pen passes for a
+    pattern: the pattern step leaves its lines out away from the digits
+    and keeps them beside the strokes. Found in the page's whole ink, the
+    lines go whole, and no stub of them is left to be read as a digit."""
+    page = np.full((140, 420), PAPER, np.float32)
+    page[30, 20:400] = page[110, 20:400] = 0.5            # the field's top and bottom
+    for x in range(20, 401, 95):
+        page[30:111, x] = 0.5                             # its walls, 95 pixels apart
+    mask = np.zeros(page.shape, bool)
+    for x0 in (115, 210, 305):                            # a ring in three cells,
+        ring(mask, (x0 + 1, 45, x0 + 45, 109), stroke=7)  # touching each left wall
+    page[mask] = INK
+    flat = images.even_out_lighting(page)
+    faint = images.to_foreground(flat, True) > 0
+    kept, whole = segment.ink_mask(flat, True, faint, whole=True)
+    assert whole is not None and whole[30, 20:400].all()  # the pattern step took the lines
+    assert kept[60:100, 115].any()                          # but kept them beside the rings
+    left, _, walls = reader.remove_rules(kept, whole)
+    assert not left[:, 112:116].any() and not left[:, :110].any()
+    assert len(segment.components(left)) == 3               # the three rings alone
+    assert walls[:, 115].any()
+    # Looked for in the thinned ink alone, the walls' stubs stay.
+    assert reader.remove_rules(kept)[0][:, 112:116].any()
+    # Under a printed pattern of dots with one line through it, the line is
+    # a few of the pattern's strokes: nothing is put back and taken off.
+    dotted = kept.copy()
+    dotted[40::3, ::3] = True
+    dotted[10, :] = True
+    for got, alone in zip(reader.remove_rules(kept, dotted), reader.remove_rules(kept)):
+        np.testing.assert_array_equal(got, alone)
+
+
 def test_each_switch_turns_its_step_off():
     assert set(NAMES) == {"pattern", "rules", "edges", "punctuation", "lattice", "thinning"}
     # rules: three rings standing on a long printed line
