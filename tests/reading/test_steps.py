@@ -98,6 +98,26 @@ def test_box_lines_lighter_than_the_pen_are_taken_off_whole():
         np.testing.assert_array_equal(got, alone)
 
 
+def test_the_digits_of_a_box_field_are_one_number_however_wide_their_cells():
+    """Four narrow digits, each in its own cell of a printed box field,
+    stand further apart than the gap that parts two numbers; the cell
+    walls the rules step took off tell they are one number."""
+    mask = np.zeros((130, 440), bool)
+    mask[20:22, 20:420] = mask[108:110, 20:420] = True     # the field's top and bottom
+    for x in range(20, 421, 100):
+        mask[20:110, x:x + 2] = True                        # its walls
+    for x in range(20, 420, 100):
+        ring(mask, (x + 40, 35, x + 62, 95), stroke=5)      # a narrow 0 in each cell
+    page = reader.prepare_page(np.where(mask, INK, PAPER).astype(np.float32))
+    lines = [[ways.pieces[(0, ways.last)] for ways in line] for line in page.lines]
+    assert [len(line) for line in lines] == [4] and page.walls
+    probs = np.tile(np.eye(10)[0], (4, 1))
+    reading = reader.describe(lines, probs, True, 0.5, page.marks, walls=page.walls)
+    assert [n["text"] for n in reading["numbers"]] == ["0000"]
+    apart = reader.describe(lines, probs, True, 0.5, page.marks)
+    assert [n["text"] for n in apart["numbers"]] == ["0"] * 4
+
+
 def test_each_switch_turns_its_step_off():
     assert set(NAMES) == {"pattern", "rules", "edges", "punctuation", "lattice", "thinning"}
     # rules: three rings standing on a long printed line
