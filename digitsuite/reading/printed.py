@@ -296,12 +296,12 @@ def cell_frames(mask, height):
     band = max(2, int(round(TICK_WIDTH * height)))  # a printed line's width, at most
     labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
     for k, (rows, cols) in enumerate(ndimage.find_objects(labels), start=1):
-        piece = labels[rows, cols] == k
-        h, w = piece.shape
+        h, w = rows.stop - rows.start, cols.stop - cols.start
         if not (FRAME_WIDTH * height <= w <= RULE_LENGTH * height
                 and TICK_LENGTH[0] * height <= h <= FRAME_HEIGHT * height
                 and min(h, w) > 2 * band):
-            continue
+            continue  # judged by its box first: a page of noise has many pieces
+        piece = labels[rows, cols] == k
         if piece[-band:].any(axis=0).mean() < FRAME_COVER:
             continue  # no straight bottom line across
         if piece[band:-band, band:-band].mean() > FRAME_FILL:
