@@ -292,9 +292,9 @@ def cell_frames(mask, height):
     horizontal, vertical = np.zeros_like(mask), np.zeros_like(mask)
     if height <= 0:
         return horizontal, vertical
-    pen = None
     band = max(2, int(round(TICK_WIDTH * height)))  # a printed line's width, at most
     labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
+    found = []  # (line width, its slices, its horizontal and vertical lines)
     for k, (rows, cols) in enumerate(ndimage.find_objects(labels), start=1):
         h, w = rows.stop - rows.start, cols.stop - cols.start
         if not (FRAME_WIDTH * height <= w <= RULE_LENGTH * height
@@ -319,25 +319,35 @@ def cell_frames(mask, height):
         lines = (piece[-band:], piece[h - rise[0]:, :band].T, piece[h - rise[1]:, -band:].T)
         if min(max((b[:-1] | b[1:]).mean(axis=1)) for b in lines) < FRAME_COVER:
             continue
-        # And thin, beside the pen and the characters: the rows (columns)
-        # the line fills over half its length, looked for in twice the band.
+        # Its lines' width: the rows (columns) each fills over half its
+        # length, looked for in twice the band.
         wide = (piece[-2 * band:], piece[h - rise[0]:, :2 * band].T,
                 piece[h - rise[1]:, -2 * band:].T)
         width = max(np.count_nonzero(b.mean(axis=1) > 0.5) for b in wide)
-        pen = stroke_width(mask) if pen is None else pen
-        if width > min(FRAME_THIN * pen, max(2.0, FRAME_LINE * height)):
-            continue  # near the writing's width: strokes, not print
-        out_h, out_v = horizontal[rows, cols], vertical[rows, cols]  # views
-        out_h[-band:] |= piece[-band:]
-        closed = piece[:band].any(axis=0).mean() >= FRAME_COVER and min(rise) >= h - band
-        if closed:
-            out_h[:band] |= piece[:band]
-            # Sides between cells: columns of ink from the top line to the bottom one.
+        across, upright = np.zeros_like(piece), np.zeros_like(piece)
+        across[-band:] = piece[-band:]
+        if piece[:band].any(axis=0).mean() >= FRAME_COVER and min(rise) >= h - band:
+            across[:band] = piece[:band]  # a closed box: its top line,
+            # and its sides between cells, columns of ink from top to bottom
             inner = piece.all(axis=0)
             inner[:band] = inner[-band:] = False
-            out_v[:, inner] |= piece[:, inner]
+            upright[:, inner] = piece[:, inner]
         for side, (first, last) in zip(rise, ((0, band), (w - band, w))):
-            out_v[h - side:, first:last] |= piece[h - side:, first:last]
+            upright[h - side:, first:last] = piece[h - side:, first:last]
+        found.append((width, (rows, cols), across, upright & ~across))
+    if not found:
+        return horizontal, vertical
+    # Thin beside the pen: the pen's width is measured on the ink that is
+    # not these lines, for on a form of boxes the boxes may be most of it.
+    # With no other ink, the width beside the characters decides alone.
+    lines = np.zeros_like(mask)
+    for _, box, across, upright in found:
+        lines[box] |= across | upright
+    pen = stroke_width(mask & ~lines) if (mask & ~lines).any() else np.inf
+    for width, box, across, upright in found:
+        if width <= min(FRAME_THIN * pen, max(2.0, FRAME_LINE * height)):
+            horizontal[box] |= across
+            vertical[box] |= upright
     return horizontal & mask, vertical & mask & ~horizontal
 
 

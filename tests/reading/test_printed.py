@@ -202,3 +202,16 @@ def test_a_tick_broken_beside_is_as_long_as_its_whole_column():
     mask[75, 66] = False                       # the tick at 65, broken in its right column
     kept, removed = printed.remove_rules(mask, height=60)
     assert not kept.any()
+
+
+def test_boxes_that_are_most_of_the_ink_still_go():
+    """Two one-cell boxes, each round one digit: the boxes' lines are most
+    of the page's ink, so the pen's width is measured without them."""
+    mask = np.zeros((120, 260), bool)
+    for x in (20, 150):
+        frame(mask, (x, 20, x + 60, 100), line=2)
+        ring(mask, (x + 18, 35, x + 42, 85), stroke=5)
+    assert printed.stroke_width(mask) <= 2          # the boxes set the page's width
+    kept, removed = printed.remove_rules(mask, height=55)
+    assert count(kept) == 2 and not kept[20:100, 20:22].any()
+    assert kept[35:85, 38:62].sum() == mask[35:85, 38:62].sum()
