@@ -288,7 +288,7 @@ def cell_frames(mask, height):
     Handwriting seldom has two straight lines meeting a third at right
     angles, both ends of it, and a printed frame's lines are also at most
     half as wide as the pen's strokes (FRAME_THIN x :func:`stroke_width`
-    of the whole ink): a 0 written square keeps its strokes."""
+    of the ink that is no frame): a 0 written square keeps its strokes."""
     horizontal, vertical = np.zeros_like(mask), np.zeros_like(mask)
     if height <= 0:
         return horizontal, vertical
@@ -340,15 +340,15 @@ def cell_frames(mask, height):
     # Thin beside the pen: the pen's width is measured on the ink that is
     # not these lines, for on a form of boxes the boxes may be most of it.
     # With no other ink, the width beside the characters decides alone.
-    lines = np.zeros_like(mask)
+    frames = np.zeros_like(mask)
     for _, box, across, upright in found:
-        lines[box] |= across | upright
-    pen = stroke_width(mask & ~lines) if (mask & ~lines).any() else np.inf
+        frames[box] |= across | upright
+    pen = stroke_width(mask & ~frames) or np.inf
     for width, box, across, upright in found:
         if width <= min(FRAME_THIN * pen, max(2.0, FRAME_LINE * height)):
             horizontal[box] |= across
             vertical[box] |= upright
-    return horizontal & mask, vertical & mask & ~horizontal
+    return horizontal, vertical
 
 
 def remove_rules(mask, height=None, upright=False):
