@@ -45,6 +45,12 @@ PAPER_MARGIN = 0.25   # paper around a glyph, x its height, that sets its contra
 # 300 dpi A4 scan keeps 5 mm digits over 30 pixels tall, and the time and
 # memory of a read stay bounded whatever the file holds.
 PAGE_MAX_SIDE = 2000
+# The most glyphs and pieces of glyphs prepared and classified on one page.
+# Written pages take about 3 per digit, 5 where digits touch (a wide glyph
+# is also read cut every way the lattice offers), so several hundred digits
+# fit. Each costs a few milliseconds: a picture of noise or texture, which
+# breaks into thousands, is refused in seconds instead of read for a minute.
+MAX_PIECES = 2000
 # A number whose every glyph the models spread this evenly over the classes
 # (top probability under NOT_DIGIT_TOP) and, calibrated, give a chance of
 # being right under NOT_DIGIT_P is no digit: a mark, a scribble, print.
@@ -116,14 +122,22 @@ def prepare_page(grey, steps=ALL):
             whole = printed.remove_edges(whole, margin)[0]
         mask, lines, upright = remove_rules(mask, whole)
         rules |= lines
-    lines, marks, crops, taken = [], [], [], []
+    found = []
     for line in segment.find_lines(mask, marks=steps.punctuation):
         characters = [glyph for glyph in line if not glyph.mark]
         height = segment.line_height(characters) if characters else 0
+        found.append((line, [(glyph, segment.lattice(glyph, height) if steps.lattice
+                              else segment.Lattice([0, glyph.width], {(0, 1): glyph}))
+                             for glyph in characters]))
+    pieces = sum(len(ways.pieces) for _, glyphs in found for _, ways in glyphs)
+    if pieces > MAX_PIECES:
+        raise ImageError(f"the picture holds {pieces:,} shapes to read, more than the "
+                         f"{MAX_PIECES:,} a page is read for: is it noise or a texture? "
+                         "Crop it to the numbers, or use a cleaner scan")
+    lines, marks, crops, taken = [], [], [], []
+    for line, glyphs in found:
         readable = []
-        for glyph in characters:
-            ways = (segment.lattice(glyph, height) if steps.lattice
-                    else segment.Lattice([0, glyph.width], {(0, 1): glyph}))
+        for glyph, ways in glyphs:
             inputs = {}
             for span, piece in ways.pieces.items():
                 try:
@@ -515,7 +529,12 @@ def format_reading(reading):
         scores = "  ".join(f"{'?' if d['unsure'] else d['digit']} {percent(d['confidence'])}"
                            for d in members)
         out.append(f"  {text:<{width}}    {scores}")
-    kind = "right" if reading.get("calibrated") else "uncalibrated"
+    # A calibrated reader gives each digit its chance of being right, which
+    # for an unsure digit is far below the models' own top probability:
+    # both are shown, each named, so that 51 % and 96 % do not contradict.
+    calibrated = reading.get("calibrated")
+    kind = "likely right" if calibrated else "(softmax, uncalibrated)"
+    whose = "the models'" if calibrated else "the model's"
     for found in reading.get("numbers", []):
         verdict = "check" if found["unsure"] else "sure"
         out.append(f"  number {found['amount']}: {verdict}, "
@@ -524,6 +543,7 @@ def format_reading(reading):
         for place, d in enumerate(members, start=1):
             if d["unsure"]:
                 (a, pa), (b, pb) = d["top2"]
-                out.append(f"  unsure: line {number}, digit {place}: {a} ({percent(pa)}) "
-                           f"or {b} ({percent(pb)})")
+                out.append(f"  unsure: line {number}, digit {place}, "
+                           f"{percent(d['confidence'])} {kind}; {whose} guesses: "
+                           f"{a} ({percent(pa)}), {b} ({percent(pb)})")
     return out

@@ -230,35 +230,44 @@ def group_lines(glyphs):
     shares all its few rows with a digit beside it, and would otherwise
     draw the rest of the number into a line of its own.
     """
-    def rows(glyph, top, bottom):
-        return min(glyph.box[3], bottom) - max(glyph.box[1], top)
+    def band(line, tallest):
+        # The band of the line's characters: commas and dots after the
+        # last digit would pull it down to their few rows.
+        recent = []
+        for g in reversed(line):
+            if g.height >= FRAGMENT * tallest:
+                recent.append(g)
+                if len(recent) == LINE_BAND:
+                    break
+        return np.median([g.box[1] for g in recent]), np.median([g.box[3] for g in recent])
 
+    # Per line, kept up to date as glyphs join, so that each glyph is
+    # compared with every line at once: a page of noise can hold thousands.
+    n = len(glyphs)
+    last, bands = np.zeros((n, 2)), np.zeros((n, 2))  # (top, bottom) per line
     lines, tallest = [], []  # each line's glyphs and its tallest glyph's height
     for glyph in sorted(glyphs, key=lambda g: (g.box[0], g.box[1])):
-        best, best_rows = None, 0
-        for i, line in enumerate(lines):
-            # The band of the line's characters: commas and dots after the
-            # last digit would pull it down to their few rows.
-            recent = []
-            for g in reversed(line):
-                if g.height >= FRAGMENT * tallest[i]:
-                    recent.append(g)
-                    if len(recent) == LINE_BAND:
-                        break
-            band = np.median([g.box[1] for g in recent]), np.median([g.box[3] for g in recent])
-            shared = 0
-            for top, bottom in ((line[-1].box[1], line[-1].box[3]), band):
-                common = rows(glyph, top, bottom)
-                if common >= LINE_OVERLAP * min(glyph.height, bottom - top):
-                    shared = max(shared, common)
-            if shared and shared >= best_rows:
-                best, best_rows = i, shared
+        best = None
+        if lines:
+            k = len(lines)
+            shared = np.zeros(k)
+            for spans in (last[:k], bands[:k]):
+                common = (np.minimum(glyph.box[3], spans[:, 1])
+                          - np.maximum(glyph.box[1], spans[:, 0]))
+                enough = common >= LINE_OVERLAP * np.minimum(glyph.height,
+                                                             spans[:, 1] - spans[:, 0])
+                shared = np.maximum(shared, np.where(enough, common, 0))
+            if shared.max() > 0:
+                # The last of the lines sharing the most rows, as before.
+                best = int(k - 1 - np.argmax(shared[::-1]))
         if best is None:
-            lines.append([glyph])
-            tallest.append(glyph.height)
-        else:
-            lines[best].append(glyph)
-            tallest[best] = max(tallest[best], glyph.height)
+            best = len(lines)
+            lines.append([])
+            tallest.append(0)
+        lines[best].append(glyph)
+        tallest[best] = max(tallest[best], glyph.height)
+        last[best] = glyph.box[1], glyph.box[3]
+        bands[best] = band(lines[best], tallest[best])
     lines.sort(key=lambda line: np.median([g.centre_y for g in line]))
     return [sorted(line, key=lambda g: g.box[0] + g.box[2]) for line in lines]
 

@@ -7,6 +7,7 @@ import pytest
 from scipy import ndimage
 
 from digitsuite.data import images
+from digitsuite.errors import ImageError
 from digitsuite.reading import reader, segment
 from tests.support import draw_seven, page_of_rings, ring
 
@@ -187,3 +188,19 @@ def test_a_number_in_a_box_field_reads_without_the_fields_lines(reader_model, sa
     page = boxed_number_page(sample, labels, comb)
     reading, _ = reader.read_page(load_keras_model(reader_model), page)
     assert [d["digit"] for d in reading["digits"]] == labels
+
+
+def test_a_picture_of_noise_is_refused_before_its_pieces_are_prepared(monkeypatch):
+    # Random grey breaks into hundreds of blobs, each cut every way the
+    # lattice offers; preparing them all would take a minute on a big page.
+    noise = np.random.default_rng(0).random((400, 400)).astype(np.float32)
+    prepared = []
+    monkeypatch.setattr(reader, "glyph_input", lambda *a, **k: prepared.append(1))
+    monkeypatch.setattr(reader, "MAX_PIECES", 40)
+    with pytest.raises(ImageError, match="more than the 40 a page is read for.*noise"):
+        reader.prepare_page(noise)
+    assert not prepared
+    # A page of writing stays well inside the bound.
+    page, _ = page_of_rings(noise=0.02)
+    monkeypatch.undo()
+    assert len(reader.prepare_page(page).crops) <= 40
