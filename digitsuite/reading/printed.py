@@ -23,7 +23,9 @@ from scipy import ndimage
 from digitsuite.data.images import otsu_threshold
 
 PATTERN_GAP = 0.15     # the handwriting is at least this much darker (0-1) than a pattern...
-PATTERN_AWAY = 0.5     # ...and more than this share of the lighter ink lies away from it
+PATTERN_AWAY = 0.5     # ...and more than this share of the lighter ink lies away from it;
+DENSE_INK = 0.2        # above Otsu's threshold over this share of the page, ink is no writing
+DENSE_GAP = 0.1        # and a pattern need be only this much lighter than the handwriting
 NEAR_STROKE = 2        # pixels: lighter ink this close to a dark stroke is the stroke's edge
 RULE_LENGTH = 2.5      # a horizontal run this many character heights long is a ruled line
 RULE_THICKNESS = 0.3   # x the character height: thicker runs are ink, not a printed line
@@ -49,7 +51,7 @@ MARGIN_STEP = 0.25     # ...and is this much (0-1) darker than the paper just be
 EDGE_SOFT = 2          # pixels of a margin's soft edge taken with it
 
 
-def ink_core(level, strong):
+def ink_core(level, strong, dense=False):
     """``strong`` (bool, the ink above Otsu's threshold of ``level``, 0-1
     ink strength) without a lighter printed pattern, if the page has one.
 
@@ -57,7 +59,11 @@ def ink_core(level, strong):
     is clearly darker (PATTERN_GAP), most of the lighter group
     (PATTERN_AWAY) lies more than NEAR_STROKE pixels from it and its lines
     are finer, the lighter group is print under the writing and only the
-    darker group is ink.
+    darker group is ink. Where the strong pixels cover more of the page
+    than writing does (DENSE_INK), or the caller found the page's ink no
+    darker than its paper (``dense``), that is evidence of a pattern in
+    itself: a smaller step in tone (DENSE_GAP) is enough, and the darker
+    group's specks are then the pattern's crossings.
     """
     values = level[strong]
     if values.size < 50:
@@ -67,7 +73,9 @@ def ink_core(level, strong):
     light = strong & ~dark
     if not dark.any() or not light.any():
         return strong
-    if np.median(level[dark]) - np.median(level[light]) < PATTERN_GAP:
+    dense = dense or strong.mean() > DENSE_INK
+    step = np.median(level[dark]) - np.median(level[light])
+    if step < (DENSE_GAP if dense else PATTERN_GAP):
         return strong
     near = ndimage.binary_dilation(dark, iterations=NEAR_STROKE)
     away = np.count_nonzero(light & ~near) / np.count_nonzero(light)
@@ -76,7 +84,18 @@ def ink_core(level, strong):
     # A pattern's lines are finer than the pen's; strokes as wide as the
     # darker ink's or wider are a light pen beside darker print (a form's
     # rules), and the pen is what is read.
-    return dark if line_width(light) < line_width(dark) else strong
+    pen = line_width(dark)
+    if line_width(light) >= pen:
+        return strong
+    if step < PATTERN_GAP:
+        # A pattern nearly as dark as the pen is as dark as the pen where
+        # its lines cross: specks smaller than a dot of the pen, which
+        # would grow the pattern back around them through the faint ink.
+        labels, count = ndimage.label(dark, structure=np.ones((3, 3)))
+        keep = np.bincount(labels.ravel(), minlength=count + 1) >= pen ** 2 / 2
+        keep[0] = False
+        dark = keep[labels]
+    return dark
 
 
 def line_width(mask):

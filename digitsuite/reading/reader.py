@@ -100,19 +100,23 @@ def prepare_page(grey, steps=ALL):
     # A light, grainy pencil: smoothed, so its grain does not break its
     # strokes into specks.
     flat, min_contrast = images.smooth_faint_ink(flat, ink_dark)
+    dense = False
     try:
         ink = images.to_foreground(flat, ink_dark, min_contrast)
     except ImageError:
         # The paper's own median and the ink's are close: a dense printed
-        # pattern can do that to a page with writing on it. Its strongest
-        # ink still stands out: take the darkest tenth of a percent as ink.
+        # pattern can do that to a page with writing on it (over part of
+        # it, say). Its strongest ink still stands out: take the darkest
+        # tenth of a percent as ink, and look for the pattern as on a page
+        # that it covers.
         level = 1.0 - flat if ink_dark else flat
         low, high = np.median(level), np.percentile(level, 99.9)
         if high - low < images.MIN_CONTRAST:
             raise
         ink = np.clip((level - low) / (high - low), 0.0, 1.0).astype(np.float32)
+        dense = True
     mask, whole = segment.ink_mask(flat, ink_dark, faint=ink > 0, pattern=steps.pattern,
-                                   whole=True)
+                                   whole=True, dense=dense)
     rules = np.zeros_like(mask)
     if steps.edges:
         mask, rules = printed.remove_edges(mask, margin)

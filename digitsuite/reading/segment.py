@@ -88,7 +88,7 @@ class Glyph:
         return (self.box[1] + self.box[3]) / 2
 
 
-def ink_mask(grey, ink_dark, faint, pattern=True, whole=False):
+def ink_mask(grey, ink_dark, faint, pattern=True, whole=False, dense=False):
     """Grey page (0-1) -> bool mask of the ink; ``ink_dark`` is the page's polarity.
 
     Ink is what Otsu's threshold splits from the paper, plus the ``faint``
@@ -98,12 +98,14 @@ def ink_mask(grey, ink_dark, faint, pattern=True, whole=False):
     their own stay out. With ``pattern`` a lighter printed background
     pattern is left out (:func:`digitsuite.reading.printed.ink_core`).
     With ``whole``, returns (that mask, the mask with the pattern kept, or
-    None when no pattern was left out).
+    None when no pattern was left out). ``dense``: the caller found the
+    page's ink no darker than its paper, as a dense pattern leaves it
+    (see :func:`digitsuite.reading.printed.ink_core`).
     """
     grey = np.asarray(grey, np.float32)
     level = 1.0 - grey if ink_dark else grey
     strong = level > otsu_threshold(level)
-    core = printed.ink_core(level, strong) if pattern else strong
+    core = printed.ink_core(level, strong, dense) if pattern else strong
     if core is strong:
         mask = hysteresis(strong, faint)
         return (mask, None) if whole else mask

@@ -215,3 +215,47 @@ def test_boxes_that_are_most_of_the_ink_still_go():
     kept, removed = printed.remove_rules(mask, height=55)
     assert count(kept) == 2 and not kept[20:100, 20:22].any()
     assert kept[35:85, 38:62].sum() == mask[35:85, 38:62].sum()
+
+
+def dense_crossed_pattern(shape):
+    """Two sets of fine lines crossing all over a page, grey 0.62, and as
+    dark as a pen (0.5) where they cross; the paper 0.95."""
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    one = np.abs(((yy + 0.6 * xx) % 12) - 6) < 1.2
+    other = np.abs(((yy - 0.6 * xx) % 12) - 6) < 1.2
+    grey = np.where(one | other, 0.62, 0.95)
+    return np.where(one & other, 0.5, grey).astype(np.float32)
+
+
+def test_a_dense_pattern_nearly_as_dark_as_the_pen_is_taken_off_crossings_and_all():
+    grey = dense_crossed_pattern((200, 300))
+    digits = digits_row(grey.shape, [(40, 60, 80, 130), (120, 60, 160, 130)])
+    grey[digits] = 0.5                                          # the pen
+    grey[ndimage.binary_dilation(digits) & ~digits] = 0.7       # its soft edge
+    level = 1 - grey
+    strong = level > images.otsu_threshold(level)
+    assert strong.mean() > printed.DENSE_INK                    # the pattern is most of it
+    dark = strong & (level > images.otsu_threshold(level[strong]))
+    step = np.median(level[dark]) - np.median(level[strong & ~dark])
+    assert printed.DENSE_GAP <= step < printed.PATTERN_GAP      # too small a step alone
+    core = printed.ink_core(level, strong)
+    assert core[digits].all()
+    assert not core[~ndimage.binary_dilation(digits, iterations=3)].any()   # no crossing left
+    mask = segment.ink_mask(grey, True, faint=images.to_foreground(grey, True) > 0)
+    assert count(mask) == 2
+
+
+def test_a_caller_that_found_no_ink_darker_than_the_paper_gets_the_dense_pattern_rule():
+    # The pattern over the lower half only: too little of the page to be
+    # a pattern by its coverage, but the reader found the page's ink no
+    # darker than its paper, which only such a pattern does to writing.
+    grey = np.full((200, 300), 0.95, np.float32)
+    grey[120:] = dense_crossed_pattern((80, 300))
+    digits = digits_row(grey.shape, [(40, 20, 80, 90), (120, 125, 160, 195)])
+    grey[digits] = 0.5
+    level = 1 - grey
+    strong = level > images.otsu_threshold(level)
+    assert strong.mean() < printed.DENSE_INK
+    assert printed.ink_core(level, strong) is strong
+    core = printed.ink_core(level, strong, dense=True)
+    assert core[digits].all() and not core[~ndimage.binary_dilation(digits, iterations=3)].any()
