@@ -56,6 +56,9 @@ MAX_PIECES = 2000
 # being right under NOT_DIGIT_P is no digit: a mark, a scribble, print.
 NOT_DIGIT_TOP = 0.5
 NOT_DIGIT_P = 0.05
+# A number on a line of writing much smaller than the page's needs this
+# share of its digits sure, or it is taken for a row of small print.
+SMALL_SURE = 0.5
 # The lighter ink the pattern step left out is a form's printed lines,
 # lighter than the pen, when rules and boxes make up this share of it.
 FORM_LINES = 0.6
@@ -76,7 +79,9 @@ class Page:
     (:func:`digitsuite.reading.segment.unread`) and of the box sides taken
     off (:func:`upright_pieces`), either of which may be a digit lost;
     ``walls`` the boxes of every box side and comb tick taken off, which
-    tell the cells of a box field (:func:`digitsuite.reading.segment.word_breaks`).
+    tell the cells of a box field (:func:`digitsuite.reading.segment.word_breaks`);
+    ``small[i]`` whether line i is writing much smaller than the page's
+    (:func:`digitsuite.reading.segment.small_writing`).
     """
 
     lines: list
@@ -85,6 +90,7 @@ class Page:
     ink_dark: bool
     unread: list = field(default_factory=list)
     walls: list = field(default_factory=list)
+    small: list = field(default_factory=list)
 
 
 def prepare_page(grey, steps=ALL):
@@ -138,7 +144,7 @@ def prepare_page(grey, steps=ALL):
         raise ImageError(f"the picture holds {pieces:,} shapes to read, more than the "
                          f"{MAX_PIECES:,} a page is read for: is it noise or a texture? "
                          "Crop it to the numbers, or use a cleaner scan")
-    lines, marks, crops, taken = [], [], [], []
+    lines, marks, crops, taken, small = [], [], [], [], []
     for line, glyphs in found:
         readable = []
         for glyph, ways in glyphs:
@@ -155,6 +161,7 @@ def prepare_page(grey, steps=ALL):
                 crops += inputs.values()
                 taken.append(glyph)
         if readable:  # a line of nothing but punctuation has nothing to read
+            small.append(all(glyph.small for glyph, _ in glyphs))
             lines.append(readable)
             marks.append([glyph for glyph in line if glyph.mark])
             taken += marks[-1]
@@ -163,7 +170,7 @@ def prepare_page(grey, steps=ALL):
                          "use a picture with larger, darker writing")
     return Page(lines, marks, np.stack(crops), ink_dark,
                 segment.unread(mask, taken) + upright_pieces(upright, taken),
-                [g.box for g in segment.components(upright)])
+                [g.box for g in segment.components(upright)], small)
 
 
 def remove_rules(mask, whole=None):
@@ -384,7 +391,7 @@ def describe(lines, judged, ink_dark, min_confidence=None, marks=None, ensemble=
                        "not_digits": [[int(v) for v in g.box] for g in not_digits]})
 
 
-def set_aside_non_digits(lines, judged, calibrated, walls=()):
+def set_aside_non_digits(lines, judged, calibrated, walls=(), small=(), threshold=None):
     """Take out the numbers that are no digit at all: every glyph of them
     read with an even spread over the classes (top probability under
     NOT_DIGIT_TOP, which the reader model learned to give marks, scribbles
@@ -392,8 +399,11 @@ def set_aside_non_digits(lines, judged, calibrated, walls=()):
     reader judges this: a plain model never learned what is no digit.
     A number with one such glyph among digits keeps it as a '?': the
     digit could be a badly written one. ``walls``: as for :func:`describe`,
-    which numbers are. Returns (lines, judged, the index
-    of each line kept, the index of each glyph kept, the glyphs set aside)."""
+    which numbers are. On a line of small writing (``small[i]`` true), a
+    number fewer than SMALL_SURE of whose digits reach ``threshold`` (the
+    '?' threshold) is taken out too: a row of small print reads as '?'s.
+    Returns (lines, judged, the index of each line kept, the index of each
+    glyph kept, the glyphs set aside)."""
     keep, kept_lines, kept_index, set_aside, k = [], [], [], [], 0
     for index, line in enumerate(lines):
         kept = []
@@ -404,6 +414,9 @@ def set_aside_non_digits(lines, judged, calibrated, walls=()):
             noise = calibrated and all(judged.probs[m].max() < NOT_DIGIT_TOP
                                        and judged.p_right[m] < NOT_DIGIT_P
                                        for m in members)
+            if index < len(small) and small[index] and threshold is not None:
+                sure = np.mean([judged.p_right[m] >= threshold for m in members])
+                noise = noise or sure < SMALL_SURE
             if noise:
                 set_aside += glyphs
             else:
@@ -472,7 +485,7 @@ def read_page(model, grey, min_confidence=None, steps=ALL):
     # reads the chosen crops again.
     judged = judge(ensemble, lines, crops, cut, probs if len(ensemble.models) == 1 else None)
     lines, judged, kept_lines, kept, set_aside = set_aside_non_digits(
-        lines, judged, ensemble.calibrated, page.walls)
+        lines, judged, ensemble.calibrated, page.walls, page.small, ensemble.digit_threshold)
     reading = describe(lines, judged, page.ink_dark, min_confidence,
                        [page.marks[i] for i in kept_lines], ensemble, set_aside,
                        page.unread, page.walls)

@@ -45,6 +45,8 @@ LINE_OVERLAP = 0.5    # share of the shorter glyph's height shared with its line
 LINE_BAND = 3         # a line's height band is that of its last this many glyphs
 FRAGMENT = 0.5        # a glyph shorter than this x its line's height is a fragment...
 ATTACH_GAP = 0.25     # ...joined to the nearest glyph this close, else dropped (a mark)
+SMALL_WRITING = 0.4   # a line of glyphs under FRAGMENT x the page's writing is dirt unless
+SMALL_ROW = 2         # ...this many of them are at least this x its height: small writing
 LATTICE_WIDTH = 0.8   # a glyph wider than this may be touching characters...
 MAX_CUTS = 12         # ...cut at up to this many of its thinnest columns...
 CUT_WINDOW = 0.08     # ...each the thinnest this far either way...
@@ -74,6 +76,7 @@ class Glyph:
     box: tuple          # (x0, y0, x1, y1), ends exclusive
     mask: np.ndarray    # bool (y1 - y0, x1 - x0)
     mark: str = ""      # "." "," or "-" for punctuation, "" for a character
+    small: bool = False  # in a line of writing much smaller than the page's (small_writing)
 
     @property
     def width(self):
@@ -435,8 +438,26 @@ def find_lines(mask, marks=True):
     writing = typical_height(glyphs, by_ink=True)
     glyphs = merge_pieces(drop_specks(glyphs, height), height)
     # A "line" of nothing but small marks is dirt or a stray scribble.
-    return [attach_fragments(line, marks) for line in group_lines(glyphs)
-            if max(g.height for g in line) >= FRAGMENT * writing]
+    # A row of small characters is kept, flagged: the reader asks more of it.
+    lines = []
+    for line in group_lines(glyphs):
+        if max(g.height for g in line) >= FRAGMENT * writing:
+            lines.append(attach_fragments(line, marks))
+        elif small_writing(line, writing):
+            lines.append([replace(g, small=True) for g in attach_fragments(line, marks)])
+    return lines
+
+
+def small_writing(line, writing):
+    """Whether a line of glyphs all shorter than FRAGMENT x the page's
+    ``writing`` height may be writing all the same: SMALL_ROW or more of
+    its glyphs at least SMALL_WRITING x that height and FRAGMENT x the
+    line's tallest. Dirt is a mark or two; a row of small print is
+    written off by the reader when none of it reads as a sure digit."""
+    tallest = max(g.height for g in line)
+    row = [g for g in line
+           if g.height >= SMALL_WRITING * writing and g.height >= FRAGMENT * tallest]
+    return len(row) >= SMALL_ROW
 
 
 def word_breaks(line, walls=()):

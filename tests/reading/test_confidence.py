@@ -305,6 +305,20 @@ def test_a_number_of_nothing_but_marks_is_set_aside_as_no_digit():
     assert reader.set_aside_non_digits(lines, judged, calibrated=False)[4] == []
 
 
+def test_a_line_of_small_writing_must_read_as_sure_digits_or_is_set_aside():
+    """A row of small print passes for small writing by its sizes; it is
+    kept only where at least half of its digits are sure."""
+    lines = [[segment.Glyph((x, 0, x + 14, 28), np.ones((28, 14), bool), small=True)
+              for x in (0, 18, 36, 54)]]
+    probs = np.tile(np.eye(10)[1] * 0.9 + 0.01, (4, 1))
+    for p_right, kept_count in (([0.99, 0.2, 0.99, 0.3], 4), ([0.99, 0.2, 0.1, 0.3], 0)):
+        judged = confidence.Judgement(probs.argmax(axis=1), np.array(p_right), probs)
+        kept = reader.set_aside_non_digits(lines, judged, True, (), [True], 0.9)[3]
+        assert len(kept) == kept_count
+        # The same line at the page's own size keeps its doubtful digits as '?'s.
+        assert len(reader.set_aside_non_digits(lines, judged, True, (), [False], 0.9)[3]) == 4
+
+
 def test_a_page_of_only_a_scribble_is_found_no_digit(monkeypatch):
     """read_page answers "found no digit" when all it finds is set aside."""
     grey = np.ones((120, 200), np.float32)

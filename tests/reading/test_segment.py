@@ -213,3 +213,16 @@ def test_a_comma_and_a_dot_do_not_drag_the_line_down():
     lines = segment.find_lines(mask)
     assert [[g.box for g in line if not g.mark] for line in lines] == [
         [(10, 50, 40, 86), (60, 54, 90, 85), (120, 48, 145, 82), (160, 52, 185, 90)]]
+
+
+def test_a_row_of_small_writing_is_kept_and_flagged_but_a_small_mark_is_not():
+    mask = np.zeros((260, 400), bool)
+    for x0 in (20, 80, 140):                   # the page's writing, 60 pixels tall
+        ring(mask, (x0, 20, x0 + 40, 80))
+    for x0 in (20, 45, 70):                    # a row of small writing, 27 pixels tall
+        ring(mask, (x0, 120, x0 + 18, 147), stroke=3)
+    ring(mask, (300, 200, 318, 227), stroke=3)  # one small mark on its own
+    big, small = segment.find_lines(mask)
+    assert [g.box[1] for g in big] == [20] * 3 and not any(g.small for g in big)
+    assert [g.box[1] for g in small] == [120] * 3 and all(g.small for g in small)
+    assert segment.small_writing(small, 60.0) and not segment.small_writing(small, 100.0)
