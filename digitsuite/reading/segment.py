@@ -452,8 +452,9 @@ def small_writing(line, writing):
     """Whether a line of glyphs all shorter than FRAGMENT x the page's
     ``writing`` height may be writing all the same: SMALL_ROW or more of
     its glyphs at least SMALL_WRITING x that height and FRAGMENT x the
-    line's tallest. Dirt is a mark or two; a row of small print is
-    written off by the reader when none of it reads as a sure digit."""
+    line's tallest. Dirt is a mark or two; a row of small print is set
+    aside by the reader when under half of a number on it reads as sure
+    digits (:func:`digitsuite.reading.reader.set_aside_non_digits`)."""
     tallest = max(g.height for g in line)
     row = [g for g in line
            if g.height >= SMALL_WRITING * writing and g.height >= FRAGMENT * tallest]
