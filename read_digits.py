@@ -11,7 +11,9 @@ writing, with every digit's confidence; digits the model is unsure of
 guesses. --json prints the same as a JSON list, one object per image.
 With --out-dir, writes <image>.annotated.png (a box and the digit read over
 each character) and <image>.crops.png (the 28x28 inputs exactly as the model
-saw them) per image, and readings.json.
+saw them) per image, and readings.json, each reading naming its pictures.
+A later run into the same folder adds its images to readings.json and
+keeps the earlier pictures; an image read again replaces its own.
 
     python read_digits.py photo.png scan.jpg
     python read_digits.py photo.png --json
@@ -81,7 +83,15 @@ def main(args):
     model = confidence.load_reader(args.model)
     out_dir = prepare_out_dir(args.out_dir) if args.out_dir else None
     readings, failed = [], 0
-    stems = set()
+    # An earlier run's readings and pictures in the folder stay, unless an
+    # image is read again: its own entry and pictures are replaced.
+    again = {str(path) for path in args.images}
+    earlier = figures.earlier_readings(out_dir) if out_dir else []
+    kept = [r for r in earlier if r["file"] not in again]
+    # Names of pictures already there are taken, but for those of the
+    # images read again.
+    stems = figures.picture_stems(out_dir) - {
+        figures.stem_of(name) for r in earlier if r["file"] in again for name in r["pictures"]}
     results = reader.read_files(model, args.images, args.min_confidence, debug=args.debug)
     for path, (read, error) in zip(args.images, results):
         if error:
@@ -93,12 +103,13 @@ def main(args):
             if out_dir:
                 stem = figures.unique_stem(path.stem, stems)
                 figures.save_reading_figures(out_dir, stem, grey, crops, reading)
+                reading["pictures"] = figures.picture_names(stem, reading)
             if not args.json:
                 print("\n".join(reader.format_reading(reading)), flush=True)
     if args.json:
         print(json.dumps(readings, indent=2))
     if out_dir and readings:  # nothing read: an earlier run's readings.json stays
-        write_json(out_dir / "readings.json", readings)
+        write_json(out_dir / figures.READINGS_FILE, kept + readings)
         if not args.json:
             print(f"wrote annotated images and crops for {len(readings)} image(s) to "
                   f"{out_dir}/")

@@ -2,6 +2,9 @@
 the 28x28 inputs as the model saw them. They draw what
 :mod:`digitsuite.reading.reader` computed and compute nothing themselves."""
 
+import json
+import re
+
 import matplotlib.pyplot as plt
 from matplotlib.patches import Rectangle
 
@@ -11,6 +14,9 @@ from digitsuite.markdown import percent
 CROPS_PER_ROW = 16    # crops per row in the crop strip
 FIGURE_DPI = 100
 MAX_FIGURE_SIDE = 2000  # pixels; larger pages are drawn scaled down
+READINGS_FILE = "readings.json"
+MAX_READINGS_BYTES = 50 * 2**20  # an earlier readings.json larger than this is not merged
+PICTURE_NAME = re.compile(r"[^/\\]+\.(annotated|crops)\.png")
 
 
 def save_reading_figures(out_dir, stem, grey, crops, reading):
@@ -20,6 +26,44 @@ def save_reading_figures(out_dir, stem, grey, crops, reading):
                 dpi=FIGURE_DPI)
     if reading["digits"]:
         save_figure(plot_crops(crops, reading), out_dir / f"{stem}.crops.png", dpi=FIGURE_DPI)
+
+
+def picture_names(stem, reading):
+    """The files :func:`save_reading_figures` writes for ``reading``."""
+    return [f"{stem}.annotated.png"] + ([f"{stem}.crops.png"] if reading["digits"] else [])
+
+
+def stem_of(name):
+    """The stem of a picture's file name: ``scan.v2`` of ``scan.v2.crops.png``."""
+    return name.rsplit(".", 2)[0]
+
+
+def picture_stems(out_dir):
+    """The stems of the reading pictures in ``out_dir`` (none if it is absent)."""
+    if out_dir is None or not out_dir.is_dir():
+        return set()
+    return {stem_of(entry.name) for entry in out_dir.iterdir()
+            if PICTURE_NAME.fullmatch(entry.name)}
+
+
+def earlier_readings(out_dir):
+    """The readings an earlier run left in ``out_dir``'s readings.json,
+    each with the ``pictures`` it wrote; [] when there is none, or it is
+    not such a file (too large, not JSON, not a list of readings): a
+    folder someone sent may hold anything, and reading it must not fail
+    the run."""
+    path = out_dir / READINGS_FILE
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_READINGS_BYTES:
+            return []
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(found, list):
+        return []
+    return [r for r in found if isinstance(r, dict) and isinstance(r.get("file"), str)
+            and isinstance(r.get("pictures"), list) and r["pictures"]
+            and all(isinstance(n, str) and PICTURE_NAME.fullmatch(n) for n in r["pictures"])]
 
 
 def unique_stem(stem, taken):

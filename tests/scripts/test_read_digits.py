@@ -282,3 +282,36 @@ def test_a_failed_reading_keeps_the_earlier_readings_in_its_out_dir(tmp_path, ca
     assert exit_info.value.code == 1
     assert (out_dir / "readings.json").read_text() == before
     assert "wrote" not in capsys.readouterr().out
+
+
+def test_a_second_run_into_the_folder_adds_to_it_and_an_image_read_again_replaces_its_own(
+        tmp_path, capsys, reader_model, strip_digits):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = compose(tmp_path / "a" / "strip.png", strip_digits)
+    second = compose(tmp_path / "b" / "strip.png", strip_digits[:2])
+    out_dir = tmp_path / "out"
+    run_script("read_digits", [first, "--model", reader_model, "--out-dir", out_dir])
+    first_picture = (out_dir / "strip.annotated.png").read_bytes()
+    # Another image of the same name: its pictures take another name.
+    run_script("read_digits", [second, "--model", reader_model, "--out-dir", out_dir])
+    saved = json.loads((out_dir / "readings.json").read_text())
+    assert [(r["file"], r["pictures"][0]) for r in saved] == [
+        (str(first), "strip.annotated.png"), (str(second), "strip-2.annotated.png")]
+    assert (out_dir / "strip.annotated.png").read_bytes() == first_picture
+    # The first image again: its own entry and pictures are replaced, not doubled.
+    run_script("read_digits", [first, "--model", reader_model, "--out-dir", out_dir])
+    saved = json.loads((out_dir / "readings.json").read_text())
+    assert [r["file"] for r in saved] == [str(second), str(first)]
+    assert {p.name for p in out_dir.iterdir()} == {
+        "strip.annotated.png", "strip.crops.png", "strip-2.annotated.png",
+        "strip-2.crops.png", "readings.json"}
+    # A readings.json that is not one (a folder someone sent) is not merged,
+    # and the pictures it cannot name are not written over.
+    (out_dir / "readings.json").write_text('{"not": "a list"}')
+    run_script("read_digits", [second, "--model", reader_model, "--out-dir", out_dir])
+    saved = json.loads((out_dir / "readings.json").read_text())
+    assert [(r["file"], r["pictures"][0]) for r in saved] == [
+        (str(second), "strip-3.annotated.png")]
+    assert (out_dir / "strip.annotated.png").exists()
+    capsys.readouterr()
