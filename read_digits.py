@@ -8,7 +8,8 @@ train_cnn.py's runs/cnn/model.keras, whose confidences are its softmax.
 For each image, prints the number(s) it reads, one text line per line of
 writing, with every digit's confidence; digits the model is unsure of
 (under --min-confidence) print as '?' and are listed with their two best
-guesses. --json prints the same as a JSON list, one object per image.
+guesses. --json prints the same as a JSON list, one object per image read
+(an image that cannot be read has an 'error:' line on stderr instead).
 With --out-dir, writes <image>.annotated.png (a box and the digit read over
 each character) and <image>.crops.png (the 28x28 inputs exactly as the model
 saw them) per image, and readings.json, each reading naming its pictures.
@@ -85,13 +86,14 @@ def main(args):
     readings, failed = [], 0
     # An earlier run's readings and pictures in the folder stay, unless an
     # image is read again: its own entry and pictures are replaced.
-    again = {str(path) for path in args.images}
+    # An image is the same by its absolute path, however it is typed.
+    again = {str(path.resolve()) for path in args.images}
     earlier = figures.earlier_readings(out_dir) if out_dir else []
-    kept = [r for r in earlier if r["file"] not in again]
+    kept = [r for r in earlier if r.get("path", r["file"]) not in again]
     # Names of pictures already there are taken, but for those of the
     # images read again.
     stems = figures.picture_stems(out_dir) - {
-        figures.stem_of(name) for r in earlier if r["file"] in again for name in r["pictures"]}
+        figures.stem_of(name) for r in earlier if r not in kept for name in r["pictures"]}
     results = reader.read_files(model, args.images, args.min_confidence, debug=args.debug)
     for path, (read, error) in zip(args.images, results):
         if error:
@@ -104,6 +106,7 @@ def main(args):
                 stem = figures.unique_stem(path.stem, stems)
                 figures.save_reading_figures(out_dir, stem, grey, crops, reading)
                 reading["pictures"] = figures.picture_names(stem, reading)
+                reading["path"] = str(path.resolve())
             if not args.json:
                 print("\n".join(reader.format_reading(reading)), flush=True)
     if args.json:

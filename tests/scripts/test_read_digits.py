@@ -6,6 +6,7 @@ import json
 import re
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -285,7 +286,7 @@ def test_a_failed_reading_keeps_the_earlier_readings_in_its_out_dir(tmp_path, ca
 
 
 def test_a_second_run_into_the_folder_adds_to_it_and_an_image_read_again_replaces_its_own(
-        tmp_path, capsys, reader_model, strip_digits):
+        tmp_path, capsys, monkeypatch, reader_model, strip_digits):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     first = compose(tmp_path / "a" / "strip.png", strip_digits)
@@ -299,10 +300,14 @@ def test_a_second_run_into_the_folder_adds_to_it_and_an_image_read_again_replace
     assert [(r["file"], r["pictures"][0]) for r in saved] == [
         (str(first), "strip.annotated.png"), (str(second), "strip-2.annotated.png")]
     assert (out_dir / "strip.annotated.png").read_bytes() == first_picture
-    # The first image again: its own entry and pictures are replaced, not doubled.
-    run_script("read_digits", [first, "--model", reader_model, "--out-dir", out_dir])
+    # The first image again, by another path: its own entry and pictures
+    # are replaced, not doubled.
+    monkeypatch.chdir(tmp_path)
+    run_script("read_digits", [Path("a", "strip.png"), "--model", reader_model,
+                               "--out-dir", out_dir])
     saved = json.loads((out_dir / "readings.json").read_text())
-    assert [r["file"] for r in saved] == [str(second), str(first)]
+    assert [r["file"] for r in saved] == [str(second), str(Path("a", "strip.png"))]
+    assert saved[1]["path"] == str(first.resolve())
     assert {p.name for p in out_dir.iterdir()} == {
         "strip.annotated.png", "strip.crops.png", "strip-2.annotated.png",
         "strip-2.crops.png", "readings.json"}
