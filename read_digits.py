@@ -85,15 +85,15 @@ def main(args):
     out_dir = prepare_out_dir(args.out_dir) if args.out_dir else None
     readings, failed = [], 0
     # An earlier run's readings and pictures in the folder stay, unless an
-    # image is read again: its own entry and pictures are replaced.
-    # An image is the same by its absolute path, however it is typed.
-    again = {str(path.resolve()) for path in args.images}
+    # image is read again: its own entry and pictures are replaced. An
+    # image is the same by its absolute path, however it is typed.
     earlier = figures.earlier_readings(out_dir) if out_dir else []
-    kept = [r for r in earlier if r.get("path", r["file"]) not in again]
+    again = {str(path.resolve()) for path in args.images}
     # Names of pictures already there are taken, but for those of the
     # images read again.
     stems = figures.picture_stems(out_dir) - {
-        figures.stem_of(name) for r in earlier if r not in kept for name in r["pictures"]}
+        figures.stem_of(name) for r in earlier if r.get("path", r["file"]) in again
+        for name in r["pictures"]}
     results = reader.read_files(model, args.images, args.min_confidence, debug=args.debug)
     for path, (read, error) in zip(args.images, results):
         if error:
@@ -112,6 +112,9 @@ def main(args):
     if args.json:
         print(json.dumps(readings, indent=2))
     if out_dir and readings:  # nothing read: an earlier run's readings.json stays
+        # An image that could not be read this time keeps its earlier entry.
+        read = {r["path"] for r in readings}
+        kept = [r for r in earlier if r.get("path", r["file"]) not in read]
         write_json(out_dir / figures.READINGS_FILE, kept + readings)
         if not args.json:
             print(f"wrote annotated images and crops for {len(readings)} image(s) to "

@@ -308,6 +308,16 @@ def test_a_second_run_into_the_folder_adds_to_it_and_an_image_read_again_replace
     saved = json.loads((out_dir / "readings.json").read_text())
     assert [r["file"] for r in saved] == [str(second), str(Path("a", "strip.png"))]
     assert saved[1]["path"] == str(first.resolve())
+    # An image that can no longer be read keeps its entry and pictures.
+    Image.new("L", (300, 200), 230).save(tmp_path / "blank.png")
+    second.write_bytes((tmp_path / "blank.png").read_bytes())
+    with pytest.raises(SystemExit):
+        run_script("read_digits", [first, second, "--model", reader_model,
+                                   "--out-dir", out_dir])
+    saved = json.loads((out_dir / "readings.json").read_text())
+    assert [r["file"] for r in saved] == [str(second), str(first)]
+    assert (out_dir / "strip-2.annotated.png").exists()
+    second = compose(tmp_path / "b" / "strip.png", strip_digits[:2])
     assert {p.name for p in out_dir.iterdir()} == {
         "strip.annotated.png", "strip.crops.png", "strip-2.annotated.png",
         "strip-2.crops.png", "readings.json"}
