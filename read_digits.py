@@ -87,13 +87,15 @@ def main(args):
     # An earlier run's readings and pictures in the folder stay, unless an
     # image is read again: its own entry and pictures are replaced. An
     # image is the same by its absolute path, however it is typed.
+    def image(r):  # readings.json of an older version records no path
+        return r.get("path", r["file"])
+
     earlier = figures.earlier_readings(out_dir) if out_dir else []
     again = {str(path.resolve()) for path in args.images}
     # Names of pictures already there are taken, but for those of the
     # images read again.
     stems = figures.picture_stems(out_dir) - {
-        figures.stem_of(name) for r in earlier if r.get("path", r["file"]) in again
-        for name in r["pictures"]}
+        figures.stem_of(name) for r in earlier if image(r) in again for name in r["pictures"]}
     results = reader.read_files(model, args.images, args.min_confidence, debug=args.debug)
     for path, (read, error) in zip(args.images, results):
         if error:
@@ -104,8 +106,8 @@ def main(args):
             readings.append(reading)
             if out_dir:
                 stem = figures.unique_stem(path.stem, stems)
-                figures.save_reading_figures(out_dir, stem, grey, crops, reading)
-                reading["pictures"] = figures.picture_names(stem, reading)
+                reading["pictures"] = figures.save_reading_figures(out_dir, stem, grey, crops,
+                                                                   reading)
                 reading["path"] = str(path.resolve())
             if not args.json:
                 print("\n".join(reader.format_reading(reading)), flush=True)
@@ -114,7 +116,7 @@ def main(args):
     if out_dir and readings:  # nothing read: an earlier run's readings.json stays
         # An image that could not be read this time keeps its earlier entry.
         read = {r["path"] for r in readings}
-        kept = [r for r in earlier if r.get("path", r["file"]) not in read]
+        kept = [r for r in earlier if image(r) not in read]
         write_json(out_dir / figures.READINGS_FILE, kept + readings)
         if not args.json:
             print(f"wrote annotated images and crops for {len(readings)} image(s) to "

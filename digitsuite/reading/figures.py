@@ -21,16 +21,13 @@ PICTURE_NAME = re.compile(r"[^/\\]+\.(annotated|crops)\.png")
 
 def save_reading_figures(out_dir, stem, grey, crops, reading):
     """Write ``<stem>.annotated.png`` and, when a digit was read,
-    ``<stem>.crops.png`` under ``out_dir``."""
-    save_figure(plot_annotated(grey, reading), out_dir / f"{stem}.annotated.png",
-                dpi=FIGURE_DPI)
+    ``<stem>.crops.png`` under ``out_dir``; returns the names written."""
+    names = [f"{stem}.annotated.png"]
+    save_figure(plot_annotated(grey, reading), out_dir / names[0], dpi=FIGURE_DPI)
     if reading["digits"]:
-        save_figure(plot_crops(crops, reading), out_dir / f"{stem}.crops.png", dpi=FIGURE_DPI)
-
-
-def picture_names(stem, reading):
-    """The files :func:`save_reading_figures` writes for ``reading``."""
-    return [f"{stem}.annotated.png"] + ([f"{stem}.crops.png"] if reading["digits"] else [])
+        names.append(f"{stem}.crops.png")
+        save_figure(plot_crops(crops, reading), out_dir / names[1], dpi=FIGURE_DPI)
+    return names
 
 
 def stem_of(name):
