@@ -54,7 +54,7 @@ def earlier_readings(out_dir):
         if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_READINGS_BYTES:
             return []
         found = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: nested arrays, [[[[...
         return []
     if not isinstance(found, list):
         return []

@@ -1,7 +1,11 @@
-"""The crop strip read_digits.py --out-dir saves (digitsuite.reading.figures)."""
+"""The crop strip read_digits.py --out-dir saves, and the readings.json an
+earlier run left there (digitsuite.reading.figures)."""
+
+import json
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pytest
 
 from digitsuite.reading import figures
 
@@ -16,3 +20,27 @@ def test_each_crop_is_titled_with_its_reading_and_the_texts_probability():
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     plt.close(fig)
     assert titles == ["3 99%", "1 or 4? 86%"]
+
+
+@pytest.mark.parametrize("write", [
+    lambda p: p.write_text("[" * 100_000 + "]" * 100_000),       # nested past the recursion limit
+    lambda p: p.write_bytes(b"\xff\xfe not text"),
+    lambda p: p.write_text('{"file": "a.png"}'),                 # not a list
+    lambda p: p.write_text('[{"file": "a.png", "pictures": ["../../etc/passwd"]}]'),
+    lambda p: p.symlink_to("/etc/hostname"),
+    lambda p: p.mkdir(),
+], ids=["deeply nested", "not text", "not a list", "a path for a picture", "a symlink",
+        "a folder"])
+def test_an_earlier_readings_file_that_is_not_one_is_not_merged(tmp_path, write):
+    write(tmp_path / figures.READINGS_FILE)
+    assert figures.earlier_readings(tmp_path) == []
+
+
+def test_an_earlier_readings_file_gives_its_readings_and_their_pictures(tmp_path):
+    entry = {"file": "a.png", "pictures": ["a.annotated.png", "a.crops.png"]}
+    (tmp_path / figures.READINGS_FILE).write_text(json.dumps([entry, {"file": 3}]))
+    (tmp_path / "a.annotated.png").write_bytes(b"")
+    (tmp_path / "notes.png").write_bytes(b"")
+    assert figures.earlier_readings(tmp_path) == [entry]
+    assert figures.picture_stems(tmp_path) == {"a"}
+    assert figures.stem_of("scan.v2.crops.png") == "scan.v2"
