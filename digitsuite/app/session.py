@@ -160,5 +160,5 @@ def _test_accuracy(path):
 
     try:
         return float(json.loads(Path(path).read_text(encoding="utf-8"))["test_accuracy"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None

@@ -239,12 +239,19 @@ class Run:
 
 
 def _read_json(path, hint):
+    """The JSON object in ``path`` (a run's config.json or metrics.json);
+    ModelFileError, naming ``hint``, for anything else a folder may hold."""
     try:
-        return json.loads(committed_path(path).read_text(encoding="utf-8"))
+        data = json.loads(committed_path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ModelFileError(f"{path} is missing beside the model; {hint}") from None
     except (OSError, ValueError) as exc:
         raise ModelFileError(f"{path} is unreadable ({exc}); {hint}") from exc
+    except RecursionError:  # arrays nested past Python's limit: [[[[...
+        raise ModelFileError(f"{path} is unreadable (nested too deep); {hint}") from None
+    if not isinstance(data, dict):
+        raise ModelFileError(f"{path} is unreadable (not a JSON object); {hint}")
+    return data
 
 
 def load_run(runs_dir, name, num_classes, data_argv=()):

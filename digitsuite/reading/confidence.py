@@ -283,6 +283,8 @@ def read_calibration(path):
         raise ModelFileError(f"cannot read {path}: {exc.strerror or exc}{fix}") from exc
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ModelFileError(f"{problem} ({type(exc).__name__}: {exc}){fix}") from exc
+    except RecursionError:  # arrays nested past Python's limit: [[[[...
+        raise ModelFileError(f"{problem} (nested too deep){fix}") from None
 
 
 @dataclass

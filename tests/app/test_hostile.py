@@ -170,3 +170,15 @@ def test_a_large_picture_is_heavy_whatever_its_file_size(seven):
     assert server.is_heavy(as_upload(big.getvalue()), server.DIGIT_MAX_SIDE)
     assert not server.is_heavy(as_upload(seven), server.DIGIT_MAX_SIDE)
     assert not server.is_heavy(as_upload(b"not a picture"), server.DIGIT_MAX_SIDE)
+
+
+@pytest.mark.parametrize("content", ["[" * 100_000 + "]" * 100_000, '"text"', "{",
+                                     '{"test_accuracy": "high"}'])
+def test_a_models_metrics_that_say_nothing_usable_leave_its_accuracy_unknown(tmp_path, content):
+    # A model folder someone sent: its metrics.json may hold anything.
+    from digitsuite.app import session
+
+    (tmp_path / "metrics.json").write_text(content)
+    assert session._test_accuracy(tmp_path / "metrics.json") is None
+    (tmp_path / "metrics.json").write_text('{"test_accuracy": 0.991}')
+    assert session._test_accuracy(tmp_path / "metrics.json") == 0.991

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from digitsuite.errors import ModelFileError
-from digitsuite.inference.runs import count_parameters, load_sklearn, save_model
+from digitsuite.inference.runs import count_parameters, load_run, load_sklearn, save_model
 from models import build_dense, build_logistic_regression, build_random_forest
 from tests.support import fitted
 
@@ -59,3 +59,23 @@ def test_count_parameters_of_each_kind():
     forest = fitted(build_random_forest(n_estimators=3))
     assert count_parameters(forest) == (
         sum(t.tree_.node_count for t in forest.estimators_), "tree nodes")
+
+
+@pytest.mark.parametrize("file,content,why", [
+    ("config.json", "[" * 100_000 + "]" * 100_000, "nested too deep"),
+    ("config.json", "[]", "not a JSON object"),
+    ("metrics.json", '"text"', "not a JSON object"),
+    ("metrics.json", "{", "Expecting property name"),
+])
+def test_a_runs_records_that_are_no_json_object_are_one_model_file_error(tmp_path, file,
+                                                                        content, why):
+    # A runs folder someone sent: the records beside a sound model.
+    folder = tmp_path / "lr"
+    folder.mkdir()
+    save_model(fitted(build_logistic_regression()), folder / "model.skops")
+    (folder / "config.json").write_text('{"features": "pixels"}')
+    (folder / "metrics.json").write_text('{"test_accuracy": 0.9}')
+    assert load_run(tmp_path, "lr", 10).features == "pixels"
+    (folder / file).write_text(content)
+    with pytest.raises(ModelFileError, match=f"{file} is unreadable .{why}.*; recreate it with"):
+        load_run(tmp_path, "lr", 10)

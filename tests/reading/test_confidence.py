@@ -71,6 +71,9 @@ def test_a_huge_or_unreadable_calibration_is_refused(tmp_path):
     path.write_bytes(b"\xff\xfe not json")
     with pytest.raises(ModelFileError, match="not a reader calibration"):
         confidence.read_calibration(path)
+    path.write_text("[" * 100_000 + "]" * 100_000)          # nested past the recursion limit
+    with pytest.raises(ModelFileError, match="not a reader calibration .nested too deep"):
+        confidence.read_calibration(path)
 
 
 def test_load_reader_takes_the_partner_and_calibration_beside_the_model(tmp_path,
