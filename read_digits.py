@@ -34,7 +34,9 @@ benchmarks/read_bench.py scores this reading on synthetic pages of real
 handwriting (docs/read-digits.md).
 
 Exit status: 0 when every image was read, 1 when any could not be (one
-'error:' line each; the others are still read), 2 for a usage or model error.
+'error:' line each, the others still read, then a line counting the images
+read), 2 for a usage or model error. Images that are refused before any
+reading (not images, too small, blank) are answered without loading Keras.
 """
 
 import json
@@ -79,9 +81,10 @@ def parse_args(argv=None):
 
 def main(args):
     from digitsuite.fileio import prepare_out_dir, write_json
+    from digitsuite.inference.modelio import check_model_file
     from digitsuite.reading import confidence, figures, reader
 
-    model = confidence.load_reader(args.model)
+    check_model_file(args.model)  # Keras and the models load once a page needs them
     out_dir = prepare_out_dir(args.out_dir) if args.out_dir else None
     readings, failed = [], 0
     # An earlier run's readings and pictures in the folder stay, unless an
@@ -96,7 +99,8 @@ def main(args):
     # images read again.
     stems = figures.picture_stems(out_dir) - {
         figures.stem_of(name) for r in earlier if image(r) in again for name in r["pictures"]}
-    results = reader.read_files(model, args.images, args.min_confidence, debug=args.debug)
+    results = reader.read_files(lambda: confidence.load_reader(args.model), args.images,
+                                args.min_confidence, debug=args.debug)
     for path, (read, error) in zip(args.images, results):
         if error:
             print(f"error: {error}", file=sys.stderr, flush=True)
@@ -122,6 +126,9 @@ def main(args):
             print(f"wrote annotated images and crops for {len(readings)} image(s) to "
                   f"{out_dir}/")
     if failed:
+        total = len(args.images)
+        print(f"read {total - failed} of {total} image{'s' * (total != 1)}; the error "
+              f"line{'s' * (failed != 1)} above say{'s' * (failed == 1)} why", file=sys.stderr)
         sys.exit(1)
     return readings
 

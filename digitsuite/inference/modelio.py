@@ -18,15 +18,10 @@ def train_hint(path):
     return "train one with: python train_cnn.py (it writes runs/cnn/model.keras)"
 
 
-def load_keras_model(path, hint=None, expect_input_shape=None):
-    """Load a ``.keras`` (or ``.h5``) model in safe mode, uncompiled.
-
-    ``hint`` ends the message when there is no model at ``path``;
-    ``expect_input_shape`` (without the batch axis, e.g. ``(28, 28, 1)``) is
-    checked against the model's input. Raises ModelFileError for a missing
-    file, a file Keras cannot load (or that needs unsafe deserialisation),
-    and a model with a different input shape.
-    """
+def check_model_file(path, hint=None):
+    """What :func:`load_keras_model` checks before it imports Keras: the
+    file is there and is a model archive. Returns the file to load; raises
+    ModelFileError, so a script can refuse a wrong ``--model`` at once."""
     path = Path(path)
     hint = hint or train_hint(path)
     # A run stopped while moving its files into place: read its new model
@@ -43,6 +38,21 @@ def load_keras_model(path, hint=None, expect_input_shape=None):
     if path.suffix == ".keras" and not zipfile.is_zipfile(source):
         raise ModelFileError(f"{path} is not a .keras model (not a zip archive), so it is "
                              f"corrupt or another kind of file; {hint}")
+    return source
+
+
+def load_keras_model(path, hint=None, expect_input_shape=None):
+    """Load a ``.keras`` (or ``.h5``) model in safe mode, uncompiled.
+
+    ``hint`` ends the message when there is no model at ``path``;
+    ``expect_input_shape`` (without the batch axis, e.g. ``(28, 28, 1)``) is
+    checked against the model's input. Raises ModelFileError for a missing
+    file, a file Keras cannot load (or that needs unsafe deserialisation),
+    and a model with a different input shape.
+    """
+    path = Path(path)
+    hint = hint or train_hint(path)
+    source = check_model_file(path, hint)
     from digitsuite.backend import keras
 
     try:

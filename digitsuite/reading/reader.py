@@ -24,6 +24,7 @@ digit read and each number: a calibrated probability of being right, from
 which a digit prints as '?' and a number is vouched for or not.
 """
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -478,8 +479,12 @@ def read_page(model, grey, min_confidence=None, steps=ALL):
     :class:`~digitsuite.reading.confidence.Ensemble`: returns (reading dict,
     crops (n, 28, 28)). ``steps``: the document steps to run
     (:class:`digitsuite.reading.steps.Steps`, default all)."""
+    return read_prepared(model, prepare_page(grey, steps), min_confidence)
+
+
+def read_prepared(model, page, min_confidence=None):
+    """:func:`read_page` from its :func:`prepare_page`'s page onwards."""
     ensemble = confidence.as_ensemble(model)
-    page = prepare_page(grey, steps)
     lines, probs, crops, cut = resolve(page, classify_pieces(ensemble, page.crops))
     # Those are the reader model's probabilities: a judge of more models
     # reads the chosen crops again.
@@ -496,30 +501,49 @@ def read_page(model, grey, min_confidence=None, steps=ALL):
     return reading, crops
 
 
+@contextmanager
+def _naming(path):
+    """Raise the reading's ImageError again with the file's name in front."""
+    try:
+        yield
+    except ImageError as exc:
+        raise ImageError(f"{path}: {exc}") from exc
+
+
 def read_file(model, path, min_confidence=None, steps=ALL):
     """Read an image file, shrunk to PAGE_MAX_SIDE: returns (reading dict
     with ``file`` first, grey page, crops). Raises ImageError, naming the
     file, for an unreadable file or one without digits."""
     grey = images.read_image(path, max_side=PAGE_MAX_SIDE)
-    try:
+    with _naming(path):
         reading, crops = read_page(model, grey, min_confidence, steps)
-    except ImageError as exc:
-        raise ImageError(f"{path}: {exc}") from exc
     return {"file": printable(path), **reading}, grey, crops
 
 
-def read_files(model, paths, min_confidence=None, debug=False):
+def read_files(load_model, paths, min_confidence=None, debug=False):
     """Read image files one by one, yielding ``((reading, grey, crops), None)``
     or, for a file that cannot be read, ``(None, one-line message)``.
 
+    ``load_model()`` gives the classifier. It is called once, when the
+    first page has characters to classify: a run whose images are all
+    refused (not images, too small, blank, noise) answers at once instead of
+    after loading Keras and the models. Its ModelFileError is raised.
     A failure of the reader itself on one file is reported as that file's
     message, so the other files' readings are kept (with ``debug`` it is
     raised instead).
     """
-    for path in paths:
-        path = Path(path)
+    model = None
+    for path in map(Path, paths):
         try:
-            yield read_file(model, path, min_confidence), None
+            grey = images.read_image(path, max_side=PAGE_MAX_SIDE)
+            with _naming(path):
+                page = prepare_page(grey)
+                if model is None:
+                    model = load_model()
+                reading, crops = read_prepared(model, page, min_confidence)
+            yield ({"file": printable(path), **reading}, grey, crops), None
+        except ModelFileError:
+            raise  # the run's, not this file's
         except ImageError as exc:
             yield None, str(exc)
         except OSError as exc:

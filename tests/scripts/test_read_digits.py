@@ -149,8 +149,9 @@ def test_bad_input_gives_one_line_naming_the_file(tmp_path, capsys, reader_model
     make(path)
     readings, errors, code = read(capsys, reader_model, path)
     assert code == 1 and readings == []
-    assert len(errors) == 1 and errors[0].startswith(f"error: {path}")
+    assert len(errors) == 2 and errors[0].startswith(f"error: {path}")
     assert message in errors[0]
+    assert errors[1] == "read 0 of 1 image; the error line above says why"
 
 
 def test_unreadable_file_gives_one_line(tmp_path, capsys, reader_model, strip_digits,
@@ -163,7 +164,7 @@ def test_unreadable_file_gives_one_line(tmp_path, capsys, reader_model, strip_di
     monkeypatch.setattr(images, "read_image", refuse)
     readings, errors, code = read(capsys, reader_model, locked)
     assert code == 1 and readings == []
-    assert errors == [f"error: cannot read {locked}: Permission denied; check its permissions"]
+    assert errors[0] == f"error: cannot read {locked}: Permission denied; check its permissions"
 
 
 def test_one_bad_file_does_not_stop_the_others(tmp_path, capsys, reader_model, strip_digits):
@@ -173,28 +174,29 @@ def test_one_bad_file_does_not_stop_the_others(tmp_path, capsys, reader_model, s
                                   tmp_path / "missing.png")
     assert code == 1
     assert [r["file"] for r in readings] == [str(good)] and len(readings[0]["digits"]) == 5
-    assert len(errors) == 2 and "bad.png is not an image" in errors[0]
+    assert len(errors) == 3 and "bad.png is not an image" in errors[0]
     assert "no image file at" in errors[1]
+    assert errors[2] == "read 1 of 3 images; the error lines above say why"
 
 
 def test_the_reader_failing_on_one_image_keeps_the_others_output(tmp_path, capsys,
                                                                    reader_model, strip_digits,
                                                                    monkeypatch):
     first, second = (compose(tmp_path / name, strip_digits) for name in ("a.png", "b.png"))
-    real = reader.read_page
+    real = reader.read_prepared
 
-    def fails_on_the_first(model, grey, *args):
+    def fails_on_the_first(model, page, *args):
         if fails_on_the_first.calls == 0:
             fails_on_the_first.calls += 1
             raise TypeError("something the reader did not expect")
-        return real(model, grey, *args)
+        return real(model, page, *args)
 
     fails_on_the_first.calls = 0
-    monkeypatch.setattr(reader, "read_page", fails_on_the_first)
+    monkeypatch.setattr(reader, "read_prepared", fails_on_the_first)
     readings, errors, code = read(capsys, reader_model, first, second)
     assert code == 1
     assert [r["file"] for r in readings] == [str(second)]
-    assert errors == [f"error: {first}: the reader failed on this image (TypeError: something "
+    assert errors[:1] == [f"error: {first}: the reader failed on this image (TypeError: something "
                       "the reader did not expect); the other images are still read, and "
                       "--debug shows the traceback"]
 
@@ -208,6 +210,40 @@ def test_missing_model_and_usage_errors(tmp_path, capsys, strip_digits):
     with pytest.raises(SystemExit) as info:
         run_script("read_digits", [])
     assert info.value.code == 2 and "give image files to read" in capsys.readouterr().err
+
+
+def test_images_all_refused_never_load_the_models(tmp_path, capsys, reader_model,
+                                                  monkeypatch):
+    """Keras and the models take seconds to load: a run with nothing to read
+    answers without them."""
+    from digitsuite.reading import confidence
+
+    def loads(path):
+        raise AssertionError(f"loaded {path} for images that were all refused")
+
+    monkeypatch.setattr(confidence, "load_reader", loads)
+    (tmp_path / "text.png").write_text("not a picture")
+    Image.new("L", (5, 5)).save(tmp_path / "tiny.png")
+    Image.new("L", (300, 200), 230).save(tmp_path / "blank.png")
+    readings, errors, code = read(capsys, reader_model, *(tmp_path / name for name in
+                                                          ("text.png", "tiny.png", "blank.png")))
+    assert code == 1 and readings == [] and len(errors) == 4
+
+
+def test_a_model_that_fails_to_load_stops_the_run_not_one_image(tmp_path, capsys,
+                                                                  strip_digits):
+    """A model file that is there but wrong is the run's error (exit 2, one
+    line), found when the first page is read, not an error of each image."""
+    strips = [compose(tmp_path / name, strip_digits) for name in ("a.png", "b.png")]
+    wrong = tmp_path / "wrong.keras"
+    inputs = keras.Input((32, 32, 3))
+    keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(inputs))).save(wrong)
+    with pytest.raises(SystemExit) as info:
+        run_script("read_digits", [*strips, "--model", wrong, "--out-dir", tmp_path / "out"])
+    err = capsys.readouterr().err.splitlines()
+    assert info.value.code == 2 and len(err) == 1
+    assert err[0].startswith(f"error: {wrong} takes inputs of shape")
+    assert not (tmp_path / "out" / "readings.json").exists()
 
 
 def test_dry_run_reads_the_bundled_sample_page(capsys):
