@@ -9,7 +9,11 @@ logistic regressions are fit on the even pages; the odd pages measure them
 (calibration error) and set the thresholds under which a digit prints as
 '?' and a number is not vouched for (NUMBER_PRECISION overall, and
 CONDITION_PRECISION on each kind of page). Each condition writes its own
-digits. Never a test digit, never optdigits.
+digits. The digits are drawn twice (--drawings): as MNIST gives them, grey
+and anti-aliased, and thresholded to hard bitmaps with one-pixel edges, as a
+bilevel scanner or a fax gives writing, so that the probabilities are fit
+on more than one way ink reaches the page. Never a test digit, never
+optdigits.
 
 Writes calibration.json and partner.keras (the partner without its
 optimizer's state) beside the reader model, plus calibration.md:
@@ -26,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.reading.pages import MNIST_BITMAP_DRAWING, MNIST_DRAWING, bitmaps  # noqa: E402
 from digitsuite import cli  # noqa: E402
 from digitsuite.inference.runs import READER_MODEL  # noqa: E402
 
@@ -36,6 +41,10 @@ NUMBER_PRECISION = 0.995  # a vouched-for number is right this often on validati
 # pages can hide a kind the reader is wrong on.
 CONDITION_PRECISION = 0.98
 CONDITION_MIN = 20
+# How the validation digits are drawn: (pages.Drawing, what is done to the images).
+DRAWINGS = {"mnist": (MNIST_DRAWING, lambda images: images),
+            "bitmap": (MNIST_BITMAP_DRAWING, bitmaps)}
+DRAWING_TEXT = {"mnist": "as MNIST's grey images", "bitmap": "as thresholded bitmaps"}
 
 
 def parse_args(argv=None):
@@ -46,7 +55,10 @@ def parse_args(argv=None):
                         help="a second, differently trained seed CNN, e.g. "
                              "runs/cnn/model.keras from train_cnn.py on full MNIST")
     parser.add_argument("--pages", type=cli.positive_int, default=60,
-                        help="validation pages per condition (default: 60)")
+                        help="validation pages per condition and drawing (default: 60)")
+    parser.add_argument("--drawings", nargs="+", choices=DRAWINGS, default=list(DRAWINGS),
+                        help="how the digits are drawn on the pages: 'mnist' as MNIST's grey "
+                             "images, 'bitmap' thresholded to hard ink (default: both)")
     cli.add_data_args(parser, datasets=["mnist"])
     cli.add_output_args(parser, None, what="calibration.json, partner.keras and "
                         "calibration.md", default_text="the reader model's folder",
@@ -60,47 +72,56 @@ def parse_args(argv=None):
     return args
 
 
-def validation_pages(images, labels, pages, seed):
-    """``pages`` pages per benchmark condition, written with the validation
-    digits ``images``/``labels``: yields (condition, uint8 page, truth)."""
+def validation_pages(images, labels, pages, seed, drawings=("mnist",)):
+    """``pages`` pages per benchmark condition and drawing (:data:`DRAWINGS`),
+    written with the validation digits ``images``/``labels``: yields
+    ((condition, drawing), uint8 page, truth)."""
     import numpy as np
 
-    from benchmarks.reading.pages import CONDITIONS, MNIST_DRAWING, make_page
+    from benchmarks.reading.pages import CONDITIONS, make_page
 
-    for index, (name, style) in enumerate(CONDITIONS.items()):
-        # Each condition writes other digits: with one seed for all, a digit
-        # read wrong in one condition was read wrong, and weighed, in most.
-        rng = np.random.default_rng((seed, index))
-        for _ in range(pages):
-            yield (name, *make_page(rng, images, labels, style, drawing=MNIST_DRAWING))
+    for number, kind in enumerate(drawings):
+        drawing, drawn = DRAWINGS[kind]
+        digits = drawn(images)
+        for index, (name, style) in enumerate(CONDITIONS.items()):
+            # Each condition (and drawing) writes other digits: with one seed
+            # for all, a digit read wrong in one condition was read wrong,
+            # and weighed, in most. MNIST's drawing keeps its pages of old.
+            rng = np.random.default_rng((seed, index) if kind == "mnist" else
+                                        (seed, index, number))
+            for _ in range(pages):
+                yield ((name, kind), *make_page(rng, digits, labels, style, drawing=drawing))
 
 
-def read_validation_pages(ensemble, images, labels, pages, seed, log=print):
-    """Write and read ``pages`` pages per condition (:func:`validation_pages`):
-    per page read, what :func:`judge_page` returns."""
+def read_validation_pages(ensemble, images, labels, pages, seed, drawings=("mnist",),
+                          log=print):
+    """Write and read ``pages`` pages per condition and drawing
+    (:func:`validation_pages`): per page read, what :func:`judge_page`
+    returns."""
     import numpy as np
 
     from digitsuite.errors import ImageError
     from digitsuite.reading import reader
 
     out, start, done = [], time.perf_counter(), {}
-    for name, page_image, truth in validation_pages(images, labels, pages, seed):
+    for kind, page_image, truth in validation_pages(images, labels, pages, seed, drawings):
         try:
             page = reader.prepare_page(page_image.astype(np.float32) / 255.0)
         except ImageError:
             page = None  # a page of nothing readable has nothing to calibrate
         if page is not None:
-            out.append(judge_page(ensemble, name, page, truth))
-        done[name] = done.get(name, 0) + 1
-        if done[name] == pages:
-            log(f"{name}: {pages} pages read ({time.perf_counter() - start:.0f} s so far)")
+            out.append(judge_page(ensemble, kind, page, truth))
+        done[kind] = done.get(kind, 0) + 1
+        if done[kind] == pages:
+            log(f"{kind[0]}, {kind[1]} drawing: {pages} pages read "
+                f"({time.perf_counter() - start:.0f} s so far)")
     return out
 
 
 def judge_page(ensemble, name, page, truth):
     """One prepared page (:class:`digitsuite.reading.reader.Page`) of
-    condition ``name`` read and scored against its ``truth``: (condition,
-    digit features, digit right, numbers, number right); each number is
+    kind ``name`` (its condition and drawing) read and scored against its
+    ``truth``: (kind, digit features, digit right, numbers, number right); each number is
     (its digit indices, their boxes, the gap to the next number on its
     line, the unread ink beside it)."""
     import numpy as np
@@ -134,7 +155,7 @@ def shipped_command(args, pages):
     """The command that made the calibration, with folders as placeholders
     (a dry run's pages as the number it read)."""
     return ("python benchmarks/calibrate_reader.py --partner PARTNER.keras --data-dir DIR "
-            f"--pages {pages} --seed {args.seed}")
+            f"--pages {pages} --drawings {' '.join(args.drawings)} --seed {args.seed}")
 
 
 def threshold_for(p, right, precision, groups=None, floor=CONDITION_PRECISION,
@@ -161,6 +182,73 @@ def threshold_for(p, right, precision, groups=None, floor=CONDITION_PRECISION,
     return float(p[order][k])
 
 
+def _numbers(digit, part):
+    """Each number on the pages ``part``: (features (n, k), right (n,), kind
+    of page (n,), drawing (n,)), its digits judged by ``digit``."""
+    import numpy as np
+
+    from digitsuite.reading import confidence
+
+    feats, right, kinds, drawings = [], [], [], []
+    for (name, drawing), features, _, members, number_right in part:
+        p = digit(features) if len(features) else np.zeros(0)
+        for (ks, boxes, gap, unread), r in zip(members, number_right):
+            if ks:
+                feats.append(confidence.number_features(p[ks], boxes, gap, unread))
+                right.append(r)
+                kinds.append(f"{name} ({drawing})")
+                drawings.append(drawing)
+    return (np.array(feats).reshape(-1, len(confidence.NUMBER_FEATURES)), np.array(right),
+            np.array(kinds), np.array(drawings))
+
+
+def measure(calibration, held):
+    """How ``calibration`` does on the pages ``held``; with thresholds of
+    None, it sets them there first (the lowest that hold DIGIT_PRECISION,
+    and NUMBER_PRECISION with CONDITION_PRECISION on each kind of page).
+    Returns (digit threshold, number threshold, measures)."""
+    import numpy as np
+
+    from digitsuite.reading import confidence
+
+    hx = np.concatenate([p[1] for p in held])
+    hy = np.concatenate([p[2] for p in held]).astype(float)
+    hp = calibration.digit(hx)
+    hnx, hny, kinds, drawings = _numbers(calibration.digit, held)
+    hnp = confidence.number_probability(calibration.number, hnx)
+    digit_threshold = calibration.digit_threshold
+    number_threshold = calibration.number_threshold
+    if digit_threshold is None:
+        digit_threshold = threshold_for(hp, hy, DIGIT_PRECISION)
+        number_threshold = threshold_for(hnp, hny.astype(float), NUMBER_PRECISION, kinds)
+    # The threshold holds on average; the kind of page it holds worst on.
+    vouched = hnp >= number_threshold
+    by_kind = {str(c): float(hny[vouched & (kinds == c)].mean())
+               for c in np.unique(kinds) if (vouched & (kinds == c)).any()}
+    worst = min(by_kind, key=by_kind.get, default=None)
+    measures = {
+        "held_out_digits": int(len(hy)), "held_out_numbers": int(len(hny)),
+        "digit_calibration_error": confidence.calibration_error(hp, hy),
+        "number_calibration_error": confidence.calibration_error(hnp, hny),
+        "digits_right": float(hy.mean()), "numbers_right": float(hny.mean()),
+        "digit_threshold": digit_threshold, "number_threshold": number_threshold,
+        "digits_shown": float((hp >= digit_threshold).mean()),
+        "digits_shown_right": float(hy[hp >= digit_threshold].mean()),
+        "numbers_vouched": float(vouched.mean()),
+        "numbers_vouched_right": float(hny[vouched].mean()),
+    }
+    for drawing in np.unique(drawings):
+        on = drawings == drawing
+        measures.update({
+            f"{drawing} drawing: number calibration error":
+                confidence.calibration_error(hnp[on], hny[on]),
+            f"{drawing} drawing: numbers vouched": float(vouched[on].mean()),
+            f"{drawing} drawing: numbers vouched right":
+                float(hny[vouched & on].mean()) if (vouched & on).any() else None})
+    measures.update({"worst_condition": worst, "worst_condition_vouched_right": by_kind.get(worst)})
+    return digit_threshold, number_threshold, measures
+
+
 def fit(pages_read):
     """Fit on even pages, measure on odd ones: (Calibration, measures)."""
     import numpy as np
@@ -171,51 +259,14 @@ def fit(pages_read):
     x = np.concatenate([p[1] for p in fit_on])
     y = np.concatenate([p[2] for p in fit_on]).astype(int)
     digit = confidence.Logistic.fit(x, y)
-
-    def numbers(part):
-        feats, right, names = [], [], []
-        for name, features, _, members, number_right in part:
-            p = digit(features) if len(features) else np.zeros(0)
-            for (ks, boxes, gap, unread), r in zip(members, number_right):
-                if ks:
-                    feats.append(confidence.number_features(p[ks], boxes, gap, unread))
-                    right.append(r)
-                    names.append(name)
-        return (np.array(feats).reshape(-1, len(confidence.NUMBER_FEATURES)), np.array(right),
-                np.array(names))
-
-    nx, ny, _ = numbers(fit_on)
+    nx, ny, _, _ = _numbers(digit, fit_on)
     number = confidence.Logistic.fit(nx, ny)
-
-    hx = np.concatenate([p[1] for p in held])
-    hy = np.concatenate([p[2] for p in held]).astype(float)
-    hp = digit(hx)
-    hnx, hny, conditions = numbers(held)
-    hnp = confidence.number_probability(number, hnx)
-    digit_threshold = threshold_for(hp, hy, DIGIT_PRECISION)
-    number_threshold = threshold_for(hnp, hny.astype(float), NUMBER_PRECISION, conditions)
-    # The threshold holds on average; the kind of page it holds worst on.
-    vouched = hnp >= number_threshold
-    by_condition = {str(c): float(hny[vouched & (conditions == c)].mean())
-                    for c in np.unique(conditions) if (vouched & (conditions == c)).any()}
-    worst = min(by_condition, key=by_condition.get, default=None)
-    measures = {
-        "fit_pages": len(fit_on), "held_out_pages": len(held),
-        "fit_digits": int(len(y)), "fit_numbers": int(len(ny)),
-        "held_out_digits": int(len(hy)), "held_out_numbers": int(len(hny)),
-        "digit_calibration_error": confidence.calibration_error(hp, hy),
-        "number_calibration_error": confidence.calibration_error(hnp, hny),
-        "digits_right": float(hy.mean()), "numbers_right": float(hny.mean()),
-        "digit_threshold": digit_threshold, "number_threshold": number_threshold,
-        "digits_shown": float((hp >= digit_threshold).mean()),
-        "digits_shown_right": float(hy[hp >= digit_threshold].mean()),
-        "numbers_vouched": float(vouched.mean()),
-        "numbers_vouched_right": float(hny[vouched].mean()),
-        "worst_condition": worst,
-        "worst_condition_vouched_right": by_condition.get(worst),
-    }
-    return confidence.Calibration(digit, number, round(digit_threshold, 4),
-                                  round(number_threshold, 4), {}), measures
+    calibration = confidence.Calibration(digit, number, None, None, {})
+    digit_threshold, number_threshold, measures = measure(calibration, held)
+    calibration.digit_threshold = round(digit_threshold, 4)
+    calibration.number_threshold = round(number_threshold, 4)
+    return calibration, {"fit_pages": len(fit_on), "held_out_pages": len(held),
+                         "fit_digits": int(len(y)), "fit_numbers": int(len(ny)), **measures}
 
 
 def main(args):
@@ -237,12 +288,15 @@ def main(args):
     print(f"validation digits: {len(labels):,} from {splits.dataset.source}; "
           f"{pages} pages per condition")
     out_dir = prepare_out_dir(args.out_dir)
-    read = read_validation_pages(confidence.Ensemble(models), images, labels, pages, args.seed)
+    read = read_validation_pages(confidence.Ensemble(models), images, labels, pages, args.seed,
+                                 args.drawings)
     calibration, measures = fit(read)
     # Only names, never this machine's folders: the file ships with the model.
     calibration.fit = {"data": f"{splits.dataset.name} validation split "
                                f"({args.val_fraction:.0%} of {len(splits.dataset.x_train):,} "
-                               f"training digits, seed {args.seed})",
+                               f"training digits, seed {args.seed}), drawn "
+                               f"{' and '.join(DRAWING_TEXT[d] for d in args.drawings)}",
+                       "drawings": list(args.drawings),
                        "validation_digits": int(len(labels)),
                        "pages_per_condition": pages, "partner_from": args.partner.name,
                        "command": shipped_command(args, pages), **measures}
@@ -258,12 +312,12 @@ def main(args):
             for k, v in measures.items()]
     write_text(out_dir / "calibration.md", "\n".join([
         "# Reader calibration", "", f"`{calibration.fit['command']}`", "",
-        f"Fit on the even pages of {pages} validation pages per condition "
+        f"Fit on the even pages of {pages} validation pages per condition and drawing "
         f"({calibration.fit['data']}); measured on the "
         "odd ones, which also set the thresholds: the lowest at which "
         f"{DIGIT_PRECISION:.1%} of the digits shown and {NUMBER_PRECISION:.1%} of the "
         f"numbers vouched for are right, and {CONDITION_PRECISION:.0%} of the numbers in "
-        f"each condition where {CONDITION_MIN} or more are vouched for.", "",
+        f"each condition and drawing where {CONDITION_MIN} or more are vouched for.", "",
         *table(["measure", "value"], rows),
         ""]))
     print(f"digit calibration error {measures['digit_calibration_error']:.4f}, number "

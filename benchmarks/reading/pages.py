@@ -50,6 +50,15 @@ class Drawing:
 
 MNIST_DRAWING = Drawing(20)              # size-normalised into a 20x20 box, centred in 28x28
 OPTDIGITS_DRAWING = Drawing(32, binary=True)  # each digit's height fills the 32 rows
+# MNIST's digits thresholded at half their ink (:func:`bitmaps`) and drawn
+# as a bilevel scanner or a fax gives them: hard ink with one-pixel edges.
+MNIST_BITMAP_DRAWING = Drawing(20, binary=True)
+BITMAP_LEVEL = 128
+
+
+def bitmaps(images, level=BITMAP_LEVEL):
+    """Grey digit images (uint8, ink bright) as binary bitmaps (uint8 0/255)."""
+    return np.where(np.asarray(images) >= level, 255, 0).astype(np.uint8)
 
 
 @dataclass(frozen=True)

@@ -154,7 +154,7 @@ def test_fit_learns_a_probability_that_matches_the_share_right():
         right = rng.uniform(size=n) < 1 / (1 + np.exp(-3 * features[:, 0] - 2))
         numbers = [list(range(0, 4)), list(range(4, 9)), list(range(9, 12))]
         boxes = [[[40 * k, 0, 40 * k + 30, 60] for k in ks] for ks in numbers]
-        pages.append(("standard", features, right,
+        pages.append((("standard", "mnist"), features, right,
                       list(zip(numbers, boxes, [5.0] * 3, [0.0] * 3)),
                       np.array([right[ks].all() for ks in numbers])))
     calibration, measures = fit(pages)
@@ -165,7 +165,7 @@ def test_fit_learns_a_probability_that_matches_the_share_right():
                - calibration.digit(base)) < 0.05
     assert measures["digit_calibration_error"] < 0.05
     assert measures["digits_shown_right"] >= 0.995
-    assert measures["worst_condition"] == "standard"
+    assert measures["worst_condition"] == "standard (mnist)"
     assert measures["numbers_vouched_right"] >= 0.99 or measures["numbers_vouched"] < 0.05
 
 
