@@ -61,10 +61,13 @@ def train_one(name, args, splits, resume):
 
 
 def main(args):
-    from digitsuite.fileio import prepare_out_dir
+    from digitsuite.fileio import check_room_for, prepare_out_dir
     from digitsuite.inference.runs import TITLES
+    from digitsuite.training.run import run_files
 
     prepare_out_dir(args.out_dir)  # a bad --out-dir stops the run before any work
+    for name in args.models:  # each model's files go in its own folder
+        check_room_for(args.out_dir / name, run_files(name))
     args, resume = cli.resume_if_asked(args, args.out_dir / "dense")
     if resume:  # only the dense net has epochs to resume
         args.models = ["dense"]

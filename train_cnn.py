@@ -44,10 +44,12 @@ def parse_args(argv=None):
 def main(args):
     from digitsuite.fileio import prepare_out_dir
     from digitsuite.training.distribute import make_strategy
+    from digitsuite.training.run import run_files
     from models import build_cnn
 
     strategy = make_strategy(args.distribute)  # before any other TensorFlow work
-    prepare_out_dir(args.out_dir)  # a bad --out-dir stops the run before any work
+    # A bad --out-dir stops the run before any work.
+    prepare_out_dir(args.out_dir, run_files("cnn"))
     args, resume = cli.resume_if_asked(args, args.out_dir, strategy)
     splits = cli.with_conventions(cli.load_splits(args), args)
     cli.print_split_summary(splits)

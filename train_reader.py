@@ -54,9 +54,11 @@ def main(args):
     from digitsuite.inference.modelio import drop_training_state
     from digitsuite.reading.confidence import CALIBRATION_FILE
     from digitsuite.training.nondigits import with_nondigits
+    from digitsuite.training.run import run_files
     from models import build_cnn
 
-    prepare_out_dir(args.out_dir)  # a bad --out-dir stops the run before any work
+    # A bad --out-dir stops the run before any work.
+    prepare_out_dir(args.out_dir, run_files("cnn"))
     args, resume = cli.resume_if_asked(args, args.out_dir)
     splits = cli.load_splits(args)
     splits = cli.with_conventions(splits, args)

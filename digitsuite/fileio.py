@@ -139,6 +139,9 @@ def output_set(folder):
         yield
         _STAGING.reset(token)
         token = None
+        for _, path in staged:
+            if not _regular_or_absent(path):
+                raise _in_the_way(path)
         # Written last: from here the new set is the folder's set.
         write_json(folder / PENDING_SET, {"pid": os.getpid(), "files": [
             [tmp.name, path.name] for tmp, path in staged]})
@@ -214,6 +217,21 @@ def pending_set(folder):
     return pairs
 
 
+def check_room_for(folder, names):
+    """Raise DigitsuiteError when a folder or a link stands where a file of
+    one of ``names`` is to be written in ``folder``: the run could not
+    replace it, and would find out only after its work."""
+    for name in names:
+        if not _regular_or_absent(Path(folder) / name):
+            raise _in_the_way(Path(folder) / name)
+
+
+def _in_the_way(path):
+    kind = "link" if path.is_symlink() else "folder"
+    return DigitsuiteError(f"{path} is a {kind}, where this run writes a file of that name; "
+                           "move it away or choose another --out-dir")
+
+
 def _bad_journal(journal, why):
     return DigitsuiteError(
         f"{journal} is not a journal this suite wrote ({why}); nothing was moved. If the "
@@ -281,11 +299,15 @@ def save_figure(fig, path, **kwargs):
         plt.close(fig)
 
 
-def prepare_out_dir(path):
+def prepare_out_dir(path, writes=()):
     """Create ``path`` (and parents), check that it can be written to and
     hold it for this run (:func:`lock_folder`); finish a set of files that a
-    stopped run had committed and remove the temporary files of dead runs."""
+    stopped run had committed and remove the temporary files of dead runs.
+    ``writes``: names of the files the run will write there, each refused
+    now if a folder or a link stands in its place (the run could not
+    replace it, and would find out only after its work)."""
     path = Path(path)
+    check_room_for(path, writes)
     if path.exists() and not path.is_dir():
         raise DigitsuiteError(f"--out-dir {path} is a file, not a folder; "
                               "choose another with --out-dir")

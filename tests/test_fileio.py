@@ -107,6 +107,27 @@ def test_output_set_lands_together_or_not_at_all(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "model.keras"]
 
 
+@pytest.mark.parametrize("kind", ["folder", "link"])
+def test_a_folder_or_link_where_a_file_goes_is_refused_before_the_work(kind, tmp_path):
+    """A run would only find out when it moves its files into place, after
+    minutes of training: the folder is refused when it is prepared, and a
+    set that meets one anyway stops in one line and leaves nothing behind."""
+    (tmp_path / "elsewhere.keras").write_text("someone's file")
+    blocker = tmp_path / "model.keras"
+    blocker.mkdir() if kind == "folder" else blocker.symlink_to(tmp_path / "elsewhere.keras")
+    with pytest.raises(DigitsuiteError, match=f"model.keras is a {kind}, where this run "
+                                              "writes a file of that name; move it away"):
+        prepare_out_dir(tmp_path, writes=("config.json", "model.keras"))
+    release_folders()
+    prepare_out_dir(tmp_path, writes=("config.json",))  # other names are no matter
+    with pytest.raises(DigitsuiteError, match=f"is a {kind}"), output_set(tmp_path):
+        write_text(tmp_path / "config.json", "new")
+        write_text(tmp_path / "model.keras", "new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "elsewhere.keras",
+                                                          "model.keras"]
+    assert (tmp_path / "elsewhere.keras").read_text() == "someone's file"
+
+
 def test_a_set_committed_by_a_killed_run_is_finished_by_the_next_reader(tmp_path):
     """Killed after the journal, before every file was moved: the new set wins."""
     (tmp_path / "model.keras").write_text("new model")     # moved before the kill

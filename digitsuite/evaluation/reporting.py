@@ -165,6 +165,10 @@ def markdown_report(title, config, metrics, y_true, y_pred, class_names, images)
     return "\n".join(lines)
 
 
+# What write_run_report writes (history.png for a run with a training history).
+RUN_REPORT_FILES = ("config.json", "metrics.json", "report.md", "confusion.png", "history.png")
+
+
 def write_run_report(out_dir, title, config, metrics, y_true, proba_or_pred, class_names,
                      history=None):
     """Write config.json, metrics.json, report.md, confusion.png (+ history.png)."""

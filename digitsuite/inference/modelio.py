@@ -30,8 +30,14 @@ def check_model_file(path, hint=None):
     if not source.exists():
         raise ModelFileError(f"no model at {path}; {hint}")
     if not source.is_file():
-        raise ModelFileError(f"{path} is a folder, not a model file; give the model.keras "
-                             "file inside it")
+        if path.suffix.lower() in MODEL_SUFFIXES:  # a folder where the file should be
+            raise ModelFileError(f"{path} is a folder, not a model file; move it away and "
+                                 f"{hint}")
+        inside = next((path / name for name in ("model.keras", "model.h5")
+                       if (path / name).is_file()), None)
+        raise ModelFileError(f"{path} is a folder, not a model file; " + (
+            f"give the file inside it, {inside}" if inside else
+            f"give a .keras model file, or {hint}"))
     if path.suffix.lower() not in MODEL_SUFFIXES:
         raise ModelFileError(f"{path} is not a Keras model file (expected a .keras file); "
                              f"give the model.keras a training script wrote, or {hint}")

@@ -53,8 +53,10 @@ def train_command(name, runs_dir, data_argv=()):
 
 
 def missing_models(runs_dir):
-    """The models in MODELS whose model file is not under ``runs_dir``."""
-    return [name for name in MODELS if not model_path(runs_dir, name).is_file()]
+    """The models in MODELS with nothing at their model file's place under
+    ``runs_dir`` (a folder or a broken file there is no missing model: loading
+    it says what is wrong)."""
+    return [name for name in MODELS if not model_path(runs_dir, name).exists()]
 
 
 def save_model(model, path):

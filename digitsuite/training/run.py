@@ -17,7 +17,12 @@ from digitsuite import precision as precisions
 from digitsuite.backend import tf
 from digitsuite.data.augment import policy_for
 from digitsuite.errors import DigitsuiteError, Interrupted
-from digitsuite.evaluation.reporting import classification_metrics, run_config, write_run_report
+from digitsuite.evaluation.reporting import (
+    RUN_REPORT_FILES,
+    classification_metrics,
+    run_config,
+    write_run_report,
+)
 from digitsuite.fileio import DiskFull, output_set, prepare_out_dir
 from digitsuite.inference.runs import (
     MODEL_FILES,
@@ -86,7 +91,7 @@ def train_keras(name, build, *, splits, out_dir, settings, epochs, batch_size, l
     policy = policy_for(augment, dataset.name)
     label_smoothing = label_smoothing_for(label_smoothing, dataset.name)
     settings = {**settings, "label_smoothing": label_smoothing}
-    checkpoints = prepare_out_dir(out_dir) / CHECKPOINT_DIR
+    checkpoints = prepare_out_dir(out_dir, run_files(name)) / CHECKPOINT_DIR
     set_seed(seed)
     callbacks = [] if tensorboard is None else tensorboard_callbacks(tensorboard, x_test[0])
     arithmetic = (precisions.resumed(resume.model) if resume is not None
@@ -137,13 +142,18 @@ def train_sklearn(name, estimator, *, splits, out_dir, settings, seed, features,
     """Fit scikit-learn model ``name`` (``estimator``, unfitted) on the
     ``features`` of the training images; write its run and return its metrics."""
     _, train, val, _ = splits
-    prepare_out_dir(out_dir)  # a bad --out-dir stops the run before a long fit
+    prepare_out_dir(out_dir, run_files(name))  # a bad --out-dir stops the run before a long fit
     set_seed(seed)
     result = fit_sklearn(estimator, train, val, features, log=log)
     estimator_params = {k: v for k, v in estimator.get_params().items()
                         if v is None or isinstance(v, (int, float, str, bool))}
     return write_run(name, estimator, splits=splits, out_dir=out_dir, settings=settings,
                      result=result, features=features, estimator_params=estimator_params)
+
+
+def run_files(name):
+    """The files :func:`write_run` writes for model ``name``."""
+    return (MODEL_FILES[name], *RUN_REPORT_FILES)
 
 
 def write_run(name, model, *, splits, out_dir, settings, result, features=None, title=None,

@@ -74,6 +74,21 @@ def test_out_dir_that_cannot_be_written(tmp_path, capsys):
     assert blocker.read_text() == "in the way"
 
 
+@pytest.mark.parametrize("script,where", [("train_cnn", "model.keras"),
+                                          ("train_reader", "report.md"),
+                                          ("baselines", "dense/model.keras")])
+def test_a_folder_where_a_run_writes_a_file_is_refused_before_training(script, where,
+                                                                      tmp_path, capsys):
+    """Found only when the files are moved into place, it cost the whole run."""
+    (tmp_path / "out" / where).mkdir(parents=True)
+    err = fails_with_one_line(capsys, script, ["--dry-run", "--data-dir", SAMPLE_DIR,
+                                               "--out-dir", tmp_path / "out"])
+    assert err == (f"error: {tmp_path / 'out' / where} is a folder, where this run writes a "
+                   "file of that name; move it away or choose another --out-dir")
+    # Nothing was trained: no checkpoint, no file beside the folder in the way.
+    assert {p.name for p in (tmp_path / "out").iterdir()} <= {".lock", where.split("/")[0]}
+
+
 def test_keras_file_with_custom_code_is_never_run(tmp_path, capsys):
     inputs = keras.Input((28, 28, 1))
     outputs = keras.layers.Dense(10, activation="softmax")(

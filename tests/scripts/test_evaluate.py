@@ -186,6 +186,7 @@ def test_missing_models_are_named_and_the_others_compared(present, evaluated, ca
     ("dense", "model.keras", b"garbage", "is not a .keras model (not a zip archive)"),
     ("lr", "config.json", b'{"features": "hog"}', "does not name the model's input features"),
     ("cnn", "metrics.json", b"{", "metrics.json is unreadable"),
+    ("cnn", "model.keras", None, "model.keras is a folder, not a model file; move it away"),
 ])
 @pytest.mark.slow
 def test_a_broken_run_is_named_with_its_fix_and_the_others_compared(
@@ -193,7 +194,11 @@ def test_a_broken_run_is_named_with_its_fix_and_the_others_compared(
     runs_dir, _ = evaluated
     broken = tmp_path / "runs"
     shutil.copytree(runs_dir, broken, ignore=shutil.ignore_patterns("comparison"))
-    (broken / name / file).write_bytes(content)
+    if content is None:  # a folder in the file's place is a broken run, not a missing one
+        (broken / name / file).unlink()
+        (broken / name / file).mkdir()
+    else:
+        (broken / name / file).write_bytes(content)
     with pytest.raises(SystemExit) as exit_info:
         run_script("evaluate", evaluate_argv(broken, tmp_path / "out"))
     assert exit_info.value.code == 1
