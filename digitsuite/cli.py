@@ -257,8 +257,9 @@ def add_app_model_args(parser):
 
 def add_run_args(parser, default_out_dir):
     """The output flags of the scripts that train: --out-dir, --dry-run, --debug."""
-    add_output_args(parser, default_out_dir, dry_run=f"{DRY_RUN_TRAIN} training and "
-                    f"{DRY_RUN_TEST} test images, one epoch")
+    add_output_args(parser, default_out_dir, dry_run=f"{DRY_RUN_TRAIN} training images (the "
+                    f"validation share held out of them) and {DRY_RUN_TEST} test images, "
+                    "one epoch")
 
 
 def load_splits(args, log=print):

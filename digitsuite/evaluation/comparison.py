@@ -120,10 +120,13 @@ def _p_value(p):
 
 def _engine(row):
     """What predicted, and in what arithmetic when it is not the model's own
-    float32 (runs evaluated before precision was recorded have neither)."""
+    float32 or when float32 was kept for a reason (``--precision auto``
+    measured int8 and found it slower or unlike float32); runs evaluated
+    before precision was recorded have neither."""
     engine = row.get("engine", "n/a")
-    if row.get("precision") not in (None, "float32", "float64"):
-        engine += f" in {row['precision']} ({row.get('precision_reason', '')})"
+    reason = row.get("precision_reason") or ""
+    if row.get("precision") not in (None, "float32", "float64") or reason.startswith("float32"):
+        engine += f" in {row['precision']} ({reason})"
     return engine
 
 

@@ -11,6 +11,7 @@ from digitsuite.evaluation.comparison import (
     compare,
     error_reduction,
     holm,
+    markdown_tables,
     mcnemar,
 )
 
@@ -68,6 +69,25 @@ def test_compare_on_known_predictions():
     assert result["mcnemar"] == [{
         "models": ["dense", "cnn"], "only_first_correct": 0, "only_second_correct": 1,
         "p_value": 1.0, "p_holm": 1.0, "significant": False}]
+
+
+@pytest.mark.parametrize("precision,reason,shown", [
+    ("int8", "asked for", "litert in int8 (asked for)"),
+    ("float32", "float32 kept: int8 0.98x as fast", "litert in float32 (float32 kept: int8 0.98x"),
+    ("float32", "exact", None),
+])
+def test_the_table_says_in_what_arithmetic_a_model_answered_and_why(precision, reason, shown):
+    """--precision auto may keep float32 after measuring int8: the printed
+    table says so, as it says why int8 was used."""
+    y = np.zeros(10, int)
+    details = {"cnn": {"title": "CNN", "engine": "litert", "precision": precision,
+                       "precision_reason": reason, "params": 1, "params_kind": "weights",
+                       "images_per_second": 1000.0, "train_seconds": 1.0}}
+    table = markdown_tables(compare(y, {"cnn": np.zeros(10)}, details))
+    if shown:
+        assert shown in table
+    else:
+        assert "engines: CNN litert." in table and "(exact)" not in table
 
 
 def test_accuracy_chart_shows_every_seed_figure():

@@ -146,6 +146,17 @@ COMMANDS = {
 }
 
 
+def test_a_dry_run_of_the_default_folder_trains_what_it_lacks():
+    """``python evaluate.py --dry-run`` works on a fresh checkout; a runs
+    folder given is compared as it is (the test below)."""
+    import evaluate
+
+    default = evaluate.parse_args(["--dry-run"])
+    assert default.train_missing and default.runs_dir.parts[:2] == ("runs", "dry-run")
+    assert not evaluate.parse_args(["--dry-run", "--runs-dir", "mine"]).train_missing
+    assert not evaluate.parse_args([]).train_missing
+
+
 def test_without_any_model_one_error_lists_every_command(capsys, tmp_path):
     runs = tmp_path / "runs"
     with pytest.raises(SystemExit) as exit_info:
