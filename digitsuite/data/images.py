@@ -17,6 +17,7 @@ a tight crop of a '1' is mostly ink, which would fool the decision.
 
 import contextlib
 import math
+import re
 import warnings
 from pathlib import Path
 
@@ -94,8 +95,12 @@ def decode_image(file, name, colour=False, max_side=None):
                     small = small.transpose(upright)
                 return _to_array(small, colour, max_side, grey_file=_grey_mode(img.mode))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(
-            f"{name} is too large to decode safely ({exc}); shrink it first") from exc
+        # Pillow refuses in Image.open, before the size check: its text names
+        # its own limit, so the message gives the suite's.
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(found.group(1)) / 1e6:,.0f} megapixels" if found else "too large"
+        raise ImageError(f"{name} is {size}, over the {MAX_PIXELS / 1e6:.0f}-megapixel limit; "
+                         "shrink it first") from exc
     except UnidentifiedImageError as exc:
         raise ImageError(
             f"{name} is not an image this suite reads; give a PNG, JPEG, BMP, "
