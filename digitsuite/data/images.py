@@ -259,7 +259,7 @@ def to_foreground(grey, ink_dark=None, min_contrast=MIN_CONTRAST):
     if not strokes.size or not paper.size or (
             np.median(strokes) - np.median(paper) < min_contrast):
         raise ImageError(
-            "found no digit: the image is blank or its ink barely differs from the "
+            "no digit found: the picture is blank or its ink barely differs from the "
             "paper; use a sharper, evenly lit picture")
     low = max((np.median(paper) + threshold) / 2, np.percentile(paper, 99))
     high = np.median(strokes)

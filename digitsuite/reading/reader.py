@@ -167,7 +167,7 @@ def prepare_page(grey, steps=ALL):
             marks.append([glyph for glyph in line if glyph.mark])
             taken += marks[-1]
     if not lines:
-        raise ImageError("found no digit: only specks of ink stand out from the paper; "
+        raise ImageError("no digit found: only specks of ink stand out from the paper; "
                          "use a picture with larger, darker writing")
     return Page(lines, marks, np.stack(crops), ink_dark,
                 segment.unread(mask, taken) + upright_pieces(upright, taken),
@@ -496,7 +496,7 @@ def read_prepared(model, page, min_confidence=None):
                        page.unread, page.walls)
     crops = crops[kept]
     if not reading["digits"]:
-        raise ImageError("found no digit: what stands out from the paper reads as no digit "
+        raise ImageError("no digit found: what stands out from the paper reads as no digit "
                          "(a mark, a scribble or print); use a picture of written digits")
     return reading, crops
 

@@ -137,7 +137,7 @@ BAD_UPLOADS = {
     "empty file": ("empty.png", b"", "empty.png is empty (0 bytes)"),
     "one pixel": ("dot.png", png(Image.new("L", (1, 1), 255)), "dot.png is only 1x1 pixels"),
     "blank canvas": ("your drawing", png(Image.new("L", (140, 140), 255)),
-                     "your drawing: found no digit"),
+                     "your drawing: no digit found"),
     "truncated": ("cut.png", SEVEN[:len(SEVEN) // 2], "cut.png cannot be decoded"),
     "decompression bomb": ("bomb.png", png(Image.new("1", (9000, 9000))),
                            "bomb.png is 9000x9000 pixels, over the 50-megapixel limit"),

@@ -149,7 +149,7 @@ def test_pillow_decompression_bomb_becomes_one_line(tmp_path, monkeypatch):
 
 def test_blank_picture_says_no_digit(tmp_path):
     Image.new("L", (50, 50), 200).save(tmp_path / "blank.png")
-    with pytest.raises(ImageError, match="blank.png: found no digit"):
+    with pytest.raises(ImageError, match="blank.png: no digit found"):
         images.load_digit(tmp_path / "blank.png")
 
 

@@ -323,7 +323,7 @@ def test_a_line_of_small_writing_must_read_as_sure_digits_or_is_set_aside():
 
 
 def test_a_page_of_only_a_scribble_is_found_no_digit(monkeypatch):
-    """read_page answers "found no digit" when all it finds is set aside."""
+    """read_page answers "no digit found" when all it finds is set aside."""
     grey = np.ones((120, 200), np.float32)
     grey[30:90, 40:160] = 0.0                                 # one dark blot
     even = np.full(10, 0.1)
@@ -339,5 +339,5 @@ def test_a_page_of_only_a_scribble_is_found_no_digit(monkeypatch):
             return confidence.Judgement(np.zeros(n, int), np.full(n, 0.01),
                                         np.tile(even, (n, 1)))
 
-    with pytest.raises(reader.ImageError, match="found no digit"):
+    with pytest.raises(reader.ImageError, match="no digit found"):
         reader.read_page(Doubtful([None], calibration()), grey)

@@ -129,10 +129,10 @@ BAD_INPUTS = {
     "not an image": (lambda p: p.write_text("just text"), "is not an image this suite reads"),
     "empty file": (lambda p: p.write_bytes(b""), "is empty (0 bytes)"),
     "blank page": (lambda p: Image.new("L", (300, 200), 230).save(p, format="PNG"),
-                   "found no digit"),
+                   "no digit found"),
     "specks only": (lambda p: Image.fromarray(np.where(
         np.random.default_rng(0).random((200, 300)) < 0.002, 20, 230).astype(np.uint8))
-        .save(p, format="PNG"), "found no digit"),
+        .save(p, format="PNG"), "no digit found"),
     "over the pixel limit": (lambda p: p.write_bytes(png_claiming(8000, 7000)),
                              "over the 50-megapixel limit"),
     "decompression bomb": (lambda p: p.write_bytes(png_claiming(30000, 30000)),
