@@ -4,6 +4,7 @@ the entry point that turns user errors into one ``error:`` line."""
 import argparse
 import inspect
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -97,6 +98,12 @@ class Parser(argparse.ArgumentParser):
                          **kwargs)
 
     def error(self, message):
+        # argparse takes a value that starts with '-' (a negative number, a
+        # kernel "-1,0,1,...") for the next flag and says only that one is
+        # missing.
+        flag = re.fullmatch(r"argument (--[\w-]+)(?:/[^:]*)?: expected one argument", message)
+        if flag:
+            message += f"; a value starting with '-' is written {flag.group(1)}=VALUE"
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
     def parse_args(self, args=None, namespace=None):

@@ -69,6 +69,8 @@ def read_image(path, colour=False, max_side=None):
     to decode) file, and for formats outside FORMATS.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ImageError(f"{path} is a folder, not an image; give the image files in it")
     if not path.is_file():
         raise ImageError(f"no image file at {path}; check the path")
     if path.stat().st_size == 0:

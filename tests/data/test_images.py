@@ -109,6 +109,7 @@ def test_sixteen_bit_scans_keep_their_range(tmp_path):
 
 @pytest.mark.parametrize("make, message", [
     (lambda p: None, "no image file at"),
+    (lambda p: p.mkdir(), "bad.png is a folder, not an image; give the image files in it"),
     (lambda p: p.write_bytes(b""), "is empty (0 bytes)"),
     (lambda p: p.write_text("not a picture"), "is not an image this suite reads"),
     (lambda p: Image.new("L", (1, 1)).save(p, format="PNG"), "is only 1x1 pixels"),

@@ -122,6 +122,8 @@ def test_bad_images_for_visualize_layers(trained_cnn_dir, tmp_path, capsys, make
     ("train_cnn", ["--dataset", "cifar"], "invalid choice"),
     ("train_cnn", ["--label-smoothing", "1"], "--label-smoothing: must be between 0 and 1"),
     ("train_cnn", ["--label-smoothing", "some"], "expected 'auto' or a number"),
+    ("conv_demo", ["--kernel", "-1,0,1,-2,0,2,-1,0,1"],
+     "--kernel: expected one argument; a value starting with '-' is written --kernel=VALUE"),
     ("baselines", ["--rf-trees", "0"], "must be at least 1"),
     ("baselines", ["--models", "svm"], "invalid choice"),
     ("baselines", ["--features", "hog"], "invalid choice"),
