@@ -133,20 +133,32 @@ def file_size(path):
     return (height, width) if turned else (width, height)
 
 
-def load_model(args):
-    """The classifier to look into: --model, or a fresh seed CNN for --dry-run."""
-    from digitsuite.errors import ModelFileError
-    from digitsuite.inference.modelio import load_keras_model
-    from models import build_cnn
+def model_path(args):
+    """The classifier file to look into (None for --dry-run's fresh seed CNN),
+    checked without Keras so that a wrong --model is refused at once."""
+    from digitsuite.inference.modelio import check_model_file
 
     if args.dry_run:
-        return build_cnn()
+        return None
     path = args.model or DEFAULT_MODEL
     if args.model is None and not path.exists() and args.dataset == "mnist":
         # A fresh checkout: the shipped reader is the seed CNN, trained on MNIST.
         print(f"note: no {DEFAULT_MODEL} yet (python train_cnn.py trains it); looking "
               f"into the reader CNN shipped in {SHIPPED_READER}")
         path = READER_MODEL
+    check_model_file(path)
+    return path
+
+
+def load_model(path):
+    """The classifier at ``path``, or a fresh seed CNN for None."""
+    from digitsuite.errors import ModelFileError
+    from digitsuite.inference.modelio import load_keras_model
+
+    if path is None:
+        from models import build_cnn
+
+        return build_cnn()
     model = load_keras_model(path, expect_input_shape=(28, 28, 1))
     if not isinstance(model.output_shape, tuple) or len(model.output_shape) != 2:
         raise ModelFileError(f"{path} outputs shape {model.output_shape}; this script "
@@ -158,10 +170,12 @@ def main(args):
     from digitsuite.data.datasets import CLASS_NAMES
     from digitsuite.fileio import output_set, prepare_out_dir
     from digitsuite.markdown import percent
-    from digitsuite.visual import layerfigures, layerviz
 
-    model = load_model(args)
+    path = model_path(args)
+    # The picture is read before Keras loads: a wrong one is refused at once.
     original, image, label, source, default_name, crop = pick_input(args)
+    model = load_model(path)
+    from digitsuite.visual import layerfigures, layerviz
     out_dir = prepare_out_dir(args.out_dir or LAYERS_ROOT / default_name)
 
     result = layerviz.analyse(model, image)

@@ -3,12 +3,16 @@ one ``error:`` line, a non-zero exit, no traceback, earlier outputs intact."""
 
 import gzip
 import shutil
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from digitsuite.backend import keras
-from tests.support import SAMPLE_DIR, fails_with_one_line
+from tests.support import ROOT, SAMPLE_DIR, fails_with_one_line
 
 
 def corrupt_copy(tmp_path, breakage):
@@ -135,3 +139,31 @@ def test_bad_images_for_visualize_layers(trained_cnn_dir, tmp_path, capsys, make
 ])
 def test_bad_arguments_give_one_error_line(tmp_path, capsys, script, argv, message):
     assert message in fails_with_one_line(capsys, script, [*argv, "--out-dir", tmp_path])
+
+
+@pytest.mark.parametrize("script,argv", [
+    ("read_digits.py", ["{tiny}", "{text}"]),
+    ("read_digits.py", ["{tiny}", "--model", "{missing}"]),
+    ("visualize_layers.py", ["--image", "{tiny}"]),
+    ("visualize_layers.py", ["--digit", "3", "--model", "{missing}"]),
+])
+def test_a_wrong_picture_or_model_is_refused_before_tensorflow_loads(script, argv, tmp_path):
+    """Loading TensorFlow and the models takes seconds: a picture or a model
+    file that cannot be used is refused without them."""
+    Image.new("L", (5, 5)).save(tmp_path / "tiny.png")
+    (tmp_path / "text.png").write_text("not a picture")
+    names = {"tiny": tmp_path / "tiny.png", "text": tmp_path / "text.png",
+             "missing": tmp_path / "none" / "model.keras"}
+    argv = [a.format(**names) for a in argv] + ["--out-dir", str(tmp_path / "out")]
+    probe = textwrap.dedent(f"""
+        import runpy, sys
+        sys.argv = {[script, *argv]!r}
+        try:
+            runpy.run_path({script!r}, run_name="__main__")
+        except SystemExit as exc:
+            print("exit", exc.code, "tensorflow" in sys.modules)
+    """)
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.stdout.split()[-3:] in (["exit", "1", "False"], ["exit", "2", "False"]), done
+    assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr
