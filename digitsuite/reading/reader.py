@@ -333,7 +333,9 @@ def describe(lines, judged, ink_dark, min_confidence=None, marks=None, ensemble=
     ensemble's number threshold.
 
     ``calibrated``: whether those probabilities are calibrated (a reader
-    with ``calibration.json``) or a plain model's softmax. ``lines``: the
+    with ``calibration.json``) or a plain model's softmax. ``thresholds``:
+    the ``digit`` probability under which a digit is unsure and the
+    ``number`` one under which a number is (None uncalibrated). ``lines``: the
     text of each line of writing, '?' for an unsure digit, a space where a
     wide gap parts two numbers; punctuation is left out. ``digits``: per
     glyph in reading order, its ``box`` [x0, y0, x1, y1] (pixels, ends
@@ -386,9 +388,11 @@ def describe(lines, judged, ink_dark, min_confidence=None, marks=None, ensemble=
             calibrated and p_number < ensemble.number_threshold))
     # The reading leaves the package as JSON (CLI, app, readings.json): checked
     # here, once, rather than trusted to every field above.
+    thresholds = {"digit": round(float(min_confidence), 4),
+                  "number": round(float(ensemble.number_threshold), 4) if calibrated else None}
     return json_ready({"ink": "dark on light" if ink_dark else "light on dark",
-                       "calibrated": calibrated, "lines": texts, "digits": digits,
-                       "numbers": numbers,
+                       "calibrated": calibrated, "thresholds": thresholds, "lines": texts,
+                       "digits": digits, "numbers": numbers,
                        "not_digits": [[int(v) for v in g.box] for g in not_digits]})
 
 
@@ -580,6 +584,9 @@ def format_reading(reading):
         verdict = "check" if found["unsure"] else "sure"
         out.append(f"  number {found['amount']}: {verdict}, "
                    f"{percent(found['confidence'])} {kind}")
+    thresholds = reading.get("thresholds")
+    if thresholds and any(d["unsure"] for d in digits):
+        out.append(f"  a digit under {percent(thresholds['digit'])} {kind} prints as '?'")
     for number, members in enumerate(per_line, start=1):
         for place, d in enumerate(members, start=1):
             if d["unsure"]:

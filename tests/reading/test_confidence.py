@@ -217,6 +217,13 @@ def test_a_number_of_shown_digits_can_still_be_unsure():
     assert [d["confidence"] for d in reading["digits"]] == [0.9, 0.8, 0.95]
     text = "\n".join(reader.format_reading({"file": "f.png", **reading}))
     assert "number 123: check" in text
+    assert reading["thresholds"] == {"digit": 0.5, "number": 0.9}
+    assert "prints as '?'" not in text  # no digit is unsure: no threshold to explain
+    doubtful = reader.describe(strip_lines(3), confidence.Judgement(
+        judged.digits, np.array([0.9, 0.4, 0.95]), judged.probs), True, ensemble=ensemble)
+    text = "\n".join(reader.format_reading({"file": "f.png", **doubtful}))
+    assert "a digit under 50% likely right prints as '?'" in text
+    assert "unsure: line 1, digit 2, 40% likely right" in text
 
 
 def test_a_number_is_never_surer_than_its_weakest_digit():

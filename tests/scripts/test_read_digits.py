@@ -103,6 +103,8 @@ def test_text_output_and_out_dir_files(tmp_path, capsys, reader_model, strip_dig
     assert f"{first} (1 line, 5 digits, ink dark on light)" in out
     assert re.search(r"unsure: line 1, digit \d, \d+% \(softmax, uncalibrated\); "
                      r"the model.s guesses: \d \(\d+%\), \d \(\d+%\)", out)
+    # What "unsure" means is said once per image: the threshold given.
+    assert out.count("a digit under 100% (softmax, uncalibrated) prints as '?'") == 2
     assert {p.name for p in out_dir.iterdir()} == {
         "strip.annotated.png", "strip.crops.png", "strip-2.annotated.png",
         "strip-2.crops.png", "readings.json"}
