@@ -26,8 +26,9 @@ def missing_message(runs_dir, data_argv=()):
 def nothing_to_compare(runs_dir, data_argv=()):
     """The error for a runs folder that holds none of the models: each one
     with the command that creates it."""
+    held = "does not exist, so it holds" if not runs_dir.exists() else "holds"
     return DigitsuiteError("\n".join(
-        [f"{runs_dir} holds none of the 4 models; create them with these commands, or "
+        [f"{runs_dir} {held} none of the 4 models; create them with these commands, or "
          "rerun with --train-missing:"]
         + [f"  {name}: {reason}" for name, reason in
            missing_message(runs_dir, data_argv).items()]))

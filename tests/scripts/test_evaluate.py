@@ -163,8 +163,8 @@ def test_without_any_model_one_error_lists_every_command(capsys, tmp_path):
         run_script("evaluate", evaluate_argv(runs, tmp_path / "out"))
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[0] == (f"error: {runs} holds none of the 4 models; create them with these "
-                      "commands, or rerun with --train-missing:")
+    assert err[0] == (f"error: {runs} does not exist, so it holds none of the 4 models; "
+                      "create them with these commands, or rerun with --train-missing:")
     assert len(err) == 5
     for line, name in zip(err[1:], MODELS):
         assert line.startswith(f"  {name}: no {runs / name / 'model.'}")
