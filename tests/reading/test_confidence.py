@@ -165,7 +165,7 @@ def test_fit_learns_a_probability_that_matches_the_share_right():
                - calibration.digit(base)) < 0.05
     assert measures["digit_calibration_error"] < 0.05
     assert measures["digits_shown_right"] >= 0.995
-    assert measures["worst_condition"] == "standard (mnist)"
+    assert measures["worst_condition"] == "standard"
     assert measures["numbers_vouched_right"] >= 0.99 or measures["numbers_vouched"] < 0.05
 
 
