@@ -289,7 +289,7 @@ def main(args):
     images, labels = splits.val
     pages = 3 if args.dry_run else args.pages
     print(f"validation digits: {len(labels):,} from {splits.dataset.source}; "
-          f"{pages} pages per condition")
+          f"{pages} pages per condition, drawn {' and '.join(args.drawings)}")
     out_dir = prepare_out_dir(args.out_dir)
     read = read_validation_pages(confidence.Ensemble(models), images, labels, pages, args.seed,
                                  args.drawings)
