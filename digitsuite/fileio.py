@@ -170,7 +170,7 @@ def _regular_or_absent(path):
     """True when ``path`` is a regular file (not a symlink) or nothing at all."""
     try:
         return stat.S_ISREG(os.lstat(path).st_mode)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return True
 
 
@@ -307,7 +307,6 @@ def prepare_out_dir(path, writes=()):
     now if a folder or a link stands in its place (the run could not
     replace it, and would find out only after its work)."""
     path = Path(path)
-    check_room_for(path, writes)
     if path.exists() and not path.is_dir():
         raise DigitsuiteError(f"--out-dir {path} is a file, not a folder; "
                               "choose another with --out-dir")
@@ -323,6 +322,7 @@ def prepare_out_dir(path, writes=()):
             f"output folder {path} is not a writable folder; "
             "choose another with --out-dir"
         )
+    check_room_for(path, writes)
     lock_folder(path)
     finish_output_set(path)
     remove_dead_temps(path)
