@@ -82,8 +82,9 @@ def validation_pages(images, labels, pages, seed, drawings=("mnist",)):
 
     from benchmarks.reading.pages import CONDITIONS, make_page
 
-    for number, kind in enumerate(drawings):
+    for kind in dict.fromkeys(drawings):
         drawing, drawn = DRAWINGS[kind]
+        number = list(DRAWINGS).index(kind)  # a drawing's pages, whichever others are asked
         digits = drawn(images)
         for index, (name, style) in enumerate(CONDITIONS.items()):
             # Each condition (and drawing) writes other digits: with one seed
@@ -123,9 +124,9 @@ def read_validation_pages(ensemble, images, labels, pages, seed, drawings=("mnis
 def judge_page(ensemble, name, page, truth):
     """One prepared page (:class:`digitsuite.reading.reader.Page`) of
     kind ``name`` (its condition and drawing) read and scored against its
-    ``truth``: (kind, digit features, digit right, numbers, number right); each number is
-    (its digit indices, their boxes, the gap to the next number on its
-    line, the unread ink beside it)."""
+    ``truth``: (kind, digit features, digit right, numbers, number right);
+    each number is (its digit indices, their boxes, the gap to the next
+    number on its line, the unread ink beside it)."""
     import numpy as np
 
     from benchmarks.reading.benchmark import judged_numbers, number_places, pair_digits, true_digits

@@ -28,9 +28,11 @@ def test_each_condition_and_drawing_writes_its_own_digits():
                            for name in CONDITIONS]
     # The same seed, yet no two kinds of page hold the same numbers.
     assert len({tuple(t) for t in texts.values()}) == 2 * len(CONDITIONS)
-    # MNIST's drawing keeps the pages of a calibration fit on it alone.
-    alone = [page for _, page, _ in validation_pages(*splits.val, 1, seed=0)]
-    assert all(np.array_equal(a, pages[name, "mnist"]) for a, name in zip(alone, CONDITIONS))
+    # Each drawing writes the same pages whichever others are asked for.
+    for drawing in ("mnist", "bitmap"):
+        alone = [page for _, page, _ in validation_pages(*splits.val, 1, seed=0,
+                                                         drawings=(drawing,))]
+        assert all(np.array_equal(a, pages[name, drawing]) for a, name in zip(alone, CONDITIONS))
 
 
 def test_the_bitmap_drawing_has_hard_ink_with_thin_edges():
