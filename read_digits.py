@@ -34,8 +34,8 @@ benchmarks/read_bench.py scores this reading on synthetic pages of real
 handwriting (docs/read-digits.md).
 
 Exit status: 0 when every image was read, 1 when any could not be (one
-'error:' line each, the others still read, then a line counting the images
-read), 2 for a usage or model error. Images that are refused before any
+'error:' line each, the others still read, then, for more than one image,
+a line counting the images read), 2 for a usage or model error. Images that are refused before any
 reading (not images, too small, blank) are answered without loading Keras.
 """
 
@@ -125,10 +125,11 @@ def main(args):
         if not args.json:
             print(f"wrote annotated images and crops for {len(readings)} image(s) to "
                   f"{out_dir}/")
-    if failed:
-        total = len(args.images)
+    total = len(args.images)
+    if failed and total > 1:  # one image's error line says it all
         print(f"read {total - failed} of {total} image{'s' * (total != 1)}; the error "
               f"line{'s' * (failed != 1)} above say{'s' * (failed == 1)} why", file=sys.stderr)
+    if failed:
         sys.exit(1)
     return readings
 
