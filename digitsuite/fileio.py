@@ -139,9 +139,7 @@ def output_set(folder):
         yield
         _STAGING.reset(token)
         token = None
-        for _, path in staged:
-            if not _regular_or_absent(path):
-                raise _in_the_way(path)
+        check_room_for(folder, [path.name for _, path in staged])
         # Written last: from here the new set is the folder's set.
         write_json(folder / PENDING_SET, {"pid": os.getpid(), "files": [
             [tmp.name, path.name] for tmp, path in staged]})

@@ -24,6 +24,7 @@ digit read and each number: a calibrated probability of being right, from
 which a digit prints as '?' and a number is vouched for or not.
 """
 
+import functools
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -518,9 +519,16 @@ def read_file(model, path, min_confidence=None, steps=ALL):
     """Read an image file, shrunk to PAGE_MAX_SIDE: returns (reading dict
     with ``file`` first, grey page, crops). Raises ImageError, naming the
     file, for an unreadable file or one without digits."""
+    return _read(lambda: model, path, min_confidence, steps)
+
+
+def _read(get_model, path, min_confidence=None, steps=ALL):
+    """:func:`read_file` with the classifier from ``get_model()``, asked for
+    only once the page has characters to classify."""
     grey = images.read_image(path, max_side=PAGE_MAX_SIDE)
     with _naming(path):
-        reading, crops = read_page(model, grey, min_confidence, steps)
+        page = prepare_page(grey, steps)
+        reading, crops = read_prepared(get_model(), page, min_confidence)
     return {"file": printable(path), **reading}, grey, crops
 
 
@@ -536,16 +544,10 @@ def read_files(load_model, paths, min_confidence=None, debug=False):
     message, so the other files' readings are kept (with ``debug`` it is
     raised instead).
     """
-    model = None
+    model = functools.cache(load_model)
     for path in map(Path, paths):
         try:
-            grey = images.read_image(path, max_side=PAGE_MAX_SIDE)
-            with _naming(path):
-                page = prepare_page(grey)
-                if model is None:
-                    model = load_model()
-                reading, crops = read_prepared(model, page, min_confidence)
-            yield ({"file": printable(path), **reading}, grey, crops), None
+            yield _read(model, path, min_confidence), None
         except ModelFileError:
             raise  # the run's, not this file's
         except ImageError as exc:
