@@ -6,7 +6,7 @@ guide lines (a rule to write on, boxes with one cell per digit). Both
 would otherwise join the digits into one large component. Two steps::
 
     strong = ink_core(level, strong)       # drop a lighter printed pattern
-    mask, rules = remove_rules(mask)        # drop ruled lines, box sides and comb ticks
+    mask, rules, _ = remove_rules(mask)     # drop ruled lines, box sides and comb ticks
 
 A printed pattern is told from the pen by two things at once: it is
 lighter than the handwriting and most of it lies away from any stroke
@@ -16,6 +16,8 @@ than a character is wide, or a vertical one that spans from one ruled line
 to the next; a comb's ticks by standing on a rule, several of one length.
 Strokes that cross a removed line are joined up again.
 """
+
+from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage
@@ -370,16 +372,23 @@ def cell_frames(mask, height):
     return horizontal, vertical
 
 
-def remove_rules(mask, height=None, upright=False):
-    """``mask`` without its ruled lines and box sides; returns (mask, the
-    removed pixels), and with ``upright`` also the removed box sides and
-    comb ticks alone. Where a stroke crossed a removed line, the gap left in
-    the stroke is closed again. ``height``: the character height (default
+class RulesOff(NamedTuple):
+    """What :func:`remove_rules` leaves and takes off (bool masks)."""
+
+    mask: np.ndarray     # the ink left, with the gaps crossing strokes got closed again
+    removed: np.ndarray  # everything taken off as print
+    upright: np.ndarray  # of that, the box sides and comb ticks alone
+
+
+def remove_rules(mask, height=None):
+    """``mask`` without its ruled lines and box sides, as :class:`RulesOff`.
+    Where a stroke crossed a removed line, the gap left in the stroke is
+    closed again. ``height``: the character height (default
     :func:`character_height`)."""
     height = height or character_height(mask)
     if height <= 0:
         nothing = np.zeros_like(mask)
-        return (mask, nothing, nothing) if upright else (mask, nothing)
+        return RulesOff(mask, nothing, nothing)
     rules = horizontal_rules(mask, height)
     removed = rules | box_sides(mask & ~rules, rules, height)
     removed |= comb_ticks(mask & ~removed, rules, height)
@@ -387,7 +396,7 @@ def remove_rules(mask, height=None, upright=False):
     rules |= frame_lines
     removed |= frame_lines | frame_sides
     if not removed.any():
-        return (mask, removed, removed) if upright else (mask, removed)
+        return RulesOff(mask, removed, removed)
     kept = mask & ~removed
     # Bridge the gap a removed line cut in a crossing stroke: ink on both
     # sides of it within the line's width (vertical gaps for rules,
@@ -395,9 +404,7 @@ def remove_rules(mask, height=None, upright=False):
     gap = max(3, int(round(RULE_THICKNESS * height)) + 2)
     bridged = (ndimage.binary_closing(kept, structure=np.ones((gap, 1))) & rules) | (
         ndimage.binary_closing(kept, structure=np.ones((1, gap))) & removed & ~rules)
-    if upright:
-        return kept | bridged, removed & ~bridged, removed & ~rules & ~bridged
-    return kept | bridged, removed & ~bridged
+    return RulesOff(kept | bridged, removed & ~bridged, removed & ~rules & ~bridged)
 
 
 def touches_border(labels):

@@ -194,10 +194,10 @@ def remove_rules(mask, whole=None):
     height, restored = None, np.zeros_like(mask)
     if whole is not None:
         height = printed.character_height(mask)
-        found = printed.remove_rules(whole, height)[1] & ~mask
+        found = printed.remove_rules(whole, height).removed & ~mask
         if np.count_nonzero(found) >= FORM_LINES * np.count_nonzero(whole & ~mask):
             restored = found
-    mask, lines, upright = printed.remove_rules(mask | restored, height, upright=True)
+    mask, lines, upright = printed.remove_rules(mask | restored, height)
     return mask & ~restored, lines, upright
 
 

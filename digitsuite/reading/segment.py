@@ -3,7 +3,7 @@
 The steps, each a function here::
 
     mask = ink_mask(grey, ink_dark, faint)   # Otsu threshold with hysteresis
-    mask, rules = printed.remove_rules(mask)  # guide lines, box sides, comb ticks out
+    mask, rules, _ = printed.remove_rules(mask)  # guide lines, box sides, comb ticks out
     lines = find_lines(mask)                 # [[Glyph, ...] per line, top to bottom]
     ways = lattice(glyph, line_height(line))  # pieces, if touching digits
 

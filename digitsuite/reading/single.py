@@ -232,7 +232,7 @@ def find_digit(grey):
         raise NoDigit("the picture is blank or its ink barely differs from the paper; "
                       "use a sharper, evenly lit picture of one digit") from exc
     mask = segment.ink_mask(flat, ink_dark, faint=ink > 0)
-    mask, rules = printed.remove_rules(mask)
+    mask, rules, _ = printed.remove_rules(mask)
     mask, edges = drop_border_ink(mask)
     found = [glyph for line in segment.find_lines(mask) for glyph in line]
     glyphs = [glyph for glyph in found if not glyph.mark]
