@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
+from scipy import ndimage
 
 from digitsuite import cli
 from digitsuite.backend import keras
@@ -89,17 +90,26 @@ def ring(mask, box, stroke=4):
     mask[y0 + stroke:y1 - stroke, x0 + stroke:x1 - stroke] = False
 
 
-def page_of_rings(dark_ink=True, light=0.0, noise=0.0, seed=0):
-    """A grey page with two lines of '0'-like rings; returns (page, boxes)."""
-    mask = np.zeros((160, 260), bool)
+def page_of_rings(dark_ink=True, light=0.0, noise=0.0, seed=0, shadow=0.0, soft=0.0,
+                  border=0):
+    """A grey page with two lines of '0'-like rings; returns (page, boxes).
+    ``light``: the light falls by this share from left to right; ``shadow``:
+    by this share in a slanting band over three of the rings, its edges
+    blurred by ``soft`` pixels; ``border``: pixels of paper added all round."""
+    mask = np.zeros((160 + 2 * border, 260 + 2 * border), bool)
     expected = [[(20, 20, 55, 70), (80, 20, 115, 70), (140, 22, 175, 70)],
                 [(30, 100, 65, 150), (90, 100, 125, 150)]]
+    expected = [[tuple(v + border for v in box) for box in line] for line in expected]
     for line in expected:
         for box in line:
             ring(mask, box, stroke=5)
     x = np.linspace(0, 1, mask.shape[1])[None, :]
     paper, ink = (0.85, 0.15) if dark_ink else (0.15, 0.85)
     page = np.where(mask, ink, paper) * (1 - light * x)
+    if shadow:
+        yy, xx = np.mgrid[:mask.shape[0], :mask.shape[1]] - border
+        band = ((xx + 0.3 * yy > 95) & (xx + 0.3 * yy < 160)).astype(np.float64)
+        page *= 1 - shadow * (ndimage.gaussian_filter(band, soft) if soft else band)
     page += np.random.default_rng(seed).normal(0, noise, mask.shape)
     return np.clip(page, 0, 1).astype(np.float32), expected
 

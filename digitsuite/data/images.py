@@ -484,6 +484,72 @@ FAINT_SMOOTHING = 1.0
 FAINT_CONTRAST = 0.05
 
 
+# A shadow left after the lighting fit: the paper's level, taken over
+# SHADOW_REACH stroke widths either way of each pixel (so strokes drop out
+# of it), falls at least SHADOW_DEPTH below the page's usual paper.
+SHADOW_REACH = 4
+SHADOW_DEPTH = 0.15
+SHADOW_GRID = 512  # the paper level is found on a copy at most this many pixels a side
+SHADOW_SMOOTHING = 1.5  # pixels of that copy: the noise smoothed out of it first
+
+
+def even_out_shadows(grey, ink_dark):
+    """Divide out the shadows :func:`even_out_lighting` leaves: a band or
+    the soft edge of a hand's or a phone's shadow across a page (0-1), which
+    no smooth surface follows. In it Otsu's threshold takes the shaded paper
+    for ink and the digits there are lost.
+
+    The paper's level is the page with its strokes closed over: a grey
+    closing (an opening for light ink) wider than SHADOW_REACH times the
+    typical stroke width of the characters Otsu finds away from the page's
+    edges. Only when that level falls SHADOW_DEPTH below the page's median
+    paper somewhere is the page divided by it; otherwise it is returned
+    unchanged, so pages without a shadow read as before.
+
+    Within about SHADOW_REACH stroke widths of the picture's edge a
+    slanting hard edge is followed less well, and a hard edge that runs
+    along a stroke can leave part of it dimmer than the rest.
+    """
+    grey = np.asarray(grey, np.float32)
+    level = 1.0 - grey if ink_dark else grey  # ink bright
+    strong = level > otsu_threshold(level)
+    labels, count = ndimage.label(strong)
+    if not count:
+        return grey
+    edge = np.zeros(count + 1, bool)
+    edge[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = True
+    area = np.bincount(labels.ravel(), minlength=count + 1)
+    rim = np.bincount(labels[strong & ~ndimage.binary_erosion(strong)], minlength=count + 1)
+    kept = ~edge & (np.arange(count + 1) > 0)
+    if not rim[kept].sum():
+        return grey
+    # A stroke w wide and L long has area w L and about 2 L pixels of rim.
+    stroke = 2.0 * area[kept].sum() / rim[kept].sum()
+    scale = min(1.0, SHADOW_GRID / max(grey.shape))
+    small = ndimage.zoom(grey, scale, order=1) if scale < 1.0 else grey
+    size = 2 * max(1, int(round(SHADOW_REACH * stroke * scale))) + 1
+    # Closed over the strokes, which keeps a hard shadow's edge where it is,
+    # then opened over the one-pixel slivers the closing fills in at the
+    # steps of a slanting edge (a dark line along it once divided out).
+    close, open_ = ((ndimage.grey_closing, ndimage.grey_opening) if ink_dark
+                    else (ndimage.grey_opening, ndimage.grey_closing))
+    # Smoothed first: a closing takes the brightest pixel near each one, and
+    # of sensor noise that is brighter by more, in a shadow's dim paper,
+    # than of the paper's own level.
+    paper = open_(close(ndimage.gaussian_filter(small, SHADOW_SMOOTHING), size=(size, size)),
+                  size=(3, 3))
+    usual = float(np.median(paper))
+    # Light multiplies paper and ink alike, in either polarity: a shadow
+    # lowers the paper's level by a share, and dividing gives it back.
+    if (usual - float(paper.min())) < SHADOW_DEPTH * usual:
+        return grey
+    if scale < 1.0:
+        paper = ndimage.zoom(paper, (grey.shape[0] / paper.shape[0],
+                                     grey.shape[1] / paper.shape[1]), order=1)
+    ratio = usual / np.maximum(paper, usual / 4)
+    return np.clip(grey * ratio, 0.0, 1.0).astype(np.float32)
+
+
 def noise_level(grey):
     """Robust estimate of a grey image's pixel noise (standard deviation,
     0-1 scale) from the differences between horizontal neighbours, whose

@@ -105,6 +105,8 @@ def prepare_page(grey, steps=ALL):
         grey = printed.without_margin(grey, margin)
     flat = images.even_out_lighting(grey)
     ink_dark = images.ink_is_dark(flat)
+    if steps.shadows:
+        flat = images.even_out_shadows(flat, ink_dark)
     # A light, grainy pencil: smoothed, so its grain does not break its
     # strokes into specks.
     flat, min_contrast = images.smooth_faint_ink(flat, ink_dark)
@@ -529,7 +531,9 @@ def _read(get_model, path, min_confidence=None, steps=ALL):
     with _naming(path):
         page = prepare_page(grey, steps)
         reading, crops = read_prepared(get_model(), page, min_confidence)
-    return {"file": printable(path), **reading}, grey, crops
+    # The boxes are in the pixels of the picture as read, which a large one
+    # was shrunk to first: its size says so.
+    return {"file": printable(path), "size": [grey.shape[1], grey.shape[0]], **reading}, grey, crops
 
 
 def read_files(load_model, paths, min_confidence=None, debug=False):
@@ -588,7 +592,9 @@ def format_reading(reading):
                    f"{percent(found['confidence'])} {kind}")
     thresholds = reading.get("thresholds")
     if thresholds and any(d["unsure"] for d in digits):
-        out.append(f"  a digit under {percent(thresholds['digit'])} {kind} prints as '?'")
+        # Three figures, not rounded down as the digits are: 0.9094 is "90.9%",
+        # where "90%" would say that a digit at 90.5 % is shown.
+        out.append(f"  a digit under {100 * thresholds['digit']:.3g}% {kind} prints as '?'")
     for number, members in enumerate(per_line, start=1):
         for place, d in enumerate(members, start=1):
             if d["unsure"]:

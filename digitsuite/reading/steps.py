@@ -14,6 +14,8 @@ from dataclasses import dataclass, fields, replace
 class Steps:
     """Which document steps the reader runs (all on by default)."""
 
+    shadows: bool = True      # a shadow the lighting fit leaves, divided out
+    #                           (images.even_out_shadows)
     pattern: bool = True      # a lighter printed background pattern left out (printed.ink_core)
     rules: bool = True        # ruled lines, box sides, comb ticks taken off (printed.remove_rules)
     edges: bool = True        # a dark scanner margin, rules down a cell's sides and fragments

@@ -192,6 +192,24 @@ def test_dark_paper_is_evened_out_without_lifting_its_noise():
     assert flat[45:55, 255:275].mean() > 0.6
 
 
+def test_a_shadow_band_is_divided_out_and_a_page_without_one_left_alone():
+    """A band of shadow across the writing, which no smooth lighting surface
+    follows: once divided out, the shaded paper is paper again and the
+    strokes under it keep their contrast. A page without one comes back
+    unchanged."""
+    page, _ = page_of_rings(shadow=0.5, noise=0.01, border=30)
+    flat = images.even_out_shadows(images.even_out_lighting(page), ink_dark=True)
+    shaded = (slice(115, 125), slice(120, 130))          # in the band, and beside it
+    lit = (slice(115, 125), slice(250, 260))
+    assert page[lit].mean() - page[shaded].mean() > 0.35
+    assert flat[lit].mean() == pytest.approx(flat[shaded].mean(), abs=0.05)
+    shaded_ring, lit_ring = flat[50:55, 110:145], flat[50:55, 50:85]   # top strokes
+    assert shaded_ring.mean() == pytest.approx(lit_ring.mean(), abs=0.05)
+    clean, _ = page_of_rings(light=0.4, noise=0.01)
+    even = images.even_out_lighting(clean)
+    assert images.even_out_shadows(even, ink_dark=True) is even
+
+
 def test_heavy_noise_is_smoothed_and_light_noise_kept():
     rng = np.random.default_rng(0)
     noisy = np.clip(0.8 + rng.normal(0, 0.1, (200, 200)), 0, 1).astype(np.float32)

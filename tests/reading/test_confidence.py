@@ -223,6 +223,11 @@ def test_a_number_of_shown_digits_can_still_be_unsure():
         judged.digits, np.array([0.9, 0.4, 0.95]), judged.probs), True, ensemble=ensemble)
     text = "\n".join(reader.format_reading({"file": "f.png", **doubtful}))
     assert "a digit under 50% likely right prints as '?'" in text
+    ensemble.calibration.digit_threshold = 0.9094   # the shipped one: not "90%"
+    text = "\n".join(reader.format_reading({"file": "f.png", **reader.describe(
+        strip_lines(3), confidence.Judgement(judged.digits, np.array([0.9, 0.4, 0.95]),
+                                             judged.probs), True, ensemble=ensemble)}))
+    assert "a digit under 90.9% likely right prints as '?'" in text
     assert "unsure: line 1, digit 2, 40% likely right" in text
 
 

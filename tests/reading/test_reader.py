@@ -9,6 +9,7 @@ from scipy import ndimage
 from digitsuite.data import images
 from digitsuite.errors import ImageError
 from digitsuite.reading import reader, segment
+from digitsuite.reading.steps import ALL
 from tests.support import draw_seven, page_of_rings, ring
 
 
@@ -21,6 +22,29 @@ def test_either_polarity_under_uneven_light_gives_the_same_characters(dark_ink):
     assert [len(line) for line in got] == [len(line) for line in expected]
     # Noise may add a pixel of soft edge to a box.
     np.testing.assert_allclose(sum(got, []), sum(expected, []), atol=1)
+
+
+# A hard edge that runs along a stroke of light ink can still split it
+# (even_out_shadows' docstring): not asked of it here.
+@pytest.mark.parametrize(("dark_ink", "soft"), [(True, 0.0), (True, 8.0), (False, 8.0)])
+def test_digits_in_a_shadow_across_the_page_are_all_found(dark_ink, soft):
+    """A hard- or soft-edged band of shadow (half the light) over three of
+    five characters, on a page with paper round its writing: every
+    character is found where it is. Without the shadow step the threshold
+    takes the shaded paper for ink and loses them."""
+    page, expected = page_of_rings(dark_ink=dark_ink, noise=0.02, shadow=0.5, soft=soft,
+                                   border=30)
+    found = reader.prepare_page(page)
+    got = [[ways.pieces[(0, ways.last)].box for ways in line] for line in found.lines]
+    assert [len(line) for line in got] == [len(line) for line in expected]
+    # A few pixels of the shadow's edge may cling to a box it crosses.
+    np.testing.assert_allclose(sum(got, []), sum(expected, []), atol=5)
+    try:
+        without = reader.prepare_page(page, ALL.without("shadows"))
+        lost = [[ways.pieces[(0, ways.last)].box for ways in line] for line in without.lines]
+    except ImageError:
+        lost = []
+    assert lost != got
 
 
 def test_model_inputs_are_mnist_style():

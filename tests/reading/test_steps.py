@@ -119,7 +119,8 @@ def test_the_digits_of_a_box_field_are_one_number_however_wide_their_cells():
 
 
 def test_each_switch_turns_its_step_off():
-    assert set(NAMES) == {"pattern", "rules", "edges", "punctuation", "lattice", "thinning"}
+    assert set(NAMES) == {"shadows", "pattern", "rules", "edges", "punctuation", "lattice",
+                          "thinning"}
     # rules: three rings standing on a long printed line
     mask = np.zeros((100, 400), bool)
     for x0 in (100, 150, 200):
@@ -161,6 +162,7 @@ def test_each_switch_turns_its_step_off():
     assert not segment.ink_mask(flat, True, faint)[::6][:, :50].any()
     assert segment.ink_mask(flat, True, faint, pattern=False)[::6][:, :50].all()
     # edges: see test_a_register_cell_gives_its_number_and_no_rule_margin_or_neighbour
+    # shadows: see test_digits_in_a_shadow_across_the_page_are_all_found
 
 
 @pytest.fixture(scope="module")

@@ -91,6 +91,21 @@ def test_reads_a_strip_of_real_test_digits(tmp_path, capsys, reader_model, strip
         assert d["line"] == 0 and d["unsure"] == (d["confidence"] < reader.MIN_CONFIDENCE)
 
 
+def test_a_large_picture_gives_its_boxes_in_the_size_it_was_read_at(
+        tmp_path, capsys, reader_model, strip_digits, monkeypatch):
+    strip = compose(tmp_path / "strip.png", strip_digits)
+    width, height = Image.open(strip).size
+    (reading,), _, _ = read(capsys, reader_model, strip)
+    assert reading["size"] == [width, height]
+    monkeypatch.setattr(reader, "PAGE_MAX_SIDE", width // 2)   # as 2,000 px does to a photo
+    (shrunk,), _, _ = read(capsys, reader_model, strip)
+    assert shrunk["size"][0] == width // 2 and abs(shrunk["size"][1] - height / 2) <= 1
+    for d in shrunk["digits"]:
+        x0, y0, x1, y1 = d["box"]
+        assert 0 <= x0 < x1 <= shrunk["size"][0] and 0 <= y0 < y1 <= shrunk["size"][1]
+    assert shrunk["digits"][-1]["box"][2] < reading["digits"][-1]["box"][2] * 0.6
+
+
 def test_text_output_and_out_dir_files(tmp_path, capsys, reader_model, strip_digits):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
