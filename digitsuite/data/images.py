@@ -525,29 +525,49 @@ def even_out_shadows(grey, ink_dark):
         return grey
     # A stroke w wide and L long has area w L and about 2 L pixels of rim.
     stroke = 2.0 * area[kept].sum() / rim[kept].sum()
-    scale = min(1.0, SHADOW_GRID / max(grey.shape))
-    small = ndimage.zoom(grey, scale, order=1) if scale < 1.0 else grey
-    size = 2 * max(1, int(round(SHADOW_REACH * stroke * scale))) + 1
-    # Closed over the strokes, which keeps a hard shadow's edge where it is,
-    # then opened over the one-pixel slivers the closing fills in at the
-    # steps of a slanting edge (a dark line along it once divided out).
-    close, open_ = ((ndimage.grey_closing, ndimage.grey_opening) if ink_dark
-                    else (ndimage.grey_opening, ndimage.grey_closing))
-    # Smoothed first: a closing takes the brightest pixel near each one, and
-    # of sensor noise that is brighter by more, in a shadow's dim paper,
-    # than of the paper's own level.
-    paper = open_(close(ndimage.gaussian_filter(small, SHADOW_SMOOTHING), size=(size, size)),
-                  size=(3, 3))
+    small, scale = shrunk_copy(grey, SHADOW_GRID)
+    paper = paper_level(small, ink_dark, 2 * max(1, int(round(SHADOW_REACH * stroke * scale))) + 1)
     usual = float(np.median(paper))
     # Light multiplies paper and ink alike, in either polarity: a shadow
     # lowers the paper's level by a share, and dividing gives it back.
     if (usual - float(paper.min())) < SHADOW_DEPTH * usual:
         return grey
-    if scale < 1.0:
-        paper = ndimage.zoom(paper, (grey.shape[0] / paper.shape[0],
-                                     grey.shape[1] / paper.shape[1]), order=1)
-    ratio = usual / np.maximum(paper, usual / 4)
+    ratio = usual / np.maximum(enlarged(paper, grey.shape), usual / 4)
     return np.clip(grey * ratio, 0.0, 1.0).astype(np.float32)
+
+
+def paper_level(grey, ink_dark, size):
+    """The paper's own level around each pixel of a grey picture (0-1): a
+    grey closing (an opening for light ink) with a square ``size`` pixels
+    across, so strokes narrower than that drop out of it, while a shadow's
+    or a table's hard edge stays where it is (a closing keeps steps).
+
+    Smoothed first: a closing takes the brightest pixel near each one, and
+    of sensor noise that is brighter by more, in a shadow's dim paper, than
+    of the paper's own level. Opened after over the one-pixel slivers the
+    closing fills in at the steps of a slanting edge (each a dark line
+    along it once divided out)."""
+    close, open_ = ((ndimage.grey_closing, ndimage.grey_opening) if ink_dark
+                    else (ndimage.grey_opening, ndimage.grey_closing))
+    smooth = ndimage.gaussian_filter(np.asarray(grey, np.float32), SHADOW_SMOOTHING)
+    return open_(close(smooth, size=(size, size)), size=(3, 3))
+
+
+def shrunk_copy(grey, side):
+    """(a copy of ``grey`` at most ``side`` pixels a side, its scale): what a
+    smooth, wide thing such as the light is found on, bounding its cost."""
+    scale = min(1.0, side / max(grey.shape))
+    return (ndimage.zoom(grey, scale, order=1) if scale < 1.0 else grey), scale
+
+
+def enlarged(small, shape):
+    """``small`` (from :func:`shrunk_copy`) brought back to ``shape``."""
+    if small.shape == tuple(shape):
+        return small
+    out = ndimage.zoom(small, (shape[0] / small.shape[0], shape[1] / small.shape[1]),
+                       order=1)[:shape[0], :shape[1]]
+    return np.pad(out, ((0, shape[0] - out.shape[0]), (0, shape[1] - out.shape[1])),
+                  mode="edge")
 
 
 def noise_level(grey):

@@ -77,28 +77,24 @@ def remove_shadows(grey, ink_dark):
     """A grey picture (0-1) with its shadows lifted: each pixel divided by
     the paper's own brightness around it.
 
-    That brightness is a morphological closing of the ink strength (an
-    opening for light ink) with a square SHADOW_SIZE x the shorter side:
-    strokes, far thinner, vanish from it, while a shadow's or the table's
-    sharp edge stays where it is (a closing keeps steps), so the edge
-    leaves no stroke of its own. It is computed on a copy shrunk to
-    SHADOW_WORK_SIDE, which bounds its cost on a large photo.
+    That brightness is a morphological closing of the picture (turned over
+    for light ink) with a square SHADOW_SIZE x the shorter side: strokes,
+    far thinner, vanish from it, while a shadow's or the table's sharp edge
+    stays where it is (a closing keeps steps), so the edge leaves no stroke
+    of its own. Unlike a page's (:func:`digitsuite.data.images.paper_level`)
+    it is neither smoothed first nor opened after: a digit's picture is
+    mostly paper, and a shadow as dark as a quarter of the light must come
+    off whole. It is computed on a copy shrunk to SHADOW_WORK_SIDE, which
+    bounds its cost on a large photo.
     """
     grey = np.asarray(grey, np.float32)
     paper = grey if ink_dark else 1.0 - grey
-    height, width = paper.shape
-    scale = min(1.0, SHADOW_WORK_SIDE / max(height, width))
-    small = ndimage.zoom(paper, scale, order=1) if scale < 1 else paper
+    small, _ = images.shrunk_copy(paper, SHADOW_WORK_SIDE)
     size = max(3, int(round(SHADOW_SIZE * min(small.shape))))
     # A closing of the paper's brightness: dark strokes narrower than size go.
     background = ndimage.minimum_filter(ndimage.maximum_filter(small, size), size)
     # Smooth the small copy's blocks before it is enlarged; it stays under the paper.
-    background = ndimage.uniform_filter(background, 3)
-    if scale < 1:
-        zoom = (height / small.shape[0], width / small.shape[1])
-        background = ndimage.zoom(background, zoom, order=1)[:height, :width]
-        background = np.pad(background, ((0, height - background.shape[0]),
-                                         (0, width - background.shape[1])), mode="edge")
+    background = images.enlarged(ndimage.uniform_filter(background, 3), paper.shape)
     level = np.percentile(background, 90)  # the picture's own paper, unshadowed
     lifted = np.clip(paper / np.maximum(background, SHADOW_FLOOR) * level, 0.0, 1.0)
     return (lifted if ink_dark else 1.0 - lifted).astype(np.float32)
