@@ -12,16 +12,17 @@ guesses. --json prints the same as a JSON list, one object per image read
 (an image that cannot be read has an 'error:' line on stderr instead).
 With --out-dir, writes <image>.annotated.png (a box and the digit read over
 each character) and <image>.crops.png (the 28x28 inputs exactly as the model
-saw them) per image, and readings.json, each reading naming its pictures.
-A later run into the same folder adds its images to readings.json and
-keeps the earlier pictures; an image read again replaces its own.
+saw them) per image, readings.json, each reading naming its pictures, and
+readings.md, the same as a report. A later run into the same folder adds
+its images to them and keeps the earlier pictures; an image read again
+replaces its own.
 
     python read_digits.py photo.png scan.jpg
     python read_digits.py photo.png --json
     python read_digits.py photo.png --out-dir runs/read_digits
     python read_digits.py --dry-run                  # the bundled sample page
 
-The page's lighting is evened out and its ink polarity (dark on light or
+The page's lighting and shadows are evened out and its ink polarity (dark on light or
 light on dark) decided automatically; a printed background pattern, ruled
 lines and box fields are taken off; characters are found as connected ink
 components (broken digits merged, touching ones split, specks dropped),
@@ -67,7 +68,7 @@ def parse_args(argv=None):
     parser.add_argument("--json", action="store_true",
                         help="print the readings as JSON instead of text (default: off)")
     cli.add_output_args(
-        parser, None, what="annotated images, crop strips and readings.json",
+        parser, None, what="annotated images, crop strips, readings.json and readings.md",
         default_text="none, so nothing is written",
         dry_run="read only the first image (with none given, the bundled "
                 "sample_data/digits_page.png)")
@@ -80,12 +81,14 @@ def parse_args(argv=None):
 
 
 def main(args):
-    from digitsuite.fileio import prepare_out_dir, write_json
+    from digitsuite.fileio import prepare_out_dir, write_json, write_text
     from digitsuite.inference.modelio import check_model_file
     from digitsuite.reading import confidence, figures, reader
 
     check_model_file(args.model)  # Keras and the models load once a page needs them
-    out_dir = prepare_out_dir(args.out_dir) if args.out_dir else None
+    out_dir = (prepare_out_dir(args.out_dir, writes=(figures.READINGS_FILE,
+                                                     figures.READINGS_REPORT))
+               if args.out_dir else None)
     readings, failed = [], 0
     # An earlier run's readings and pictures in the folder stay, unless an
     # image is read again: its own entry and pictures are replaced. An
@@ -122,8 +125,10 @@ def main(args):
         read = {r["path"] for r in readings}
         kept = [r for r in earlier if image(r) not in read]
         write_json(out_dir / figures.READINGS_FILE, kept + readings)
+        write_text(out_dir / figures.READINGS_REPORT, figures.readings_markdown(kept + readings))
         if not args.json:
-            print(f"wrote annotated images and crops for {len(readings)} image(s) to "
+            print(f"wrote annotated images, crops, readings.json and readings.md for "
+                  f"{len(readings)} image(s) to "
                   f"{out_dir}/")
     total = len(args.images)
     if failed and total > 1:  # one image's error line says it all

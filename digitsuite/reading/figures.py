@@ -8,13 +8,15 @@ import re
 import matplotlib.pyplot as plt
 from matplotlib.patches import Rectangle
 
+from digitsuite.errors import printable
 from digitsuite.fileio import save_figure
-from digitsuite.markdown import percent
+from digitsuite.markdown import percent, table
 
 CROPS_PER_ROW = 16    # crops per row in the crop strip
 FIGURE_DPI = 100
 MAX_FIGURE_SIDE = 2000  # pixels; larger pages are drawn scaled down
 READINGS_FILE = "readings.json"
+READINGS_REPORT = "readings.md"
 MAX_READINGS_BYTES = 50 * 2**20  # an earlier readings.json larger than this is not merged
 PICTURE_NAME = re.compile(r"[^/\\]+\.(annotated|crops)\.png")
 
@@ -28,6 +30,32 @@ def save_reading_figures(out_dir, stem, grey, crops, reading):
         names.append(f"{stem}.crops.png")
         save_figure(plot_crops(crops, reading), out_dir / names[1], dpi=FIGURE_DPI)
     return names
+
+
+def readings_markdown(readings):
+    """``readings.md``: per image read, its picture, its lines and each
+    number with its verdict, from the readings in ``readings.json``."""
+    out = ["# Readings", "",
+           "A number is *sure* when the reader vouches for it: no digit of it is "
+           "unsure ('?') and its chance of being right is over the reader's number "
+           "threshold. Check the others. Boxes, in `readings.json`, are in the "
+           "pixels of the picture as read (`size`).", ""]
+    for reading in readings:
+        kind = "likely right" if reading.get("calibrated") else "softmax, uncalibrated"
+        out += [f"## {reading['file']}", ""]
+        pictures = reading.get("pictures") or []
+        if pictures:  # a name of bytes that are not UTF-8 is shown, not linked
+            out += [f"![{reading['file']}]({printable(pictures[0])})", ""]
+        out += [f"Lines read: {', '.join(f'`{line}`' for line in reading['lines']) or 'none'}"
+                f" ({reading.get('ink', '')} ink).", ""]
+        numbers = reading.get("numbers", [])
+        if numbers:
+            out += table(["line", "number", "verdict", f"chance ({kind})"],
+                         [[n["line"] + 1, f"`{n['amount']}`", "check" if n["unsure"] else "sure",
+                           percent(n["confidence"])] for n in numbers],
+                         ["right", "left", "left", "right"])
+            out.append("")
+    return "\n".join(out)
 
 
 def stem_of(name):

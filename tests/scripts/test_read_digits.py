@@ -122,8 +122,14 @@ def test_text_output_and_out_dir_files(tmp_path, capsys, reader_model, strip_dig
     assert out.count("a digit under 100% (softmax, uncalibrated) prints as '?'") == 2
     assert {p.name for p in out_dir.iterdir()} == {
         "strip.annotated.png", "strip.crops.png", "strip-2.annotated.png",
-        "strip-2.crops.png", "readings.json"}
+        "strip-2.crops.png", "readings.json", "readings.md"}
     saved = json.loads((out_dir / "readings.json").read_text())
+    report = (out_dir / "readings.md").read_text()
+    for reading in saved:   # the report names each image, its picture and its numbers
+        assert f"## {reading['file']}" in report
+        assert f"]({reading['pictures'][0]})" in report
+        for number in reading["numbers"]:
+            assert f"`{number['amount']}` | {'check' if number['unsure'] else 'sure'}" in report
     assert [r["file"] for r in saved] == [str(first), str(second)]
     assert all("?" in text for r in saved for text in r["lines"])  # 0.999999: all unsure
 
@@ -372,7 +378,10 @@ def test_a_second_run_into_the_folder_adds_to_it_and_an_image_read_again_replace
     second = compose(tmp_path / "b" / "strip.png", strip_digits[:2])
     assert {p.name for p in out_dir.iterdir()} == {
         "strip.annotated.png", "strip.crops.png", "strip-2.annotated.png",
-        "strip-2.crops.png", "readings.json"}
+        "strip-2.crops.png", "readings.json", "readings.md"}
+    # The report lists what readings.json does: the earlier image and the new.
+    report = (out_dir / "readings.md").read_text()
+    assert report.count("\n## ") == 2 and f"## {first}" in report
     # A readings.json that is not one (a folder someone sent) is not merged,
     # and the pictures it cannot name are not written over.
     (out_dir / "readings.json").write_text('{"not": "a list"}')
