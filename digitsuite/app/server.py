@@ -339,7 +339,9 @@ def create_app(session, host="127.0.0.1"):
                 found, _ = read_page(session.page_reader, grey)
             except DigitsuiteError as exc:
                 raise DigitsuiteError(f"{name}: {exc}") from exc
-            return views.reading({"file": name, **found}, grey)
+            # As read_digits.py's JSON: the boxes are in the picture as read.
+            return views.reading({"file": name, "size": [grey.shape[1], grey.shape[0]],
+                                  **found}, grey)
 
     @app.post("/api/conv")
     def conv(kernel: str = Form(...), file: UploadFile | None = File(None)):
