@@ -42,20 +42,31 @@ def readings_markdown(readings):
            "pixels of the picture as read (`size`).", ""]
     for reading in readings:
         kind = "likely right" if reading.get("calibrated") else "softmax, uncalibrated"
-        out += [f"## {reading['file']}", ""]
+        name = " ".join(printable(reading["file"]).split())
+        out += [f"## {name}", ""]
         pictures = reading.get("pictures") or []
         if pictures:  # a name of bytes that are not UTF-8 is shown, not linked
-            out += [f"![{reading['file']}]({printable(pictures[0])})", ""]
-        out += [f"Lines read: {', '.join(f'`{line}`' for line in reading['lines']) or 'none'}"
+            out += [f"![{name}]({printable(pictures[0])})", ""]
+        # An earlier run's entries come from a file that may have been
+        # edited or sent: what is not as this version writes it is left out.
+        lines = [line for line in _list(reading.get("lines")) if isinstance(line, str)]
+        out += [f"Lines read: {', '.join(f'`{line}`' for line in lines) or 'none'}"
                 f" ({reading.get('ink', '')} ink).", ""]
-        numbers = reading.get("numbers", [])
+        numbers = [n for n in _list(reading.get("numbers")) if isinstance(n, dict)
+                   and isinstance(n.get("line"), int) and isinstance(n.get("amount"), str)
+                   and isinstance(n.get("confidence"), (int, float))]
         if numbers:
-            out += table(["line", "number", "verdict", f"chance ({kind})"],
-                         [[n["line"] + 1, f"`{n['amount']}`", "check" if n["unsure"] else "sure",
-                           percent(n["confidence"])] for n in numbers],
+            rows = [[n["line"] + 1, f"`{n['amount']}`",
+                     "check" if n.get("unsure", True) else "sure", percent(n["confidence"])]
+                    for n in numbers]
+            out += table(["line", "number", "verdict", f"chance ({kind})"], rows,
                          ["right", "left", "left", "right"])
             out.append("")
     return "\n".join(out)
+
+
+def _list(value):
+    return value if isinstance(value, list) else []
 
 
 def stem_of(name):

@@ -390,4 +390,10 @@ def test_a_second_run_into_the_folder_adds_to_it_and_an_image_read_again_replace
     assert [(r["file"], r["pictures"][0]) for r in saved] == [
         (str(second), "strip-3.annotated.png")]
     assert (out_dir / "strip.annotated.png").exists()
+    # An entry of a kind this version does not write still leaves a report.
+    odd = [{"file": "x.png", "pictures": ["x.annotated.png"], "lines": "7", "numbers": [{}]}]
+    (out_dir / "readings.json").write_text(json.dumps(odd))
+    run_script("read_digits", [second, "--model", reader_model, "--out-dir", out_dir])
+    report = (out_dir / "readings.md").read_text()
+    assert "## x.png" in report and "Lines read: none" in report
     capsys.readouterr()
