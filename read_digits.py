@@ -22,22 +22,24 @@ replaces its own.
     python read_digits.py photo.png --out-dir runs/read_digits
     python read_digits.py --dry-run                  # the bundled sample page
 
-The page's lighting and shadows are evened out and its ink polarity (dark on light or
-light on dark) decided automatically; a printed background pattern, ruled
-lines and box fields are taken off; characters are found as connected ink
-components (broken digits merged, touching ones split, specks dropped),
-grouped into lines and numbers, punctuation (dots, commas, dashes) is kept
-out of the numbers but reported (--json: each number's marks and decimal
-separator), and each character is prepared the way MNIST was made (the same
-code as visualize_layers.py --image) before one batch goes to the model.
+The page's lighting and shadows are evened out and its ink polarity (dark
+on light or light on dark) decided automatically; a printed background
+pattern, ruled lines and box fields are taken off; characters are found as
+connected ink components (broken digits merged, touching ones split, specks
+dropped), grouped into lines and numbers, punctuation (dots, commas,
+dashes) is kept out of the numbers but reported (--json: each number's
+marks and decimal separator), and each character is prepared the way MNIST
+was made (the same code as visualize_layers.py --image) before one batch
+goes to the model.
 
 benchmarks/read_bench.py scores this reading on synthetic pages of real
 handwriting (docs/read-digits.md).
 
 Exit status: 0 when every image was read, 1 when any could not be (one
 'error:' line each, the others still read, then, for more than one image,
-a line counting the images read), 2 for a usage or model error. Images that are refused before any
-reading (not images, too small, blank) are answered without loading Keras.
+a line counting the images read), 2 for a usage or model error. Images
+that are refused before any reading (not images, too small, blank) are
+answered without loading Keras.
 """
 
 import json

@@ -329,7 +329,7 @@ def create_app(session, host="127.0.0.1"):
 
     @app.post("/api/read")
     def read(file: UploadFile = File(...)):
-        from digitsuite.reading.reader import read_page
+        from digitsuite.reading.reader import named, read_page
 
         if session.page_reader is None:
             need_cnn()
@@ -339,9 +339,7 @@ def create_app(session, host="127.0.0.1"):
                 found, _ = read_page(session.page_reader, grey)
             except DigitsuiteError as exc:
                 raise DigitsuiteError(f"{name}: {exc}") from exc
-            # As read_digits.py's JSON: the boxes are in the picture as read.
-            return views.reading({"file": name, "size": [grey.shape[1], grey.shape[0]],
-                                  **found}, grey)
+            return views.reading(named(name, grey, found), grey)
 
     @app.post("/api/conv")
     def conv(kernel: str = Form(...), file: UploadFile | None = File(None)):

@@ -516,11 +516,10 @@ def even_out_shadows(grey, ink_dark):
     labels, count = ndimage.label(strong)
     if not count:
         return grey
-    edge = np.zeros(count + 1, bool)
-    edge[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = True
     area = np.bincount(labels.ravel(), minlength=count + 1)
     rim = np.bincount(labels[strong & ~ndimage.binary_erosion(strong)], minlength=count + 1)
-    kept = ~edge & (np.arange(count + 1) > 0)
+    kept = ~touches_border(labels)
+    kept[0] = False
     if not rim[kept].sum():
         return grey
     # A stroke w wide and L long has area w L and about 2 L pixels of rim.
@@ -534,6 +533,15 @@ def even_out_shadows(grey, ink_dark):
         return grey
     ratio = usual / np.maximum(enlarged(paper, grey.shape), usual / 4)
     return np.clip(grey * ratio, 0.0, 1.0).astype(np.float32)
+
+
+def touches_border(labels):
+    """Bool per label (index 0 the background): its component touches the
+    picture's edge."""
+    edge = np.zeros(labels.max() + 1, bool)
+    edge[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = True
+    edge[0] = False
+    return edge
 
 
 def paper_level(grey, ink_dark, size):

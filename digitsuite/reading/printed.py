@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import ndimage
 
-from digitsuite.data.images import otsu_threshold
+from digitsuite.data.images import otsu_threshold, touches_border
 
 PATTERN_GAP = 0.15     # the handwriting is at least this much darker (0-1) than a pattern...
 PATTERN_AWAY = 0.5     # ...and more than this share of the lighter ink lies away from it;
@@ -405,15 +405,6 @@ def remove_rules(mask, height=None):
     bridged = (ndimage.binary_closing(kept, structure=np.ones((gap, 1))) & rules) | (
         ndimage.binary_closing(kept, structure=np.ones((1, gap))) & removed & ~rules)
     return RulesOff(kept | bridged, removed & ~bridged, removed & ~rules & ~bridged)
-
-
-def touches_border(labels):
-    """Bool per label (index 0 the background): its component touches the
-    picture's edge."""
-    edge = np.zeros(labels.max() + 1, bool)
-    edge[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = True
-    edge[0] = False
-    return edge
 
 
 def writing_height(mask, labels, boxes, edge):

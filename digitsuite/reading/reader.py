@@ -531,9 +531,14 @@ def _read(get_model, path, min_confidence=None, steps=ALL):
     with _naming(path):
         page = prepare_page(grey, steps)
         reading, crops = read_prepared(get_model(), page, min_confidence)
-    # The boxes are in the pixels of the picture as read, which a large one
-    # was shrunk to first: its size says so.
-    return {"file": printable(path), "size": [grey.shape[1], grey.shape[0]], **reading}, grey, crops
+    return named(printable(path), grey, reading), grey, crops
+
+
+def named(name, grey, reading):
+    """The reading of picture ``name`` with ``file`` and ``size`` first: the
+    boxes are in the pixels of the picture as read (``grey``), which a large
+    one was shrunk to, and its size says so."""
+    return {"file": name, "size": [grey.shape[1], grey.shape[0]], **reading}
 
 
 def read_files(load_model, paths, min_confidence=None, debug=False):
