@@ -516,14 +516,11 @@ def even_out_shadows(grey, ink_dark):
     labels, count = ndimage.label(strong)
     if not count:
         return grey
-    area = np.bincount(labels.ravel(), minlength=count + 1)
-    rim = np.bincount(labels[strong & ~ndimage.binary_erosion(strong)], minlength=count + 1)
     kept = ~touches_border(labels)
     kept[0] = False
-    if not rim[kept].sum():
+    stroke = mean_stroke_width(kept[labels])
+    if not stroke:
         return grey
-    # A stroke w wide and L long has area w L and about 2 L pixels of rim.
-    stroke = 2.0 * area[kept].sum() / rim[kept].sum()
     small, scale = shrunk_copy(grey, SHADOW_GRID)
     paper = paper_level(small, ink_dark, 2 * max(1, int(round(SHADOW_REACH * stroke * scale))) + 1)
     usual = float(np.median(paper))
@@ -533,6 +530,14 @@ def even_out_shadows(grey, ink_dark):
         return grey
     ratio = usual / np.maximum(enlarged(paper, grey.shape), usual / 4)
     return np.clip(grey * ratio, 0.0, 1.0).astype(np.float32)
+
+
+def mean_stroke_width(mask):
+    """The mean width in pixels of the strokes of a bool mask (0.0 when it
+    has no ink): a stroke w wide and L long has area w L and about 2 L
+    pixels of rim, so twice the area over the rim."""
+    rim = int((mask & ~ndimage.binary_erosion(mask)).sum())
+    return 2.0 * float(mask.sum()) / rim if rim else 0.0
 
 
 def touches_border(labels):

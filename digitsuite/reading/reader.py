@@ -471,7 +471,7 @@ def numbers_of(line_index, members, marks):
         decimal = next((m["after"] for m in reversed(found) if m["mark"] in ".,"), None)
         if decimal is not None and not 1 <= len(text) - decimal <= 2:
             decimal = None
-        out.append({"line": line_index, "text": text,
+        out.append({"line": line_index, "text": text, "written": written(text, found),
                     "box": [int(x0), int(min(g.box[1] for g, *_ in group)), int(x1),
                             int(max(g.box[3] for g, *_ in group))],
                     "marks": found, "decimal_after": decimal,
@@ -479,6 +479,16 @@ def numbers_of(line_index, members, marks):
                     "p_digits": [sure for *_, sure in group],
                     "glyph_boxes": [g.box for g, *_ in group]})
     return out
+
+
+def written(text, marks):
+    """A number's ``text`` with its ``marks`` ([{"mark", "after"}, ...])
+    put back where they stand: ``1,234.56``, ``10:45``, ``250,-``."""
+    after = {}
+    for m in marks:
+        after.setdefault(m["after"], []).append(m["mark"])
+    return "".join("".join(after.get(i, [])) + char for i, char in enumerate(text)) + "".join(
+        after.get(len(text), []))
 
 
 def read_page(model, grey, min_confidence=None, steps=ALL):
@@ -593,7 +603,12 @@ def format_reading(reading):
     whose = "the models'" if calibrated else "the model's"
     for found in reading.get("numbers", []):
         verdict = "check" if found["unsure"] else "sure"
-        out.append(f"  number {found['amount']}: {verdict}, "
+        # As written, separators and all; the amount beside it when its
+        # decimal point is not plain to see (1,234.56 or 1.500,00).
+        shown = found.get("written", found["amount"])
+        amount = found["amount"]
+        amount = f" (amount {amount})" if amount not in (shown, found["text"]) else ""
+        out.append(f"  number {shown}{amount}: {verdict}, "
                    f"{percent(found['confidence'])} {kind}")
     thresholds = reading.get("thresholds")
     if thresholds and any(d["unsure"] for d in digits):

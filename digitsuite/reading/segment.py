@@ -29,10 +29,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import ndimage
 
-from digitsuite.data.images import otsu_threshold
+from digitsuite.data.images import mean_stroke_width, otsu_threshold
 from digitsuite.reading import printed
 
 MIN_GLYPH = 6         # pixels: the longer side of the smallest character read
+MIN_DOT = 3           # pixels: the smallest dot or comma of a thin pen looked for
 # The other sizes are fractions of the typical character height (or the line's).
 SPECK_SIZE = 0.1      # a component whose longer side is under this is a speck
 PIECE_HEIGHT = 0.75   # pieces merge only if one is shorter than a whole character...
@@ -43,6 +44,7 @@ UNDERLINE_SHAPE = 2.5  # a piece this many times wider than tall...
 UNDERLINE_WIDTH = 1.25  # ...and this many times wider than the glyph above it underlines it
 LINE_OVERLAP = 0.5    # share of the shorter glyph's height shared with its line
 LINE_BAND = 3         # a line's height band is that of its last this many glyphs
+HANG = 0.2            # a fragment with this share of its rows in a line's band hangs from it
 FRAGMENT = 0.5        # a glyph shorter than this x its line's height is a fragment...
 ATTACH_GAP = 0.25     # ...joined to the nearest glyph this close, else dropped (a mark)
 SMALL_WRITING = 0.4   # a line of glyphs under FRAGMENT x the page's writing is dirt unless
@@ -56,17 +58,19 @@ WORD_GAP = 1.0        # a wider gap between glyphs separates two numbers...
 CELL_GAP = 2.0        # ...but one box field's neighbouring cells may part digits this far
 # Punctuation, as fractions of the line's character height (glyph sizes as stated).
 MARK_OVERLAP = 0.5    # a mark shares at most this share of its width with a character...
-MARK_GAP = 0.06       # ...and a dot stands at least this far from every character
+MARK_GAP = 0.04       # ...and a dot stands at least this far from every character
 DASH_WIDTH = 1.5      # a dash is at least this many times wider than tall...
 DASH_LENGTH = 0.25    # ...at least this long...
 DASH_HEIGHT = 0.3     # ...at most this tall...
 DASH_BAND = (0.2, 0.85)  # ...with its middle this far down the line
 DOT_SIZE = 0.4        # a dot or comma is no larger than this...
 DOT_MIN = 0.1         # ...no thinner than this (about a pen's width)...
+DOT_PEN = 0.8         # ...or than this x the pen's stroke width, if that is less...
 DOT_FILL = 0.35       # ...fills at least this share of its box...
 DOT_LOW = 0.55        # ...with its middle at least this far down the line;
 COMMA_DROP = 0.1      # it is a comma if its middle is this far below the line
 COMMA_SHAPE = 1.4     # or is this many times taller than wide
+COLON_HIGH = (0.1, 0.6)  # a dot this far down the line over a low dot is a colon with it
 
 
 @dataclass
@@ -75,8 +79,9 @@ class Glyph:
 
     box: tuple          # (x0, y0, x1, y1), ends exclusive
     mask: np.ndarray    # bool (y1 - y0, x1 - x0)
-    mark: str = ""      # "." "," or "-" for punctuation, "" for a character
+    mark: str = ""      # "." "," ":" or "-" for punctuation, "" for a character
     small: bool = False  # in a line of writing much smaller than the page's (small_writing)
+    speck: bool = False  # under the speck size: kept only if it is a dot or comma
 
     @property
     def width(self):
@@ -167,9 +172,39 @@ def typical_height(glyphs, by_ink=False):
     return float(heights[big][order][np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
-def drop_specks(glyphs, height):
-    """The glyphs whose longer side is at least SPECK_SIZE x ``height``."""
-    return [g for g in glyphs if max(g.width, g.height) >= SPECK_SIZE * height]
+def drop_specks(glyphs, height, pen=0.0):
+    """The glyphs whose longer side is at least SPECK_SIZE x ``height``, and
+    the smaller ones that may be a thin ``pen``'s dot (:func:`solid`), with
+    ``speck`` set: the punctuation finder keeps them only as marks."""
+    kept = []
+    for g in glyphs:
+        if max(g.width, g.height) >= SPECK_SIZE * height:
+            kept.append(g)
+        elif pen and solid(g, height, pen):
+            kept.append(replace(g, speck=True))
+    return kept
+
+
+def pen_width(glyphs):
+    """The mean stroke width in pixels of ``glyphs`` together
+    (:func:`digitsuite.data.images.mean_stroke_width`), 0.0 for none."""
+    if not glyphs:
+        return 0.0
+    x0, y0 = min(g.box[0] for g in glyphs), min(g.box[1] for g in glyphs)
+    x1, y1 = max(g.box[2] for g in glyphs), max(g.box[3] for g in glyphs)
+    mask = np.zeros((y1 - y0 + 2, x1 - x0 + 2), bool)  # a pixel of paper all round
+    for g in glyphs:
+        mask[g.box[1] - y0 + 1:g.box[3] - y0 + 1, g.box[0] - x0 + 1:g.box[2] - x0 + 1] |= g.mask
+    return mean_stroke_width(mask)
+
+
+def solid(glyph, height, pen):
+    """Whether a glyph is solid enough for a pen's dot: no thinner than
+    DOT_MIN x ``height`` or, for a thin pen, DOT_PEN x its stroke width
+    ``pen``, and filling at least DOT_FILL of its box (not a sliver of
+    print or a hair of dust)."""
+    return (min(glyph.width, glyph.height) >= min(DOT_MIN * height, DOT_PEN * pen)
+            and glyph.mask.mean() >= DOT_FILL)
 
 
 def join(a, b):
@@ -256,11 +291,14 @@ def group_lines(glyphs):
         if lines:
             k = len(lines)
             shared = np.zeros(k)
-            for spans in (last[:k], bands[:k]):
+            for of_band, spans in ((False, last[:k]), (True, bands[:k])):
                 common = (np.minimum(glyph.box[3], spans[:, 1])
                           - np.maximum(glyph.box[1], spans[:, 0]))
-                enough = common >= LINE_OVERLAP * np.minimum(glyph.height,
-                                                             spans[:, 1] - spans[:, 0])
+                size = spans[:, 1] - spans[:, 0]
+                enough = common >= LINE_OVERLAP * np.minimum(glyph.height, size)
+                if of_band:  # a comma's tail hangs below the line
+                    enough |= ((glyph.height < FRAGMENT * size)
+                               & (common >= HANG * glyph.height))
                 shared = np.maximum(shared, np.where(enough, common, 0))
             if shared.max() > 0:
                 # The last of the lines sharing the most rows, as before.
@@ -376,17 +414,41 @@ def line_band(line):
     return top, bottom, bottom - top
 
 
-def punctuation(glyph, line, band):
-    """The mark ``glyph`` is in its ``line`` ("." "," "-"), or "" if it is
-    none: a small glyph standing apart between the characters. A dash
-    is wide and flat and sits mid-line; a dot or comma is small and sits low
-    (a comma is taller than wide, or sits below the line)."""
-    top, bottom, height = band
-    if glyph.height >= FRAGMENT * height:
-        return ""
+def characters_near(glyph, line, height):
+    """(the most columns ``glyph`` shares with one of its ``line``'s
+    characters, those at least FRAGMENT x ``height`` tall; the pixels
+    between it and the nearest of them)."""
     others = [g for g in line if g is not glyph and g.height >= FRAGMENT * height]
     shared = max((min(glyph.box[2], g.box[2]) - max(glyph.box[0], g.box[0]) for g in others),
                  default=0)
+    return shared, min((box_gap(glyph, g) for g in others), default=np.inf)
+
+
+def apart(glyph, line, height):
+    """Whether a small glyph stands apart from its ``line``'s characters:
+    under or over one (sharing more than MARK_OVERLAP of its width) it is a
+    piece of it, and nearer than MARK_GAP x ``height`` to one a stroke cut
+    off it."""
+    shared, gap = characters_near(glyph, line, height)
+    return shared <= MARK_OVERLAP * glyph.width and gap >= MARK_GAP * height
+
+
+def dot_like(glyph, height, pen):
+    """A glyph small and :func:`solid` enough to be a pen's dot (or a comma)."""
+    return (glyph.height < FRAGMENT * height and solid(glyph, height, pen)
+            and max(glyph.width, glyph.height) <= DOT_SIZE * height)
+
+
+def punctuation(glyph, line, band, pen=0.0):
+    """The mark ``glyph`` is in its ``line`` ("." "," "-"), or "" if it is
+    none: a small glyph standing :func:`apart` between the characters. A
+    dash is wide and flat and sits mid-line; a dot or comma is
+    :func:`dot_like` for the line's ``pen`` (its stroke width in pixels)
+    and sits low (a comma is taller than wide, or sits below the line)."""
+    top, bottom, height = band
+    if glyph.height >= FRAGMENT * height:
+        return ""
+    shared, gap = characters_near(glyph, line, height)
     if shared > MARK_OVERLAP * glyph.width:
         return ""  # under or over a character: a piece of it
     centre = (glyph.centre_y - top) / height
@@ -394,29 +456,58 @@ def punctuation(glyph, line, band):
             and glyph.height <= DASH_HEIGHT * height
             and DASH_BAND[0] <= centre <= DASH_BAND[1]):
         return "-"
-    if min((box_gap(glyph, g) for g in others), default=np.inf) < MARK_GAP * height:
+    if gap < MARK_GAP * height:
         return ""  # a dot (nearly) touching a character: a stroke cut off it
-    solid = (min(glyph.width, glyph.height) >= DOT_MIN * height
-             and glyph.mask.mean() >= DOT_FILL)  # a pen's dot, not a sliver of print
-    if solid and max(glyph.width, glyph.height) <= DOT_SIZE * height and centre >= DOT_LOW:
+    if dot_like(glyph, height, pen) and centre >= DOT_LOW:
         hangs = glyph.centre_y > bottom + COMMA_DROP * height
         return "," if hangs or glyph.height > COMMA_SHAPE * glyph.width else "."
     return ""
 
 
+def colons(line, band, pen=0.0):
+    """The colons of a line as pairs of glyphs (upper dot, lower dot): two
+    :func:`dot_like` glyphs standing :func:`apart`, one over the other
+    (sharing at least MERGE_OVERLAP of the narrower's width), the upper's
+    middle within COLON_HIGH of the line's height from its top, the
+    lower's at least DOT_LOW down, as a dot's."""
+    top, _, height = band
+    dots = [g for g in line if dot_like(g, height, pen) and apart(g, line, height)]
+    pairs, used = [], set()
+    for a in dots:
+        for b in dots:
+            if id(a) in used or id(b) in used or a is b:
+                continue
+            over = min(a.box[2], b.box[2]) - max(a.box[0], b.box[0])
+            if (over >= MERGE_OVERLAP * min(a.width, b.width)
+                    and COLON_HIGH[0] <= (a.centre_y - top) / height <= COLON_HIGH[1]
+                    and (b.centre_y - top) / height >= DOT_LOW):
+                pairs.append((a, b))
+                used.update((id(a), id(b)))
+    return pairs
+
+
 def attach_fragments(line, marks=True):
-    """Mark the punctuation of a line (:func:`punctuation`, unless ``marks``
+    """Mark the punctuation of a line (:func:`colons`, then
+    :func:`punctuation`, unless ``marks``
     is False: then every small glyph is a fragment); join each other
     fragment (a glyph shorter than FRAGMENT x the line height: a stroke cut
     off its digit) to the nearest whole glyph if it is at most ATTACH_GAP x
     the line height away, and drop it otherwise (a stray mark). Returns the
-    line's characters and marks, left to right."""
+    line's characters and marks, left to right. A ``speck`` that is no mark
+    is dropped."""
     band = line_band(line)
     height = band[2]
-    found = {id(g): mark for g in line if marks and (mark := punctuation(g, line, band))}
-    marks = [replace(g, mark=found[id(g)]) for g in line if id(g) in found]
     whole = [g for g in line if g.height >= FRAGMENT * height]
-    for fragment in (g for g in line if g.height < FRAGMENT * height and id(g) not in found):
+    pen = pen_width(whole)
+    pairs = colons(line, band, pen) if marks else []
+    found = {id(g): ":" for pair in pairs for g in pair}
+    found.update({id(g): mark for g in line if marks and id(g) not in found
+                  and (mark := punctuation(g, line, band, pen))})
+    marks = ([replace(join(a, b), mark=":") for a, b in pairs]
+             + [replace(g, mark=found[id(g)], speck=False) for g in line
+                if found.get(id(g), ":") != ":"])
+    for fragment in (g for g in line if g.height < FRAGMENT * height
+                     and id(g) not in found and not g.speck):
         gaps = [box_gap(fragment, g) for g in whole]
         nearest = int(np.argmin(gaps))
         if gaps[nearest] <= ATTACH_GAP * height:
@@ -429,14 +520,22 @@ def find_lines(mask, marks=True):
     lines of glyphs in reading order (see the module docstring); [] when
     there are none. Marks have ``glyph.mark`` set (none when ``marks`` is
     False)."""
-    glyphs = [g for g in components(mask) if max(g.width, g.height) >= MIN_GLYPH]
+    found = components(mask)
+    glyphs = [g for g in found if max(g.width, g.height) >= MIN_GLYPH]
     height = typical_height(glyphs)
     # Which lines are writing is judged against the height the ink says:
     # small print or many cut-off pieces must not pass for the writing's
     # size. Specks and broken digits are judged against the plain median,
     # or the small lines of a page of mixed sizes would lose their pieces.
     writing = typical_height(glyphs, by_ink=True)
-    glyphs = merge_pieces(drop_specks(glyphs, height), height)
+    # A thin pen's dot may be smaller than any character: looked for
+    # among the smaller components too, kept only if it is a mark.
+    dots = [g for g in found if MIN_DOT <= max(g.width, g.height) < MIN_GLYPH] if marks else []
+    pen = pen_width([g for g in glyphs if g.height >= FRAGMENT * height])
+    kept = drop_specks(glyphs + dots, height, pen if marks else 0.0)
+    # A speck kept as a possible dot is no piece of a digit.
+    glyphs = (merge_pieces([g for g in kept if not g.speck], height)
+              + [g for g in kept if g.speck])
     # A "line" of nothing but small marks is dirt or a stray scribble.
     # A row of small characters is kept, flagged: the reader asks more of it.
     lines = []

@@ -107,8 +107,20 @@ def test_amount_keeps_punctuation_out_and_reports_the_decimal_point():
     assert reading["lines"] == ["150000"]
     (number,) = reading["numbers"]
     assert number["text"] == "150000" and number["decimal_after"] == 4
-    assert number["amount"] == "1500.00"
+    assert number["amount"] == "1500.00" and number["written"] == "1,500.00-"
     assert [(m["mark"], m["after"]) for m in number["marks"]] == [(",", 1), (".", 4), ("-", 6)]
+    # Printed as written, with the amount beside it where its point is not plain.
+    text = "\n".join(reader.format_reading({"file": "f.png", **reading}))
+    assert "number 1,500.00- (amount 1500.00): sure" in text
+
+
+def test_a_number_is_written_with_its_marks_where_they_stand():
+    def at(*marks):
+        return [{"mark": m, "after": a} for m, a in marks]
+    assert reader.written("123456", at((",", 1), (".", 4))) == "1,234.56"
+    assert reader.written("1045", at((":", 2))) == "10:45"
+    assert reader.written("250", at((",", 3), ("-", 3))) == "250,-"
+    assert reader.written("7", []) == "7"
 
 
 def test_a_thousands_point_is_not_a_decimal_point():

@@ -83,6 +83,55 @@ def test_punctuation_of_an_amount_is_told_apart():
                                                    (125, 20, 160, 80)]
 
 
+def test_a_comma_hanging_below_the_line_is_read_with_it():
+    """A comma with most of its tail below the digits' baseline shares
+    under half its rows with their line: it still hangs from that line, as
+    its comma ('1,234.56' lost its comma and read 123456)."""
+    mask = np.zeros((120, 260), bool)
+    ring(mask, (20, 20, 50, 80))
+    bar(mask, (60, 74, 66, 96))                         # the comma: 6 of its 22 rows in the line
+    ring(mask, (80, 20, 110, 80))
+    (line,) = segment.find_lines(mask)
+    assert marks([line]) == [[(",", (60, 74, 66, 96))]]
+    assert characters([line]) == [[(20, 20, 50, 80), (80, 20, 110, 80)]]
+
+
+def test_a_thin_pens_dot_is_a_mark_though_smaller_than_a_speck():
+    """Digits 100 pixels tall in a 3-pixel pen: its full stop is 4 pixels
+    across, under the speck size (a tenth of the height) and the smallest
+    character, yet as wide as the pen. A dot of that size high up, or one
+    next to a digit, is no mark and joins no digit; a 2-pixel speck is
+    not looked at."""
+    mask = np.zeros((160, 400), bool)
+    digits = [(20, 20, 70, 120), (90, 20, 140, 120), (170, 20, 220, 120)]
+    for box in digits:
+        ring(mask, box, stroke=3)
+    bar(mask, (151, 115, 155, 119))                     # the full stop, on the baseline
+    bar(mask, (250, 30, 254, 34))                       # the same dot high up: a speck
+    bar(mask, (222, 110, 226, 114))                     # ...and one touching-close to a digit
+    bar(mask, (300, 116, 302, 118))                     # a 2-pixel speck on the baseline
+    (line,) = segment.find_lines(mask)
+    assert marks([line]) == [[(".", (151, 115, 155, 119))]]
+    assert characters([line]) == [digits]
+    # Without punctuation the small dot is a speck as before.
+    assert boxes(segment.find_lines(mask, marks=False)) == [digits]
+
+
+def test_a_colon_is_one_mark_and_not_part_of_a_digit():
+    """'10:45': two dots one over the other are one ':' mark; the upper one
+    is not joined to the digit beside it, nor the lower one read as a full
+    stop."""
+    mask = np.zeros((120, 300), bool)
+    digits = [(20, 20, 30, 80), (40, 20, 75, 80), (110, 20, 145, 80), (155, 20, 190, 80)]
+    for box in digits:
+        (bar if box[2] - box[0] < 20 else ring)(mask, box)
+    bar(mask, (88, 36, 96, 44))                         # upper dot
+    bar(mask, (88, 72, 96, 80))                         # lower dot, on the baseline
+    (line,) = segment.find_lines(mask)
+    assert marks([line]) == [[(":", (88, 36, 96, 80))]]
+    assert characters([line]) == [digits]
+
+
 def test_specks_are_dropped():
     mask = np.zeros((120, 200), bool)
     ring(mask, (30, 30, 60, 90))
