@@ -90,6 +90,20 @@ def ring(mask, box, stroke=4):
     mask[y0 + stroke:y1 - stroke, x0 + stroke:x1 - stroke] = False
 
 
+def scribble(mask, box, stroke=3):
+    """Draw a pen going round and round across ``box`` (x0, y0, x1, y1),
+    its loops crossing each other, into a bool mask."""
+    from PIL import Image, ImageDraw
+
+    x0, y0, x1, y1 = box
+    cx, cy, a, b = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0 - stroke) / 2, (y1 - y0 - stroke) / 2
+    t = np.linspace(0, 30, 400)
+    points = list(zip(cx + a * np.sin(0.7 * t) * np.cos(0.13 * t), cy + b * np.sin(1.3 * t)))
+    picture = Image.new("1", (mask.shape[1], mask.shape[0]), 0)
+    ImageDraw.Draw(picture).line(points, fill=1, width=stroke)
+    mask |= np.asarray(picture, bool)
+
+
 def page_of_rings(dark_ink=True, light=0.0, noise=0.0, seed=0, shadow=0.0, soft=0.0,
                   border=0):
     """A grey page with two lines of '0'-like rings; returns (page, boxes).

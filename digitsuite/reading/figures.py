@@ -56,13 +56,20 @@ def readings_markdown(readings):
                    and isinstance(n.get("line"), int) and isinstance(n.get("amount"), str)
                    and isinstance(n.get("confidence"), (int, float))]
         if numbers:
-            rows = [[n["line"] + 1, f"`{n['amount']}`",
+            rows = [[n["line"] + 1, f"`{_written(n)}`",
                      "check" if n.get("unsure", True) else "sure", percent(n["confidence"])]
                     for n in numbers]
             out += table(["line", "number", "verdict", f"chance ({kind})"], rows,
                          ["right", "left", "left", "right"])
             out.append("")
     return "\n".join(out)
+
+
+def _written(number):
+    """A number as written (``1,234.56``), or its amount from an earlier
+    version's entry without it."""
+    written = number.get("written")
+    return written if isinstance(written, str) else number["amount"]
 
 
 def _list(value):

@@ -83,7 +83,9 @@ class Page:
     ``walls`` the boxes of every box side and comb tick taken off, which
     tell the cells of a box field (:func:`digitsuite.reading.segment.word_breaks`);
     ``small[i]`` whether line i is writing much smaller than the page's
-    (:func:`digitsuite.reading.segment.small_writing`).
+    (:func:`digitsuite.reading.segment.small_writing`); ``scribbles`` the
+    glyphs not read because they are scribbles
+    (:func:`digitsuite.reading.segment.scribble`).
     """
 
     lines: list
@@ -93,6 +95,7 @@ class Page:
     unread: list = field(default_factory=list)
     walls: list = field(default_factory=list)
     small: list = field(default_factory=list)
+    scribbles: list = field(default_factory=list)
 
 
 def prepare_page(grey, steps=ALL):
@@ -136,10 +139,13 @@ def prepare_page(grey, steps=ALL):
             whole = printed.remove_edges(whole, margin)[0]
         mask, lines, upright = remove_rules(mask, whole)
         rules |= lines
-    found = []
+    found, scribbles = [], []
     for line in segment.find_lines(mask, marks=steps.punctuation):
         characters = [glyph for glyph in line if not glyph.mark]
         height = segment.line_height(characters) if characters else 0
+        # A scribble is read as no digit, not cut into pieces that look like some.
+        scribbles += [glyph for glyph in characters if segment.scribble(glyph, height)]
+        characters = [glyph for glyph in characters if glyph not in scribbles]
         found.append((line, [(glyph, segment.lattice(glyph, height) if steps.lattice
                               else segment.Lattice([0, glyph.width], {(0, 1): glyph}))
                              for glyph in characters]))
@@ -170,11 +176,14 @@ def prepare_page(grey, steps=ALL):
             marks.append([glyph for glyph in line if glyph.mark])
             taken += marks[-1]
     if not lines:
+        if scribbles:
+            raise ImageError("no digit found: only a scribble stands out from the paper; "
+                             "use a picture of written digits")
         raise ImageError("no digit found: only specks of ink stand out from the paper; "
                          "use a picture with larger, darker writing")
     return Page(lines, marks, np.stack(crops), ink_dark,
                 segment.unread(mask, taken) + upright_pieces(upright, taken),
-                [g.box for g in segment.components(upright)], small)
+                [g.box for g in segment.components(upright)], small, scribbles)
 
 
 def remove_rules(mask, whole=None):
@@ -348,12 +357,15 @@ def describe(lines, judged, ink_dark, min_confidence=None, marks=None, ensemble=
     ``numbers``: per number (:func:`numbers_of`), its ``line``, ``text``,
     ``box``, ``confidence`` and ``unsure``, the punctuation ``marks`` seen in
     or just after it and ``decimal_after``, with ``amount`` the text with a
-    decimal point. ``marks`` (one list of mark glyphs per line) come from
-    :class:`Page`. ``not_digits``: the glyphs set aside as no digit
-    (:func:`set_aside_non_digits`); ``unread``: the page's unread ink
-    (:attr:`Page.unread`), which a number's probability weighs; ``walls``:
-    the cell walls taken off (:attr:`Page.walls`), which join the digits
-    of a box field into one number.
+    decimal point and ``written`` the text with its marks where they stand;
+    ``unread_beside``, the largest piece of ink left unread beside it in its
+    heights (:func:`digitsuite.reading.confidence.unread_beside`; 0 none).
+    ``marks`` (one list of mark glyphs per line) come from :class:`Page`.
+    ``not_digits``: the glyphs set aside as no digit
+    (:func:`set_aside_non_digits`, and scribbles); ``unread``: the page's
+    unread ink (:attr:`Page.unread`), which a number's probability weighs;
+    ``walls``: the cell walls taken off (:attr:`Page.walls`), which join
+    the digits of a box field into one number.
     """
     ensemble = confidence.as_ensemble(ensemble) if ensemble is not None else None
     if not isinstance(judged, confidence.Judgement):
@@ -383,9 +395,10 @@ def describe(lines, judged, ink_dark, min_confidence=None, marks=None, ensemble=
     unread = np.asarray(unread, np.float64).reshape(-1, 4)  # once, not per number
     for found, gap in zip(numbers, confidence.neighbour_gaps(numbers)):
         p_digits, boxes = found.pop("p_digits"), found.pop("glyph_boxes")
-        p_number = (ensemble.number_p(p_digits, boxes, gap,
-                                      confidence.unread_beside(boxes, unread))
+        beside = confidence.unread_beside(boxes, unread)
+        p_number = (ensemble.number_p(p_digits, boxes, gap, beside)
                     if calibrated else float(np.prod(p_digits)))
+        found["unread_beside"] = round(beside, 2)
         found["confidence"] = round(p_number, 4)
         found["unsure"] = bool("?" in found["text"] or (
             calibrated and p_number < ensemble.number_threshold))
@@ -509,7 +522,7 @@ def read_prepared(model, page, min_confidence=None):
     lines, judged, kept_lines, kept, set_aside = set_aside_non_digits(
         lines, judged, ensemble.calibrated, page.walls, page.small, ensemble.digit_threshold)
     reading = describe(lines, judged, page.ink_dark, min_confidence,
-                       [page.marks[i] for i in kept_lines], ensemble, set_aside,
+                       [page.marks[i] for i in kept_lines], ensemble, set_aside + page.scribbles,
                        page.unread, page.walls)
     crops = crops[kept]
     if not reading["digits"]:
@@ -608,8 +621,11 @@ def format_reading(reading):
         shown = found.get("written", found["amount"])
         amount = found["amount"]
         amount = f" (amount {amount})" if amount not in (shown, found["text"]) else ""
+        # Ink left unread beside a number lowers its chance: a digit may be lost.
+        why = "; ink beside it was not read" if found["unsure"] and found.get(
+            "unread_beside") else ""
         out.append(f"  number {shown}{amount}: {verdict}, "
-                   f"{percent(found['confidence'])} {kind}")
+                   f"{percent(found['confidence'])} {kind}{why}")
     thresholds = reading.get("thresholds")
     if thresholds and any(d["unsure"] for d in digits):
         # Three figures, not rounded down as the digits are: 0.9094 is "90.9%",

@@ -41,8 +41,6 @@ SHADOW_FLOOR = 0.1       # the darkest background a shadow is lifted from (0-1)
 MIN_SIZE = 0.08          # its longer side is at least this x the picture's shorter side
 DASH_SHAPE = 2.0         # a mark this many times wider than tall is a dash...
 BLOB = 0.5               # ...one whose strokes are this x its longer side thick, a dot
-MAX_HOLES = 3            # more closed loops than this is a scribble (an '8' has two)...
-HOLE_SIZE = 0.03         # ...each at least this x the glyph's longer side across
 BORDER_CONTACT = 0.25    # ink along this share of a side of the picture is its edge...
 BORDER_BAND = 0.01       # ...within this x the shorter side of the border...
 TIGHT_CROP = 0.8         # ...unless the glyph fills this share of it both ways (a crop)
@@ -156,21 +154,6 @@ def drop_border_ink(mask):
     return mask, edges
 
 
-def holes(mask):
-    """Closed loops in a glyph's ink: the regions of paper it encloses of at
-    least HOLE_SIZE x its longer side squared (a pinhole in a thick stroke
-    is none). Of 2,000 MNIST test digits 7 have three, none more; a pen
-    scribbled 15 times across the pad leaves four to ten."""
-    paper, count = ndimage.label(~np.pad(mask, 1))
-    if count <= 1:
-        return 0
-    sizes = ndimage.sum(np.ones(paper.shape), paper, index=np.arange(1, count + 1))
-    smallest = max(4.0, (HOLE_SIZE * max(mask.shape)) ** 2)
-    outside = paper[0, 0]
-    return int(sum(1 for label, size in enumerate(sizes, start=1)
-                   if label != outside and size >= smallest))
-
-
 def plausible(glyph, shape):
     """Why ``glyph`` is not a digit in a picture of ``shape`` (h, w), in a
     few words, or "" when it may be one."""
@@ -185,7 +168,7 @@ def plausible(glyph, shape):
     stroke = images.stroke_width(glyph.mask.astype(np.float32))
     if stroke >= BLOB * long_side:
         return "only a dot, a short dash or a blob"
-    if holes(glyph.mask) > MAX_HOLES:
+    if segment.holes(glyph.mask) > segment.MAX_HOLES:
         return "only a scribble"
     return ""
 

@@ -216,7 +216,14 @@ def test_a_number_of_shown_digits_can_still_be_unsure():
     assert number["unsure"] and not any(d["unsure"] for d in reading["digits"])
     assert [d["confidence"] for d in reading["digits"]] == [0.9, 0.8, 0.95]
     text = "\n".join(reader.format_reading({"file": "f.png", **reading}))
-    assert "number 123: check" in text
+    assert "number 123: check" in text and "not read" not in text
+    assert number["unread_beside"] == 0
+    # Ink left unread just after the number (a digit lost?) is named as the doubt.
+    lost = reader.describe(strip_lines(3), judged, True, ensemble=ensemble,
+                           unread=[(125, 10, 145, 50)])
+    assert lost["numbers"][0]["unread_beside"] == pytest.approx(40 / 60, abs=0.01)
+    text = "\n".join(reader.format_reading({"file": "f.png", **lost}))
+    assert "number 123: check, " in text and "; ink beside it was not read" in text
     assert reading["thresholds"] == {"digit": 0.5, "number": 0.9}
     assert "prints as '?'" not in text  # no digit is unsure: no threshold to explain
     doubtful = reader.describe(strip_lines(3), confidence.Judgement(

@@ -10,7 +10,7 @@ from digitsuite.data import images
 from digitsuite.errors import ImageError
 from digitsuite.reading import reader, segment
 from digitsuite.reading.steps import ALL
-from tests.support import draw_seven, page_of_rings, ring
+from tests.support import draw_seven, page_of_rings, ring, scribble
 
 
 @pytest.mark.parametrize("dark_ink", [True, False])
@@ -224,6 +224,26 @@ def test_a_number_in_a_box_field_reads_without_the_fields_lines(reader_model, sa
     page = boxed_number_page(sample, labels, comb)
     reading, _ = reader.read_page(load_keras_model(reader_model), page)
     assert [d["digit"] for d in reading["digits"]] == labels
+
+
+def test_a_scribble_is_no_digit_beside_a_number_or_alone(reader_model):
+    """A scribble was cut into pieces and read as '???'. Beside a number it
+    is reported among ``not_digits``; alone it is 'no digit found'."""
+    from digitsuite.inference.modelio import load_keras_model
+
+    mask = np.zeros((120, 400), bool)
+    ring(mask, (20, 30, 55, 90), stroke=5)
+    ring(mask, (65, 30, 100, 90), stroke=5)
+    scribble(mask, (200, 30, 320, 90))
+    page = np.where(mask, 0.1, 0.9).astype(np.float32)
+    prepared = reader.prepare_page(page)
+    (scrawl,) = prepared.scribbles
+    assert scrawl.box[0] >= 200 and scrawl.box[2] <= 320
+    reading, _ = reader.read_prepared(load_keras_model(reader_model), prepared)
+    assert len(reading["digits"]) == 2 and reading["not_digits"] == [list(scrawl.box)]
+    alone = np.where(mask[:, 150:], 0.1, 0.9).astype(np.float32)
+    with pytest.raises(ImageError, match="no digit found: only a scribble"):
+        reader.prepare_page(alone)
 
 
 def test_a_picture_of_noise_is_refused_before_its_pieces_are_prepared(monkeypatch):

@@ -6,7 +6,7 @@ from scipy import ndimage
 
 from digitsuite.data import images
 from digitsuite.reading import segment
-from tests.support import ring
+from tests.support import ring, scribble
 
 
 def bar(mask, box):
@@ -130,6 +130,22 @@ def test_a_colon_is_one_mark_and_not_part_of_a_digit():
     (line,) = segment.find_lines(mask)
     assert marks([line]) == [[(":", (88, 36, 96, 80))]]
     assert characters([line]) == [digits]
+
+
+def test_a_scribble_is_told_from_touching_digits():
+    """Four touching '8's close eight loops; a pen going round and round
+    across less width closes many more."""
+    mask = np.zeros((100, 320), bool)
+    for x0 in (20, 48, 76, 104):                        # each '8' two rings, each touching the next
+        ring(mask, (x0, 20, x0 + 30, 52))
+        ring(mask, (x0, 48, x0 + 30, 80))
+    scribble(mask, (180, 20, 280, 80))
+    (eights, scrawl), = segment.find_lines(mask)
+    assert segment.holes(eights.mask) == 8 and not segment.scribble(eights, 60)
+    assert segment.holes(scrawl.mask) > 8 and segment.scribble(scrawl, 60)
+    # One '0' is no scribble.
+    ring(mask, (20, 20, 50, 80))
+    assert not segment.scribble(segment.find_lines(mask[:, :60])[0][0], 60)
 
 
 def test_specks_are_dropped():
