@@ -19,6 +19,12 @@ the dated results.
 and register-cell pages (--variation-pages each) with every document step
 on, all off, and each step off alone, per source, and writes that table
 instead of the main one.
+
+--validation writes the pages from MNIST's validation digits instead (as
+grey images and as bitmaps): choose a reading step or setting on those,
+then measure it on the test digits and optdigits.
+
+    python benchmarks/read_bench.py --validation --variation-pages 30 --pages 60
 """
 
 import sys
@@ -58,6 +64,12 @@ def parse_args(argv=None):
                              "handwriting by 30 people, written into pages beside MNIST's, "
                              "for measuring only (default: none, MNIST alone)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--validation", action="store_true",
+                        help="write the pages with MNIST's validation digits (the tenth of "
+                             "its training split that training holds out), drawn as MNIST's "
+                             "grey images and as bitmaps, instead of its test digits and "
+                             "optdigits: for choosing a reading step or setting, which "
+                             "the test digits and optdigits then measure")
     parser.add_argument("--ablation", action="store_true",
                         help="measure each document step instead: the document conditions "
                              "read with all steps on, all off and each off alone "
@@ -74,6 +86,9 @@ def main(args):
     from digitsuite.fileio import prepare_out_dir
     from digitsuite.reading import confidence
 
+    if args.validation and args.optdigits is not None:
+        raise DataError("--validation writes pages from MNIST's validation digits only: "
+                        "leave out --optdigits, which is for measuring")
     if args.optdigits is not None and not args.optdigits.is_file():
         raise DataError(f"--optdigits {args.optdigits} is not a file; give the path of "
                         "optdigits-orig.tra(.gz) or leave --optdigits out")
@@ -81,21 +96,25 @@ def main(args):
     out_dir = prepare_out_dir(args.out_dir)
     pages = (DRY_RUN_PAGES, DRY_RUN_PAGES) if args.dry_run else (args.pages,
                                                                  args.variation_pages)
+    skipped = (None if args.optdigits else
+               "--validation: pages of validation digits only" if args.validation
+               else NO_OPTDIGITS)
     if args.ablation:
         results = benchmark.run_ablation(
             model, model_path=args.model, out_dir=out_dir, data_dir=args.data_dir,
-            optdigits=args.optdigits,
-            optdigits_skipped=None if args.optdigits else NO_OPTDIGITS,
+            optdigits=args.optdigits, optdigits_skipped=skipped,
             pages=pages[1], seed=args.seed, min_confidence=args.min_confidence,
-            dry_run=args.dry_run, log=lambda line: print(line, flush=True))
+            dry_run=args.dry_run, validation=args.validation,
+            log=lambda line: print(line, flush=True))
         print(f"wrote benchmark.json and benchmark.md (the ablation) to {out_dir}/")
         return {"results": results, "out_dir": out_dir}
     results = benchmark.run_benchmark(
         model, model_path=args.model, out_dir=out_dir, data_dir=args.data_dir,
-        optdigits=args.optdigits, optdigits_skipped=None if args.optdigits else NO_OPTDIGITS,
+        optdigits=args.optdigits, optdigits_skipped=skipped,
         pages=pages[0], variation_pages=pages[1], seed=args.seed,
         min_confidence=args.min_confidence, timing_pages=2 if args.dry_run else 7,
-        dry_run=args.dry_run, log=lambda line: print(line, flush=True))
+        dry_run=args.dry_run, validation=args.validation,
+        log=lambda line: print(line, flush=True))
     print(f"wrote benchmark.json, benchmark.md and examples to {out_dir}/")
     return {"results": results, "out_dir": out_dir}
 

@@ -46,10 +46,12 @@ from benchmarks.reading.pages import (
     ABLATION_CONDITIONS,
     CONDITION_NOTES,
     CONDITIONS,
+    MNIST_BITMAP_DRAWING,
     MNIST_DRAWING,
     OPTDIGITS_DRAWING,
     STANDARD,
     Drawing,
+    bitmaps,
     make_page,
 )
 from digitsuite.errors import ImageError
@@ -370,6 +372,37 @@ def mnist_source(model_path, data_dir=None):
                   MNIST_CITATION, note)
 
 
+def validation_sources(data_dir=None):
+    """MNIST's validation digits (the stratified, seed-0 tenth of its
+    training split that training holds out) as two :class:`Source`s: drawn
+    as MNIST's grey images and as thresholded bitmaps, the hard edges of
+    scanned forms. Pages of these are for choosing a reading step or a
+    setting; the test digits and optdigits then say how it does."""
+    from digitsuite.data.datasets import load_splits
+
+    # The training scripts' default split: a tenth, seed 0.
+    splits = load_splits("mnist", data_dir, seed=0, log=lambda *_: None)
+    images, labels = splits.val
+    where = splits.dataset.source
+    note = f"for choosing: the held-out tenth of {len(splits.dataset.x_train):,} training digits"
+    return [Source("mnist-val", "MNIST validation digits", images, labels, MNIST_DRAWING,
+                   where, MNIST_CITATION, note),
+            Source("bitmap-val", "MNIST validation digits as bitmaps", bitmaps(images), labels,
+                   MNIST_BITMAP_DRAWING, where, MNIST_CITATION, note)]
+
+
+def benchmark_sources(model_path, data_dir=None, optdigits=None, validation=False):
+    """The :class:`Source`s to write pages with: MNIST's test digits and,
+    with ``optdigits`` (its file's path), optdigits; with ``validation``,
+    :func:`validation_sources` instead."""
+    if validation:
+        return validation_sources(data_dir)
+    sources = [mnist_source(model_path, data_dir)]
+    if optdigits is not None:
+        sources.append(optdigits_source(optdigits))
+    return sources
+
+
 def optdigits_source(path):
     """The optdigits bitmaps at ``path`` as a :class:`Source` (DataError when
     the file is missing or bad)."""
@@ -454,21 +487,20 @@ def time_reading(model, source, pages, seed, min_confidence):
 def run_benchmark(model, *, model_path, out_dir, data_dir=None, optdigits=None,
                   optdigits_skipped=None, pages=400, variation_pages=100, seed=0,
                   min_confidence=None, examples=3, timing_pages=5,
-                  dry_run=False, log=print):
+                  dry_run=False, validation=False, log=print):
     """Write, read and score the pages of every condition from MNIST and,
     with ``optdigits`` (its file's path), from optdigits; when that is None,
-    ``optdigits_skipped`` says why. Writes benchmark.json, benchmark.md and
+    ``optdigits_skipped`` says why (``validation``: from MNIST's validation
+    digits only, :func:`validation_sources`). Writes benchmark.json, benchmark.md and
     example pages (with their readings) to ``out_dir``. ``pages`` standard
     pages, ``variation_pages`` per condition, ``timing_pages`` timed pages
     (``dry_run`` draws the readings of only the standard and document
     examples). Returns the results, per source and
     condition."""
-    sources = [mnist_source(model_path, data_dir)]
-    if optdigits is not None:
-        sources.append(optdigits_source(optdigits))
+    sources = benchmark_sources(model_path, data_dir, optdigits, validation)
     for source in sources:
         log(f"benchmark digits: {len(source.labels):,} from {source.file} ({source.name})")
-        if source.note and source.key == "mnist":
+        if source.note and source.key != "optdigits":
             log(f"note: {source.note}")
     if optdigits is None:
         log(f"optdigits skipped: {optdigits_skipped}")
@@ -588,6 +620,14 @@ def summary_line(name, summary):
             f"{vouched}({summary['pages']} pages, {summary['seconds']:.0f} s)")
 
 
+def short_name(key, sources):
+    """A source's name in a table's column: its first word ("MNIST",
+    "optdigits"), or its key when another source's name starts alike."""
+    first = sources[key]["name"].split(" ")[0]
+    alike = sum(s["name"].split(" ")[0] == first for s in sources.values())
+    return first if alike == 1 else key
+
+
 def report_markdown(config, results, timing, example_texts):
     """benchmark.md: the data, the side-by-side table of every condition, the
     decimal separators, the speed, each source's details and the examples."""
@@ -607,8 +647,8 @@ def report_markdown(config, results, timing, example_texts):
         lines += ["", f"The {key} half was skipped: {why}."]
     header, rows = ["condition", "pages"], []
     for key in keys:
-        header += [f"{sources[key]['name'].split(' ')[0]} per digit",
-                   f"{sources[key]['name'].split(' ')[0]} exact {k}-digit"]
+        header += [f"{short_name(key, sources)} per digit",
+                   f"{short_name(key, sources)} exact {k}-digit"]
     for name in CONDITIONS:
         row = [name, results[keys[0]][name]["pages"]]
         for key in keys:
@@ -634,7 +674,7 @@ def report_markdown(config, results, timing, example_texts):
                   "reading without `numbers` counts as wrong.", "",
                   *table(["condition", "source", "numbers", "decimal_after right",
                           "of numbers with a separator"], decimal_rows)]
-    trust_rows = [[name, sources[key]["name"].split(" ")[0],
+    trust_rows = [[name, short_name(key, sources),
                    percent_or_dash(r["vouched_coverage"]),
                    rate_of(r["vouched_precision"], r["vouched_numbers"], 2,
                            none="none vouched for"),
@@ -716,15 +756,14 @@ def ablation_settings():
 
 def run_ablation(model, *, model_path, out_dir, data_dir=None, optdigits=None,
                  optdigits_skipped=None, pages=40, seed=0,
-                 min_confidence=None, dry_run=False, log=print):
+                 min_confidence=None, dry_run=False, validation=False, log=print):
     """Read the pages of ABLATION_CONDITIONS (``pages`` each, the same pages
     for every setting) with every setting of :func:`ablation_settings`, per
-    source; writes benchmark.json and benchmark.md (the ablation tables) to
-    ``out_dir`` and returns {source: {condition: {setting: summary}}}."""
-    sources = [mnist_source(model_path, data_dir)]
-    if optdigits is not None:
-        sources.append(optdigits_source(optdigits))
-    elif optdigits_skipped:
+    source (:func:`benchmark_sources`); writes benchmark.json and
+    benchmark.md (the ablation tables) to ``out_dir`` and returns
+    {source: {condition: {setting: summary}}}."""
+    sources = benchmark_sources(model_path, data_dir, optdigits, validation)
+    if optdigits is None and optdigits_skipped:
         log(f"optdigits skipped: {optdigits_skipped}")
     settings = ablation_settings()
     results = {source.key: {} for source in sources}

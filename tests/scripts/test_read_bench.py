@@ -74,3 +74,31 @@ def test_bad_optdigits_file_gives_one_line(tmp_path, capsys, reader_model):
     assert "cut.tra ends inside digit 1" in err and "truncated" in err
 
 
+
+
+@pytest.mark.slow
+def test_validation_pages_come_from_the_held_out_training_digits(tmp_path, capsys,
+                                                                  reader_model, monkeypatch):
+    """--validation writes its pages from the tenth of the training split
+    that training holds out, drawn both ways, and never from the test split
+    or optdigits: the pages to choose a setting on."""
+    from digitsuite.data.datasets import load_splits
+
+    monkeypatch.setattr(digit_bench, "CONDITIONS", {
+        name: digit_bench.CONDITIONS[name] for name in ("standard", "punctuation")})
+    run_script("benchmarks.read_bench", ["--dry-run", "--validation", "--model", reader_model,
+                                         "--data-dir", SAMPLE_DIR, "--out-dir", tmp_path / "v"])
+    out = capsys.readouterr().out
+    assert "mnist-val standard: per digit" in out and "bitmap-val punctuation" in out
+    saved = json.loads((tmp_path / "v" / "benchmark.json").read_text())
+    assert list(saved["results"]) == ["mnist-val", "bitmap-val"]
+    held_out = len(load_splits("mnist", SAMPLE_DIR, log=lambda *_: None).val[1])
+    assert [s["digits"] for s in saved["config"]["sources"].values()] == [held_out] * 2
+    assert saved["config"]["sources"]["bitmap-val"]["binary"]
+    assert "validation digits only" in saved["config"]["skipped"]["optdigits"]
+    md = (tmp_path / "v" / "benchmark.md").read_text()
+    assert "| mnist-val per digit |" in md and "| bitmap-val per digit |" in md
+    err = fails_with_one_line(capsys, "benchmarks.read_bench", [
+        "--dry-run", "--validation", "--model", reader_model, "--out-dir", tmp_path / "w",
+        "--optdigits", tmp_path / "opt.tra.gz"])
+    assert "leave out --optdigits" in err and not (tmp_path / "w").exists()
