@@ -9,16 +9,18 @@ The steps, each a function here::
 
 :func:`ink_mask` leaves out a printed background pattern
 (:mod:`digitsuite.reading.printed`). :func:`find_lines` labels the
-connected ink components (8-connected), drops specks, merges the pieces of
-a digit written with a break (a 5 whose flag does not touch its body),
-groups the characters into lines, tells punctuation (dots, commas, dashes)
+connected ink components (8-connected), drops specks (keeping those as
+wide as the pen as possible dots), merges the pieces of a digit written
+with a break (a 5 whose flag does not touch its body), groups the
+characters into lines, tells punctuation (dots, commas, colons, dashes)
 from characters, joins other small fragments to the character beside
-them and orders each line left to right.
-:func:`lattice` proposes cuts, at its thinnest columns, of a component
-wider than a character usually is, and the pieces between them; the reader
-lets the classifier choose the pieces that read best. Sizes are judged against the
-typical character height, so the same rules hold for a scan at 50 pixels a
-digit and a phone photo at 500.
+them and orders each line left to right. :func:`scribble` tells a pen
+going round and round from touching digits. :func:`lattice` proposes
+cuts, at its thinnest columns, of a component wider than a character
+usually is, and the pieces between them; the reader lets the classifier
+choose the pieces that read best. Sizes are judged against the typical
+character height (a dot's also against the pen's width), so the same
+rules hold for a scan at 50 pixels a digit and a phone photo at 500.
 
 A glyph's ``box`` is ``(x0, y0, x1, y1)`` in page pixels, ends exclusive as
 in slicing: ``page[y0:y1, x0:x1]``.
@@ -515,13 +517,12 @@ def colons(line, band, pen=0.0):
 
 def attach_fragments(line, marks=True):
     """Mark the punctuation of a line (:func:`colons`, then
-    :func:`punctuation`, unless ``marks``
-    is False: then every small glyph is a fragment); join each other
-    fragment (a glyph shorter than FRAGMENT x the line height: a stroke cut
-    off its digit) to the nearest whole glyph if it is at most ATTACH_GAP x
-    the line height away, and drop it otherwise (a stray mark). Returns the
-    line's characters and marks, left to right. A ``speck`` that is no mark
-    is dropped."""
+    :func:`punctuation`, unless ``marks`` is False: then every small glyph
+    is a fragment); join each other fragment (a glyph shorter than
+    FRAGMENT x the line height: a stroke cut off its digit) to the nearest
+    whole glyph if it is at most ATTACH_GAP x the line height away, and
+    drop it otherwise (a stray mark). A ``speck`` that is no mark is
+    dropped. Returns the line's characters and marks, left to right."""
     band = line_band(line)
     height = band[2]
     whole = [g for g in line if g.height >= FRAGMENT * height]
