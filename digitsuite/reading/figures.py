@@ -123,7 +123,8 @@ def unique_stem(stem, taken):
 
 def plot_annotated(grey, reading):
     """The page with a box and the digit read over each character (orange
-    and '?' where unsure), and a blue box under each punctuation mark."""
+    and '?' where unsure), a blue box with its mark under each punctuation
+    mark and a grey dashed one round what was set aside as no digit."""
     height, width = grey.shape
     scale = min(1.0, MAX_FIGURE_SIDE / max(height, width))
     fig = plt.figure(figsize=(max(1.0, width * scale / FIGURE_DPI),
@@ -135,25 +136,33 @@ def plot_annotated(grey, reading):
         label = f"?{d['top2'][0][0]}/{d['top2'][1][0]}" if d["unsure"] else str(d["digit"])
         _boxed_label(ax, d["box"], label, colour, scale, above=True)
     for number in reading.get("numbers", []):
+        # A mark's box is a few pixels: its label is sized by its number's
+        # height instead, or a '.' could not be told from a ','.
+        tall = number["box"][3] - number["box"][1]
         for mark in number["marks"]:
-            _boxed_label(ax, mark["box"], mark["mark"], "tab:blue", scale, above=False)
+            _boxed_label(ax, mark["box"], mark["mark"], "tab:blue", scale, above=False,
+                         least=0.3 * tall)
+    for box in reading.get("not_digits", []):
+        _boxed_label(ax, box, "no digit", "tab:gray", scale, above=True, dashed=True)
     ax.set_xlim(-0.5, width - 0.5)
     ax.set_ylim(height - 0.5, -0.5)
     ax.axis("off")
     return fig
 
 
-def _boxed_label(ax, box, label, colour, scale, above):
+def _boxed_label(ax, box, label, colour, scale, above, least=0.0, dashed=False):
     """A box on the page with ``label`` above (or below) it. The label is no
-    wider than its box (with a floor for legibility), so the labels of
-    neighbouring characters do not run into each other."""
+    wider than its box (with a floor for legibility, and at least ``least``
+    page pixels tall), so the labels of neighbouring characters do not run
+    into each other."""
     x0, y0, x1, y1 = box
     ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
-                           edgecolor=colour, linewidth=1.5))
+                           edgecolor=colour, linewidth=1.5, linestyle="--" if dashed else "-"))
     points_per_pixel = scale * 72 / FIGURE_DPI
     # A bold character is about 0.65 of the font size wide.
     fits = (x1 - x0) / (0.65 * len(label)) * points_per_pixel
-    size = max(6.0, min(28.0, 0.45 * (y1 - y0) * points_per_pixel, fits))
+    size = max(6.0, min(28.0, max(min(0.45 * (y1 - y0) * points_per_pixel, fits),
+                                  least * points_per_pixel)))
     ax.text(x0, y0 - 2 if above else y1 + 2, label, color="white", fontsize=size,
             fontweight="bold", va="bottom" if above else "top", ha="left",
             bbox={"facecolor": colour, "edgecolor": "none", "pad": 1, "alpha": 0.85})

@@ -46,7 +46,6 @@ UNDERLINE_SHAPE = 2.5  # a piece this many times wider than tall...
 UNDERLINE_WIDTH = 1.25  # ...and this many times wider than the glyph above it underlines it
 LINE_OVERLAP = 0.5    # share of the shorter glyph's height shared with its line
 LINE_BAND = 3         # a line's height band is that of its last this many glyphs
-HANG = 0.2            # a fragment with this share of its rows in a line's band hangs from it
 FRAGMENT = 0.5        # a glyph shorter than this x its line's height is a fragment...
 ATTACH_GAP = 0.25     # ...joined to the nearest glyph this close, else dropped (a mark)
 SMALL_WRITING = 0.4   # a line of glyphs under FRAGMENT x the page's writing is dirt unless
@@ -68,13 +67,16 @@ DASH_WIDTH = 1.5      # a dash is at least this many times wider than tall...
 DASH_LENGTH = 0.25    # ...at least this long...
 DASH_HEIGHT = 0.3     # ...at most this tall...
 DASH_BAND = (0.2, 0.85)  # ...with its middle this far down the line
-DOT_SIZE = 0.4        # a dot or comma is no larger than this...
+DOT_SIZE = 0.4        # a dot is no larger than this (a comma, with its tail, COMMA_SIZE)...
 DOT_MIN = 0.1         # ...no thinner than this (about a pen's width)...
 DOT_PEN = 0.8         # ...or than this x the pen's stroke width, if that is less...
 DOT_FILL = 0.35       # ...fills at least this share of its box...
-DOT_LOW = 0.55        # ...with its middle at least this far down the line;
+DOT_LOW = 0.75        # ...with its middle at least this far down the line;
 COMMA_DROP = 0.1      # it is a comma if its middle is this far below the line
 COMMA_SHAPE = 1.4     # or is this many times taller than wide
+COMMA_SIZE = 0.5      # a comma is no larger than this...
+COMMA_PEN = 0.35      # ...and its stroke at least this x the pen's, unless it is solid...
+HAIR = 1.5            # ...and at least this many pixels wide (a hair of dust is one)
 COLON_HIGH = (0.1, 0.6)  # a dot this far down the line over a low dot is a colon with it
 
 
@@ -296,14 +298,11 @@ def group_lines(glyphs):
         if lines:
             k = len(lines)
             shared = np.zeros(k)
-            for of_band, spans in ((False, last[:k]), (True, bands[:k])):
+            for spans in (last[:k], bands[:k]):
                 common = (np.minimum(glyph.box[3], spans[:, 1])
                           - np.maximum(glyph.box[1], spans[:, 0]))
-                size = spans[:, 1] - spans[:, 0]
-                enough = common >= LINE_OVERLAP * np.minimum(glyph.height, size)
-                if of_band:  # a comma's tail hangs below the line
-                    enough |= ((glyph.height < FRAGMENT * size)
-                               & (common >= HANG * glyph.height))
+                enough = common >= LINE_OVERLAP * np.minimum(glyph.height,
+                                                             spans[:, 1] - spans[:, 0])
                 shared = np.maximum(shared, np.where(enough, common, 0))
             if shared.max() > 0:
                 # The last of the lines sharing the most rows, as before.
@@ -446,20 +445,27 @@ def line_band(line):
 def characters_near(glyph, line, height):
     """(the most columns ``glyph`` shares with one of its ``line``'s
     characters, those at least FRAGMENT x ``height`` tall; the pixels
-    between it and the nearest of them)."""
+    between its ink and the nearest of theirs, as far as MARK_GAP x
+    ``height``: a comma may tuck under a digit's corner, inside its box)."""
     others = [g for g in line if g is not glyph and g.height >= FRAGMENT * height]
     shared = max((min(glyph.box[2], g.box[2]) - max(glyph.box[0], g.box[0]) for g in others),
                  default=0)
-    return shared, min((box_gap(glyph, g) for g in others), default=np.inf)
+    gaps = [box_gap(glyph, g) for g in others]
+    gaps = [ink_gap(glyph, g) if gap < MARK_GAP * height else gap
+            for g, gap in zip(others, gaps)]
+    return shared, min(gaps, default=np.inf)
 
 
-def apart(glyph, line, height):
-    """Whether a small glyph stands apart from its ``line``'s characters:
-    under or over one (sharing more than MARK_OVERLAP of its width) it is a
-    piece of it, and nearer than MARK_GAP x ``height`` to one a stroke cut
-    off it."""
-    shared, gap = characters_near(glyph, line, height)
-    return shared <= MARK_OVERLAP * glyph.width and gap >= MARK_GAP * height
+def ink_gap(a, b):
+    """Pixels between the ink of glyphs ``a`` and ``b`` (0 when they touch),
+    rounded down."""
+    x0, y0 = min(a.box[0], b.box[0]), min(a.box[1], b.box[1])
+    x1, y1 = max(a.box[2], b.box[2]), max(a.box[3], b.box[3])
+    ink = np.zeros((y1 - y0, x1 - x0), bool)
+    ink[b.box[1] - y0:b.box[3] - y0, b.box[0] - x0:b.box[2] - x0] = b.mask
+    near = ndimage.distance_transform_edt(~ink)[a.box[1] - y0:a.box[3] - y0,
+                                                a.box[0] - x0:a.box[2] - x0]
+    return max(int(near[a.mask].min()) - 1, 0) if a.mask.any() else np.inf
 
 
 def dot_like(glyph, height, pen):
@@ -470,10 +476,13 @@ def dot_like(glyph, height, pen):
 
 def punctuation(glyph, line, band, pen=0.0):
     """The mark ``glyph`` is in its ``line`` ("." "," "-"), or "" if it is
-    none: a small glyph standing :func:`apart` between the characters. A
-    dash is wide and flat and sits mid-line; a dot or comma is
-    :func:`dot_like` for the line's ``pen`` (its stroke width in pixels)
-    and sits low (a comma is taller than wide, or sits below the line)."""
+    none: a small glyph standing apart between the characters (sharing at
+    most MARK_OVERLAP of its width with one, at least MARK_GAP x the
+    height from each: nearer, it is a stroke cut off a character). A
+    dash is wide and flat and sits mid-line; a dot or comma sits low. A dot
+    is :func:`solid` for the line's ``pen`` (its stroke width in pixels);
+    a comma is taller than wide, or sits below the line, may be larger
+    than a dot (its tail) and is drawn with the pen, or solid."""
     top, bottom, height = band
     if glyph.height >= FRAGMENT * height:
         return ""
@@ -485,22 +494,35 @@ def punctuation(glyph, line, band, pen=0.0):
             and glyph.height <= DASH_HEIGHT * height
             and DASH_BAND[0] <= centre <= DASH_BAND[1]):
         return "-"
-    if gap < MARK_GAP * height:
-        return ""  # a dot (nearly) touching a character: a stroke cut off it
-    if dot_like(glyph, height, pen) and centre >= DOT_LOW:
-        hangs = glyph.centre_y > bottom + COMMA_DROP * height
-        return "," if hangs or glyph.height > COMMA_SHAPE * glyph.width else "."
-    return ""
+    if gap < MARK_GAP * height or centre < DOT_LOW or glyph.box[1] >= bottom:
+        return ""  # a stroke cut off a character; not low; or all under the line (dirt)
+    size = max(glyph.width, glyph.height)
+    if (glyph.centre_y > bottom + COMMA_DROP * height
+            or glyph.height > COMMA_SHAPE * glyph.width):
+        # A comma may be a thin slanted stroke, which fills little of its
+        # box: it is told from a hair of dust by its stroke, the pen's own
+        # (its ink over its length, taken as the box's diagonal).
+        stroke = glyph.mask.sum() / np.hypot(glyph.width, glyph.height)
+        pen_drawn = solid(glyph, height, pen) or stroke >= max(COMMA_PEN * pen, HAIR)
+        return "," if size <= COMMA_SIZE * height and pen_drawn else ""
+    return "." if size <= DOT_SIZE * height and solid(glyph, height, pen) else ""
 
 
 def colons(line, band, pen=0.0):
     """The colons of a line as pairs of glyphs (upper dot, lower dot): two
-    :func:`dot_like` glyphs standing :func:`apart`, one over the other
-    (sharing at least MERGE_OVERLAP of the narrower's width), the upper's
-    middle within COLON_HIGH of the line's height from its top, the
-    lower's at least DOT_LOW down, as a dot's."""
+    :func:`dot_like` glyphs one over the other (sharing at least
+    MERGE_OVERLAP of the narrower's width), the upper's middle within
+    COLON_HIGH of the line's height from its top, the lower's at least
+    DOT_LOW down, as a dot's. Neither is under or over a character; the
+    pair is evidence enough that they may stand as close to one as they
+    like without touching it."""
     top, _, height = band
-    dots = [g for g in line if dot_like(g, height, pen) and apart(g, line, height)]
+
+    def free(glyph):
+        shared, gap = characters_near(glyph, line, height)
+        return shared <= MARK_OVERLAP * glyph.width and gap > 0
+
+    dots = [g for g in line if dot_like(g, height, pen) and free(g)]
     pairs, used = [], set()
     for a in dots:
         for b in dots:
@@ -564,15 +586,39 @@ def find_lines(mask, marks=True):
     # A speck kept as a possible dot is no piece of a digit.
     glyphs = (merge_pieces([g for g in kept if not g.speck], height)
               + [g for g in kept if g.speck])
-    # A "line" of nothing but small marks is dirt or a stray scribble.
-    # A row of small characters is kept, flagged: the reader asks more of it.
-    lines = []
+    # A "line" of nothing but small marks is dirt or a stray scribble, or
+    # the commas hanging below a line. A row of small characters is kept,
+    # flagged: the reader asks more of it.
+    kept, dirt = [], []
     for line in group_lines(glyphs):
         if max(g.height for g in line) >= FRAGMENT * writing:
-            lines.append(attach_fragments(line, marks))
+            kept.append((line, False))
         elif small_writing(line, writing):
-            lines.append([replace(g, small=True) for g in attach_fragments(line, marks)])
-    return lines
+            kept.append((line, True))
+        else:
+            dirt += line
+    hang(dirt, [line for line, _ in kept])
+    return [[replace(g, small=True) for g in attach_fragments(line, marks)] if small
+            else attach_fragments(line, marks) for line, small in kept]
+
+
+def hang(pieces, lines):
+    """Put each of ``pieces`` (small glyphs grouped into no line of
+    writing) into the line of ``lines`` whose band of characters
+    (:func:`line_band`) it shares the most rows with, if it is shorter than
+    FRAGMENT x that band and lies along the line: a comma's tail hangs
+    below the line, so most of its rows are outside it."""
+    bands = [line_band(line) for line in lines]
+    spans = [(min(g.box[0] for g in line), max(g.box[2] for g in line)) for line in lines]
+    for piece in pieces:
+        best, most = None, 0
+        for line, (top, bottom, height), (x0, x1) in zip(lines, bands, spans):
+            common = min(piece.box[3], bottom) - max(piece.box[1], top)
+            if (common > most and piece.height < FRAGMENT * height
+                    and x0 - height <= piece.box[0] and piece.box[2] <= x1 + height):
+                best, most = line, common
+        if best is not None:
+            best.append(piece)
 
 
 def small_writing(line, writing):

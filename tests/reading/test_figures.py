@@ -22,6 +22,26 @@ def test_each_crop_is_titled_with_its_reading_and_the_texts_probability():
     assert titles == ["3 99%", "1 or 4? 86%"]
 
 
+def test_the_annotated_page_shows_marks_legibly_and_what_is_no_digit():
+    """A full stop's box is 4 pixels: its label is sized by its number's
+    height, not squeezed to the box. A scribble set aside gets a dashed
+    'no digit' box."""
+    digit = {"line": 0, "digit": 1, "confidence": 0.99, "unsure": False,
+             "top2": [[1, 0.99], [7, 0.01]]}
+    reading = {"lines": ["12"], "digits": [{**digit, "box": [10, 10, 40, 110]},
+                                           {**digit, "box": [60, 10, 90, 110]}],
+               "numbers": [{"box": [10, 10, 90, 110], "marks": [
+                   {"mark": ".", "after": 1, "box": [46, 104, 50, 108]}]}],
+               "not_digits": [[120, 10, 200, 110]]}
+    fig = figures.plot_annotated(np.ones((130, 220), np.float32), reading)
+    (ax,) = fig.axes
+    texts = {t.get_text(): t.get_fontsize() for t in ax.texts}
+    dashed = [p for p in ax.patches if p.get_linestyle() == "--"]
+    plt.close(fig)
+    assert texts["no digit"] and [p.get_x() + 0.5 for p in dashed] == [120]
+    assert texts["."] >= 0.5 * texts["1"]
+
+
 @pytest.mark.parametrize("write", [
     lambda p: p.write_text("[" * 100_000 + "]" * 100_000),       # nested past the recursion limit
     lambda p: p.write_bytes(b"\xff\xfe not text"),

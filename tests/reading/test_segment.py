@@ -96,6 +96,58 @@ def test_a_comma_hanging_below_the_line_is_read_with_it():
     assert characters([line]) == [[(20, 20, 50, 80), (80, 20, 110, 80)]]
 
 
+def test_a_comma_after_a_digit_written_high_still_hangs_from_the_line():
+    """The line's first digit sits higher than the rest: the comma after it
+    shares 2 of its 14 rows with that digit, and 12 with the whole line."""
+    mask = np.zeros((120, 200), bool)
+    ring(mask, (20, 20, 50, 70))                        # written high
+    bar(mask, (56, 68, 61, 82))                         # the comma
+    ring(mask, (70, 25, 100, 80))
+    ring(mask, (110, 25, 140, 80))
+    (line,) = segment.find_lines(mask)
+    assert marks([line]) == [[(",", (56, 68, 61, 82))]]
+
+
+def slash(mask, start, end, width=3):
+    """A straight stroke from ``start`` to ``end`` (x, y), ``width`` pixels wide."""
+    from PIL import Image, ImageDraw
+
+    picture = Image.new("1", (mask.shape[1], mask.shape[0]), 0)
+    ImageDraw.Draw(picture).line([start, end], fill=1, width=width)
+    mask |= np.asarray(picture, bool)
+
+
+def test_a_thin_slanted_comma_is_a_comma_and_a_hair_is_not():
+    """A comma flicked in a 3-pixel pen fills a fifth of its box, yet its
+    stroke is the pen's own; a one-pixel hair of dust the same shape is no
+    mark. A comma tucked under a digit's corner, inside its box, stands
+    apart by its ink."""
+    mask = np.zeros((160, 400), bool)
+    for x0 in (20, 90, 170, 250):
+        ring(mask, (x0, 20, x0 + 50, 120), stroke=3)
+    slash(mask, (80, 112), (70, 140))                   # a comma after the first digit
+    slash(mask, (160, 112), (150, 140), width=1)        # a hair after the second
+    slash(mask, (236, 114), (228, 142))                 # under the third's corner
+    mask[113:121, 216:220] = False                      # (a 0 open at the corner)
+    (line,) = segment.find_lines(mask)
+    found = marks([line])[0]
+    assert [mark for mark, _ in found] == [",", ","]
+    assert [box[0] for _, box in found] == [69, 227]
+
+
+def test_dirt_off_the_baseline_is_no_dot():
+    """A dot a pen's width across is a full stop on the baseline; the same
+    dot two thirds of the way down the line, or wholly under it, is dirt."""
+    mask = np.zeros((180, 400), bool)
+    for x0 in (20, 90, 160, 230):
+        ring(mask, (x0, 20, x0 + 50, 120), stroke=4)
+    bar(mask, (76, 112, 81, 117))                       # on the baseline: a full stop
+    bar(mask, (146, 82, 151, 87))                       # 65 % down: dirt
+    bar(mask, (216, 130, 221, 135))                     # under the line: dirt
+    (line,) = segment.find_lines(mask)
+    assert marks([line]) == [[(".", (76, 112, 81, 117))]]
+
+
 def test_a_thin_pens_dot_is_a_mark_though_smaller_than_a_speck():
     """Digits 100 pixels tall in a 3-pixel pen: its full stop is 4 pixels
     across, under the speck size (a tenth of the height) and the smallest
@@ -130,6 +182,11 @@ def test_a_colon_is_one_mark_and_not_part_of_a_digit():
     (line,) = segment.find_lines(mask)
     assert marks([line]) == [[(":", (88, 36, 96, 80))]]
     assert characters([line]) == [digits]
+    # Two pixels from the digit before it: the pair is still a colon.
+    mask[:, 77:88] = mask[:, 86:97].copy()
+    mask[:, 86:97] = False
+    (line,) = segment.find_lines(mask)
+    assert [mark for mark, _ in marks([line])[0]] == [":"]
 
 
 def test_a_scribble_is_told_from_touching_digits():
