@@ -584,11 +584,7 @@ def save_example(out_dir, stem, name, source, page, truth, reading, crops, annot
 
 def written(line):
     """A truth line as written, punctuation included (``1,500.00``)."""
-    text = ""
-    for k, ch in enumerate(line["text"]):
-        text += "".join(m["mark"] for m in line.get("marks", []) if m["after"] == k) + ch
-    return text + "".join(m["mark"] for m in line.get("marks", [])
-                          if m["after"] == len(line["text"]))
+    return reader.written(line["text"], line.get("marks", []))
 
 
 def percent_or_dash(value, digits=1):

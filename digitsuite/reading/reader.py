@@ -144,8 +144,9 @@ def prepare_page(grey, steps=ALL):
         characters = [glyph for glyph in line if not glyph.mark]
         height = segment.line_height(characters) if characters else 0
         # A scribble is read as no digit, not cut into pieces that look like some.
-        scribbles += [glyph for glyph in characters if segment.scribble(glyph, height)]
-        characters = [glyph for glyph in characters if glyph not in scribbles]
+        scrawls = [segment.scribble(glyph, height) for glyph in characters]
+        scribbles += [glyph for glyph, scrawl in zip(characters, scrawls) if scrawl]
+        characters = [glyph for glyph, scrawl in zip(characters, scrawls) if not scrawl]
         found.append((line, [(glyph, segment.lattice(glyph, height) if steps.lattice
                               else segment.Lattice([0, glyph.width], {(0, 1): glyph}))
                              for glyph in characters]))
