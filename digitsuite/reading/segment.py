@@ -494,8 +494,9 @@ def punctuation(glyph, line, band, pen=0.0):
             and glyph.height <= DASH_HEIGHT * height
             and DASH_BAND[0] <= centre <= DASH_BAND[1]):
         return "-"
-    if gap < MARK_GAP * height or centre < DOT_LOW or glyph.box[1] >= bottom:
-        return ""  # a stroke cut off a character; not low; or all under the line (dirt)
+    if (gap < MARK_GAP * height or centre < DOT_LOW
+            or glyph.box[1] >= bottom + COMMA_DROP * height):
+        return ""  # a stroke cut off a character; not low; or well under the line (dirt)
     size = max(glyph.width, glyph.height)
     if (glyph.centre_y > bottom + COMMA_DROP * height
             or glyph.height > COMMA_SHAPE * glyph.width):

@@ -139,13 +139,14 @@ def test_dirt_off_the_baseline_is_no_dot():
     """A dot a pen's width across is a full stop on the baseline; the same
     dot two thirds of the way down the line, or wholly under it, is dirt."""
     mask = np.zeros((180, 400), bool)
-    for x0 in (20, 90, 160, 230):
+    for x0 in (20, 90, 160, 230, 300):
         ring(mask, (x0, 20, x0 + 50, 120), stroke=4)
     bar(mask, (76, 112, 81, 117))                       # on the baseline: a full stop
     bar(mask, (146, 82, 151, 87))                       # 65 % down: dirt
-    bar(mask, (216, 130, 221, 135))                     # under the line: dirt
+    bar(mask, (216, 140, 221, 145))                     # under the line: dirt
+    bar(mask, (286, 120, 291, 125))                     # just under the baseline: a full stop
     (line,) = segment.find_lines(mask)
-    assert marks([line]) == [[(".", (76, 112, 81, 117))]]
+    assert marks([line]) == [[(".", (76, 112, 81, 117)), (".", (286, 120, 291, 125))]]
 
 
 def test_a_thin_pens_dot_is_a_mark_though_smaller_than_a_speck():
