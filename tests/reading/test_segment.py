@@ -138,15 +138,16 @@ def test_a_thin_slanted_comma_is_a_comma_and_a_hair_is_not():
 def test_dirt_off_the_baseline_is_no_dot():
     """A dot a pen's width across is a full stop on the baseline; the same
     dot two thirds of the way down the line, or wholly under it, is dirt."""
-    mask = np.zeros((180, 400), bool)
-    for x0 in (20, 90, 160, 230, 300):
+    mask = np.zeros((180, 440), bool)
+    for x0 in (20, 90, 160, 230, 370):
         ring(mask, (x0, 20, x0 + 50, 120), stroke=4)
+    ring(mask, (300, 26, 350, 128), stroke=4)           # a digit written lower
     bar(mask, (76, 112, 81, 117))                       # on the baseline: a full stop
     bar(mask, (146, 82, 151, 87))                       # 65 % down: dirt
     bar(mask, (216, 140, 221, 145))                     # under the line: dirt
-    bar(mask, (286, 120, 291, 125))                     # just under the baseline: a full stop
+    bar(mask, (355, 120, 360, 126))                     # after the low digit: a full stop
     (line,) = segment.find_lines(mask)
-    assert marks([line]) == [[(".", (76, 112, 81, 117)), (".", (286, 120, 291, 125))]]
+    assert marks([line]) == [[(".", (76, 112, 81, 117)), (".", (355, 120, 360, 126))]]
 
 
 def test_a_thin_pens_dot_is_a_mark_though_smaller_than_a_speck():
