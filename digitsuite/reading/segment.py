@@ -598,7 +598,8 @@ def find_lines(mask, marks=True):
             kept.append((line, True))
         else:
             dirt += line
-    hang(dirt, [line for line, _ in kept])
+    if marks:  # a comma's own "line" goes back to its line, to be a mark there
+        hang(dirt, [line for line, _ in kept])
     return [[replace(g, small=True) for g in attach_fragments(line, marks)] if small
             else attach_fragments(line, marks) for line, small in kept]
 
