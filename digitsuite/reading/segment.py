@@ -469,7 +469,7 @@ def ink_gap(a, b):
 
 
 def dot_like(glyph, height, pen):
-    """A glyph small and :func:`solid` enough to be a pen's dot (or a comma)."""
+    """A glyph small and :func:`solid` enough to be a pen's dot."""
     return (glyph.height < FRAGMENT * height and solid(glyph, height, pen)
             and max(glyph.width, glyph.height) <= DOT_SIZE * height)
 
@@ -506,7 +506,7 @@ def punctuation(glyph, line, band, pen=0.0):
         stroke = glyph.mask.sum() / np.hypot(glyph.width, glyph.height)
         pen_drawn = solid(glyph, height, pen) or stroke >= max(COMMA_PEN * pen, HAIR)
         return "," if size <= COMMA_SIZE * height and pen_drawn else ""
-    return "." if size <= DOT_SIZE * height and solid(glyph, height, pen) else ""
+    return "." if dot_like(glyph, height, pen) else ""
 
 
 def colons(line, band, pen=0.0):
