@@ -8,8 +8,11 @@ train_cnn.py's runs/cnn/model.keras, whose confidences are its softmax.
 For each image, prints the number(s) it reads, one text line per line of
 writing, with every digit's confidence; digits the model is unsure of
 (under --min-confidence) print as '?' and are listed with their two best
-guesses. --json prints the same as a JSON list, one object per image read
-(an image that cannot be read has an 'error:' line on stderr instead).
+guesses. A picture with no digit in it (blank, specks, a dot, a dash, a
+scribble) is an answer too: "no digit found" and why. --json prints the
+same as a JSON list, one object per image read, with "no_digit" saying why
+for those (an image that cannot be read has an 'error:' line on stderr
+instead).
 With --out-dir, writes <image>.annotated.png (a box and the digit read over
 each character) and <image>.crops.png (the 28x28 inputs exactly as the model
 saw them) per image, readings.json, each reading naming its pictures, and
@@ -35,11 +38,11 @@ goes to the model.
 benchmarks/read_bench.py scores this reading on synthetic pages of real
 handwriting (docs/read-digits.md).
 
-Exit status: 0 when every image was read, 1 when any could not be (one
-'error:' line each, the others still read, then, for more than one image,
-a line counting the images read), 2 for a usage or model error. Images
-that are refused before any reading (not images, too small, blank) are
-answered without loading Keras.
+Exit status: 0 when every image was read (with or without digits), 1 when
+any could not be (one 'error:' line each, the others still read, then, for
+more than one image, a line counting the images read), 2 for a usage or
+model error. Images that are refused before any reading (not images, too
+small) or are blank are answered without loading Keras.
 """
 
 import json

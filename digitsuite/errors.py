@@ -23,6 +23,24 @@ class ImageError(DigitsuiteError):
     """An image file is missing, unreadable, too small, too large or blank."""
 
 
+class NoDigit(ImageError):
+    """The picture was read and shows no digit: blank, specks, a dot, a
+    dash, a scribble, a shadow or print. An answer rather than a fault, so
+    the readers report it as one. The message is one line, ``no digit found:
+    <reason>; <what to do>``; ``boxes`` are the marks that came closest (the
+    picture's pixels, [x0, y0, x1, y1] each), most likely first."""
+
+    def __init__(self, reason, boxes=()):
+        super().__init__(f"no digit found: {reason}")
+        self.reason = reason
+        self.boxes = [[int(v) for v in box] for box in boxes]
+
+    @property
+    def box(self):
+        """The mark that came closest, or None."""
+        return self.boxes[0] if self.boxes else None
+
+
 class Interrupted(DigitsuiteError):
     """Ctrl-C or SIGTERM stopped the run; the message says how to resume."""
 

@@ -13,7 +13,9 @@
   ``channel``, optional ``row`` and ``col``): one output of the CNN's first
   convolution worked out (window, weights, products, sum, bias, activation).
 - ``POST /api/read`` (``file``: a photo or scan): the numbers read, as
-  ``read_digits.py`` reads them (:func:`digitsuite.reading.reader.read_page`).
+  ``read_digits.py`` reads them (:func:`digitsuite.reading.reader.read_page`);
+  or, for a page with no digit, ``no_digit``, ``crop`` as above and
+  ``boxes``, every mark set aside.
 - ``POST /api/conv`` (``kernel`` text, optional ``file``): the convolution
   demo of ``conv_demo.py`` on the bundled photo or the upload.
 
@@ -49,7 +51,7 @@ from starlette.exceptions import HTTPException
 
 from digitsuite.app import views
 from digitsuite.data import images
-from digitsuite.errors import DigitsuiteError
+from digitsuite.errors import DigitsuiteError, NoDigit
 from digitsuite.reading import single
 from digitsuite.reading.reader import PAGE_MAX_SIDE  # pages read as read_digits.py reads them
 
@@ -312,7 +314,7 @@ def create_app(session, host="127.0.0.1"):
             height, width = grey.shape
             try:
                 found = find_digit(session, grey)
-            except single.NoDigit as exc:
+            except NoDigit as exc:
                 # An answer, not an error: the picture shows no digit, and why.
                 return {"no_digit": str(exc), "crop": exc.box, "width": width,
                         "height": height}
@@ -335,8 +337,14 @@ def create_app(session, host="127.0.0.1"):
             need_cnn()
         with heavy.held():
             grey, name = decode(file, PAGE_MAX_SIDE)
+            height, width = grey.shape
             try:
                 found, _ = read_page(session.page_reader, grey)
+            except NoDigit as exc:
+                # An answer, as in /api/digit: no digit on the page, why, and
+                # the marks set aside.
+                return {"no_digit": str(exc), "crop": exc.box, "boxes": exc.boxes,
+                        "width": width, "height": height}
             except DigitsuiteError as exc:
                 raise DigitsuiteError(f"{name}: {exc}") from exc
             return views.reading(named(name, grey, found), grey)
@@ -363,7 +371,7 @@ def create_app(session, host="127.0.0.1"):
 def find_digit(session, grey):
     """The one digit of an upload or a drawing (:func:`single.find_digit`),
     judged by the reader model where there is one (:func:`single.is_digit`):
-    a :class:`single.Found`, or :class:`single.NoDigit` saying why not."""
+    a :class:`single.Found`, or :class:`NoDigit` saying why not."""
     if session.page_reader is None:
         return single.find_digit(grey)
     return single.read_digit(session.page_reader, grey)[0]

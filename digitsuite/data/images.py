@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from scipy import ndimage
 
-from digitsuite.errors import ImageError
+from digitsuite.errors import ImageError, NoDigit
 
 MAX_PIXELS = 50_000_000  # refuse larger files: decoding them could exhaust memory
 # Refuse files whose decoding would take more memory than this (a PNG of a
@@ -248,9 +248,9 @@ def to_foreground(grey, ink_dark=None, min_contrast=MIN_CONTRAST):
     Otsu's threshold separates paper from ink. Paper up to its 99th
     percentile (and at least halfway to the threshold) becomes 0, which
     removes most of its texture; ink at or beyond its median level becomes
-    1, like MNIST's saturated strokes with soft edges. Raises ImageError
-    when no ink stands out from the paper: the two groups' medians are
-    closer than ``min_contrast``.
+    1, like MNIST's saturated strokes with soft edges. Raises NoDigit (an
+    ImageError) when no ink stands out from the paper: the two groups'
+    medians are closer than ``min_contrast``.
     """
     grey = np.asarray(grey, np.float32)
     if ink_dark is None:
@@ -260,9 +260,8 @@ def to_foreground(grey, ink_dark=None, min_contrast=MIN_CONTRAST):
     paper, strokes = ink[ink <= threshold], ink[ink > threshold]
     if not strokes.size or not paper.size or (
             np.median(strokes) - np.median(paper) < min_contrast):
-        raise ImageError(
-            "no digit found: the picture is blank or its ink barely differs from the "
-            "paper; use a sharper, evenly lit picture")
+        raise NoDigit("the picture is blank or its ink barely differs from the paper; "
+                      "use a sharper, evenly lit picture")
     low = max((np.median(paper) + threshold) / 2, np.percentile(paper, 99))
     high = np.median(strokes)
     return np.clip((ink - low) / (high - low), 0.0, 1.0).astype(np.float32)

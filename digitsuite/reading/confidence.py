@@ -358,6 +358,24 @@ class Ensemble:
         return float(number_probability(
             self.calibration.number, number_features(digit_p, boxes, neighbour_gap, unread)))
 
+    def doubts(self, digit_p, boxes, neighbour_gap=NEIGHBOUR_CAP, unread=0.0):
+        """Why a number whose digits are all shown is not vouched for, in a
+        few words each: the things on the page beside it without which it
+        would be (its chance reaching the number threshold). [] when it is
+        vouched for, or when its digits alone decide."""
+        def vouched(gap, beside):
+            return self.number_p(digit_p, boxes, gap, beside) >= self.number_threshold
+
+        if not self.calibrated or vouched(neighbour_gap, unread):
+            return []
+        reasons = []
+        if neighbour_gap < NEIGHBOUR_CAP and vouched(NEIGHBOUR_CAP, unread):
+            reasons.append("it stands close to another number (two read as one, or one "
+                           "cut in two?)")
+        if unread > 0 and vouched(neighbour_gap, 0.0):
+            reasons.append("ink beside it was not read")
+        return reasons
+
     @property
     def digit_threshold(self):
         return self.calibration.digit_threshold if self.calibrated else UNCALIBRATED_MIN

@@ -48,21 +48,39 @@ def readings_markdown(readings):
         if pictures:  # a name of bytes that are not UTF-8 is shown, not linked
             out += [f"![{name}]({printable(pictures[0])})", ""]
         # An earlier run's entries come from a file that may have been
-        # edited or sent: what is not as this version writes it is left out.
+        # edited or sent: what is not as this version writes it is left out,
+        # and its text goes in as code, on one line.
+        if isinstance(reading.get("no_digit"), str):
+            out += [f"No digit found: {_plain(reading['no_digit'])}.", ""]
+            continue
         lines = [line for line in _list(reading.get("lines")) if isinstance(line, str)]
-        out += [f"Lines read: {', '.join(f'`{line}`' for line in lines) or 'none'}"
-                f" ({reading.get('ink', '')} ink).", ""]
+        ink = reading.get("ink")
+        ink = f" ({_plain(ink)} ink)" if isinstance(ink, str) else ""
+        out += [f"Lines read: {', '.join(_code(line) for line in lines) or 'none'}{ink}.", ""]
         numbers = [n for n in _list(reading.get("numbers")) if isinstance(n, dict)
                    and isinstance(n.get("line"), int) and isinstance(n.get("amount"), str)
                    and isinstance(n.get("confidence"), (int, float))]
         if numbers:
-            rows = [[n["line"] + 1, f"`{_written(n)}`",
+            rows = [[n["line"] + 1, _code(_written(n)),
                      "check" if n.get("unsure", True) else "sure", percent(n["confidence"])]
                     for n in numbers]
             out += table(["line", "number", "verdict", f"chance ({kind})"], rows,
                          ["right", "left", "left", "right"])
             out.append("")
     return "\n".join(out)
+
+
+def _code(text):
+    """``text`` as inline code in a Markdown line or table cell: printable,
+    on one line, with no backtick to end the code nor bar to end the cell."""
+    text = " ".join(printable(text).split()).replace("`", "'").replace("|", "\\|")
+    return f"`{text}`"
+
+
+def _plain(text):
+    """``text`` as plain Markdown on one line: printable, with the characters
+    that would start a link, a picture, emphasis or HTML escaped."""
+    return re.sub(r"([\\`*_\[\]<>|#!])", r"\\\1", " ".join(printable(text).split()))
 
 
 def _written(number):

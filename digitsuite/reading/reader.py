@@ -33,7 +33,7 @@ import numpy as np
 from scipy import ndimage
 
 from digitsuite.data import images
-from digitsuite.errors import ImageError, ModelFileError, printable
+from digitsuite.errors import ImageError, ModelFileError, NoDigit, printable
 from digitsuite.fileio import json_ready
 from digitsuite.markdown import percent
 from digitsuite.reading import confidence, printed, segment
@@ -99,7 +99,7 @@ class Page:
 
 
 def prepare_page(grey, steps=ALL):
-    """Grey page (0-1) -> :class:`Page`. Raises ImageError when it shows no digit.
+    """Grey page (0-1) -> :class:`Page`. Raises NoDigit when it shows no digit.
     ``steps`` (:class:`digitsuite.reading.steps.Steps`) switches the document
     steps on or off."""
     grey = images.reduce_noise(grey)
@@ -178,10 +178,10 @@ def prepare_page(grey, steps=ALL):
             taken += marks[-1]
     if not lines:
         if scribbles:
-            raise ImageError("no digit found: only a scribble stands out from the paper; "
-                             "use a picture of written digits")
-        raise ImageError("no digit found: only specks of ink stand out from the paper; "
-                         "use a picture with larger, darker writing")
+            raise NoDigit("only a scribble stands out from the paper; use a picture of "
+                          "written digits", [g.box for g in scribbles])
+        raise NoDigit("only specks of ink stand out from the paper; use a picture with "
+                      "larger, darker writing")
     return Page(lines, marks, np.stack(crops), ink_dark,
                 segment.unread(mask, taken) + upright_pieces(upright, taken),
                 [g.box for g in segment.components(upright)], small, scribbles)
@@ -360,7 +360,10 @@ def describe(lines, judged, ink_dark, min_confidence=None, marks=None, ensemble=
     or just after it and ``decimal_after``, with ``amount`` the text with a
     decimal point and ``written`` the text with its marks where they stand;
     ``unread_beside``, the largest piece of ink left unread beside it in its
-    heights (:func:`digitsuite.reading.confidence.unread_beside`; 0 none).
+    heights (:func:`digitsuite.reading.confidence.unread_beside`; 0 none);
+    ``doubts``, why a number of shown digits is not vouched for, where
+    what lies beside it decided that
+    (:meth:`digitsuite.reading.confidence.Ensemble.doubts`).
     ``marks`` (one list of mark glyphs per line) come from :class:`Page`.
     ``not_digits``: the glyphs set aside as no digit
     (:func:`set_aside_non_digits`, and scribbles); ``unread``: the page's
@@ -403,6 +406,8 @@ def describe(lines, judged, ink_dark, min_confidence=None, marks=None, ensemble=
         found["confidence"] = round(p_number, 4)
         found["unsure"] = bool("?" in found["text"] or (
             calibrated and p_number < ensemble.number_threshold))
+        found["doubts"] = (ensemble.doubts(p_digits, boxes, gap, beside)
+                           if calibrated and "?" not in found["text"] else [])
     # The reading leaves the package as JSON (CLI, app, readings.json): checked
     # here, once, rather than trusted to every field above.
     thresholds = {"digit": round(float(min_confidence), 4),
@@ -425,7 +430,10 @@ def set_aside_non_digits(lines, judged, calibrated, walls=(), small=(), threshol
     number fewer than SMALL_SURE of whose digits reach ``threshold`` (the
     '?' threshold) is taken out too: a row of small print reads as '?'s.
     Returns (lines, judged, the index of each line kept, the index of each
-    glyph kept, the glyphs set aside)."""
+    glyph kept, the glyphs set aside). A number of nothing but dots or
+    blobs (:func:`digitsuite.reading.segment.blob`) is set aside whatever
+    the model says: a lone dot has no line to be punctuation in, and a
+    model trained on digits reads it as a '0'."""
     keep, kept_lines, kept_index, set_aside, k = [], [], [], [], 0
     for index, line in enumerate(lines):
         kept = []
@@ -433,9 +441,9 @@ def set_aside_non_digits(lines, judged, calibrated, walls=(), small=(), threshol
         for group in np.unique(groups):
             members = [k + i for i in np.flatnonzero(groups == group)]
             glyphs = [line[i] for i in np.flatnonzero(groups == group)]
-            noise = calibrated and all(judged.probs[m].max() < NOT_DIGIT_TOP
-                                       and judged.p_right[m] < NOT_DIGIT_P
-                                       for m in members)
+            noise = all(segment.blob(g) for g in glyphs) or calibrated and all(
+                judged.probs[m].max() < NOT_DIGIT_TOP and judged.p_right[m] < NOT_DIGIT_P
+                for m in members)
             if index < len(small) and small[index] and threshold is not None:
                 sure = np.mean([judged.p_right[m] >= threshold for m in members])
                 noise = noise or sure < SMALL_SURE
@@ -527,8 +535,11 @@ def read_prepared(model, page, min_confidence=None):
                        page.unread, page.walls)
     crops = crops[kept]
     if not reading["digits"]:
-        raise ImageError("no digit found: what stands out from the paper reads as no digit "
-                         "(a mark, a scribble or print); use a picture of written digits")
+        what = ("only a dot or a blob stands out from the paper"
+                if set_aside and all(segment.blob(g) for g in set_aside) else
+                "what stands out from the paper reads as no digit (a mark, a scribble "
+                "or print)")
+        raise NoDigit(f"{what}; use a picture of written digits", reading["not_digits"])
     return reading, crops
 
 
@@ -543,8 +554,9 @@ def _naming(path):
 
 def read_file(model, path, min_confidence=None, steps=ALL):
     """Read an image file, shrunk to PAGE_MAX_SIDE: returns (reading dict
-    with ``file`` first, grey page, crops). Raises ImageError, naming the
-    file, for an unreadable file or one without digits."""
+    with ``file`` first, grey page, crops). A picture with no digit is an
+    answer, :func:`no_digit`'s reading with no crops. Raises ImageError,
+    naming the file, for a file that cannot be read."""
     return _read(lambda: model, path, min_confidence, steps)
 
 
@@ -553,9 +565,20 @@ def _read(get_model, path, min_confidence=None, steps=ALL):
     only once the page has characters to classify."""
     grey = images.read_image(path, max_side=PAGE_MAX_SIDE)
     with _naming(path):
-        page = prepare_page(grey, steps)
-        reading, crops = read_prepared(get_model(), page, min_confidence)
+        try:
+            page = prepare_page(grey, steps)
+            reading, crops = read_prepared(get_model(), page, min_confidence)
+        except NoDigit as exc:
+            reading, crops = no_digit(exc), np.zeros((0, 28, 28), np.float32)
     return named(printable(path), grey, reading), grey, crops
+
+
+def no_digit(exc):
+    """The reading of a picture with no digit, from its :class:`NoDigit`:
+    nothing read, ``no_digit`` saying why (and what to do) and
+    ``not_digits`` the marks set aside, as a reading's."""
+    return {"no_digit": exc.reason, "lines": [], "digits": [], "numbers": [],
+            "not_digits": exc.boxes}
 
 
 def named(name, grey, reading):
@@ -571,8 +594,8 @@ def read_files(load_model, paths, min_confidence=None, debug=False):
 
     ``load_model()`` gives the classifier. It is called once, when the
     first page has characters to classify: a run whose images are all
-    refused (not images, too small, blank, noise) answers at once instead of
-    after loading Keras and the models. Its ModelFileError is raised.
+    refused (not images, too small, noise) or blank answers at once instead
+    of after loading Keras and the models. Its ModelFileError is raised.
     A failure of the reader itself on one file is reported as that file's
     message, so the other files' readings are kept (with ``debug`` it is
     raised instead).
@@ -600,6 +623,8 @@ def format_reading(reading):
     every digit's confidence, then each number with its probability of being
     right ("check" when the reader does not vouch for it), then each unsure
     digit with its top two."""
+    if reading.get("no_digit"):
+        return [f"{reading['file']}: no digit found: {reading['no_digit']}"]
     lines, digits = reading["lines"], reading["digits"]
     per_line = [[d for d in digits if d["line"] == number] for number in range(len(lines))]
     width = max(len(text) for text in lines)
@@ -622,9 +647,8 @@ def format_reading(reading):
         shown = found.get("written", found["amount"])
         amount = found["amount"]
         amount = f" (amount {amount})" if amount not in (shown, found["text"]) else ""
-        # Ink left unread beside a number lowers its chance: a digit may be lost.
-        why = "; ink beside it was not read" if found["unsure"] and found.get(
-            "unread_beside") else ""
+        # What beside the number lowered its chance, where that decided it.
+        why = "".join(f"; {doubt}" for doubt in found.get("doubts", []))
         out.append(f"  number {shown}{amount}: {verdict}, "
                    f"{percent(found['confidence'])} {kind}{why}")
     thresholds = reading.get("thresholds")

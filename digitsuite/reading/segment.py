@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import ndimage
 
-from digitsuite.data.images import mean_stroke_width, otsu_threshold
+from digitsuite.data.images import mean_stroke_width, otsu_threshold, stroke_width
 from digitsuite.reading import printed
 
 MIN_GLYPH = 6         # pixels: the longer side of the smallest character read
@@ -53,6 +53,7 @@ SMALL_ROW = 2         # ...this many of them are at least this x its height: sma
 MAX_HOLES = 3         # more closed loops than this is a scribble (an '8' has two)...
 HOLE_SIZE = 0.03      # ...each at least this x the glyph's longer side across...
 HOLES_PER_WIDTH = 4   # ...plus this many per line height of its width (touching digits)
+BLOB = 0.5            # strokes this x a glyph's longer side thick: a dot or blob, no digit
 LATTICE_WIDTH = 0.8   # a glyph wider than this may be touching characters...
 MAX_CUTS = 12         # ...cut at up to this many of its thinnest columns...
 CUT_WINDOW = 0.08     # ...each the thinnest this far either way...
@@ -418,6 +419,15 @@ def scribble(glyph, height):
     (their own and where they touch), and each is at least half a line
     height wide; a pen going round and round leaves many more."""
     return holes(glyph.mask) > MAX_HOLES + HOLES_PER_WIDTH * glyph.width / max(height, 1)
+
+
+def blob(glyph):
+    """Whether a glyph is a dot or blob rather than a digit: its strokes
+    (:func:`digitsuite.data.images.stroke_width`) are at least BLOB x its
+    longer side thick. A filled disk's are about 0.8 of it; a digit's
+    strokes, even a marker's, leave paper inside or beside them."""
+    side = max(glyph.width, glyph.height)
+    return stroke_width(glyph.mask.astype(np.float32)) >= BLOB * side
 
 
 def line_height(line):

@@ -29,7 +29,7 @@ import numpy as np
 from scipy import ndimage
 
 from digitsuite.data import images
-from digitsuite.errors import ImageError
+from digitsuite.errors import ImageError, NoDigit
 from digitsuite.reading import printed, reader, segment
 
 # Shadows: dark areas wider than this share of the picture's shorter side
@@ -39,8 +39,7 @@ SHADOW_WORK_SIDE = 400   # the shadow is found on a copy this large (it is smoot
 SHADOW_FLOOR = 0.1       # the darkest background a shadow is lifted from (0-1)
 # What a digit looks like, as shares of its own box or the picture's side.
 MIN_SIZE = 0.08          # its longer side is at least this x the picture's shorter side
-DASH_SHAPE = 2.0         # a mark this many times wider than tall is a dash...
-BLOB = 0.5               # ...one whose strokes are this x its longer side thick, a dot
+DASH_SHAPE = 2.0         # a mark this many times wider than tall is a dash
 BORDER_CONTACT = 0.25    # ink along this share of a side of the picture is its edge...
 BORDER_BAND = 0.01       # ...within this x the shorter side of the border...
 TIGHT_CROP = 0.8         # ...unless the glyph fills this share of it both ways (a crop)
@@ -49,16 +48,6 @@ CENTRE_WEIGHT = 0.5      # a glyph in a corner scores this much less than one in
 # place these numbers live (:func:`is_digit`).
 MIN_TOP = 0.5            # top probability under this: not a digit the model knows
 MIN_MARGIN = 0.2         # top-2 margin under this: two digits as likely, none read
-
-
-class NoDigit(ImageError):
-    """The picture shows no plausible digit. The message is one line,
-    ``no digit found: <reason>; <what to do>``; ``box`` is the glyph that
-    came closest (its pixels in the picture), or None."""
-
-    def __init__(self, reason, box=None):
-        super().__init__(f"no digit found: {reason}")
-        self.reason, self.box = reason, box
 
 
 @dataclass
@@ -165,8 +154,7 @@ def plausible(glyph, shape):
         return "only a shadow or the paper's edge along the picture's border"
     if glyph.width >= DASH_SHAPE * glyph.height:
         return "only a dash or a line"
-    stroke = images.stroke_width(glyph.mask.astype(np.float32))
-    if stroke >= BLOB * long_side:
+    if segment.blob(glyph):
         return "only a dot, a short dash or a blob"
     if segment.holes(glyph.mask) > segment.MAX_HOLES:
         return "only a scribble"
@@ -222,14 +210,13 @@ def find_digit(grey):
                    "only a shadow or the paper's edge along the picture's border" if edges
                    else "only specks of ink stand out from the paper")
             closest = max(edges, key=lambda g: g.mask.sum()) if edges and not found else None
-        box = [int(v) for v in closest.box] if closest is not None else None
         raise NoDigit(f"{why}; write one digit 0-9, large and dark, in the middle of the "
-                      "picture", box)
+                      "picture", [closest.box] if closest is not None else ())
     try:
         digit = reader.glyph_input(flat, ink_dark, ink, mask, glyph, rules)
     except ImageError as exc:
         raise NoDigit(f"its ink is too faint to read ({exc}); use a darker picture",
-                      [int(v) for v in glyph.box]) from exc
+                      [glyph.box]) from exc
     return Found(digit, [int(v) for v in glyph.box], ink_dark, count)
 
 
@@ -258,5 +245,5 @@ def read_digit(model, grey):
     why = is_digit(probs)
     if why:
         raise NoDigit(f"{why}; write one digit 0-9, clearly, in the middle of the picture",
-                      found.box)
+                      [found.box])
     return found, probs

@@ -147,7 +147,7 @@ BAD_UPLOADS = {
 @pytest.mark.parametrize("route", ["/api/digit", "/api/read"])
 def test_every_bad_upload_gets_a_400_with_one_line(client, route):
     for case, (name, data, message) in BAD_UPLOADS.items():
-        if case == "blank canvas" and route == "/api/digit":
+        if case == "blank canvas":
             continue  # an answer: no digit (test_no_digit_is_an_answer_with_its_reason)
         error = one_line_error(post(client, route, data, name), 400)
         assert error.startswith(message), (case, error)
@@ -264,6 +264,23 @@ def test_no_digit_is_an_answer_with_its_reason(client, case, picture, reason):
     if case != "blank pad":
         x0, y0, x1, y1 = result["crop"]  # the mark that came closest
         assert 10 <= x0 < x1 <= 130 and 10 <= y0 < y1 <= 130
+
+
+@pytest.mark.parametrize("case, picture, reason, marks", [
+    ("blank page", lambda d: None, "the picture is blank", 0),
+    ("a dot", lambda d: d.ellipse([150, 90, 166, 106], fill=0), "only a dot or a blob", 1),
+])
+def test_a_page_with_no_digit_is_an_answer_too(client, case, picture, reason, marks):
+    response = post(client, "/api/read", drawn(picture, (320, 200)), "page.png")
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["no_digit"].startswith(f"no digit found: {reason}"), (case, result)
+    assert "reading" not in result and (result["width"], result["height"]) == (320, 200)
+    assert len(result["boxes"]) == marks and result["crop"] == (
+        result["boxes"][0] if marks else None)
+    if marks:
+        x0, y0, x1, y1 = result["crop"]
+        assert 148 <= x0 < x1 <= 168 and 88 <= y0 < y1 <= 108
 
 
 def test_a_shadowed_photo_of_one_digit_gets_the_digits_crop(client):

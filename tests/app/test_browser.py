@@ -365,6 +365,13 @@ def test_a_dot_on_the_pad_or_a_blank_upload_is_no_digit_not_a_class(page, tmp_pa
     assert page.inner_text("#upload-none-text").startswith(
         "no digit found: the picture is blank")
     assert page.is_hidden("#digit-views") and page.is_hidden("#upload-error")
+    # Read as a page of numbers, the same picture is the same answer, not an error.
+    page.evaluate("() => { document.getElementById('upload-none').hidden = true; }")
+    page.check("#mode-read")
+    page.wait_for_selector("#upload-none:not([hidden])")
+    assert page.inner_text("#upload-none-text").startswith(
+        "no digit found: the picture is blank")
+    assert page.is_hidden("#read-view") and page.is_hidden("#upload-error")
 
 
 def test_on_a_phone_the_crop_of_a_shadowed_photo_fits_the_screen(phone, tmp_path):

@@ -218,12 +218,13 @@ def test_a_number_of_shown_digits_can_still_be_unsure():
     text = "\n".join(reader.format_reading({"file": "f.png", **reading}))
     assert "number 123: check" in text and "not read" not in text
     assert number["unread_beside"] == 0
-    # Ink left unread just after the number (a digit lost?) is named as the doubt.
+    # Ink left unread just after it is measured, but its digits decided.
     lost = reader.describe(strip_lines(3), judged, True, ensemble=ensemble,
                            unread=[(125, 10, 145, 50)])
     assert lost["numbers"][0]["unread_beside"] == pytest.approx(40 / 60, abs=0.01)
+    assert lost["numbers"][0]["doubts"] == []
     text = "\n".join(reader.format_reading({"file": "f.png", **lost}))
-    assert "number 123: check, " in text and "; ink beside it was not read" in text
+    assert "number 123: check, " in text and "not read" not in text
     assert reading["thresholds"] == {"digit": 0.5, "number": 0.9}
     assert "prints as '?'" not in text  # no digit is unsure: no threshold to explain
     doubtful = reader.describe(strip_lines(3), confidence.Judgement(
@@ -305,11 +306,18 @@ def test_the_cuts_of_a_glyph_are_chosen_by_the_reader_model_alone(monkeypatch):
                                   (outputs["reader"] + outputs["partner"]) / 2)
 
 
+def stroke(height, width):
+    """A glyph's mask: a '1', one upright stroke a fifth of its width."""
+    mask = np.zeros((height, width), bool)
+    mask[:, 2 * width // 5:3 * width // 5] = True
+    return mask
+
+
 def test_a_number_of_nothing_but_marks_is_set_aside_as_no_digit():
     """A calibrated reader sets aside a number whose every glyph reads as
     no digit (an even spread, almost surely wrong); a doubtful glyph inside
     a number of digits stays, as a '?'."""
-    lines = [[segment.Glyph((x, 0, x + 30, 60), np.ones((60, 30), bool))
+    lines = [[segment.Glyph((x, 0, x + 30, 60), stroke(60, 30))
               for x in (0, 40, 80, 400)]]          # '12?' then, far off, a scribble
     even = np.full(10, 0.1)
     probs = np.stack([np.eye(10)[1] * 0.9 + 0.01, np.eye(10)[2] * 0.9 + 0.01, even, even])
@@ -327,10 +335,59 @@ def test_a_number_of_nothing_but_marks_is_set_aside_as_no_digit():
     assert reader.set_aside_non_digits(lines, judged, calibrated=False)[4] == []
 
 
+def test_a_number_not_vouched_for_because_of_what_lies_beside_it_says_so():
+    """Sure digits, a number under the threshold only because of unread ink
+    beside it or another number close by: the reading names that doubt, and
+    only that one."""
+    coef = np.zeros(len(NUMBER_FEATURES))
+    coef[NUMBER_FEATURES.index("logit_product")] = 1.0
+    coef[NUMBER_FEATURES.index("neighbour_gap")] = 1.0
+    coef[NUMBER_FEATURES.index("unread_beside")] = -6.0
+    number = linear(coef)
+    number.intercept = -4.0
+    ensemble = confidence.Ensemble([None], Calibration(
+        linear(np.zeros(len(DIGIT_FEATURES))), number, 0.5, 0.9, {"data": "test"}))
+    judged = confidence.Judgement(np.array([1, 2, 3]), np.full(3, 0.99),
+                                  np.eye(10)[[1, 2, 3]] * 0.9 + 0.01)
+    alone = reader.describe(strip_lines(3), judged, True, ensemble=ensemble)
+    assert not alone["numbers"][0]["unsure"] and alone["numbers"][0]["doubts"] == []
+    lost = reader.describe(strip_lines(3), judged, True, ensemble=ensemble,
+                           unread=[(125, 10, 145, 50)])
+    assert lost["numbers"][0]["unsure"]
+    assert lost["numbers"][0]["doubts"] == ["ink beside it was not read"]
+    text = "\n".join(reader.format_reading({"file": "f.png", **lost}))
+    assert "number 123: check, " in text and text.endswith("; ink beside it was not read")
+    # Two numbers 1.2 of their height apart (a gap over one height parts them).
+    pair = [[segment.Glyph((x, 0, x + 30, 60), np.ones((60, 30), bool))
+             for x in (0, 40, 80, 180, 220, 260)]]
+    judged = confidence.Judgement(np.array([1, 2, 3, 4, 5, 6]), np.full(6, 0.99),
+                                  np.eye(10)[[1, 2, 3, 4, 5, 6]] * 0.9 + 0.01)
+    close = reader.describe(pair, judged, True, ensemble=ensemble, walls=())
+    assert [n["text"] for n in close["numbers"]] == ["123", "456"]
+    for found in close["numbers"]:
+        assert found["unsure"] and found["doubts"][0].startswith(
+            "it stands close to another number")
+
+
+def test_a_number_of_dots_is_no_digit_whatever_the_model_says():
+    """A lone dot, or a row of them, is set aside even by a plain model sure
+    it is a '0'; a dot-sized '0' drawn as a ring is kept."""
+    yy, xx = np.mgrid[:16, :16]
+    disk = (yy - 7.5) ** 2 + (xx - 7.5) ** 2 <= 64
+    ring = disk & ((yy - 7.5) ** 2 + (xx - 7.5) ** 2 >= 25)
+    sure_zero = np.tile(np.eye(10)[0] * 0.97 + 0.003, (2, 1))
+    judged = confidence.Judgement(np.zeros(2, int), np.full(2, 0.99), sure_zero)
+    for calibrated in (True, False):
+        dots = [[segment.Glyph((x, 0, x + 16, 16), disk) for x in (0, 30)]]
+        assert len(reader.set_aside_non_digits(dots, judged, calibrated)[4]) == 2
+        zeros = [[segment.Glyph((x, 0, x + 16, 16), ring) for x in (0, 30)]]
+        assert reader.set_aside_non_digits(zeros, judged, calibrated)[4] == []
+
+
 def test_a_line_of_small_writing_must_read_as_sure_digits_or_is_set_aside():
     """A row of small print passes for small writing by its sizes; it is
     kept only where at least half of its digits are sure."""
-    lines = [[segment.Glyph((x, 0, x + 14, 28), np.ones((28, 14), bool), small=True)
+    lines = [[segment.Glyph((x, 0, x + 14, 28), stroke(28, 14), small=True)
               for x in (0, 18, 36, 54)]]
     probs = np.tile(np.eye(10)[1] * 0.9 + 0.01, (4, 1))
     for p_right, kept_count in (([0.99, 0.2, 0.99, 0.3], 4), ([0.99, 0.2, 0.1, 0.3], 0)):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from digitsuite.backend import keras
 from digitsuite.data import images
@@ -151,11 +151,6 @@ def png_claiming(width, height):
 BAD_INPUTS = {
     "not an image": (lambda p: p.write_text("just text"), "is not an image this suite reads"),
     "empty file": (lambda p: p.write_bytes(b""), "is empty (0 bytes)"),
-    "blank page": (lambda p: Image.new("L", (300, 200), 230).save(p, format="PNG"),
-                   "no digit found"),
-    "specks only": (lambda p: Image.fromarray(np.where(
-        np.random.default_rng(0).random((200, 300)) < 0.002, 20, 230).astype(np.uint8))
-        .save(p, format="PNG"), "no digit found"),
     "over the pixel limit": (lambda p: p.write_bytes(png_claiming(8000, 7000)),
                              "over the 50-megapixel limit"),
     "decompression bomb": (lambda p: p.write_bytes(png_claiming(30000, 30000)),
@@ -174,6 +169,47 @@ def test_bad_input_gives_one_line_naming_the_file(tmp_path, capsys, reader_model
     assert code == 1 and readings == []
     assert len(errors) == 1 and errors[0].startswith(f"error: {path}")
     assert message in errors[0]
+
+
+NO_DIGITS = {
+    "blank page": (lambda: Image.new("L", (300, 200), 230), "the picture is blank", 0),
+    "specks only": (lambda: Image.fromarray(np.where(
+        np.random.default_rng(0).random((200, 300)) < 0.002, 20, 230).astype(np.uint8)),
+        "only specks of ink", 0),
+    "a dot": (lambda: drawn(lambda d: d.ellipse((140, 80, 156, 96), fill=20)),
+              "only a dot or a blob", 1),
+}
+
+
+def drawn(draw, size=(300, 200)):
+    picture = Image.new("L", size, 230)
+    draw(ImageDraw.Draw(picture))
+    return picture
+
+
+@pytest.mark.parametrize("name", NO_DIGITS)
+def test_a_picture_without_digits_is_an_answer_not_an_error(tmp_path, capsys, reader_model,
+                                                           name):
+    """A page with no digit is read: "no digit found" and why, exit 0, in
+    the text, the JSON and the out-dir's reports, never a class."""
+    make, reason, marks = NO_DIGITS[name]
+    path = tmp_path / "nothing.png"
+    make().save(path)
+    out_dir = tmp_path / "out"
+    readings, errors, code = read(capsys, reader_model, path, "--out-dir", out_dir)
+    assert code == 0 and errors == []
+    (reading,) = readings
+    assert reading["no_digit"].startswith(reason)
+    assert reading["digits"] == reading["numbers"] == reading["lines"] == []
+    assert len(reading["not_digits"]) == marks
+    if marks:  # the dot's box, where it was drawn
+        x0, y0, x1, y1 = reading["not_digits"][0]
+        assert 138 <= x0 < x1 <= 158 and 78 <= y0 < y1 <= 98
+    assert json.loads((out_dir / "readings.json").read_text())[0]["no_digit"] == \
+        reading["no_digit"]
+    assert f"No digit found: {reason}" in (out_dir / "readings.md").read_text()
+    run_script("read_digits", [path, "--model", reader_model])
+    assert capsys.readouterr().out.startswith(f"{path}: no digit found: {reason}")
 
 
 def test_unreadable_file_gives_one_line(tmp_path, capsys, reader_model, strip_digits,
@@ -249,7 +285,8 @@ def test_images_all_refused_never_load_the_models(tmp_path, capsys, reader_model
     Image.new("L", (300, 200), 230).save(tmp_path / "blank.png")
     readings, errors, code = read(capsys, reader_model, *(tmp_path / name for name in
                                                           ("text.png", "tiny.png", "blank.png")))
-    assert code == 1 and readings == [] and len(errors) == 4
+    assert code == 1 and len(errors) == 3  # two errors and the count
+    assert [r["no_digit"][:20] for r in readings] == ["the picture is blank"]
 
 
 def test_a_model_that_fails_to_load_stops_the_run_not_one_image(tmp_path, capsys,
@@ -334,10 +371,10 @@ def test_a_failed_reading_keeps_the_earlier_readings_in_its_out_dir(tmp_path, ca
     run_script("read_digits", [good, "--model", reader_model, "--out-dir", out_dir])
     before = (out_dir / "readings.json").read_text()
     capsys.readouterr()
-    blank = tmp_path / "blank.png"
-    Image.new("L", (300, 200), 230).save(blank)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(good.read_bytes()[:200])
     with pytest.raises(SystemExit) as exit_info:
-        run_script("read_digits", [blank, "--model", reader_model, "--out-dir", out_dir])
+        run_script("read_digits", [broken, "--model", reader_model, "--out-dir", out_dir])
     assert exit_info.value.code == 1
     assert (out_dir / "readings.json").read_text() == before
     assert "wrote" not in capsys.readouterr().out
@@ -367,8 +404,7 @@ def test_a_second_run_into_the_folder_adds_to_it_and_an_image_read_again_replace
     assert [r["file"] for r in saved] == [str(second), str(Path("a", "strip.png"))]
     assert saved[1]["path"] == str(first.resolve())
     # An image that can no longer be read keeps its entry and pictures.
-    Image.new("L", (300, 200), 230).save(tmp_path / "blank.png")
-    second.write_bytes((tmp_path / "blank.png").read_bytes())
+    second.write_bytes(second.read_bytes()[:200])
     with pytest.raises(SystemExit):
         run_script("read_digits", [first, second, "--model", reader_model,
                                    "--out-dir", out_dir])

@@ -597,7 +597,7 @@ async function upload(file) {
   try {
     const result = await post(mode === "digit" ? "/api/digit" : "/api/read", form);
     if (ticket !== uploads) return;
-    if (mode === "digit" && result.no_digit) {
+    if (result.no_digit) {  // an answer in either mode: no digit, and why
       showNoDigit(result, file);
     } else if (mode === "digit") {
       showDigit(result, "upload");
@@ -647,16 +647,18 @@ function showCrop(result, file) {
 }
 
 function showNoDigit(result, file) {
-  // The picture, with the mark that came closest (when there was one) boxed.
+  // The picture, with the marks set aside (a page's) or the one that came
+  // closest (one digit's), when there were any, in dashed boxes.
   $("upload-none-text").textContent = result.no_digit;
   $("upload-none").hidden = false;
   drawPicture(file, $("none-crop"), result.width, result.height, [280, 280], (c, scale) => {
-    if (!result.crop) return;
-    const [x0, y0, x1, y1] = result.crop.map((v) => v * scale);
     c.strokeStyle = "#c5221f";
     c.setLineDash([6, 4]);
     c.lineWidth = 2;
-    c.strokeRect(x0, y0, x1 - x0, y1 - y0);
+    for (const box of result.boxes || (result.crop ? [result.crop] : [])) {
+      const [x0, y0, x1, y1] = box.map((v) => v * scale);
+      c.strokeRect(x0, y0, x1 - x0, y1 - y0);
+    }
   });
 }
 
