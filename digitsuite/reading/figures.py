@@ -149,10 +149,10 @@ def plot_annotated(grey, reading):
                               max(1.0, height * scale / FIGURE_DPI)), dpi=FIGURE_DPI)
     ax = fig.add_axes((0, 0, 1, 1))
     ax.imshow(grey, cmap="gray", vmin=0, vmax=1, interpolation="antialiased")
-    for d in reading["digits"]:
+    for d, room in zip(reading["digits"], _label_room(reading["digits"], width)):
         colour = "tab:orange" if d["unsure"] else "tab:green"
         label = f"?{d['top2'][0][0]}/{d['top2'][1][0]}" if d["unsure"] else str(d["digit"])
-        _boxed_label(ax, d["box"], label, colour, scale, above=True)
+        _boxed_label(ax, d["box"], label, colour, scale, above=True, room=room)
     for number in reading.get("numbers", []):
         # A mark's box is a few pixels: its label is sized by its number's
         # height instead, or a '.' could not be told from a ','.
@@ -168,17 +168,30 @@ def plot_annotated(grey, reading):
     return fig
 
 
-def _boxed_label(ax, box, label, colour, scale, above, least=0.0, dashed=False):
+def _label_room(digits, width):
+    """For each digit, the page pixels its label may take from the box's
+    left edge: up to the next box on its line (or the page's edge), and at
+    least its own box's width. A narrow '1' can then show '?1/7' legibly
+    where the gap beside it allows."""
+    rooms = []
+    for d in digits:
+        x0, _, x1, _ = d["box"]
+        after = [e["box"][0] for e in digits if e["line"] == d["line"] and e["box"][0] >= x1]
+        rooms.append(max(x1 - x0, min(after, default=width) - x0 - 2))
+    return rooms
+
+
+def _boxed_label(ax, box, label, colour, scale, above, least=0.0, dashed=False, room=None):
     """A box on the page with ``label`` above (or below) it. The label is no
-    wider than its box (with a floor for legibility, and at least ``least``
-    page pixels tall), so the labels of neighbouring characters do not run
-    into each other."""
+    wider than ``room`` page pixels (default: its box's width; with a floor
+    for legibility, and at least ``least`` page pixels tall), so the labels
+    of neighbouring characters do not run into each other."""
     x0, y0, x1, y1 = box
     ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
                            edgecolor=colour, linewidth=1.5, linestyle="--" if dashed else "-"))
     points_per_pixel = scale * 72 / FIGURE_DPI
     # A bold character is about 0.65 of the font size wide.
-    fits = (x1 - x0) / (0.65 * len(label)) * points_per_pixel
+    fits = (room or x1 - x0) / (0.65 * len(label)) * points_per_pixel
     size = max(6.0, min(28.0, max(min(0.45 * (y1 - y0) * points_per_pixel, fits),
                                   least * points_per_pixel)))
     ax.text(x0, y0 - 2 if above else y1 + 2, label, color="white", fontsize=size,

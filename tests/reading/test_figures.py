@@ -64,3 +64,37 @@ def test_an_earlier_readings_file_gives_its_readings_and_their_pictures(tmp_path
     assert figures.earlier_readings(tmp_path) == [entry]
     assert figures.picture_stems(tmp_path) == {"a"}
     assert figures.stem_of("scan.v2.crops.png") == "scan.v2"
+
+
+def test_a_narrow_unsure_digit_labels_its_guesses_in_the_gap_beside_it():
+    """'?1/7' over a narrow '1' may run into the gap up to the next box on
+    its line, so it is drawn larger than the box alone allows, yet never
+    past that box."""
+    one = {"line": 0, "digit": 1, "confidence": 0.5, "unsure": True,
+           "top2": [[1, 0.6], [7, 0.3]], "box": [10, 10, 24, 110]}
+    sure = {"line": 0, "digit": 4, "confidence": 0.99, "unsure": False,
+            "top2": [[4, 0.99], [9, 0.01]]}
+    sizes = []
+    for gap in (4, 80):  # the next digit right beside it, or well apart
+        reading = {"lines": ["?4"], "digits": [one, {**sure, "box": [24 + gap, 10,
+                                                                      84 + gap, 110]}]}
+        assert figures._label_room(reading["digits"], 400)[0] == max(14, 12 + gap)
+        fig = figures.plot_annotated(np.ones((130, 400), np.float32), reading)
+        sizes.append({t.get_text(): t.get_fontsize() for t in fig.axes[0].texts}["?1/7"])
+        plt.close(fig)
+    assert sizes[1] > 2 * sizes[0]
+
+
+def test_readings_md_says_no_digit_and_keeps_an_earlier_files_text_in_its_cells():
+    hostile = {"file": "old.png", "calibrated": True, "ink": "dark <b>on</b> light",
+               "lines": ["12`|\n# x"], "numbers": [
+                   {"line": 0, "amount": "12|\n# heading", "written": "1|2\n![x](y)",
+                    "confidence": 0.5, "unsure": True}]}
+    blank = {"file": "blank.png", "no_digit": "the picture is blank; use [this](x)",
+             "lines": [], "digits": [], "numbers": []}
+    report = figures.readings_markdown([hostile, blank]).splitlines()
+    row = [line for line in report if line.startswith("| 1 |")]
+    assert row == ["| 1 | `1\\|2 ![x](y)` | check | 50% |"]
+    assert not any(line.startswith(("# x", "# heading")) for line in report)
+    assert "Lines read: `12'\\| # x` (dark \\<b\\>on\\</b\\> light ink)." in report
+    assert "No digit found: the picture is blank; use \\[this\\](x)." in report
