@@ -261,7 +261,7 @@ def to_foreground(grey, ink_dark=None, min_contrast=MIN_CONTRAST):
     if not strokes.size or not paper.size or (
             np.median(strokes) - np.median(paper) < min_contrast):
         raise NoDigit("the picture is blank or its ink barely differs from the paper; "
-                      "use a sharper, evenly lit picture")
+                      "if it has writing on it, use a sharper, evenly lit picture")
     low = max((np.median(paper) + threshold) / 2, np.percentile(paper, 99))
     high = np.median(strokes)
     return np.clip((ink - low) / (high - low), 0.0, 1.0).astype(np.float32)

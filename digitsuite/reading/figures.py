@@ -4,6 +4,7 @@ the 28x28 inputs as the model saw them. They draw what
 
 import json
 import re
+from urllib.parse import quote
 
 import matplotlib.pyplot as plt
 from matplotlib.patches import Rectangle
@@ -42,11 +43,11 @@ def readings_markdown(readings):
            "pixels of the picture as read (`size`).", ""]
     for reading in readings:
         kind = "likely right" if reading.get("calibrated") else "softmax, uncalibrated"
-        name = " ".join(printable(reading["file"]).split())
+        name = _plain(reading["file"])
         out += [f"## {name}", ""]
         pictures = reading.get("pictures") or []
-        if pictures:  # a name of bytes that are not UTF-8 is shown, not linked
-            out += [f"![{name}]({printable(pictures[0])})", ""]
+        if pictures:  # the link's path quoted: a name may hold spaces, brackets, bars
+            out += [f"![{name}]({quote(printable(pictures[0]))})", ""]
         # An earlier run's entries come from a file that may have been
         # edited or sent: what is not as this version writes it is left out,
         # and its text goes in as code, on one line.
@@ -61,8 +62,7 @@ def readings_markdown(readings):
                    and isinstance(n.get("line"), int) and isinstance(n.get("amount"), str)
                    and isinstance(n.get("confidence"), (int, float))]
         if numbers:
-            rows = [[n["line"] + 1, _code(_written(n)),
-                     "check" if n.get("unsure", True) else "sure", percent(n["confidence"])]
+            rows = [[n["line"] + 1, _code(_written(n)), _verdict(n), percent(n["confidence"])]
                     for n in numbers]
             out += table(["line", "number", "verdict", f"chance ({kind})"], rows,
                          ["right", "left", "left", "right"])
@@ -79,8 +79,18 @@ def _code(text):
 
 def _plain(text):
     """``text`` as plain Markdown on one line: printable, with the characters
-    that would start a link, a picture, emphasis or HTML escaped."""
-    return re.sub(r"([\\`*_\[\]<>|#!])", r"\\\1", " ".join(printable(text).split()))
+    that would start code, a link, a picture, emphasis, HTML or a table
+    cell escaped (a file name's underscores stay as they are: within a
+    word they are no emphasis)."""
+    return re.sub(r"([\\`*\[\]<>|])", r"\\\1", " ".join(printable(text).split()))
+
+
+def _verdict(number):
+    """"sure", or "check" with the number's doubts, as the text output says them."""
+    if not number.get("unsure", True):
+        return "sure"
+    doubts = [_plain(d) for d in _list(number.get("doubts")) if isinstance(d, str)]
+    return "; ".join(["check", *doubts])
 
 
 def _written(number):
@@ -137,8 +147,6 @@ def unique_stem(stem, taken):
     return name
 
 
-
-
 def plot_annotated(grey, reading):
     """The page with a box and the digit read over each character (orange
     and '?' where unsure), a blue box with its mark under each punctuation
@@ -149,10 +157,10 @@ def plot_annotated(grey, reading):
                               max(1.0, height * scale / FIGURE_DPI)), dpi=FIGURE_DPI)
     ax = fig.add_axes((0, 0, 1, 1))
     ax.imshow(grey, cmap="gray", vmin=0, vmax=1, interpolation="antialiased")
-    for d, room in zip(reading["digits"], _label_room(reading["digits"], width)):
+    for d, (above, room) in zip(reading["digits"], _label_places(reading["digits"], width)):
         colour = "tab:orange" if d["unsure"] else "tab:green"
         label = f"?{d['top2'][0][0]}/{d['top2'][1][0]}" if d["unsure"] else str(d["digit"])
-        _boxed_label(ax, d["box"], label, colour, scale, above=True, room=room)
+        _boxed_label(ax, d["box"], label, colour, scale, above=above, room=room)
     for number in reading.get("numbers", []):
         # A mark's box is a few pixels: its label is sized by its number's
         # height instead, or a '.' could not be told from a ','.
@@ -160,25 +168,38 @@ def plot_annotated(grey, reading):
         for mark in number["marks"]:
             _boxed_label(ax, mark["box"], mark["mark"], "tab:blue", scale, above=False,
                          least=0.3 * tall)
-    for box in reading.get("not_digits", []):
-        _boxed_label(ax, box, "no digit", "tab:gray", scale, above=True, dashed=True)
+    for x0, y0, x1, y1 in reading.get("not_digits", []):
+        # A little apart from the mark, so a dot's box is not hidden under
+        # the dot; its label legible however small the mark.
+        pad = 3 / scale
+        _boxed_label(ax, [x0 - pad, y0 - pad, x1 + pad, y1 + pad], "no digit", "tab:gray",
+                     scale, above=True, dashed=True, least=16 / scale)
     ax.set_xlim(-0.5, width - 0.5)
     ax.set_ylim(height - 0.5, -0.5)
     ax.axis("off")
     return fig
 
 
-def _label_room(digits, width):
-    """For each digit, the page pixels its label may take from the box's
-    left edge: up to the next box on its line (or the page's edge), and at
-    least its own box's width. A narrow '1' can then show '?1/7' legibly
-    where the gap beside it allows."""
-    rooms = []
-    for d in digits:
-        x0, _, x1, _ = d["box"]
-        after = [e["box"][0] for e in digits if e["line"] == d["line"] and e["box"][0] >= x1]
-        rooms.append(max(x1 - x0, min(after, default=width) - x0 - 2))
-    return rooms
+def _label_places(digits, width):
+    """For each digit, (its label goes above the box, the page pixels the
+    label may take from the box's left edge). A label goes above, unless
+    the box before it on its line overlaps it and has its label above
+    (touching digits cut apart): then under it. It may run into the gap up
+    to the next label on its side of the line (or the page's edge), so a
+    narrow '1' can show '?1/7' legibly where there is room."""
+    order = sorted(range(len(digits)), key=lambda k: (digits[k]["line"], digits[k]["box"][0]))
+    above = [True] * len(digits)
+    for before, k in zip(order, order[1:]):
+        same_line = digits[before]["line"] == digits[k]["line"]
+        overlaps = digits[before]["box"][2] > digits[k]["box"][0]
+        above[k] = not (same_line and overlaps and above[before])
+    places = []
+    for k, d in enumerate(digits):
+        x0 = d["box"][0]
+        after = [e["box"][0] for j, e in enumerate(digits) if j != k and e["line"] == d["line"]
+                 and above[j] == above[k] and e["box"][0] > x0]
+        places.append((above[k], max(1, min(after, default=width) - x0 - 2)))
+    return places
 
 
 def _boxed_label(ax, box, label, colour, scale, above, least=0.0, dashed=False, room=None):

@@ -58,6 +58,8 @@ MAX_PIECES = 2000
 # being right under NOT_DIGIT_P is no digit: a mark, a scribble, print.
 NOT_DIGIT_TOP = 0.5
 NOT_DIGIT_P = 0.05
+# A glyph this many times wider than tall is a dash or a line.
+DASH_SHAPE = 2.0
 # A number on a line of writing much smaller than the page's needs this
 # share of its digits sure, or it is taken for a row of small print.
 SMALL_SURE = 0.5
@@ -182,8 +184,13 @@ def prepare_page(grey, steps=ALL):
                           "written digits", [g.box for g in scribbles])
         raise NoDigit("only specks of ink stand out from the paper; use a picture with "
                       "larger, darker writing")
+    # Light ink the size of a character, which the threshold left out, is
+    # unread too, unless it may be the printed pattern's.
+    faint = (segment.faint_glyphs(ink > 0, mask, segment.typical_height(taken))
+             if whole is None else [])
     return Page(lines, marks, np.stack(crops), ink_dark,
-                segment.unread(mask, taken) + upright_pieces(upright, taken),
+                segment.unread(mask, taken) + upright_pieces(upright, taken)
+                + [g.box for g in faint],
                 [g.box for g in segment.components(upright)], small, scribbles)
 
 
@@ -535,12 +542,25 @@ def read_prepared(model, page, min_confidence=None):
                        page.unread, page.walls)
     crops = crops[kept]
     if not reading["digits"]:
-        what = ("only a dot or a blob stands out from the paper"
-                if set_aside and all(segment.blob(g) for g in set_aside) else
-                "what stands out from the paper reads as no digit (a mark, a scribble "
-                "or print)")
-        raise NoDigit(f"{what}; use a picture of written digits", reading["not_digits"])
+        raise NoDigit(f"{nothing_but(set_aside)}; use a picture of written digits",
+                      reading["not_digits"])
     return reading, crops
+
+
+def nothing_but(glyphs):
+    """What a page of nothing but ``glyphs``, set aside as no digit, shows,
+    in a few words: dots or blobs (:func:`digitsuite.reading.segment.blob`),
+    dashes or lines (DASH_SHAPE times wider than tall, as the one-digit
+    path says), or marks of no one kind."""
+    one = len(glyphs) == 1
+    if glyphs and all(segment.blob(g) for g in glyphs):
+        what = "a dot or a blob" if one else "dots or blobs"
+    elif glyphs and all(g.width >= DASH_SHAPE * g.height for g in glyphs):
+        what = "a dash or a line" if one else "dashes or lines"
+    else:
+        return ("what stands out from the paper reads as no digit (a mark, a scribble "
+                "or print)")
+    return f"only {what} {'stands' if one else 'stand'} out from the paper"
 
 
 @contextmanager
@@ -640,6 +660,7 @@ def format_reading(reading):
     calibrated = reading.get("calibrated")
     kind = "likely right" if calibrated else "(softmax, uncalibrated)"
     whose = "the models'" if calibrated else "the model's"
+    vouch = (reading.get("thresholds") or {}).get("number")
     for found in reading.get("numbers", []):
         verdict = "check" if found["unsure"] else "sure"
         # As written, separators and all; the amount beside it when its
@@ -647,8 +668,11 @@ def format_reading(reading):
         shown = found.get("written", found["amount"])
         amount = found["amount"]
         amount = f" (amount {amount})" if amount not in (shown, found["text"]) else ""
-        # What beside the number lowered its chance, where that decided it.
+        # What beside the number lowered its chance, where that decided it;
+        # else, for digits all shown, how sure the reader must be to vouch.
         why = "".join(f"; {doubt}" for doubt in found.get("doubts", []))
+        if found["unsure"] and not why and "?" not in found["text"] and vouch:
+            why = f", under the {100 * vouch:.3g}% needed to vouch for it"
         out.append(f"  number {shown}{amount}: {verdict}, "
                    f"{percent(found['confidence'])} {kind}{why}")
     thresholds = reading.get("thresholds")

@@ -54,6 +54,8 @@ MAX_HOLES = 3         # more closed loops than this is a scribble (an '8' has tw
 HOLE_SIZE = 0.03      # ...each at least this x the glyph's longer side across...
 HOLES_PER_WIDTH = 4   # ...plus this many per line height of its width (touching digits)
 BLOB = 0.5            # strokes this x a glyph's longer side thick: a dot or blob, no digit
+FAINT_SIZE = (0.5, 1.5)  # light ink this tall (x the characters') may be a digit...
+FAINT_FILL = 0.6      # ...if it fills at most this share of its box (a stroke, not a wash)
 LATTICE_WIDTH = 0.8   # a glyph wider than this may be touching characters...
 MAX_CUTS = 12         # ...cut at up to this many of its thinnest columns...
 CUT_WINDOW = 0.08     # ...each the thinnest this far either way...
@@ -161,6 +163,24 @@ def unread(mask, glyphs):
         x0, y0, x1, y1 = g.box
         used[y0:y1, x0:x1] |= g.mask
     return [g.box for g in components(mask & ~used) if max(g.width, g.height) >= MIN_GLYPH]
+
+
+def faint_glyphs(faint, mask, height):
+    """The glyphs of ``faint`` ink (a bool mask of what may be light ink)
+    that touch no ink of ``mask`` and are the size of a character on a
+    page whose characters are ``height`` pixels tall: FAINT_SIZE of it to
+    its height either way, no wider than FAINT_SIZE[1] of it, and with a
+    pen's stroke, not a wash (at most FAINT_FILL of its box). A digit
+    written much lighter than the others, an erased one, one showing
+    through the paper: too light to be read with the page's ink, seen
+    all the same."""
+    low, high = FAINT_SIZE
+    found = []
+    for glyph in components(faint & ~ndimage.binary_dilation(mask)):
+        if (low * height <= glyph.height <= high * height and glyph.width <= high * height
+                and glyph.mask.mean() <= FAINT_FILL):
+            found.append(glyph)
+    return found
 
 
 def typical_height(glyphs, by_ink=False):

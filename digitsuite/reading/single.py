@@ -39,7 +39,6 @@ SHADOW_WORK_SIDE = 400   # the shadow is found on a copy this large (it is smoot
 SHADOW_FLOOR = 0.1       # the darkest background a shadow is lifted from (0-1)
 # What a digit looks like, as shares of its own box or the picture's side.
 MIN_SIZE = 0.08          # its longer side is at least this x the picture's shorter side
-DASH_SHAPE = 2.0         # a mark this many times wider than tall is a dash
 BORDER_CONTACT = 0.25    # ink along this share of a side of the picture is its edge...
 BORDER_BAND = 0.01       # ...within this x the shorter side of the border...
 TIGHT_CROP = 0.8         # ...unless the glyph fills this share of it both ways (a crop)
@@ -152,7 +151,7 @@ def plausible(glyph, shape):
         return "only specks or a dot, too small for a digit"
     if along_border(glyph, shape):
         return "only a shadow or the paper's edge along the picture's border"
-    if glyph.width >= DASH_SHAPE * glyph.height:
+    if glyph.width >= reader.DASH_SHAPE * glyph.height:
         return "only a dash or a line"
     if segment.blob(glyph):
         return "only a dot, a short dash or a blob"
@@ -197,7 +196,7 @@ def find_digit(grey):
         ink = images.to_foreground(flat, ink_dark)
     except ImageError as exc:
         raise NoDigit("the picture is blank or its ink barely differs from the paper; "
-                      "use a sharper, evenly lit picture of one digit") from exc
+                      "if it has a digit on it, use a sharper, evenly lit picture") from exc
     mask = segment.ink_mask(flat, ink_dark, faint=ink > 0)
     mask, rules, _ = printed.remove_rules(mask)
     mask, edges = drop_border_ink(mask)

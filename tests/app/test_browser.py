@@ -363,15 +363,25 @@ def test_a_dot_on_the_pad_or_a_blank_upload_is_no_digit_not_a_class(page, tmp_pa
     upload(page, blank, one_digit=True)
     page.wait_for_selector("#upload-none:not([hidden])")
     assert page.inner_text("#upload-none-text").startswith(
-        "no digit found: the picture is blank")
+        "blank.png: no digit found: the picture is blank")
     assert page.is_hidden("#digit-views") and page.is_hidden("#upload-error")
     # Read as a page of numbers, the same picture is the same answer, not an error.
     page.evaluate("() => { document.getElementById('upload-none').hidden = true; }")
     page.check("#mode-read")
     page.wait_for_selector("#upload-none:not([hidden])")
     assert page.inner_text("#upload-none-text").startswith(
-        "no digit found: the picture is blank")
+        "blank.png: no digit found: the picture is blank")
     assert page.is_hidden("#read-view") and page.is_hidden("#upload-error")
+
+
+def test_on_a_phone_every_line_of_a_pages_report_is_on_screen(phone):
+    phone.click("#tab-upload")
+    phone.set_input_files("#file", PAGE)
+    phone.wait_for_selector("#read-view:not([hidden])")
+    # A long line wraps: the report never needs scrolling sideways.
+    assert phone.evaluate("(e => e.scrollWidth <= e.clientWidth)"
+                          "(document.getElementById('read-report'))")
+    assert document_width(phone) <= phone.viewport_size["width"]
 
 
 def test_on_a_phone_the_crop_of_a_shadowed_photo_fits_the_screen(phone, tmp_path):

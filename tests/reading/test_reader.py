@@ -172,6 +172,27 @@ def test_a_page_reports_the_ink_it_did_not_read():
     assert abs(x0 - 200) <= 1 and abs(y0 - 78) <= 1 and abs(x1 - 214) <= 1 and abs(y1 - 92) <= 1
 
 
+def test_a_light_digit_beside_the_dark_ones_is_unread_ink_not_nothing():
+    """A ring drawn at a third of the ink's darkness beside the first line
+    is too light for the page's threshold, but it is a character's size: it
+    is unread ink, so the number beside it is not vouched for blindly. A
+    light wash of the same size (a stain) and light specks are not."""
+    page, _ = page_of_rings(noise=0.02, border=60)
+    assert reader.prepare_page(page).unread == []
+    paper = 0.85
+    light = paper - 0.35 * (paper - 0.15)
+    faint = np.zeros(page.shape, bool)
+    ring(faint, (260, 80, 295, 130), stroke=5)
+    stain = np.zeros(page.shape, bool)
+    stain[160:210, 240:275] = True
+    specks = np.random.default_rng(1).random(page.shape) < 0.002
+    for mark, found in ((faint, [(260, 80, 295, 130)]), (stain, []), (specks, [])):
+        marked = np.where(mark, light, page).astype(np.float32)
+        prepared = reader.prepare_page(marked)
+        assert sum(len(line) for line in prepared.lines) == 5  # none of it read
+        assert [tuple(box) for box in prepared.unread] == found
+
+
 def test_box_sides_taken_off_around_the_digits_count_as_unread():
     """A digit mistaken for a box side goes with the sides; the page keeps
     the sides' boxes (cell-high pieces), not the frame's top and bottom."""

@@ -649,15 +649,16 @@ function showCrop(result, file) {
 function showNoDigit(result, file) {
   // The picture, with the marks set aside (a page's) or the one that came
   // closest (one digit's), when there were any, in dashed boxes.
-  $("upload-none-text").textContent = result.no_digit;
+  $("upload-none-text").textContent = `${file.name}: ${result.no_digit}`;
   $("upload-none").hidden = false;
   drawPicture(file, $("none-crop"), result.width, result.height, [280, 280], (c, scale) => {
     c.strokeStyle = "#c5221f";
     c.setLineDash([6, 4]);
     c.lineWidth = 2;
     for (const box of result.boxes || (result.crop ? [result.crop] : [])) {
+      // A few pixels off the mark, so a small dot does not hide its box.
       const [x0, y0, x1, y1] = box.map((v) => v * scale);
-      c.strokeRect(x0, y0, x1 - x0, y1 - y0);
+      c.strokeRect(x0 - 4, y0 - 4, x1 - x0 + 8, y1 - y0 + 8);
     }
   });
 }
