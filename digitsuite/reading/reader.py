@@ -132,6 +132,7 @@ def prepare_page(grey, steps=ALL):
         dense = True
     mask, whole = segment.ink_mask(flat, ink_dark, faint=ink > 0, pattern=steps.pattern,
                                    whole=True, dense=dense)
+    inked = mask  # before rules, box sides and edges are taken off it
     rules = np.zeros_like(mask)
     if steps.edges:
         mask, rules = printed.remove_edges(mask, margin)
@@ -185,8 +186,9 @@ def prepare_page(grey, steps=ALL):
         raise NoDigit("only specks of ink stand out from the paper; use a picture with "
                       "larger, darker writing")
     # Light ink the size of a character, which the threshold left out, is
-    # unread too, unless it may be the printed pattern's.
-    faint = (segment.faint_glyphs(ink > 0, mask, segment.typical_height(taken))
+    # unread too, unless it may be the printed pattern's or the soft edge
+    # of ink taken off (a rule, a neighbour's fragment at the cell's side).
+    faint = (segment.faint_glyphs(ink > 0, inked, segment.typical_height(taken))
              if whole is None else [])
     return Page(lines, marks, np.stack(crops), ink_dark,
                 segment.unread(mask, taken) + upright_pieces(upright, taken)
