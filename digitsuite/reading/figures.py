@@ -16,6 +16,7 @@ from digitsuite.markdown import percent, table
 CROPS_PER_ROW = 16    # crops per row in the crop strip
 FIGURE_DPI = 100
 MAX_FIGURE_SIDE = 2000  # pixels; larger pages are drawn scaled down
+LEGIBLE_POINTS = 9      # a digit's label smaller than this goes under its box, if that is freer
 READINGS_FILE = "readings.json"
 READINGS_REPORT = "readings.md"
 MAX_READINGS_BYTES = 50 * 2**20  # an earlier readings.json larger than this is not merged
@@ -157,9 +158,14 @@ def plot_annotated(grey, reading):
                               max(1.0, height * scale / FIGURE_DPI)), dpi=FIGURE_DPI)
     ax = fig.add_axes((0, 0, 1, 1))
     ax.imshow(grey, cmap="gray", vmin=0, vmax=1, interpolation="antialiased")
-    for d, (above, room) in zip(reading["digits"], _label_places(reading["digits"], width)):
+    digits = reading["digits"]
+    labels = [f"?{d['top2'][0][0]}/{d['top2'][1][0]}" if d["unsure"] else str(d["digit"])
+              for d in digits]
+    # LEGIBLE_POINTS a character, in page pixels (a bold one is 0.65 of its size wide).
+    legible = 0.65 * LEGIBLE_POINTS / (scale * 72 / FIGURE_DPI)
+    for d, label, (above, room) in zip(digits, labels,
+                                       _label_places(digits, labels, width, legible)):
         colour = "tab:orange" if d["unsure"] else "tab:green"
-        label = f"?{d['top2'][0][0]}/{d['top2'][1][0]}" if d["unsure"] else str(d["digit"])
         _boxed_label(ax, d["box"], label, colour, scale, above=above, room=room)
     for number in reading.get("numbers", []):
         # A mark's box is a few pixels: its label is sized by its number's
@@ -180,19 +186,20 @@ def plot_annotated(grey, reading):
     return fig
 
 
-def _label_places(digits, width):
+def _label_places(digits, labels, width, legible):
     """For each digit, (its label goes above the box, the page pixels the
     label may take from the box's left edge). A label goes above, unless
-    the box before it on its line overlaps it and has its label above
-    (touching digits cut apart): then under it. It may run into the gap up
-    to the next label on its side of the line (or the page's edge), so a
-    narrow '1' can show '?1/7' legibly where there is room."""
+    the label before it on its line is above and would be cramped by this
+    one (less than ``legible`` page pixels a character: touching digits
+    cut apart, a narrow '1' beside its neighbour): then under the box. A
+    label may run into the gap up to the next label on its side of the
+    line (or the page's edge), so '?1/7' over a narrow '1' can be legible."""
     order = sorted(range(len(digits)), key=lambda k: (digits[k]["line"], digits[k]["box"][0]))
     above = [True] * len(digits)
     for before, k in zip(order, order[1:]):
-        same_line = digits[before]["line"] == digits[k]["line"]
-        overlaps = digits[before]["box"][2] > digits[k]["box"][0]
-        above[k] = not (same_line and overlaps and above[before])
+        if digits[before]["line"] == digits[k]["line"] and above[before]:
+            gap = digits[k]["box"][0] - digits[before]["box"][0] - 2
+            above[k] = gap >= legible * len(labels[before])
     places = []
     for k, d in enumerate(digits):
         x0 = d["box"][0]

@@ -68,29 +68,31 @@ def test_an_earlier_readings_file_gives_its_readings_and_their_pictures(tmp_path
     assert figures.stem_of("scan.v2.crops.png") == "scan.v2"
 
 
-def test_a_narrow_unsure_digit_labels_its_guesses_in_the_gap_beside_it():
-    """'?1/7' over a narrow '1' may run into the gap up to the next box on
-    its line, so it is drawn larger than the box alone allows, yet never
-    past that box."""
+def test_a_narrow_unsure_digit_labels_its_guesses_legibly():
+    """'?1/7' over a narrow '1' may run into the gap up to the next label
+    on its side; where the next digit stands right beside it, that digit's
+    label goes under its box instead. Either way the guesses are legible."""
     one = {"line": 0, "digit": 1, "confidence": 0.5, "unsure": True,
            "top2": [[1, 0.6], [7, 0.3]], "box": [10, 10, 24, 110]}
     sure = {"line": 0, "digit": 4, "confidence": 0.99, "unsure": False,
             "top2": [[4, 0.99], [9, 0.01]]}
-    sizes = []
-    for gap in (4, 80):  # the next digit right beside it, or well apart
-        reading = {"lines": ["?4"], "digits": [one, {**sure, "box": [24 + gap, 10,
-                                                                      84 + gap, 110]}]}
-        assert figures._label_places(reading["digits"], 400)[0] == (True, 12 + gap)
-        fig = figures.plot_annotated(np.ones((130, 400), np.float32), reading)
-        sizes.append({t.get_text(): t.get_fontsize() for t in fig.axes[0].texts}["?1/7"])
+    for gap, below in ((4, True), (80, False)):
+        digits = [one, {**sure, "box": [24 + gap, 10, 84 + gap, 110]}]
+        fig = figures.plot_annotated(np.ones((130, 400), np.float32),
+                                     {"lines": ["?4"], "digits": digits})
+        texts = {t.get_text(): t for t in fig.axes[0].texts}
         plt.close(fig)
-    assert sizes[1] > 2 * sizes[0]
-    # Touching digits cut apart, their boxes overlapping: labels alternate
+        assert texts["?1/7"].get_fontsize() >= figures.LEGIBLE_POINTS
+        assert (texts["4"].get_va() == "top") is below  # under its box
+    # Touching digits cut apart, their boxes overlapping: where a label
+    # would be cramped (under 20 pixels a character here), they alternate
     # above and under, and each keeps clear of the next on its side.
-    boxes = [[10, 10, 40, 110], [35, 10, 65, 110], [60, 10, 90, 110], [120, 10, 150, 110]]
+    boxes = [[10, 10, 40, 110], [25, 10, 55, 110], [50, 10, 80, 110], [120, 10, 150, 110]]
     digits = [{**sure, "box": box} for box in boxes]
-    assert figures._label_places(digits, 400) == [(True, 48), (False, 363), (True, 58),
-                                                 (True, 278)]
+    assert figures._label_places(digits, ["1"] * 4, 400, 20) == [
+        (True, 38), (False, 373), (True, 68), (True, 278)]
+    assert figures._label_places(digits, ["1"] * 4, 400, 5) == [
+        (True, 13), (True, 23), (True, 68), (True, 278)]
 
 
 def test_readings_md_says_no_digit_and_keeps_an_earlier_files_text_in_its_cells():
