@@ -216,7 +216,8 @@ def test_a_number_of_shown_digits_can_still_be_unsure():
     assert number["unsure"] and not any(d["unsure"] for d in reading["digits"])
     assert [d["confidence"] for d in reading["digits"]] == [0.9, 0.8, 0.95]
     text = "\n".join(reader.format_reading({"file": "f.png", **reading}))
-    assert "number 123: check" in text and "not read" not in text
+    # Nothing beside it decided: the text says how sure the reader must be.
+    assert "number 123: check, 68% likely right, under the 90% needed to vouch for it" in text
     assert number["unread_beside"] == 0
     # Ink left unread just after it is measured, but its digits decided.
     lost = reader.describe(strip_lines(3), judged, True, ensemble=ensemble,
