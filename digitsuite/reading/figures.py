@@ -51,7 +51,7 @@ def readings_markdown(readings):
             out += [f"![{name}]({quote(printable(pictures[0]))})", ""]
         # An earlier run's entries come from a file that may have been
         # edited or sent: what is not as this version writes it is left out,
-        # and its text goes in as code, on one line.
+        # and its text goes in escaped, on one line.
         if isinstance(reading.get("no_digit"), str):
             out += [f"No digit found: {_plain(reading['no_digit'])}.", ""]
             continue
