@@ -450,9 +450,11 @@ def set_aside_non_digits(lines, judged, calibrated, walls=(), small=(), threshol
         for group in np.unique(groups):
             members = [k + i for i in np.flatnonzero(groups == group)]
             glyphs = [line[i] for i in np.flatnonzero(groups == group)]
-            noise = all(segment.blob(g) for g in glyphs) or calibrated and all(
+            # The model's say first: it is already computed, a glyph's
+            # stroke width (segment.blob) is not.
+            noise = calibrated and all(
                 judged.probs[m].max() < NOT_DIGIT_TOP and judged.p_right[m] < NOT_DIGIT_P
-                for m in members)
+                for m in members) or all(segment.blob(g) for g in glyphs)
             if index < len(small) and small[index] and threshold is not None:
                 sure = np.mean([judged.p_right[m] >= threshold for m in members])
                 noise = noise or sure < SMALL_SURE

@@ -177,8 +177,9 @@ def faint_glyphs(faint, mask, height):
     low, high = FAINT_SIZE
     eight = np.ones((3, 3))
     labels, count = ndimage.label(faint | mask, structure=eight)
-    # Light paper grain leaves thousands of specks: only pieces with no ink
-    # of the mask and pixels enough for a stroke that long are looked at.
+    # The pieces hysteresis(mask, faint) leaves out, counted in the same
+    # labelling: light paper grain leaves thousands of specks, so only
+    # those with pixels enough for a stroke that long are looked at.
     keep = np.bincount(labels.ravel(), minlength=count + 1) >= low * height
     keep[np.unique(labels[mask])] = False
     keep[0] = False
