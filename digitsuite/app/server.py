@@ -8,14 +8,15 @@
   its MNIST-style 28x28 input, every model's probabilities, the CNN's
   feature maps and saliency (:func:`digitsuite.app.views.digit`); or, for
   a picture with no digit (blank, a dot, a dash, a scribble, a shadow),
-  ``no_digit``: one line saying why, and ``crop`` the closest glyph or null.
+  ``no_digit``: one line saying why, ``crop`` the closest glyph or null
+  and ``boxes`` the marks it looked at, closest first.
 - ``POST /api/step`` (``pixels``: the 28x28 input ``/api/digit`` returned,
   ``channel``, optional ``row`` and ``col``): one output of the CNN's first
   convolution worked out (window, weights, products, sum, bias, activation).
 - ``POST /api/read`` (``file``: a photo or scan): the numbers read, as
   ``read_digits.py`` reads them (:func:`digitsuite.reading.reader.read_page`);
-  or, for a page with no digit, ``no_digit``, ``crop`` as above and
-  ``boxes``, every mark set aside.
+  or, for a page with no digit, ``no_digit``, ``crop`` and ``boxes`` as
+  above (every mark set aside).
 - ``POST /api/conv`` (``kernel`` text, optional ``file``): the convolution
   demo of ``conv_demo.py`` on the bundled photo or the upload.
 
@@ -316,8 +317,8 @@ def create_app(session, host="127.0.0.1"):
                 found = find_digit(session, grey)
             except NoDigit as exc:
                 # An answer, not an error: the picture shows no digit, and why.
-                return {"no_digit": str(exc), "crop": exc.box, "width": width,
-                        "height": height}
+                return {"no_digit": str(exc), "crop": exc.box, "boxes": exc.boxes,
+                        "width": width, "height": height}
             except DigitsuiteError as exc:
                 raise DigitsuiteError(f"{name}: {exc}") from exc
         return {**views.digit(session, found.digit), "no_digit": None, "crop": found.box,

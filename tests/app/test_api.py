@@ -261,6 +261,8 @@ def test_no_digit_is_an_answer_with_its_reason(client, case, picture, reason):
     assert result["no_digit"].startswith(f"no digit found: {reason}"), (case, result)
     assert "models" not in result and "input" not in result  # no class, however confident
     assert (result["width"], result["height"]) == (140, 140)
+    # The same shape of answer as /api/read's: the page draws either.
+    assert result["crop"] == (result["boxes"][0] if result["boxes"] else None)
     if case != "blank pad":
         x0, y0, x1, y1 = result["crop"]  # the mark that came closest
         assert 10 <= x0 < x1 <= 130 and 10 <= y0 < y1 <= 130
