@@ -25,8 +25,9 @@ which a digit prints as '?' and a number is vouched for or not.
 """
 
 import functools
+import itertools
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,14 @@ MAX_PIECES = 2000
 # being right under NOT_DIGIT_P is no digit: a mark, a scribble, print.
 NOT_DIGIT_TOP = 0.5
 NOT_DIGIT_P = 0.05
+# A loopy glyph whose every piece is under this likely right is a scrawl.
+SCRAWL_P = 0.5
+# Why a number with a scribble beside it is not vouched for.
+SCRAWL_DOUBT = "a scribble beside it was not read (a digit written over or struck out?)"
+# The digits of a date between its slashes: day and month (or month and
+# day) and a year of two or four digits, or the year first.
+DATE_GROUPS = {(d, m, y) for d in (1, 2) for m in (1, 2) for y in (2, 4)} | {
+    (4, m, d) for m in (1, 2) for d in (1, 2)}
 # A glyph this many times wider than tall is a dash or a line.
 DASH_SHAPE = 2.0
 # A number on a line of writing much smaller than the page's needs this
@@ -147,12 +156,20 @@ def prepare_page(grey, steps=ALL):
         characters = [glyph for glyph in line if not glyph.mark]
         height = segment.line_height(characters) if characters else 0
         # A scribble is read as no digit, not cut into pieces that look like some.
-        scrawls = [segment.scribble(glyph, height) for glyph in characters]
+        loops = [segment.holes(glyph.mask) for glyph in characters]
+        scrawls = [segment.scribble(glyph, height, n) for glyph, n in zip(characters, loops)]
         scribbles += [glyph for glyph, scrawl in zip(characters, scrawls) if scrawl]
-        characters = [glyph for glyph, scrawl in zip(characters, scrawls) if not scrawl]
-        found.append((line, [(glyph, segment.lattice(glyph, height) if steps.lattice
-                              else segment.Lattice([0, glyph.width], {(0, 1): glyph}))
-                             for glyph in characters]))
+        ways = []
+        for glyph, n, scrawl in zip(characters, loops, scrawls):
+            if scrawl:
+                continue
+            way = (segment.lattice(glyph, height) if steps.lattice
+                   else segment.Lattice([0, glyph.width], {(0, 1): glyph}))
+            if n > segment.MAX_HOLES and glyph.width <= segment.SCRAWL_WIDTH * height:
+                way.pieces = {span: replace(part, loopy=glyph.box)
+                              for span, part in way.pieces.items()}
+            ways.append((glyph, way))
+        found.append((line, ways))
     pieces = sum(len(ways.pieces) for _, glyphs in found for _, ways in glyphs)
     if pieces > MAX_PIECES:
         raise ImageError(f"the picture holds {pieces:,} shapes to read, more than the "
@@ -343,7 +360,7 @@ def best_path(ways, score):
 
 
 def describe(lines, judged, ink_dark, min_confidence=None, marks=None, ensemble=None,
-             not_digits=(), unread=(), walls=()):
+             not_digits=(), unread=(), walls=(), scribbles=()):
     """The reading as a JSON-ready dict.
 
     ``judged``: the :class:`~digitsuite.reading.confidence.Judgement` of the
@@ -378,7 +395,10 @@ def describe(lines, judged, ink_dark, min_confidence=None, marks=None, ensemble=
     (:func:`set_aside_non_digits`, and scribbles); ``unread``: the page's
     unread ink (:attr:`Page.unread`), which a number's probability weighs;
     ``walls``: the cell walls taken off (:attr:`Page.walls`), which join
-    the digits of a box field into one number.
+    the digits of a box field into one number; ``scribbles``: the boxes of
+    scribbles and scrawls (:func:`scrawled`). A number with one beside it
+    is never vouched for: it may be a digit written over or struck out,
+    which the calibration never saw, so no probability can say.
     """
     ensemble = confidence.as_ensemble(ensemble) if ensemble is not None else None
     if not isinstance(judged, confidence.Judgement):
@@ -406,17 +426,26 @@ def describe(lines, judged, ink_dark, min_confidence=None, marks=None, ensemble=
         texts.append(text)
         numbers += numbers_of(number, members, marks[number] if marks else [])
     unread = np.asarray(unread, np.float64).reshape(-1, 4)  # once, not per number
+    scribbles = np.asarray(scribbles, np.float64).reshape(-1, 4)
     for found, gap in zip(numbers, confidence.neighbour_gaps(numbers)):
-        p_digits, boxes = found.pop("p_digits"), found.pop("glyph_boxes")
+        p_digits, glyphs = found.pop("p_digits"), found.pop("glyphs")
+        boxes = [g.box for g in glyphs]
         beside = confidence.unread_beside(boxes, unread)
+        scrawl = confidence.unread_beside(boxes, scribbles) > 0
         p_number = (ensemble.number_p(p_digits, boxes, gap, beside)
                     if calibrated else float(np.prod(p_digits)))
         found["unread_beside"] = round(beside, 2)
         found["confidence"] = round(p_number, 4)
-        found["unsure"] = bool("?" in found["text"] or (
+        found["unsure"] = bool("?" in found["text"] or scrawl or (
             calibrated and p_number < ensemble.number_threshold))
         found["doubts"] = (ensemble.doubts(p_digits, boxes, gap, beside)
                            if calibrated and "?" not in found["text"] else [])
+        if scrawl and "?" not in found["text"]:
+            found["doubts"].append(SCRAWL_DOUBT)
+        date = as_date(found["text"], [segment.slash_like(g) for g in glyphs])
+        if date is not None:
+            found["unsure"] = True
+            found["doubts"].append(f"it may be the date {date}, its leaning 1s slashes")
     # The reading leaves the package as JSON (CLI, app, readings.json): checked
     # here, once, rather than trusted to every field above.
     thresholds = {"digit": round(float(min_confidence), 4),
@@ -442,13 +471,24 @@ def set_aside_non_digits(lines, judged, calibrated, walls=(), small=(), threshol
     glyph kept, the glyphs set aside). A number of nothing but dots or
     blobs (:func:`digitsuite.reading.segment.blob`) is set aside whatever
     the model says: a lone dot has no line to be punctuation in, and a
-    model trained on digits reads it as a '0'."""
+    model trained on digits reads it as a '0'. A glyph of more loops than a
+    digit has (:attr:`digitsuite.reading.segment.Glyph.loopy`) each of whose
+    pieces reads as more likely wrong than right is a scrawl
+    (:func:`scrawled`): set aside whole, as one glyph,
+    before the numbers are told apart (a scrawl beside a number is no digit
+    of it)."""
+    scrawls = scrawled(lines, judged)
     keep, kept_lines, kept_index, set_aside, k = [], [], [], [], 0
+    set_aside += scrawls.values()
     for index, line in enumerate(lines):
         kept = []
+        mine = [i for i, g in enumerate(line) if g.loopy not in scrawls]
+        k, line, start = k + len(line), [line[i] for i in mine], k
+        if not line:
+            continue
         groups = np.cumsum(segment.word_breaks(line, walls))
         for group in np.unique(groups):
-            members = [k + i for i in np.flatnonzero(groups == group)]
+            members = [start + mine[i] for i in np.flatnonzero(groups == group)]
             glyphs = [line[i] for i in np.flatnonzero(groups == group)]
             # The model's say first: it is already computed, a glyph's
             # stroke width (segment.blob) is not.
@@ -463,13 +503,28 @@ def set_aside_non_digits(lines, judged, calibrated, walls=(), small=(), threshol
             else:
                 kept += glyphs
                 keep += members
-        k += len(line)
         if kept:
             kept_lines.append(kept)
             kept_index.append(index)
     keep = np.array(keep, int)
     return (kept_lines, confidence.Judgement(judged.digits[keep], judged.p_right[keep],
                                              judged.probs[keep]), kept_index, keep, set_aside)
+
+
+def scrawled(lines, judged):
+    """The scrawls among the glyphs of ``lines`` (reading order, as
+    ``judged``): {the box of a loopy glyph
+    (:attr:`digitsuite.reading.segment.Glyph.loopy`): that glyph, its
+    pieces joined} for each whose pieces all read under SCRAWL_P. Two
+    touching digits may have as many loops, but read as likelier right."""
+    pieces, unsure = {}, {}
+    for m, glyph in enumerate(g for line in lines for g in line):
+        if glyph.loopy:
+            pieces.setdefault(glyph.loopy, []).append(glyph)
+            unsure[glyph.loopy] = unsure.get(glyph.loopy, True) and (
+                judged.p_right[m] < SCRAWL_P)
+    return {box: replace(functools.reduce(segment.join, parts), loopy=box)
+            for box, parts in pieces.items() if unsure[box]}
 
 
 def numbers_of(line_index, members, marks):
@@ -510,8 +565,29 @@ def numbers_of(line_index, members, marks):
                     "marks": found, "decimal_after": decimal,
                     "amount": text if decimal is None else f"{text[:decimal]}.{text[decimal:]}",
                     "p_digits": [sure for *_, sure in group],
-                    "glyph_boxes": [g.box for g, *_ in group]})
+                    "glyphs": [g for g, *_ in group]})
     return out
+
+
+def as_date(text, slashes):
+    """A number's ``text`` read as a date, when two of its '1's are
+    slash-like (``slashes[i]`` for character i, see
+    :func:`digitsuite.reading.segment.slash_like`) and part it as a date's
+    slashes would (DATE_GROUPS, a month no higher than 12 and a day no
+    higher than 31, neither 0): ``12/05/26`` read as ``12105126``. None
+    otherwise. A 1 leaning so is as likely a slash there, and a number that
+    may be a date is never vouched for as a number."""
+    at = [i for i, (char, slash) in enumerate(zip(text, slashes)) if char == "1" and slash]
+    for a, b in itertools.combinations(at, 2):
+        parts = text[:a], text[a + 1:b], text[b + 1:]
+        groups = tuple(len(part) for part in parts)
+        if groups not in DATE_GROUPS or not all(part.isdigit() for part in parts):
+            continue
+        # Year first, or day and month either way round.
+        day_month = [int(part) for part in (parts[1:] if groups[0] == 4 else parts[:2])]
+        if min(day_month) >= 1 and max(day_month) <= 31 and min(day_month) <= 12:
+            return "/".join(parts)
+    return None
 
 
 def written(text, marks):
@@ -541,9 +617,10 @@ def read_prepared(model, page, min_confidence=None):
     judged = judge(ensemble, lines, crops, cut, probs if len(ensemble.models) == 1 else None)
     lines, judged, kept_lines, kept, set_aside = set_aside_non_digits(
         lines, judged, ensemble.calibrated, page.walls, page.small, ensemble.digit_threshold)
+    scribbles = page.scribbles + [g for g in set_aside if g.loopy]
     reading = describe(lines, judged, page.ink_dark, min_confidence,
                        [page.marks[i] for i in kept_lines], ensemble, set_aside + page.scribbles,
-                       page.unread, page.walls)
+                       page.unread, page.walls, [g.box for g in scribbles])
     crops = crops[kept]
     if not reading["digits"]:
         raise NoDigit(f"{nothing_but(set_aside)}; use a picture of written digits",

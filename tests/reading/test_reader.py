@@ -267,6 +267,82 @@ def test_a_scribble_is_no_digit_beside_a_number_or_alone(reader_model):
         reader.prepare_page(alone)
 
 
+def test_a_small_scrawl_beside_a_number_is_set_aside_and_stops_it_being_vouched_for():
+    """A scrawl the size of a digit has too few loops to pass for a
+    scribble, and was cut into pieces read as '??'. Now it is one glyph
+    of no digit, and the number beside it is checked, never vouched for."""
+    from digitsuite.inference.runs import READER_MODEL
+    from digitsuite.reading import confidence
+
+    mask = np.zeros((120, 300), bool)
+    ring(mask, (20, 30, 55, 90), stroke=5)
+    ring(mask, (65, 30, 100, 90), stroke=5)
+    scribble(mask, (120, 32, 165, 88), stroke=4)
+    prepared = reader.prepare_page(np.where(mask, 0.1, 0.9).astype(np.float32))
+    assert prepared.scribbles == []  # five loops: not a scribble by its loops alone
+    assert any(piece.loopy for line in prepared.lines for ways in line
+               for piece in ways.pieces.values())
+    ensemble = confidence.load_reader(READER_MODEL)
+    reading, _ = reader.read_prepared(ensemble, prepared)
+    assert reading["lines"] == ["00"]
+    (number,) = reading["numbers"]
+    assert number["unsure"] and number["doubts"][-1] == reader.SCRAWL_DOUBT
+    (aside,) = reading["not_digits"]
+    assert aside[0] >= 115 and aside[2] <= 175
+
+    # The same loops read as sure digits are touching digits, kept.
+    lines = reader.resolve(prepared, ensemble.piece_probabilities(prepared.crops))[0]
+    m = sum(len(line) for line in lines)
+    sure = confidence.Judgement(np.zeros(m, int), np.ones(m), np.eye(10)[np.zeros(m, int)])
+    assert reader.scrawled(lines, sure) == {}
+
+
+def test_a_number_that_may_be_a_date_says_so():
+    # Two slash-like 1s parting the digits as a date's slashes would.
+    slashes = [False, False, True, False, False, True, False, False]
+    assert reader.as_date("12105126", slashes) == "12/05/26"
+    assert reader.as_date("20261115", [False] * 4 + [True, False, True, False]) == "2026/1/5"
+    assert reader.as_date("12105126", [False] * 8) is None           # upright 1s: a number
+    assert reader.as_date("12195126", slashes) is None               # no second slash-like '1'
+    assert reader.as_date("45167126", [False, False, True, False, False, True, False,
+                                       False]) is None               # no 45th day or month
+    assert reader.as_date("121051234", slashes + [False]) is None    # a 3-digit year
+    # Of three leaning 1s, the pair that makes a date.
+    assert reader.as_date("12105126", [True, False, True, False, False, True, False,
+                                       False]) == "12/05/26"
+
+
+def date_page(sample):
+    """12/05/26 in the sample's test digits, the slashes straight strokes
+    leaning 28 degrees, as tall as the digits."""
+    from PIL import Image, ImageDraw
+
+    x, y = sample["x_test"], sample["y_test"]
+    page = Image.new("L", (420, 120), 245)
+    draw, left = ImageDraw.Draw(page), 20
+    for k, group in enumerate(("12", "05", "26")):
+        for char in group:
+            digit = 255 - x[np.flatnonzero(y == int(char))[0]]
+            page.paste(Image.fromarray(digit).resize((56, 56)), (left, 30),
+                       Image.fromarray((digit < 200).astype(np.uint8) * 255).resize((56, 56)))
+            left += 40
+        if k < 2:
+            draw.line([(left + 42, 34), (left + 16, 82)], fill=25, width=4)
+            left += 56
+    return np.asarray(page, np.float32) / 255
+
+
+def test_a_date_is_not_vouched_for_as_a_number(sample):
+    from digitsuite.inference.runs import READER_MODEL
+    from digitsuite.reading import confidence
+
+    reading, _ = reader.read_page(confidence.load_reader(READER_MODEL), date_page(sample))
+    (number,) = reading["numbers"]
+    assert number["text"] == "12105126", reading["lines"]   # the slashes read as 1s...
+    assert number["unsure"]                                  # ...so it is not vouched for
+    assert "it may be the date 12/05/26, its leaning 1s slashes" in number["doubts"]
+
+
 def test_a_picture_of_noise_is_refused_before_its_pieces_are_prepared(monkeypatch):
     # Random grey breaks into hundreds of blobs, each cut every way the
     # lattice offers; preparing them all would take a minute on a big page.

@@ -350,3 +350,17 @@ def test_a_row_of_small_writing_is_kept_and_flagged_but_a_small_mark_is_not():
     assert [g.box[1] for g in big] == [20] * 3 and not any(g.small for g in big)
     assert [g.box[1] for g in small] == [120] * 3 and all(g.small for g in small)
     assert segment.small_writing(small, 60.0) and not segment.small_writing(small, 100.0)
+
+
+def test_a_straight_stroke_leaning_forward_is_slash_like_and_an_upright_one_is_not():
+    def stroke(top, bottom):
+        mask = np.zeros((70, 60), bool)
+        slash(mask, top, bottom, width=4)
+        return segment.tighten(segment.Glyph((0, 0, 60, 70), mask))
+
+    assert segment.slash_like(stroke((45, 5), (15, 65)))        # '/', about 27 degrees
+    assert not segment.slash_like(stroke((32, 5), (28, 65)))    # an upright '1'
+    assert not segment.slash_like(stroke((15, 5), (45, 65)))    # '\': leaning back
+    bent = np.zeros((70, 60), bool)
+    ring(bent, (10, 5, 50, 65), stroke=4)                       # a '0' leans nowhere
+    assert not segment.slash_like(segment.Glyph((0, 0, 60, 70), bent))
