@@ -67,6 +67,7 @@ SCRAWL_DOUBT = "a scribble beside it was not read (a digit written over or struc
 # day) and a year of two or four digits, or the year first.
 DATE_GROUPS = {(d, m, y) for d in (1, 2) for m in (1, 2) for y in (2, 4)} | {
     (4, m, d) for m in (1, 2) for d in (1, 2)}
+DATE_DOUBT = "it may be the date {}, its leaning 1s slashes"
 # A glyph this many times wider than tall is a dash or a line.
 DASH_SHAPE = 2.0
 # A number on a line of writing much smaller than the page's needs this
@@ -442,10 +443,12 @@ def describe(lines, judged, ink_dark, min_confidence=None, marks=None, ensemble=
                            if calibrated and "?" not in found["text"] else [])
         if scrawl and "?" not in found["text"]:
             found["doubts"].append(SCRAWL_DOUBT)
-        date = as_date(found["text"], [segment.slash_like(g) for g in glyphs])
+        # A stroke's lean is measured only where two 1s could be slashes.
+        date = (as_date(found["text"], [segment.slash_like(g) for g in glyphs])
+                if found["text"].count("1") >= 2 else None)
         if date is not None:
             found["unsure"] = True
-            found["doubts"].append(f"it may be the date {date}, its leaning 1s slashes")
+            found["doubts"].append(DATE_DOUBT.format(date))
     # The reading leaves the package as JSON (CLI, app, readings.json): checked
     # here, once, rather than trusted to every field above.
     thresholds = {"digit": round(float(min_confidence), 4),
@@ -482,8 +485,9 @@ def set_aside_non_digits(lines, judged, calibrated, walls=(), small=(), threshol
     set_aside += scrawls.values()
     for index, line in enumerate(lines):
         kept = []
+        start, k = k, k + len(line)
         mine = [i for i, g in enumerate(line) if g.loopy not in scrawls]
-        k, line, start = k + len(line), [line[i] for i in mine], k
+        line = [line[i] for i in mine]
         if not line:
             continue
         groups = np.cumsum(segment.word_breaks(line, walls))
