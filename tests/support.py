@@ -204,3 +204,17 @@ def shadowed_seven(path, size=(400, 300)):
     photo.paste(digit, (left, top))
     photo.save(path)
     return path, [left, top, left + digit.width, top + digit.height]
+
+
+def amount_page():
+    """'1,500.00-' as masks: digits 60 high, a comma, a point and a dash."""
+    mask = np.zeros((120, 520), bool)
+    mask[20:80, 20:28] = True                                    # 1
+    mask[70:78, 38:46] = True                                    # comma blob...
+    mask[78:90, 36:40] = True                                    # ...and tail
+    for x0 in (56, 106, 156, 226, 276):                          # 5 0 0 . 0 0 (rings)
+        mask[20:80, x0:x0 + 35] = True
+        mask[26:74, x0 + 6:x0 + 29] = False
+    mask[72:80, 206:214] = True                                  # decimal point
+    mask[45:53, 330:370] = True                                  # dash after the amount
+    return mask

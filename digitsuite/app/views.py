@@ -154,10 +154,10 @@ def reading(reading, grey):
     """A page's reading (``read_page``'s dict with ``file`` first) for the
     page: the text, the report ``read_digits.py`` prints, its ``--json``
     output, and the size of the picture the boxes refer to."""
-    from digitsuite.reading.reader import format_reading
+    from digitsuite.reading.reader import format_reading, written_lines
 
     height, width = grey.shape
-    return {"reading": reading, "text": "\n".join(reading["lines"]),
+    return {"reading": reading, "text": "\n".join(written_lines(reading)),
             "report": "\n".join(format_reading(reading)),
             "json": json.dumps([reading], indent=2), "width": width, "height": height}
 

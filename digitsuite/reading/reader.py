@@ -67,7 +67,7 @@ SCRAWL_DOUBT = "a scribble beside it was not read (a digit written over or struc
 # day) and a year of two or four digits, or the year first.
 DATE_GROUPS = {(d, m, y) for d in (1, 2) for m in (1, 2) for y in (2, 4)} | {
     (4, m, d) for m in (1, 2) for d in (1, 2)}
-DATE_DOUBT = "it may be the date {}, its leaning 1s slashes"
+DATE_DOUBT = "it may be the date {}: its leaning 1s may be slashes"
 # A glyph this many times wider than tall is a dash or a line.
 DASH_SHAPE = 2.0
 # A number on a line of writing much smaller than the page's needs this
@@ -723,6 +723,17 @@ def read_files(load_model, paths, min_confidence=None, debug=False):
                          "images are still read, and --debug shows the traceback")
 
 
+def written_lines(reading):
+    """Each line of a reading as written: its numbers' ``written`` text,
+    marks where they stand (``12.50``, ``1,250.00``), a space between
+    numbers. ``reading["lines"]`` holds the digits alone (``1250``), which
+    copied as text would be a hundred times the amount."""
+    per_line = [[] for _ in reading["lines"]]
+    for number in reading["numbers"]:
+        per_line[number["line"]].append(number["written"])
+    return [" ".join(numbers) for numbers in per_line]
+
+
 def format_reading(reading):
     """The reading as text lines: the file, then each line of writing with
     every digit's confidence, then each number with its probability of being
@@ -730,7 +741,7 @@ def format_reading(reading):
     digit with its top two."""
     if reading.get("no_digit"):
         return [f"{reading['file']}: no digit found: {reading['no_digit']}"]
-    lines, digits = reading["lines"], reading["digits"]
+    lines, digits = written_lines(reading), reading["digits"]
     per_line = [[d for d in digits if d["line"] == number] for number in range(len(lines))]
     width = max(len(text) for text in lines)
     out = [f"{reading['file']} ({len(lines)} line{'s' * (len(lines) != 1)}, "

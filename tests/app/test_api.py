@@ -24,10 +24,10 @@ from digitsuite.app.session import OTHERS, Session
 from digitsuite.data import images
 from digitsuite.data.features import make_features
 from digitsuite.inference import predict, runs
-from digitsuite.reading import single
+from digitsuite.reading import reader, single
 from digitsuite.visual import convdemo, layerviz
 from tests.app.pages import local_client
-from tests.support import ROOT, draw_seven, fails_with_one_line, run_script
+from tests.support import ROOT, amount_page, draw_seven, fails_with_one_line, run_script
 
 PAGE = ROOT / "sample_data" / "digits_page.png"
 
@@ -100,7 +100,7 @@ def test_a_page_reads_as_read_digits_json_reads_it(client, reader_model, capsys)
     expected = [{**readings[0], "file": PAGE.name}]
     assert json.loads(result["json"]) == expected
     assert result["reading"] == expected[0]
-    assert result["text"] == "\n".join(expected[0]["lines"])
+    assert result["text"] == "\n".join(reader.written_lines(expected[0]))
     assert len(expected[0]["lines"]) == 5 and len(expected[0]["digits"]) == 24
     assert result["report"].startswith("digits_page.png (5 lines, 24 digits")
     assert (result["width"], result["height"]) == Image.open(PAGE).size
@@ -283,6 +283,14 @@ def test_a_page_with_no_digit_is_an_answer_too(client, case, picture, reason, ma
     if marks:
         x0, y0, x1, y1 = result["crop"]
         assert 148 <= x0 < x1 <= 168 and 88 <= y0 < y1 <= 108
+
+
+def test_the_text_to_copy_keeps_an_amounts_marks(client):
+    page = Image.fromarray(np.where(amount_page(), 0, 255).astype(np.uint8))
+    result = post(client, "/api/read", png(page), "amount.png").json()
+    assert result["text"] == "\n".join(reader.written_lines(result["reading"]))
+    assert result["reading"]["lines"][0].isdigit()       # the JSON's digits alone...
+    assert "," in result["text"] and "." in result["text"]  # ...the text as written
 
 
 def test_a_shadowed_photo_of_one_digit_gets_the_digits_crop(client):

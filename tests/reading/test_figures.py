@@ -113,5 +113,6 @@ def test_readings_md_says_no_digit_and_keeps_an_earlier_files_text_in_its_cells(
     assert ("![my \\*blank\\* \\[1\\].png](my%20%2Ablank%2A%20%5B1%5D.annotated.png)"
             in report)
     assert not any(line.startswith(("# x", "# heading")) for line in report)
-    assert "Lines read: `12'\\| # x` (dark \\<b\\>on\\</b\\> light ink)." in report
+    # A line is shown as its numbers are written, escaped the same way.
+    assert "Lines read: `1\\|2 ![x](y)` (dark \\<b\\>on\\</b\\> light ink)." in report
     assert "No digit found: the picture is blank; use \\[this\\](x)." in report

@@ -10,7 +10,7 @@ from digitsuite.data import images
 from digitsuite.errors import ImageError
 from digitsuite.reading import reader, segment
 from digitsuite.reading.steps import ALL
-from tests.support import draw_seven, page_of_rings, ring, scribble
+from tests.support import amount_page, draw_seven, page_of_rings, ring, scribble
 
 
 @pytest.mark.parametrize("dark_ink", [True, False])
@@ -82,20 +82,6 @@ def test_reader_prepares_digits_exactly_as_visualize_layers_does(tmp_path):
         np.testing.assert_array_equal(reader.prepare_page(grey).crops, digit[None])
 
 
-def amount_page():
-    """'1,500.00-' as masks: digits 60 high, a comma, a point and a dash."""
-    mask = np.zeros((120, 520), bool)
-    mask[20:80, 20:28] = True                                    # 1
-    mask[70:78, 38:46] = True                                    # comma blob...
-    mask[78:90, 36:40] = True                                    # ...and tail
-    for x0 in (56, 106, 156, 226, 276):                          # 5 0 0 . 0 0 (rings)
-        mask[20:80, x0:x0 + 35] = True
-        mask[26:74, x0 + 6:x0 + 29] = False
-    mask[72:80, 206:214] = True                                  # decimal point
-    mask[45:53, 330:370] = True                                  # dash after the amount
-    return mask
-
-
 def test_amount_keeps_punctuation_out_and_reports_the_decimal_point():
     lines = segment.find_lines(amount_page())
     characters = [[g for g in line if not g.mark] for line in lines]
@@ -112,6 +98,10 @@ def test_amount_keeps_punctuation_out_and_reports_the_decimal_point():
     # Printed as written, with the amount beside it where its point is not plain.
     text = "\n".join(reader.format_reading({"file": "f.png", **reading}))
     assert "number 1,500.00- (amount 1500.00): sure" in text
+    # Each line as written too, which is what a user copies: the digits
+    # alone would be a hundred times the amount.
+    assert reader.written_lines(reading) == ["1,500.00-"]
+    assert text.splitlines()[1].startswith("  1,500.00-    1 99%")
 
 
 def test_a_number_is_written_with_its_marks_where_they_stand():
@@ -340,7 +330,7 @@ def test_a_date_is_not_vouched_for_as_a_number(sample):
     (number,) = reading["numbers"]
     assert number["text"] == "12105126", reading["lines"]   # the slashes read as 1s...
     assert number["unsure"]                                  # ...so it is not vouched for
-    assert "it may be the date 12/05/26, its leaning 1s slashes" in number["doubts"]
+    assert "it may be the date 12/05/26: its leaning 1s may be slashes" in number["doubts"]
 
 
 def test_a_picture_of_noise_is_refused_before_its_pieces_are_prepared(monkeypatch):
