@@ -370,8 +370,10 @@ class Ensemble:
             return []
         reasons = []
         if neighbour_gap < NEIGHBOUR_CAP and vouched(NEIGHBOUR_CAP, unread):
-            reasons.append("it stands close to another number (two read as one, or one "
-                           "cut in two?)")
+            # How near, in its digits' heights: "close" alone read oddly at
+            # four heights, which the calibration still counts as near.
+            reasons.append(f"another number stands {neighbour_gap:.1f} digit heights from it "
+                           "(two read as one, or one cut in two?)")
         if unread > 0 and vouched(neighbour_gap, 0.0):
             reasons.append("ink beside it was not read")
         return reasons

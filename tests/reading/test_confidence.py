@@ -367,7 +367,7 @@ def test_a_number_not_vouched_for_because_of_what_lies_beside_it_says_so():
     assert [n["text"] for n in close["numbers"]] == ["123", "456"]
     for found in close["numbers"]:
         assert found["unsure"] and found["doubts"][0].startswith(
-            "it stands close to another number")
+            "another number stands 1.2 digit heights from it")
 
 
 def test_a_number_of_dots_is_no_digit_whatever_the_model_says():

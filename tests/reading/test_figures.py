@@ -104,11 +104,11 @@ def test_readings_md_says_no_digit_and_keeps_an_earlier_files_text_in_its_cells(
              "lines": [], "digits": [], "numbers": [], "pictures": ["my *blank* [1].annotated.png"]}
     close = {"file": "close.png", "calibrated": True, "lines": ["127"], "numbers": [
         {"line": 0, "amount": "127", "confidence": 0.02, "unsure": True,
-         "doubts": ["it stands close to another number"]}]}
+         "doubts": ["another number stands 1.2 digit heights from it"]}]}
     report = figures.readings_markdown([hostile, blank, close]).splitlines()
     row = [line for line in report if line.startswith("| 1 |")]
     assert row == ["| 1 | `1\\|2 ![x](y)` | check | 50% |",
-                   "| 1 | `127` | check; it stands close to another number | 2% |"]
+                   "| 1 | `127` | check; another number stands 1.2 digit heights from it | 2% |"]
     assert "## my \\*blank\\* \\[1\\].png" in report
     assert ("![my \\*blank\\* \\[1\\].png](my%20%2Ablank%2A%20%5B1%5D.annotated.png)"
             in report)
