@@ -409,6 +409,7 @@ def describe(lines, judged, ink_dark, min_confidence=None, marks=None, ensemble=
     if min_confidence is None:
         min_confidence = ensemble.digit_threshold if ensemble is not None else MIN_CONFIDENCE
     digits, texts, numbers = [], [], []
+    guess = {}  # each glyph's most likely digit, shown or not (as_date)
     k = 0
     for number, line in enumerate(lines):
         text, members = "", []
@@ -419,6 +420,7 @@ def describe(lines, judged, ink_dark, min_confidence=None, marks=None, ensemble=
             unsure = bool(sure < min_confidence)
             text += (" " if space else "") + ("?" if unsure else str(best))
             members.append((glyph, space, "?" if unsure else str(best), sure))
+            guess[id(glyph)] = str(best)
             digits.append({"box": [int(v) for v in glyph.box], "line": number,
                            "digit": best, "confidence": round(sure, 4), "unsure": unsure,
                            "top2": [[best, round(float(p[best]), 4)],
@@ -443,9 +445,12 @@ def describe(lines, judged, ink_dark, min_confidence=None, marks=None, ensemble=
                            if calibrated and "?" not in found["text"] else [])
         if scrawl and "?" not in found["text"]:
             found["doubts"].append(SCRAWL_DOUBT)
-        # A stroke's lean is measured only where two 1s could be slashes.
-        date = (as_date(found["text"], [segment.slash_like(g) for g in glyphs])
-                if found["text"].count("1") >= 2 else None)
+        # A stroke's lean is measured only where two 1s could be slashes;
+        # an unsure digit is looked at as its most likely one (a slash read
+        # as '?', guessed '1'), and shown as '?' in the date.
+        guesses = "".join(guess[id(g)] for g in glyphs)
+        date = (as_date(guesses, [segment.slash_like(g) for g in glyphs], found["text"])
+                if guesses.count("1") >= 2 else None)
         if date is not None:
             found["unsure"] = True
             found["doubts"].append(DATE_DOUBT.format(date))
@@ -573,14 +578,17 @@ def numbers_of(line_index, members, marks):
     return out
 
 
-def as_date(text, slashes):
-    """A number's ``text`` read as a date, when two of its '1's are
+def as_date(text, slashes, shown=None):
+    """A number's digits ``text`` read as a date, when two of its '1's are
     slash-like (``slashes[i]`` for character i, see
     :func:`digitsuite.reading.segment.slash_like`) and part it as a date's
     slashes would (DATE_GROUPS, a month no higher than 12 and a day no
     higher than 31, neither 0): ``12/05/26`` read as ``12105126``. None
-    otherwise. A 1 leaning so is as likely a slash there, and a number that
-    may be a date is never vouched for as a number."""
+    otherwise. The date is written with the characters of ``shown`` (the
+    number as shown, '?' for an unsure digit; default ``text``). A 1
+    leaning so is as likely a slash there, and a number that may be a date
+    is never vouched for as a number."""
+    shown = text if shown is None else shown
     at = [i for i, (char, slash) in enumerate(zip(text, slashes)) if char == "1" and slash]
     for a, b in itertools.combinations(at, 2):
         parts = text[:a], text[a + 1:b], text[b + 1:]
@@ -590,7 +598,7 @@ def as_date(text, slashes):
         # Year first, or day and month either way round.
         day_month = [int(part) for part in (parts[1:] if groups[0] == 4 else parts[:2])]
         if min(day_month) >= 1 and max(day_month) <= 31 and min(day_month) <= 12:
-            return "/".join(parts)
+            return "/".join((shown[:a], shown[a + 1:b], shown[b + 1:]))
     return None
 
 

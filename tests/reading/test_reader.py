@@ -297,6 +297,9 @@ def test_a_number_that_may_be_a_date_says_so():
     assert reader.as_date("45167126", [False, False, True, False, False, True, False,
                                        False]) is None               # no 45th day or month
     assert reader.as_date("121051234", slashes + [False]) is None    # a 3-digit year
+    # Judged on the most likely digits, written as shown: a slash read as
+    # '?' is still a slash, an unsure digit stays '?'.
+    assert reader.as_date("12105126", slashes, "1?1051?6") == "1?/05/?6"
     # Of three leaning 1s, the pair that makes a date.
     assert reader.as_date("12105126", [True, False, True, False, False, True, False,
                                        False]) == "12/05/26"
