@@ -6,7 +6,8 @@
 - ``POST /api/digit`` (form field ``file``: a drawing or a picture of one
   digit): the digit found in it (:func:`find_digit`) and its ``crop`` box,
   its MNIST-style 28x28 input, every model's probabilities, the CNN's
-  feature maps and saliency (:func:`digitsuite.app.views.digit`); or, for
+  feature maps and saliency (:func:`digitsuite.app.views.digit`), and how
+  many ``candidates`` in the picture could be digits; or, for
   a picture with no digit (blank, a dot, a dash, a scribble, a shadow),
   ``no_digit``: one line saying why, ``crop`` the closest glyph or null
   and ``boxes`` the marks it looked at, closest first.
@@ -322,7 +323,7 @@ def create_app(session, host="127.0.0.1"):
             except DigitsuiteError as exc:
                 raise DigitsuiteError(f"{name}: {exc}") from exc
         return {**views.digit(session, found.digit), "no_digit": None, "crop": found.box,
-                "width": width, "height": height}
+                "candidates": found.candidates, "width": width, "height": height}
 
     @app.post("/api/step")
     def step(pixels: str = Form(...), channel: int = Form(...),

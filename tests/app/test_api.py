@@ -303,6 +303,7 @@ def test_a_shadowed_photo_of_one_digit_gets_the_digits_crop(client):
     x0, y0, x1, y1 = result["crop"]
     assert 230 <= x0 < x1 <= 305 and 110 <= y0 < y1 <= 210
     assert result["models"][-1]["name"] == "cnn" and result["models"][-1]["predicted"] == 7
+    assert result["candidates"] == 1  # the shadow and the table's edge are no candidates
 
 
 def test_a_convolution_step_on_the_digit_equals_the_feature_map(client, session):

@@ -239,6 +239,10 @@ def test_an_upload_says_reading_at_once_and_a_mode_change_reads_it_again(page, c
     assert page.is_hidden("#read-view") and page.is_visible("#crop-figure")
     expected = client.post("/api/digit", files={"file": (PAGE.name, PAGE.read_bytes())}).json()
     assert page.inner_text("#model-cnn td.answer") == str(expected["models"][-1]["predicted"])
+    # A page of numbers read one digit at a time says it holds more.
+    assert expected["candidates"] > 1 and page.is_visible("#crop-others")
+    assert page.inner_text("#crop-others").startswith(
+        f"{expected['candidates']} characters in it could be digits")
     size = page.evaluate("() => { const c = document.getElementById('digit-crop'); "
                          "return [c.width, c.height]; }")
     assert max(size) == 280  # the picture, shrunk to fit 280x280

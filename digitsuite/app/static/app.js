@@ -638,6 +638,11 @@ function drawPicture(file, canvas, width, height, maxSide, then) {
 }
 
 function showCrop(result, file) {
+  // One digit is read; a picture of several says so, as visualize_layers.py does.
+  const others = $("crop-others");
+  others.hidden = !(result.candidates > 1);
+  others.textContent = `${result.candidates} characters in it could be digits; this one is `
+    + "the largest near the middle. To read them all, choose \u201cwritten numbers\u201d.";
   drawPicture(file, $("digit-crop"), result.width, result.height, [280, 280], (c, scale) => {
     const [x0, y0, x1, y1] = result.crop.map((v) => v * scale);
     c.strokeStyle = "#e8710a";
