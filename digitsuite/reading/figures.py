@@ -12,6 +12,7 @@ from matplotlib.patches import Rectangle
 from digitsuite.errors import printable
 from digitsuite.fileio import save_figure
 from digitsuite.markdown import percent, table
+from digitsuite.reading.reader import written_lines
 
 CROPS_PER_ROW = 16    # crops per row in the crop strip
 FIGURE_DPI = 100
@@ -56,20 +57,18 @@ def readings_markdown(readings):
             out += [f"No digit found: {_plain(reading['no_digit'])}.", ""]
             continue
         lines = [line for line in _list(reading.get("lines")) if isinstance(line, str)]
-        numbers = [n for n in _list(reading.get("numbers")) if isinstance(n, dict)
-                   and isinstance(n.get("line"), int) and isinstance(n.get("amount"), str)
+        numbers = [{**n, "written": _written(n)} for n in _list(reading.get("numbers"))
+                   if isinstance(n, dict) and isinstance(n.get("line"), int)
+                   and isinstance(n.get("amount"), str)
                    and isinstance(n.get("confidence"), (int, float))]
         # Each line as written, its numbers' marks where they stand (12.50,
         # not the digits alone: 1250).
-        written = {}
-        for n in numbers:
-            written.setdefault(n["line"], []).append(_written(n))
-        lines = [" ".join(written[i]) if i in written else line for i, line in enumerate(lines)]
+        lines = written_lines({"lines": lines, "numbers": numbers})
         ink = reading.get("ink")
         ink = f" ({_plain(ink)} ink)" if isinstance(ink, str) else ""
         out += [f"Lines read: {', '.join(_code(line) for line in lines) or 'none'}{ink}.", ""]
         if numbers:
-            rows = [[n["line"] + 1, _code(_written(n)), _verdict(n), percent(n["confidence"])]
+            rows = [[n["line"] + 1, _code(n["written"]), _verdict(n), percent(n["confidence"])]
                     for n in numbers]
             out += table(["line", "number", "verdict", f"chance ({kind})"], rows,
                          ["right", "left", "left", "right"])

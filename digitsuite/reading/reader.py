@@ -734,12 +734,14 @@ def read_files(load_model, paths, min_confidence=None, debug=False):
 def written_lines(reading):
     """Each line of a reading as written: its numbers' ``written`` text,
     marks where they stand (``12.50``, ``1,250.00``), a space between
-    numbers. ``reading["lines"]`` holds the digits alone (``1250``), which
-    copied as text would be a hundred times the amount."""
-    per_line = [[] for _ in reading["lines"]]
+    numbers (a line no number names stays as it is). ``reading["lines"]``
+    holds the digits alone (``1250``), which copied as text would be a
+    hundred times the amount."""
+    per_line = {}
     for number in reading["numbers"]:
-        per_line[number["line"]].append(number["written"])
-    return [" ".join(numbers) for numbers in per_line]
+        per_line.setdefault(number["line"], []).append(number["written"])
+    return [" ".join(per_line[i]) if i in per_line else line
+            for i, line in enumerate(reading["lines"])]
 
 
 def format_reading(reading):
