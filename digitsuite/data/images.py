@@ -490,6 +490,11 @@ SHADOW_REACH = 4
 SHADOW_DEPTH = 0.15
 SHADOW_GRID = 512  # the paper level is found on a copy at most this many pixels a side
 SHADOW_SMOOTHING = 1.5  # pixels of that copy: the noise smoothed out of it first
+# A shadow is a share of the paper's level. On paper darker than this (the
+# black of an MNIST-style image, light ink on a dark page) that share is a
+# few grey levels of an 8-bit picture, noise rather than light, and
+# dividing by it would blow the dark up into ink.
+SHADOW_MIN_PAPER = 0.04
 
 
 def even_out_shadows(grey, ink_dark):
@@ -523,6 +528,8 @@ def even_out_shadows(grey, ink_dark):
     small, scale = shrunk_copy(grey, SHADOW_GRID)
     paper = paper_level(small, ink_dark, 2 * max(1, int(round(SHADOW_REACH * stroke * scale))) + 1)
     usual = float(np.median(paper))
+    if usual < SHADOW_MIN_PAPER:
+        return grey
     # Light multiplies paper and ink alike, in either polarity: a shadow
     # lowers the paper's level by a share, and dividing gives it back.
     if (usual - float(paper.min())) < SHADOW_DEPTH * usual:

@@ -60,6 +60,26 @@ def test_model_inputs_are_mnist_style():
     np.testing.assert_allclose(dark, light, atol=0.05)
 
 
+
+def test_an_mnist_image_as_it_comes_is_read(reader_model, sample):
+    """MNIST's own 28x28 images, a light digit on pure black paper, are read
+    as pages: each shows one digit, nearly always the right one. The
+    shadow step once divided by that black (0) and turned the page into
+    NaN, so nearly half of them read as "only specks"."""
+    from digitsuite.inference.modelio import load_keras_model
+
+    model = load_keras_model(reader_model)
+    x, y = sample["x_test"][:20], sample["y_test"][:20]
+    read = []
+    for image in x:
+        reading, _ = reader.read_page(model, image / 255.0)
+        assert reading["ink"] == "light on dark"
+        assert len(reading["digits"]) == 1
+        read.append(reading["digits"][0]["digit"])
+    assert np.mean(np.array(read) == y) >= 0.85
+    black = np.zeros((28, 28), np.float32)
+    black[8:20, 12:15] = 1.0
+    assert images.even_out_shadows(black, ink_dark=False) is black
 def test_describe_marks_unsure_digits_and_spaces(tmp_path):
     mask = np.zeros((60, 300), bool)
     for x0 in (10, 50, 200):                                   # '00' then, far off, '0'
