@@ -96,24 +96,24 @@ def pick_input(args):
 
 
 def find_digit(path):
-    """The picture at ``path`` (shrunk to DIGIT_MAX_SIDE, as the app reads
-    it), its digit's 28x28 input and box; prints the box. ImageError, naming
-    the file, when it shows no digit."""
+    """The picture at ``path`` (shrunk to DIGIT_MAX_SIDE or a small one
+    enlarged, as the app reads it), its digit's 28x28 input and box; prints
+    the box. ImageError, naming the file, when it shows no digit."""
     from digitsuite.data import images
     from digitsuite.errors import ImageError, printable
     from digitsuite.reading import single
 
-    grey = images.read_image(path, max_side=images.DIGIT_MAX_SIDE)
+    grey = images.read_image(path, max_side=images.DIGIT_MAX_SIDE, min_side=images.MIN_READ_SIDE)
     try:
         found = single.find_digit(grey)
     except ImageError as exc:
         raise ImageError(f"{path}: {exc}") from exc
     height, width = grey.shape
     full_width, full_height = file_size(path)
-    scale = full_width / width  # the picture was shrunk by this to DIGIT_MAX_SIDE
+    scale = full_width / width  # shrunk to DIGIT_MAX_SIDE, or a small one enlarged
     x0, y0, x1, y1 = (round(v * scale) for v in found.box)
-    shrunk = (f" (shrunk to {width}x{height} to be read, where the box is "
-              f"{found.box})" if scale != 1 else "")
+    shrunk = (f" ({'shrunk' if scale > 1 else 'enlarged'} to {width}x{height} to be read, "
+              f"where the box is {found.box})" if scale != 1 else "")
     print(f"{printable(path.name)}: the digit read is the crop x {x0}-{x1}, y {y0}-{y1} of "
           f"its {full_width}x{full_height} pixels{shrunk}; crop.png shows it")
     if found.candidates > 1:

@@ -197,13 +197,17 @@ def upload_name(file, default="the upload"):
     return name or default
 
 
-def decode(file, max_side, colour=False):
-    """An uploaded picture as a float array in 0-1 (see images.read_image)."""
+def decode(file, max_side, colour=False, min_side=images.MIN_READ_SIDE):
+    """An uploaded picture as a float array in 0-1 (see images.read_image),
+    a small one to be read enlarged as read_digits.py enlarges it
+    (``min_side``): the boxes answered are in its pixels, and ``width`` and
+    ``height`` say so."""
     name = upload_name(file)
     data = file.file.read()
     if not data:
         raise DigitsuiteError(f"{name} is empty (0 bytes); give a PNG or JPEG image")
-    return images.decode_image(io.BytesIO(data), name, colour=colour, max_side=max_side), name
+    return images.decode_image(io.BytesIO(data), name, colour=colour, max_side=max_side,
+                               min_side=min_side), name
 
 
 class HeavySlots:
@@ -364,7 +368,8 @@ def create_app(session, host="127.0.0.1"):
                 picture, name = images.read_image(DEMO_PHOTO, colour=True,
                                                   max_side=CONV_MAX_SIDE), DEMO_PHOTO.name
             else:
-                picture, name = decode(file, CONV_MAX_SIDE, colour=True)
+                # Convolved as it is: the demo shows the picture's own pixels.
+                picture, name = decode(file, CONV_MAX_SIDE, colour=True, min_side=None)
             return views.conv_demo(picture, weights, name)
 
     return app

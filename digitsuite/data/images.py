@@ -37,6 +37,12 @@ MAX_DECODE_BYTES = 128_000_000
 # decoder (EPS would go to Ghostscript, say).
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")  # JPEG includes MPO (phones)
 MIN_SIDE = 8             # pixels; smaller images cannot show a digit
+# A picture whose short side is under this (a 28x28 MNIST image, a 16x16
+# USPS digit, a crop tight round one digit) is enlarged by a whole factor
+# to at least it before it is read: the page's steps measure strokes,
+# gaps and edges in pixels, and at a pixel or two a stroke they misjudge
+# them (a 16-pixel 0 reads as a blob).
+MIN_READ_SIDE = 64
 # A picture of one digit is shrunk to at most this many pixels a side before
 # it is prepared: far more than a 20x20 digit needs, and it bounds the time.
 DIGIT_MAX_SIDE = 1000
@@ -55,13 +61,14 @@ _UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
             8: Image.Transpose.ROTATE_90}
 
 
-def read_image(path, colour=False, max_side=None):
+def read_image(path, colour=False, max_side=None, min_side=None):
     """Read an image file as float32 in 0-1.
 
     Returns (h, w) grey, or with ``colour`` (h, w, 3) for colour files and
     (h, w, 1) for grey ones; with ``max_side``, shrunk (keeping the aspect
     ratio) so that neither side exceeds it, decoding at reduced scale where
-    the format allows. Transparent pixels are laid on white, so a digit
+    the format allows; with ``min_side``, a smaller picture enlarged
+    (:func:`enlarged_to`). Transparent pixels are laid on white, so a digit
     drawn on a transparent canvas reads as ink on paper; phone photos are
     turned upright by their EXIF orientation. Raises ImageError for a
     missing, empty, unreadable, too small (under MIN_SIDE pixels a side,
@@ -76,10 +83,10 @@ def read_image(path, colour=False, max_side=None):
     if path.stat().st_size == 0:
         raise ImageError(f"{path} is empty (0 bytes); give a PNG or JPEG image")
     with open(path, "rb") as f:  # permission errors surface here, as OSError
-        return decode_image(f, path, colour, max_side)
+        return decode_image(f, path, colour, max_side, min_side)
 
 
-def decode_image(file, name, colour=False, max_side=None):
+def decode_image(file, name, colour=False, max_side=None, min_side=None):
     """:func:`read_image` for an open binary file (an upload, say); ``name``
     stands for the file in error messages."""
     try:
@@ -95,7 +102,8 @@ def decode_image(file, name, colour=False, max_side=None):
                 small = _reduced(img, max_side)
                 if upright is not None:
                     small = small.transpose(upright)
-                return _to_array(small, colour, max_side, grey_file=_grey_mode(img.mode))
+                array = _to_array(small, colour, max_side, grey_file=_grey_mode(img.mode))
+                return enlarged_to(array, min_side, max_side) if min_side else array
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         # Pillow refuses in Image.open, before the size check: its text names
         # its own limit, so the message gives the suite's.
@@ -214,6 +222,21 @@ def _to_array(img, colour, max_side, grey_file):
     array = np.asarray(img, np.float32)
     array = np.clip(array if img.mode == "F" else array / 255.0, 0.0, 1.0)
     return array[..., None] if colour and array.ndim == 2 else array
+
+
+def enlarged_to(array, min_side, max_side=None):
+    """A picture (h, w) or (h, w, c) whose short side is under ``min_side``
+    enlarged by the smallest whole factor that reaches it (bilinear, each
+    pixel's area kept where it was), the long side staying within
+    ``max_side``; a larger one is returned as it is."""
+    factor = math.ceil(min_side / min(array.shape[:2]))
+    if max_side:
+        factor = min(factor, max_side // max(array.shape[:2]))
+    if factor < 2:
+        return array
+    zoom = (factor, factor) + (1,) * (array.ndim - 2)
+    big = ndimage.zoom(array, zoom, order=1, mode="nearest", grid_mode=True)
+    return np.clip(big, 0.0, 1.0).astype(np.float32)
 
 
 def otsu_threshold(values):

@@ -676,7 +676,7 @@ def read_file(model, path, min_confidence=None, steps=ALL):
 def _read(get_model, path, min_confidence=None, steps=ALL):
     """:func:`read_file` with the classifier from ``get_model()``, asked for
     only once the page has characters to classify."""
-    grey = images.read_image(path, max_side=PAGE_MAX_SIDE)
+    grey = images.read_image(path, max_side=PAGE_MAX_SIDE, min_side=images.MIN_READ_SIDE)
     with _naming(path):
         try:
             page = prepare_page(grey, steps)

@@ -45,6 +45,13 @@ TIGHT_CROP = 0.8         # ...unless the glyph fills this share of it both ways 
 CENTRE_WEIGHT = 0.5      # a glyph in a corner scores this much less than one in the middle
 # The model's say, until the reader's confidence is calibrated: the one
 # place these numbers live (:func:`is_digit`).
+# A picture whose only digit-sized ink lies along its border may be cropped
+# tight round its digit (a dataset's digit image, a cell cut from a form):
+# it is looked at again with this much paper (x its longer side) round it.
+TIGHT_PAD = 0.25
+TIGHT_FILL = 0.7     # ...and taken if it spans this share of the picture both ways
+FRAME_BORDER = 0.5   # ...and under this share of the picture's rim is ink (not a frame)
+EDGE_REASON = "only a shadow or the paper's edge along the picture's border"
 MIN_TOP = 0.5            # top probability under this: not a digit the model knows
 MIN_MARGIN = 0.2         # top-2 margin under this: two digits as likely, none read
 
@@ -150,7 +157,7 @@ def plausible(glyph, shape):
     if long_side < MIN_SIZE * min(height, width):
         return "only specks or a dot, too small for a digit"
     if along_border(glyph, shape):
-        return "only a shadow or the paper's edge along the picture's border"
+        return EDGE_REASON
     if glyph.width >= reader.DASH_SHAPE * glyph.height:
         return "only a dash or a line"
     if segment.blob(glyph):
@@ -185,7 +192,48 @@ def find_digit(grey):
     """The one digit of a grey picture (0-1): a :class:`Found` with its
     MNIST-style input and its box in ``grey``'s pixels. Raises
     :class:`NoDigit` (one line: why, and what to do) when the picture is
-    blank or shows only specks, a dot, a dash, a scribble or a shadow."""
+    blank or shows only specks, a dot, a dash, a scribble or a shadow.
+
+    Where the only ink of a digit's size lies along the border, the
+    picture may be cropped tight round its digit: it is looked at once more
+    with paper round it (TIGHT_PAD), and that digit, if it is one, is
+    taken. A shadow or a table's edge, framed so, is a block or a line
+    (:func:`plausible`) and still no digit."""
+    try:
+        return _find_digit(grey)
+    except NoDigit as exc:
+        if not exc.reason.startswith(EDGE_REASON):
+            raise
+        edge_only = exc
+    ink_dark, _ = lift_shadows(images.reduce_noise(grey))
+    paper = float(np.percentile(grey, 90 if ink_dark else 10))
+    pad = max(2, round(TIGHT_PAD * max(grey.shape)))
+    try:
+        found = _find_digit(np.pad(grey, pad, constant_values=paper))
+    except NoDigit:
+        raise edge_only from None
+    height, width = grey.shape
+    x0, y0, x1, y1 = found.box
+    box = [max(0, x0 - pad), max(0, y0 - pad), min(width, x1 - pad), min(height, y1 - pad)]
+    # Tight round it: the digit spans the picture both ways. A table's
+    # frame round the paper does too, but lies along most of the border.
+    spans = box[2] - box[0] >= TIGHT_FILL * width and box[3] - box[1] >= TIGHT_FILL * height
+    if not spans or found.ink_dark != ink_dark or border_ink(grey, ink_dark) >= FRAME_BORDER:
+        raise edge_only
+    return Found(found.digit, box, found.ink_dark, found.candidates)
+
+
+def border_ink(grey, ink_dark):
+    """The share of a grey picture's outermost pixels (0-1) that are ink,
+    by Otsu's threshold."""
+    level = 1.0 - grey if ink_dark else grey
+    ink = level > images.otsu_threshold(level)
+    rim = np.concatenate([ink[0], ink[-1], ink[1:-1, 0], ink[1:-1, -1]])
+    return float(rim.mean())
+
+
+def _find_digit(grey):
+    """:func:`find_digit` on the picture as it is."""
     # The page reader's preparation (reader.prepare_page), up to its
     # characters, but the lighting is evened out by lifting the shadows:
     # its quadratic fit, on a picture that is a third ink, darkens the
@@ -206,7 +254,7 @@ def find_digit(grey):
     if glyph is None:
         if not glyphs:
             why = ("only a dot or a dash" if found else
-                   "only a shadow or the paper's edge along the picture's border" if edges
+                   EDGE_REASON if edges
                    else "only specks of ink stand out from the paper")
             closest = max(edges, key=lambda g: g.mask.sum()) if edges and not found else None
         raise NoDigit(f"{why}; write one digit 0-9, large and dark, in the middle of the "

@@ -91,6 +91,25 @@ def test_read_image_shapes_and_shrinking(tmp_path):
     assert images.read_image(tmp_path / "red.png", colour=True, max_side=15).shape == (10, 15, 3)
 
 
+def test_a_small_picture_is_enlarged_by_a_whole_factor_to_be_read(tmp_path):
+    """A 16x16 digit (a USPS image, say) is read at 64x64 or more, each
+    pixel's area where it was; a picture already large enough, or one
+    whose long side would pass max_side, is not enlarged past it."""
+    small = np.zeros((16, 12), np.float32)
+    small[4:12, 5:7] = 1.0
+    Image.fromarray((small * 255).astype(np.uint8)).save(tmp_path / "small.png")
+    big = images.read_image(tmp_path / "small.png", min_side=64)
+    assert big.shape == (96, 72)       # factor 6: 12 x 6 >= 64
+    assert big.min() == 0.0 and big.max() == 1.0
+    np.testing.assert_allclose(ndimage.center_of_mass(big), (8 * 6, 6 * 6), atol=0.5)
+    assert images.read_image(tmp_path / "small.png").shape == (16, 12)
+    assert images.enlarged_to(small, 64, max_side=40).shape == (32, 24)
+    colour = np.ones((10, 20, 3), np.float32)
+    assert images.enlarged_to(colour, 64).shape == (70, 140, 3)
+    page = np.ones((80, 300), np.float32)
+    assert images.enlarged_to(page, 64) is page
+
+
 def test_transparent_canvas_reads_as_paper(tmp_path):
     img = Image.new("RGBA", (40, 40), (0, 0, 0, 0))  # transparent black
     ImageDraw.Draw(img).line([(20, 5), (20, 35)], fill=(0, 0, 0, 255), width=4)

@@ -113,6 +113,40 @@ def test_read_digit_says_no_digit_when_the_model_reads_none(reader_model):
         single.read_digit(doubtful, pad(seven))
 
 
+def tight_crop(image):
+    """An MNIST digit (0-255, light on black) as dark ink on white, cropped
+    to its ink's box with no paper left round it, as datasets of single
+    digits and crops from forms come."""
+    rows, cols = np.nonzero(image > 30)
+    crop = image[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    return 1.0 - crop.astype(np.float32) / 255.0
+
+
+def test_a_picture_cropped_tight_round_its_digit_is_read(reader_model, sample_test_set):
+    """A digit whose picture is its own box touches every side, as a
+    shadow's edge or the table beyond the paper does. Once enlarged to be
+    read and looked at again with paper round it, it is found, its box the
+    whole picture's height, and read."""
+    from digitsuite.data import images
+    from digitsuite.inference.modelio import load_keras_model
+
+    model = load_keras_model(reader_model)
+    x_test, y_test = sample_test_set
+    read = []
+    for image in x_test[:12]:
+        crop = tight_crop(image)
+        grey = images.enlarged_to(crop, images.MIN_READ_SIDE)
+        found, probs = single.read_digit(model, grey)
+        # (Its faintest rows of soft edge may fall under the threshold.)
+        assert found.box[3] - found.box[1] >= 0.9 * grey.shape[0], found.box
+        read.append(int(np.argmax(probs)))
+    assert np.mean(np.array(read) == y_test[:12]) >= 0.8
+    # A shadow's edge alone along the border is still no digit.
+    shadow = np.where(np.mgrid[0:80, 0:80][1] < 20, 0.2, 0.9).astype(np.float32)
+    with pytest.raises(single.NoDigit):
+        single.find_digit(shadow)
+
+
 @pytest.mark.parametrize("dark_ink", [True, False])
 def test_a_shadow_over_most_of_the_picture_does_not_turn_the_ink(tmp_path, dark_ink):
     from tests.support import draw_seven

@@ -1,0 +1,158 @@
+"""Benchmark reading single digits saved as datasets of digits keep them.
+
+Digit images seldom come as pages. MNIST's own files are 28x28 pictures
+of a light digit on black; USPS's are 16x16 grey digits stretched to fill
+the square; Semeion's are 16x16 black-and-white; many collections crop
+each digit tight to its ink. Each of the first --digits test digits of
+--data-dir is saved in each of those forms (made here from the MNIST
+digit, not the other collections' writing) and read twice, by the file
+path of ``read_digits.py`` (:func:`digitsuite.reading.reader.read_file`:
+right when the picture reads as that one digit) and by the one-digit path
+of the app and ``visualize_layers.py --image``
+(:func:`digitsuite.reading.single.read_digit`). Writes
+``<date>-formats.json`` and ``.md`` under --out-dir, with the CPU: per
+form, digits read right, "no digit" answers, and the numbers vouched for
+and right among them.
+
+    python benchmarks/formats_bench.py --out-dir runs/formats-bench
+    python benchmarks/formats_bench.py --dry-run --out-dir runs/formats-smoke
+"""
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run from anywhere, like the top-level scripts
+
+from digitsuite import cli  # noqa: E402
+
+DIGITS = 100
+
+
+def parse_args(argv=None):
+    parser = cli.Parser(__doc__)
+    cli.add_data_args(parser, split=False)
+    parser.add_argument("--model", type=Path, default=None,
+                        help="the reader (default: the one shipped in models/reader/)")
+    parser.add_argument("--digits", type=cli.positive_int, default=DIGITS,
+                        help=f"test digits saved in each form (default: {DIGITS})")
+    cli.add_output_args(parser, Path("runs", "formats-bench"), dry_run="3 digits")
+    args = parser.parse_args(argv)
+    if args.dry_run:
+        args.digits = min(args.digits, 3)
+    return args
+
+
+def ink_box(digit):
+    """The MNIST digit (uint8 28x28, ink bright) cut to its ink's box."""
+    rows, cols = np.nonzero(digit > 30)
+    return digit[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+
+
+def resized(pixels, size):
+    return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR))
+
+
+def forms(digit):
+    """The digit (uint8 28x28, ink bright) in each form, as uint8 pictures."""
+    tight = ink_box(digit)
+    filled = resized(tight, (16, 16))
+    return {
+        "MNIST's file: 28x28, light on black": digit,
+        "28x28, dark on white": 255 - digit,
+        "USPS-like: 16x16, stretched to fill": 255 - filled,
+        "Semeion-like: 16x16 black and white, filled": np.where(filled > 127, 0, 255),
+        "cropped to its ink's box": 255 - tight,
+        "cropped to its ink's box, 3x larger": 255 - resized(
+            tight, (3 * tight.shape[1], 3 * tight.shape[0])),
+    }
+
+
+def read_both(model, path, label):
+    """(file path's answer, one-digit path's answer) for the picture at
+    ``path``: each {"read": text or "", "right": bool, "none": bool}, the
+    file path's also "vouched"."""
+    from digitsuite.data import images
+    from digitsuite.errors import ImageError, NoDigit
+    from digitsuite.reading import reader, single
+
+    try:
+        reading, _, _ = reader.read_file(model, path)
+    except ImageError as exc:   # a picture the reader refuses (under 8 pixels a side)
+        reading = {"no_digit": str(exc), "numbers": []}
+    text = " ".join(number["text"] for number in reading["numbers"])
+    vouched = bool(reading["numbers"]) and not any(n["unsure"] for n in reading["numbers"])
+    page = {"read": text, "right": text == str(label), "none": "no_digit" in reading,
+            "vouched": vouched}
+    try:
+        grey = images.read_image(path, max_side=images.DIGIT_MAX_SIDE,
+                                 min_side=images.MIN_READ_SIDE)
+        _, probs = single.read_digit(model, grey)
+        digit = str(int(np.argmax(probs)))
+        one = {"read": digit, "right": digit == str(label), "none": False}
+    except ImageError as exc:
+        one = {"read": "", "right": False, "none": isinstance(exc, NoDigit)}
+    return page, one
+
+
+def main(args):
+    from benchmarks import write_portable
+    from benchmarks.perf import machine
+    from digitsuite.data.datasets import load_dataset
+    from digitsuite.fileio import prepare_out_dir
+    from digitsuite.inference.runs import READER_MODEL
+    from digitsuite.reading.confidence import load_reader
+
+    out_dir = prepare_out_dir(args.out_dir)
+    model = load_reader(args.model or READER_MODEL)
+    dataset = load_dataset("mnist", args.data_dir)
+    names = list(forms(dataset.x_test[0]))
+    tally = {name: {"digits": 0, "file": {"right": 0, "none": 0, "vouched": 0,
+                                          "vouched_right": 0},
+                    "one_digit": {"right": 0, "none": 0}, "misread": []} for name in names}
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in range(min(args.digits, len(dataset.x_test))):
+            label = int(dataset.y_test[k])
+            for n, (name, pixels) in enumerate(forms(dataset.x_test[k]).items()):
+                path = Path(tmp, f"{k}-{n}.png")
+                Image.fromarray(np.asarray(pixels, np.uint8)).save(path)
+                page, one = read_both(model, path, label)
+                row = tally[name]
+                row["digits"] += 1
+                row["file"]["right"] += page["right"]
+                row["file"]["none"] += page["none"]
+                row["file"]["vouched"] += page["vouched"]
+                row["file"]["vouched_right"] += page["vouched"] and page["right"]
+                row["one_digit"]["right"] += one["right"]
+                row["one_digit"]["none"] += one["none"]
+                if not (page["right"] and one["right"]):
+                    row["misread"].append({"index": k, "label": label, "file": page["read"],
+                                           "one_digit": one["read"]})
+    result = {"date": time.strftime("%Y-%m-%d"), "data": dataset.source, "digits": min(args.digits, len(dataset.x_test)),
+              "forms": tally, "machine": machine()}
+    cpu = result["machine"]["cpu"]
+    lines = [f"# Single digits as datasets keep them ({result['date']})", "",
+             f"The first {result['digits']} test digits of {dataset.source}, each saved "
+             "in every form and read by read_digits.py's file path and by the one-digit "
+             f"path. Machine: {cpu}.", "",
+             "| form | read_digits.py: right | no digit | vouched for (right) "
+             "| one-digit path: right | no digit |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for name, row in tally.items():
+        file, one = row["file"], row["one_digit"]
+        lines.append(f"| {name} | {file['right']} / {row['digits']} | {file['none']} | "
+                     f"{file['vouched']} ({file['vouched_right']}) | "
+                     f"{one['right']} / {row['digits']} | {one['none']} |")
+    stem = f"{result['date']}-formats" + ("-dry-run" if args.dry_run else "")
+    write_portable(out_dir, stem, result, "\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return result
+
+
+if __name__ == "__main__":
+    cli.run(main, parse_args())
