@@ -133,8 +133,9 @@ def main(args):
                 if not (page["right"] and one["right"]):
                     row["misread"].append({"index": k, "label": label, "file": page["read"],
                                            "one_digit": one["read"]})
-    result = {"date": time.strftime("%Y-%m-%d"), "data": dataset.source, "digits": min(args.digits, len(dataset.x_test)),
-              "forms": tally, "machine": machine()}
+    result = {"date": time.strftime("%Y-%m-%d"), "data": dataset.source,
+              "digits": min(args.digits, len(dataset.x_test)), "forms": tally,
+              "machine": machine()}
     cpu = result["machine"]["cpu"]
     lines = [f"# Single digits as datasets keep them ({result['date']})", "",
              f"The first {result['digits']} test digits of {dataset.source}, each saved "
