@@ -36,7 +36,9 @@ MAX_DECODE_BYTES = 128_000_000
 # The formats read. Anything else is refused before Pillow hands it to a
 # decoder (EPS would go to Ghostscript, say).
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")  # JPEG includes MPO (phones)
-MIN_SIDE = 8             # pixels; smaller images cannot show a digit
+MIN_SIDE = 8             # pixels a side; smaller images cannot show a digit...
+MIN_WIDTH = 3            # ...but for a crop round one character (a 1 cut tight to its ink
+THIN_ASPECT = 10         # is 3-6 pixels wide), at most this many times as long as it is wide
 # A picture whose short side is under this (a 28x28 MNIST image, a 16x16
 # USPS digit, a crop tight round one digit) is enlarged by a whole factor
 # to at least it before it is read: the page's steps measure strokes,
@@ -71,7 +73,7 @@ def read_image(path, colour=False, max_side=None, min_side=None):
     (:func:`enlarged_to`). Transparent pixels are laid on white, so a digit
     drawn on a transparent canvas reads as ink on paper; phone photos are
     turned upright by their EXIF orientation. Raises ImageError for a
-    missing, empty, unreadable, too small (under MIN_SIDE pixels a side,
+    missing, empty, unreadable, too small (under MIN_SIDE pixels a side but a character's crop,
     also once shrunk) or too large (over MAX_PIXELS, or over MAX_DECODE_BYTES
     to decode) file, and for formats outside FORMATS.
     """
@@ -127,14 +129,16 @@ def _check_size(size, path, max_side=None):
         raise ImageError(
             f"{path} is {width}x{height} pixels, over the {MAX_PIXELS / 1e6:.0f}-megapixel "
             "limit; shrink it first")
-    if min(width, height) < MIN_SIDE:
+    short, long = sorted((width, height))
+    if short < MIN_SIDE and (short < MIN_WIDTH or long < MIN_SIDE or long > THIN_ASPECT * short):
         raise ImageError(
             f"{path} is only {width}x{height} pixels; give an image at least "
-            f"{MIN_SIDE}x{MIN_SIDE}")
-    if max_side and min(_shrunk(size, max_side)) < MIN_SIDE:
+            f"{MIN_SIDE}x{MIN_SIDE}, or a crop of one character at least {MIN_WIDTH} wide and at "
+            f"most {THIN_ASPECT} times as long")
+    if max_side and min(_shrunk(size, max_side)) < MIN_WIDTH:
         raise ImageError(
             f"{path} is {width}x{height} pixels: shrunk to {max_side} pixels on its long "
-            f"side it would be under {MIN_SIDE} on its short one; crop it to the part "
+            f"side it would be under {MIN_WIDTH} on its short one; crop it to the part "
             "with the digits")
 
 

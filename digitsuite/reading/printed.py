@@ -50,6 +50,10 @@ MARGIN_INK = 2.0       # ink at the edge of more than this x the height squared 
 MARGIN_SHARE = (0.05, 0.5)  # a dark margin covers this share of the picture...
 MARGIN_FILL = 0.6      # ...fills this share of its bounding box...
 MARGIN_STEP = 0.25     # ...and is this much (0-1) darker than the paper just beside it
+# ...and lies along at least this share of one side of the picture: a bold
+# digit of a picture cropped tight round its writing touches the border
+# only where its strokes reach it (a tenth of a side or so).
+MARGIN_ALONG = 0.25
 EDGE_SOFT = 2          # pixels of a margin's soft edge taken with it
 
 
@@ -449,9 +453,10 @@ def vertical_rules(mask, height):
 def dark_margin(grey):
     """Bool mask of a dark scanner margin (or the table around a photographed
     sheet) in a grey picture (0-1): a region darker than Otsu's threshold
-    that touches the picture's edge, covers MARGIN_SHARE of the picture,
-    fills most of its bounding box (MARGIN_FILL) and ends in a sharp step
-    to the paper (MARGIN_STEP: uneven light fades, it does not step).
+    that lies along the picture's edge (MARGIN_ALONG of a side), covers
+    MARGIN_SHARE of the picture, fills most of its bounding box
+    (MARGIN_FILL) and ends in a sharp step to the paper (MARGIN_STEP:
+    uneven light fades, it does not step).
     Includes EDGE_SOFT pixels of its soft edge; empty when there is none."""
     grey = np.asarray(grey, np.float32)
     found = np.zeros(grey.shape, bool)
@@ -468,6 +473,9 @@ def dark_margin(grey):
         if area[k] < MARGIN_FILL * labels[box].size:
             continue
         region = labels == k
+        sides = (region[0], region[-1], region[:, 0], region[:, -1])
+        if max(side.mean() for side in sides) < MARGIN_ALONG:
+            continue
         ring = ndimage.binary_dilation(region, iterations=3) & ~region
         if np.median(grey[ring]) - np.median(grey[region]) >= MARGIN_STEP:
             found |= region

@@ -108,6 +108,13 @@ def test_a_small_picture_is_enlarged_by_a_whole_factor_to_be_read(tmp_path):
     assert images.enlarged_to(colour, 64).shape == (70, 140, 3)
     page = np.ones((80, 300), np.float32)
     assert images.enlarged_to(page, 64) is page
+    # A 1 cut tight to its ink is a few pixels wide: read, enlarged 16 times.
+    Image.new("L", (4, 20), 255).save(tmp_path / "one.png")
+    assert images.read_image(tmp_path / "one.png", min_side=64).shape == (320, 64)
+    # A sliver that no character's crop is, refused as before.
+    Image.new("L", (4, 200), 255).save(tmp_path / "sliver.png")
+    with pytest.raises(ImageError, match="is only 4x200 pixels; give an image at least 8x8"):
+        images.read_image(tmp_path / "sliver.png")
 
 
 def test_transparent_canvas_reads_as_paper(tmp_path):

@@ -4,6 +4,7 @@ with all off, and each switch really turns its step off."""
 
 import numpy as np
 import pytest
+from PIL import Image, ImageDraw
 
 from benchmarks.reading import benchmark, pages
 from digitsuite.data import images
@@ -43,6 +44,27 @@ def test_a_register_cell_gives_its_number_and_no_rule_margin_or_neighbour():
     # Without the step, the rules, the margin's edge and the neighbours are read too.
     off = sum(boxes(reader.prepare_page(register_cell(), ALL.without("edges"))), [])
     assert any(x0 <= 111 or x1 >= 235 for x0, _, x1, _ in off)
+
+
+def test_a_bold_digit_at_the_edge_of_a_tight_crop_is_no_scanner_margin():
+    """A string of digits cropped tight to its ink: each touches the top and
+    bottom, a bold one at the right edge and a thick bar (a 1) fill their
+    boxes and are as dark as a margin. They touch the border only where
+    their strokes reach it, so all are read; the register cell's margin,
+    along the whole of its side, still goes."""
+    mask = np.zeros((80, 200), bool)
+    ring(mask, (0, 0, 40, 80), stroke=8)
+    mask[:, 60:76] = True                      # a thick 1, as tall as the picture
+    ring(mask, (100, 0, 140, 80), stroke=8)
+    # A bold 2 (a Z) at the right edge: only its foot reaches that side.
+    mask[:14, 160:196] = mask[66:, 160:200] = True
+    zed = Image.new("1", (200, 80))
+    ImageDraw.Draw(zed).line([(190, 7), (166, 72)], fill=1, width=16)
+    mask |= np.asarray(zed, bool)
+    page = np.where(mask, 0.05, PAPER).astype(np.float32)
+    assert not reader.printed.dark_margin(page).any()
+    assert len(sum(boxes(reader.prepare_page(page)), [])) == 4
+    assert reader.printed.dark_margin(register_cell())[:, :100].mean() > 0.9
 
 
 def test_a_page_with_paper_all_round_keeps_all_its_ink():
