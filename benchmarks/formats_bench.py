@@ -2,8 +2,8 @@
 
 Digit images seldom come as pages. MNIST's own files are 28x28 pictures
 of a light digit on black; USPS's are 16x16 grey digits stretched to fill
-the square; Semeion's are 16x16 black-and-white; many collections crop
-each digit tight to its ink. Each of the first --digits test digits of
+the square (saved either way round); Semeion's are 16x16 black-and-white;
+many collections crop each digit tight to its ink. Each of the first --digits test digits of
 --data-dir is saved in each of those forms (made here from the MNIST
 digit, not the other collections' writing) and read twice, by the file
 path of ``read_digits.py`` (:func:`digitsuite.reading.reader.read_file`:
@@ -37,8 +37,7 @@ DIGITS = 100
 def parse_args(argv=None):
     parser = cli.Parser(__doc__)
     cli.add_data_args(parser, split=False)
-    parser.add_argument("--model", type=Path, default=None,
-                        help="the reader (default: the one shipped in models/reader/)")
+    cli.add_reader_arg(parser)
     parser.add_argument("--digits", type=cli.positive_int, default=DIGITS,
                         help=f"test digits saved in each form (default: {DIGITS})")
     cli.add_output_args(parser, Path("runs", "formats-bench"), dry_run="3 digits")
@@ -66,6 +65,7 @@ def forms(digit):
         "MNIST's file: 28x28, light on black": digit,
         "28x28, dark on white": 255 - digit,
         "USPS-like: 16x16, stretched to fill": 255 - filled,
+        "USPS-like, light on black": filled,
         "Semeion-like: 16x16 black and white, filled": np.where(filled > 127, 0, 255),
         "cropped to its ink's box": 255 - tight,
         "cropped to its ink's box, 3x larger": 255 - resized(

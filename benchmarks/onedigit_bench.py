@@ -37,8 +37,7 @@ PHOTOS = 10
 def parse_args(argv=None):
     parser = cli.Parser(__doc__)
     cli.add_data_args(parser, split=False)
-    parser.add_argument("--model", type=Path, default=None,
-                        help="the classifier (default: the reader shipped in models/reader/)")
+    cli.add_reader_arg(parser)
     parser.add_argument("--photos", type=cli.positive_int, default=PHOTOS,
                         help=f"shadowed photos to read by both paths (default: {PHOTOS})")
     parser.add_argument("--repeats", type=cli.positive_int, default=5,

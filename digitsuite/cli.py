@@ -131,6 +131,14 @@ def dry_run_folder(folder):
     return Path("runs", "dry-run", *folder.parts[1:])
 
 
+def add_reader_arg(parser):
+    """--model for a benchmark of the reader: a .keras classifier, or None
+    for the reader shipped in models/reader/ (with its partner and
+    calibration)."""
+    parser.add_argument("--model", type=Path, default=None,
+                        help="the reader (default: the one shipped in models/reader/)")
+
+
 def add_data_args(parser, split=True, datasets=None):
     """--dataset (one of ``datasets``, default all) and --data-dir; with
     ``split`` (scripts that train), also --val-fraction and --seed."""

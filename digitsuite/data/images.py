@@ -472,7 +472,12 @@ def even_out_lighting(grey, iterations=6):
     fit = np.ones(values.shape, bool)
     for _ in range(iterations):
         chosen = basis[fit]
-        coef = np.linalg.solve(chosen.T @ chosen, chosen.T @ values[fit])
+        try:
+            coef = np.linalg.solve(chosen.T @ chosen, chosen.T @ values[fit])
+        except np.linalg.LinAlgError:
+            # Too few pixels kept to fix all six terms (a small picture
+            # that is mostly strokes): the least-squares surface of lowest norm.
+            coef = np.linalg.lstsq(chosen, values[fit], rcond=None)[0]
         residual = values - basis @ coef
         spread = 1.4826 * np.median(np.abs(residual[fit])) + 1e-3
         fit = np.abs(residual) <= 3 * spread

@@ -54,6 +54,7 @@ MARGIN_STEP = 0.25     # ...and is this much (0-1) darker than the paper just be
 # digit of a picture cropped tight round its writing touches the border
 # only where its strokes reach it (a tenth of a side or so).
 MARGIN_ALONG = 0.25
+MARGIN_REST = 0.7      # ...and leaves a picture this much light paper (ink on a page is far less)
 EDGE_SOFT = 2          # pixels of a margin's soft edge taken with it
 
 
@@ -479,7 +480,16 @@ def dark_margin(grey):
         ring = ndimage.binary_dilation(region, iterations=3) & ~region
         if np.median(grey[ring]) - np.median(grey[region]) >= MARGIN_STEP:
             found |= region
-    return ndimage.binary_dilation(found, iterations=EDGE_SOFT) if found.any() else found
+    # Beside a margin the rest is light paper with a little dark ink on it.
+    # Where it is not (a light digit filling a small picture, its dark
+    # background cut into pieces at the edge by the strokes), those pieces
+    # are the paper, not a margin.
+    if not found.any() or found.mean() > MARGIN_SHARE[1]:
+        return np.zeros_like(found)
+    rest = grey[~found]
+    if np.mean(rest > otsu_threshold(rest)) < MARGIN_REST:
+        return np.zeros_like(found)
+    return ndimage.binary_dilation(found, iterations=EDGE_SOFT)
 
 
 def without_margin(grey, margin):

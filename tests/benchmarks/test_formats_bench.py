@@ -11,7 +11,7 @@ def test_the_dry_run_reads_each_form_of_three_digits(tmp_path):
     result = formats_bench.main(formats_bench.parse_args(
         ["--dry-run", "--data-dir", str(SAMPLE_DIR), "--out-dir", str(tmp_path)]))
     forms = result["forms"]
-    assert len(forms) == 6 and all(row["digits"] == 3 for row in forms.values())
+    assert len(forms) == 7 and all(row["digits"] == 3 for row in forms.values())
     # MNIST's own files, a light digit on black, are digits to both paths.
     mnist = forms["MNIST's file: 28x28, light on black"]
     assert mnist["file"]["none"] == 0 and mnist["one_digit"]["none"] == 0

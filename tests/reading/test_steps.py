@@ -67,6 +67,22 @@ def test_a_bold_digit_at_the_edge_of_a_tight_crop_is_no_scanner_margin():
     assert reader.printed.dark_margin(register_cell())[:, :100].mean() > 0.9
 
 
+@pytest.mark.parametrize("shape", ["cross", "four"])
+def test_the_dark_paper_round_a_light_digit_filling_its_picture_is_no_margin(shape):
+    """A light digit stretched to fill a small dark picture (a USPS-style
+    image) cuts the dark paper into pieces at the picture's edge, each as
+    dark, solid and straight-edged as a scanner margin. Together they are
+    most of the picture, or leave it no light paper: they are the paper,
+    and the picture reads as light ink on dark."""
+    page = np.full((64, 64), 0.05, np.float32)
+    if shape == "cross":
+        page[:, 26:38] = page[26:38, :] = 0.95
+    else:  # a 4: an open top, a bar across, a stem down the right
+        page[:40, 4:14] = page[30:40, :] = page[:, 40:50] = 0.95
+    assert not reader.printed.dark_margin(page).any()
+    assert reader.prepare_page(page).ink_dark is False
+
+
 def test_a_page_with_paper_all_round_keeps_all_its_ink():
     page, _ = page_of_rings(noise=0.02)
     flat = images.even_out_lighting(page)
