@@ -18,6 +18,7 @@ and right among them.
     python benchmarks/formats_bench.py --dry-run --out-dir runs/formats-smoke
 """
 
+import shlex
 import sys
 import tempfile
 import time
@@ -42,6 +43,8 @@ def parse_args(argv=None):
                         help=f"test digits saved in each form (default: {DIGITS})")
     cli.add_output_args(parser, Path("runs", "formats-bench"), dry_run="3 digits")
     args = parser.parse_args(argv)
+    args.command = shlex.join(["python", "benchmarks/formats_bench.py",
+                               *map(str, sys.argv[1:] if argv is None else argv)])
     if args.dry_run:
         args.digits = min(args.digits, 3)
     return args
@@ -136,11 +139,11 @@ def main(args):
     result = {"date": time.strftime("%Y-%m-%d"), "data": dataset.source,
               "digits": min(args.digits, len(dataset.x_test)), "forms": tally,
               "machine": machine()}
-    cpu = result["machine"]["cpu"]
-    lines = [f"# Single digits as datasets keep them ({result['date']})", "",
+    cpu, flags = result["machine"]["cpu"], " ".join(result["machine"]["cpu_vector_flags"])
+    lines = [f"# Single digits as digit collections keep them ({result['date']})", "",
              f"The first {result['digits']} test digits of {dataset.source}, each saved "
              "in every form and read by read_digits.py's file path and by the one-digit "
-             f"path. Machine: {cpu}.", "",
+             f"path. Machine: {cpu} (vector flags: {flags}). Command: `{args.command}`", "",
              "| form | read_digits.py: right | no digit | vouched for (right) "
              "| one-digit path: right | no digit |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
