@@ -73,8 +73,9 @@ def read_image(path, colour=False, max_side=None, min_side=None):
     (:func:`enlarged_to`). Transparent pixels are laid on white, so a digit
     drawn on a transparent canvas reads as ink on paper; phone photos are
     turned upright by their EXIF orientation. Raises ImageError for a
-    missing, empty, unreadable, too small (under MIN_SIDE pixels a side but a character's crop,
-    also once shrunk) or too large (over MAX_PIXELS, or over MAX_DECODE_BYTES
+    missing, empty, unreadable, too small (under MIN_SIDE pixels a side,
+    unless a crop of one character: MIN_WIDTH wide, THIN_ASPECT long; also
+    once shrunk) or too large (over MAX_PIXELS, or over MAX_DECODE_BYTES
     to decode) file, and for formats outside FORMATS.
     """
     path = Path(path)

@@ -457,7 +457,8 @@ def dark_margin(grey):
     that lies along the picture's edge (MARGIN_ALONG of a side), covers
     MARGIN_SHARE of the picture, fills most of its bounding box
     (MARGIN_FILL) and ends in a sharp step to the paper (MARGIN_STEP:
-    uneven light fades, it does not step).
+    uneven light fades, it does not step). Together such regions cover at
+    most half the picture and leave the rest MARGIN_REST light paper.
     Includes EDGE_SOFT pixels of its soft edge; empty when there is none."""
     grey = np.asarray(grey, np.float32)
     found = np.zeros(grey.shape, bool)

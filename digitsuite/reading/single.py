@@ -19,7 +19,8 @@ characters the most plausible digit is taken (:func:`plausible`,
 :func:`choose`): not a dot, a dash, a scribble or a strip along the
 picture's border; of a digit's size; the largest, near the centre. The
 whole picture cropped to its ink, as before, took a hand's shadow for the
-digit.
+digit. A picture cropped tight round its digit, which touches the border
+as a shadow's edge does, is looked at once more with paper round it.
 """
 
 import math
@@ -43,8 +44,6 @@ BORDER_CONTACT = 0.25    # ink along this share of a side of the picture is its 
 BORDER_BAND = 0.01       # ...within this x the shorter side of the border...
 TIGHT_CROP = 0.8         # ...unless the glyph fills this share of it both ways (a crop)
 CENTRE_WEIGHT = 0.5      # a glyph in a corner scores this much less than one in the middle
-# The model's say, until the reader's confidence is calibrated: the one
-# place these numbers live (:func:`is_digit`).
 # A picture whose only digit-sized ink lies along its border may be cropped
 # tight round its digit (a dataset's digit image, a cell cut from a form):
 # it is looked at again with this much paper (x its longer side) round it.
@@ -52,6 +51,8 @@ TIGHT_PAD = 0.25
 TIGHT_FILL = 0.7     # ...and taken if it spans this share of the picture both ways
 FRAME_BORDER = 0.5   # ...and under this share of the picture's rim is ink (not a frame)
 EDGE_REASON = "only a shadow or the paper's edge along the picture's border"
+# The model's say, until the reader's confidence is calibrated: the one
+# place these numbers live (:func:`is_digit`).
 MIN_TOP = 0.5            # top probability under this: not a digit the model knows
 MIN_MARGIN = 0.2         # top-2 margin under this: two digits as likely, none read
 
