@@ -443,7 +443,6 @@ def load_digit(path, ink_dark=None):
 
 
 LIGHTING_GRID = 64  # the page is shrunk to at most this many pixels a side to fit its lighting
-INK_GROWTH = 1.1    # evening out that adds more ink than this x the picture's is not done
 
 
 def _quadratic_terms(y, x):
@@ -492,20 +491,8 @@ def even_out_lighting(grey, iterations=6):
         # dimmer, the ink's contrast with the paper is smaller too. Dividing
         # restores both; subtracting would restore only the paper.
         scale = np.float32(level) / np.maximum(background, np.float32(LIGHT_PAPER / 4))
-        flat = np.clip(grey * scale, 0.0, 1.0).astype(np.float32)
-    else:
-        flat = np.clip(grey - background + np.float32(level), 0.0, 1.0).astype(np.float32)
-    # A picture that is a third ink (a large 0 filling a small one) can
-    # leave the fit too little paper to follow, and its surface then bends
-    # into the corners: evening out must not turn paper into ink.
-    return flat if ink_share(flat) <= INK_GROWTH * ink_share(grey) else grey
-
-
-def ink_share(grey):
-    """The share of a grey picture on the smaller side of Otsu's split (the
-    ink, as :func:`ink_is_dark` has it)."""
-    bright = float(np.mean(grey > otsu_threshold(grey)))
-    return min(bright, 1.0 - bright)
+        return np.clip(grey * scale, 0.0, 1.0).astype(np.float32)
+    return np.clip(grey - background + np.float32(level), 0.0, 1.0).astype(np.float32)
 
 
 # Paper at least this bright (0-1) is evened out by dividing by the light;
