@@ -492,7 +492,21 @@ def even_out_lighting(grey, iterations=6):
         # restores both; subtracting would restore only the paper.
         scale = np.float32(level) / np.maximum(background, np.float32(LIGHT_PAPER / 4))
         return np.clip(grey * scale, 0.0, 1.0).astype(np.float32)
-    return np.clip(grey - background + np.float32(level), 0.0, 1.0).astype(np.float32)
+    flat = np.clip(grey - background + np.float32(level), 0.0, 1.0).astype(np.float32)
+    # Dark paper under a light digit that fills much of a small picture (an
+    # MNIST 0) can leave the fit too little paper to follow: its surface
+    # bends into the corners, and subtracting it turns the black there grey
+    # enough to read as marks. A correction that leaves the paper less even
+    # than it was is not made.
+    return flat if paper_spread(flat) <= paper_spread(grey) else grey
+
+
+def paper_spread(grey):
+    """The standard deviation of a grey picture's paper: the larger side of
+    Otsu's split (:func:`ink_is_dark`)."""
+    bright = grey > otsu_threshold(grey)
+    paper = grey[bright] if bright.mean() > 0.5 else grey[~bright]
+    return float(paper.std()) if paper.size else 0.0
 
 
 # Paper at least this bright (0-1) is evened out by dividing by the light;
