@@ -457,8 +457,10 @@ def even_out_lighting(grey, iterations=6):
     A quadratic surface is fitted by least squares to a shrunk copy of the
     page, then refitted to the pixels within three robust standard
     deviations of it, so strokes of either polarity drop out of the fit; the
-    surface is subtracted and the median paper level added back. Sharp
-    shadows remain. Returns float32 of the same shape, clipped to 0-1.
+    surface is subtracted and the median paper level added back (divided
+    out, on light paper); on dark paper a correction that would leave the
+    paper less even is not made. Sharp shadows remain. Returns float32 of
+    the same shape, clipped to 0-1.
     """
     grey = np.asarray(grey, np.float32)
     height, width = grey.shape
