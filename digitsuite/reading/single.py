@@ -200,17 +200,24 @@ def find_digit(grey):
     with paper round it (TIGHT_PAD), and that digit, if it is one, is
     taken. A shadow or a table's edge, framed so, is a block or a line
     (:func:`plausible`) and still no digit."""
+    # The page reader's preparation (reader.prepare_page), up to its
+    # characters, but the lighting is evened out by lifting the shadows:
+    # its quadratic fit, on a picture that is a third ink, darkens the
+    # paper round the digit until the polarity turns, and bends a shadow's
+    # sharp edge into a slope.
+    ink_dark, flat = lift_shadows(images.reduce_noise(grey))
     try:
-        return _find_digit(grey)
+        return _find_digit(flat, ink_dark)
     except NoDigit as exc:
         if not exc.reason.startswith(EDGE_REASON):
             raise
         edge_only = exc
-    ink_dark, _ = lift_shadows(images.reduce_noise(grey))
     paper = float(np.percentile(grey, 90 if ink_dark else 10))
     pad = max(2, round(TIGHT_PAD * max(grey.shape)))
+    padded_dark, padded = lift_shadows(images.reduce_noise(np.pad(grey, pad,
+                                                                  constant_values=paper)))
     try:
-        found = _find_digit(np.pad(grey, pad, constant_values=paper))
+        found = _find_digit(padded, padded_dark)
     except NoDigit:
         raise edge_only from None
     height, width = grey.shape
@@ -233,14 +240,9 @@ def border_ink(grey, ink_dark):
     return float(rim.mean())
 
 
-def _find_digit(grey):
-    """:func:`find_digit` on the picture as it is."""
-    # The page reader's preparation (reader.prepare_page), up to its
-    # characters, but the lighting is evened out by lifting the shadows:
-    # its quadratic fit, on a picture that is a third ink, darkens the
-    # paper round the digit until the polarity turns, and bends a shadow's
-    # sharp edge into a slope.
-    ink_dark, flat = lift_shadows(images.reduce_noise(grey))
+def _find_digit(flat, ink_dark):
+    """:func:`find_digit` on a picture with its shadows lifted (``flat``,
+    :func:`lift_shadows`), as it is."""
     try:
         ink = images.to_foreground(flat, ink_dark)
     except ImageError as exc:
