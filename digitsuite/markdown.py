@@ -15,6 +15,30 @@ def percent(probability, decimals=0):
     return f"{value / scale:.{decimals}f}%"
 
 
+def decimals_apart(probability, threshold, most=3):
+    """The fewest decimals (at most ``most``) at which ``percent`` shows
+    ``probability`` apart from ``threshold``: a number just under the
+    reader's bar must not read "98%" beside a sure one's "98%" (0.985 and
+    0.9893 against a bar of 0.989 read 98.5 % and 98.9 %). 0 when there is
+    no threshold."""
+    if threshold is None:
+        return 0
+    decimals = 0
+    while (decimals < most and probability != threshold
+           and percent(probability, decimals) == percent(threshold, decimals)):
+        decimals += 1
+    return decimals
+
+
+def bar_decimals(threshold, decimals=0):
+    """Decimals to show a threshold with beside values shown with
+    ``decimals``: one for a bar that is no whole percentage (0.9094 is
+    "90.9%", where "90%" would say that 90.5 % clears it), none for one
+    that is (0.9 is "90%")."""
+    whole = abs(threshold * 100 - round(threshold * 100)) < 1e-9
+    return max(decimals, 0 if whole else 1)
+
+
 def table(header, rows, align=None):
     """A Markdown table as a list of lines.
 

@@ -11,7 +11,7 @@ from matplotlib.patches import Rectangle
 
 from digitsuite.errors import printable
 from digitsuite.fileio import save_figure
-from digitsuite.markdown import percent, table
+from digitsuite.markdown import decimals_apart, percent, table
 from digitsuite.reading.reader import written_lines
 
 CROPS_PER_ROW = 16    # crops per row in the crop strip
@@ -68,7 +68,9 @@ def readings_markdown(readings):
         ink = f" ({_plain(ink)} ink)" if isinstance(ink, str) else ""
         out += [f"Lines read: {', '.join(_code(line) for line in lines) or 'none'}{ink}.", ""]
         if numbers:
-            rows = [[n["line"] + 1, _code(n["written"]), _verdict(n), percent(n["confidence"])]
+            bar = _threshold(reading, "number")
+            rows = [[n["line"] + 1, _code(n["written"]), _verdict(n),
+                     percent(n["confidence"], decimals_apart(n["confidence"], bar))]
                     for n in numbers]
             out += table(["line", "number", "verdict", f"chance ({kind})"], rows,
                          ["right", "left", "left", "right"])
@@ -104,6 +106,14 @@ def _written(number):
     version's entry without it."""
     written = number.get("written")
     return written if isinstance(written, str) else number["amount"]
+
+
+def _threshold(reading, kind):
+    """The reader's ``kind`` threshold ("digit" or "number") in ``reading``,
+    or None where an earlier version's entry has none that is a number."""
+    thresholds = reading.get("thresholds")
+    bar = thresholds.get(kind) if isinstance(thresholds, dict) else None
+    return float(bar) if isinstance(bar, (int, float)) and 0 <= bar <= 1 else None
 
 
 def _list(value):
@@ -235,7 +245,7 @@ def _boxed_label(ax, box, label, colour, scale, above, least=0.0, dashed=False, 
 def plot_crops(crops, reading):
     """The 28x28 inputs exactly as the model saw them (ink white, pixels not
     smoothed), one row per line of writing, each titled with its reading."""
-    digits = reading["digits"]
+    digits, bar = reading["digits"], _threshold(reading, "digit")
     rows = []  # digit indices per row: a line of writing, CROPS_PER_ROW at most
     for number in range(len(reading["lines"])):
         members = [k for k, d in enumerate(digits) if d["line"] == number]
@@ -252,8 +262,9 @@ def plot_crops(crops, reading):
             ax.imshow(crops[k], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             # The same probability as the text output's; an unsure digit
             # names its two best guesses in words, not as a fraction.
-            title = (f"{d['top2'][0][0]} or {d['top2'][1][0]}? {percent(d['confidence'])}"
-                     if d["unsure"] else f"{d['digit']} {percent(d['confidence'])}")
+            chance = percent(d["confidence"], decimals_apart(d["confidence"], bar))
+            title = (f"{d['top2'][0][0]} or {d['top2'][1][0]}? {chance}"
+                     if d["unsure"] else f"{d['digit']} {chance}")
             ax.set_title(title, fontsize=8, color="tab:orange" if d["unsure"] else "black")
     fig.tight_layout(pad=0.3)
     return fig

@@ -36,7 +36,7 @@ from scipy import ndimage
 from digitsuite.data import images
 from digitsuite.errors import ImageError, ModelFileError, NoDigit, printable
 from digitsuite.fileio import json_ready
-from digitsuite.markdown import percent
+from digitsuite.markdown import bar_decimals, decimals_apart, percent
 from digitsuite.reading import confidence, printed, segment
 from digitsuite.reading.steps import ALL
 
@@ -754,11 +754,15 @@ def format_reading(reading):
     lines, digits = written_lines(reading), reading["digits"]
     per_line = [[d for d in digits if d["line"] == number] for number in range(len(lines))]
     width = max(len(text) for text in lines)
+    thresholds = reading.get("thresholds") or {}
+    # Each probability rounded down, with a decimal or two more where that
+    # alone keeps a digit under the bar from reading like one over it.
+    places = {id(d): decimals_apart(d["confidence"], thresholds.get("digit")) for d in digits}
     out = [f"{reading['file']} ({len(lines)} line{'s' * (len(lines) != 1)}, "
            f"{len(digits)} digit{'s' * (len(digits) != 1)}, ink {reading['ink']})"]
     for text, members in zip(lines, per_line):
-        scores = "  ".join(f"{'?' if d['unsure'] else d['digit']} {percent(d['confidence'])}"
-                           for d in members)
+        scores = "  ".join(f"{'?' if d['unsure'] else d['digit']} "
+                           f"{percent(d['confidence'], places[id(d)])}" for d in members)
         out.append(f"  {text:<{width}}    {scores}")
     # A calibrated reader gives each digit its chance of being right, which
     # for an unsure digit is far below the models' own top probability:
@@ -766,7 +770,7 @@ def format_reading(reading):
     calibrated = reading.get("calibrated")
     kind = "likely right" if calibrated else "(softmax, uncalibrated)"
     whose = "the models'" if calibrated else "the model's"
-    vouch = (reading.get("thresholds") or {}).get("number")
+    vouch = thresholds.get("number")
     for found in reading.get("numbers", []):
         verdict = "check" if found["unsure"] else "sure"
         # As written, separators and all; the amount beside it when its
@@ -774,23 +778,25 @@ def format_reading(reading):
         shown = found.get("written", found["amount"])
         amount = found["amount"]
         amount = f" (amount {amount})" if amount not in (shown, found["text"]) else ""
+        decimals = decimals_apart(found["confidence"], vouch)
         # What beside the number lowered its chance, where that decided it;
         # else, for digits all shown, how sure the reader must be to vouch.
         why = "".join(f"; {doubt}" for doubt in found.get("doubts", []))
         if found["unsure"] and not why and "?" not in found["text"] and vouch:
-            why = f", under the {100 * vouch:.3g}% needed to vouch for it"
+            why = (f", under the {percent(vouch, bar_decimals(vouch, decimals))} needed to "
+                   "vouch for it")
         out.append(f"  number {shown}{amount}: {verdict}, "
-                   f"{percent(found['confidence'])} {kind}{why}")
-    thresholds = reading.get("thresholds")
-    if thresholds and any(d["unsure"] for d in digits):
-        # Three figures, not rounded down as the digits are: 0.9094 is "90.9%",
-        # where "90%" would say that a digit at 90.5 % is shown.
-        out.append(f"  a digit under {100 * thresholds['digit']:.3g}% {kind} prints as '?'")
+                   f"{percent(found['confidence'], decimals)} {kind}{why}")
+    if thresholds.get("digit") and any(d["unsure"] for d in digits):
+        # Rounded down, with as many decimals as the digits above needed.
+        bar = thresholds["digit"]
+        bar = percent(bar, bar_decimals(bar, max(places.values())))
+        out.append(f"  a digit under {bar} {kind} prints as '?'")
     for number, members in enumerate(per_line, start=1):
         for place, d in enumerate(members, start=1):
             if d["unsure"]:
                 (a, pa), (b, pb) = d["top2"]
                 out.append(f"  unsure: line {number}, digit {place}, "
-                           f"{percent(d['confidence'])} {kind}; {whose} guesses: "
-                           f"{a} ({percent(pa)}), {b} ({percent(pb)})")
+                           f"{percent(d['confidence'], places[id(d)])} {kind}; {whose} "
+                           f"guesses: {a} ({percent(pa)}), {b} ({percent(pb)})")
     return out

@@ -238,6 +238,36 @@ def test_a_number_of_shown_digits_can_still_be_unsure():
                                              judged.probs), True, ensemble=ensemble)}))
     assert "a digit under 90.9% likely right prints as '?'" in text
     assert "unsure: line 1, digit 2, 40% likely right" in text
+    # Just under the bar: a decimal more, so that it does not read as a
+    # sure digit or number at the same whole percentage would.
+    judged = confidence.Judgement(judged.digits, np.array([0.92, 0.909, 0.95]), judged.probs)
+    ensemble.calibration.number_threshold = 1.0
+    chance = reader.describe(strip_lines(3), judged, True, ensemble=ensemble)["numbers"][0]
+    # A number threshold a hair over the number's chance (its digits all
+    # shown: the threshold is what the text names).
+    ensemble.calibration.digit_threshold = 0.9
+    ensemble.calibration.number_threshold = round(chance["confidence"], 4) + 0.0003
+    near = reader.describe(strip_lines(3), judged, True, ensemble=ensemble)
+    text = "\n".join(reader.format_reading({"file": "f.png", **near}))
+    (number,) = near["numbers"]
+    assert number["unsure"] and number["text"] == "123"
+    shown, bar = text.split("number 123: check, ")[1].split(" needed")[0].split(
+        "% likely right, under the ")
+    assert float(shown) < float(bar.rstrip("%"))
+    # Over a bar a hair under it, the same number is sure, and says a chance
+    # no lower than the bar it cleared ("sure, 68%" beside a bar of 68.4 %
+    # read as if it had not).
+    ensemble.calibration.number_threshold = round(chance["confidence"], 4) - 0.0003
+    over = reader.describe(strip_lines(3), judged, True, ensemble=ensemble)
+    text = "\n".join(reader.format_reading({"file": "f.png", **over}))
+    sure = text.split("number 123: sure, ")[1].split("%")[0]
+    assert float(sure) > 100 * ensemble.calibration.number_threshold - 0.01
+    # The digits against theirs: 0.909 under 0.9094 reads under it.
+    ensemble.calibration.digit_threshold = 0.9094
+    near = reader.describe(strip_lines(3), judged, True, ensemble=ensemble)
+    text = "\n".join(reader.format_reading({"file": "f.png", **near}))
+    assert "1 92%  ? 90.90%  3 95%" in text
+    assert "a digit under 90.94% likely right prints as '?'" in text
 
 
 def test_a_number_is_never_surer_than_its_weakest_digit():
