@@ -3,16 +3,18 @@
 Digit images seldom come as pages. MNIST's own files are 28x28 pictures
 of a light digit on black; USPS's are 16x16 grey digits stretched to fill
 the square (saved either way round); Semeion's are 16x16 black-and-white;
-many collections crop each digit tight to its ink. Each of the first --digits test digits of
---data-dir is saved in each of those forms (made here from the MNIST
-digit, not the other collections' writing) and read twice, by the file
+many collections crop each digit tight to its ink. Each of the first
+--digits test digits of --data-dir is saved in each of those forms (made
+here from the MNIST digit, not the other collections' writing) and read
+twice, by the file
 path of ``read_digits.py`` (:func:`digitsuite.reading.reader.read_file`:
 right when the picture reads as that one digit) and by the one-digit path
 of the app and ``visualize_layers.py --image``
 (:func:`digitsuite.reading.single.read_digit`). Writes
 ``<date>-formats.json`` and ``.md`` under --out-dir, with the CPU: per
-form, digits read right, "no digit" answers, and the numbers vouched for
-and right among them.
+form, digits read right, "no digit" answers, the numbers vouched for and
+right among them, and each digit misread, with the polarity the file path
+took its ink to have.
 
     python benchmarks/formats_bench.py --out-dir runs/formats-bench
     python benchmarks/formats_bench.py --dry-run --out-dir runs/formats-smoke
@@ -33,6 +35,7 @@ sys.path.insert(0, str(ROOT))  # run from anywhere, like the top-level scripts
 from digitsuite import cli  # noqa: E402
 
 DIGITS = 100
+MISREAD_SHOWN = 8  # per form, in the Markdown report
 
 
 def parse_args(argv=None):
@@ -91,7 +94,7 @@ def read_both(model, path, label):
     text = " ".join(number["text"] for number in reading["numbers"])
     vouched = bool(reading["numbers"]) and not any(n["unsure"] for n in reading["numbers"])
     page = {"read": text, "right": text == str(label), "none": "no_digit" in reading,
-            "vouched": vouched}
+            "vouched": vouched, "ink": reading.get("ink", "")}
     try:
         grey = images.read_image(path, max_side=images.DIGIT_MAX_SIDE,
                                  min_side=images.MIN_READ_SIDE)
@@ -135,6 +138,7 @@ def main(args):
                 row["one_digit"]["none"] += one["none"]
                 if not (page["right"] and one["right"]):
                     row["misread"].append({"index": k, "label": label, "file": page["read"],
+                                           "ink": page["ink"], "vouched": page["vouched"],
                                            "one_digit": one["read"]})
     result = {"date": time.strftime("%Y-%m-%d"), "data": dataset.source,
               "digits": min(args.digits, len(dataset.x_test)), "forms": tally,
@@ -152,6 +156,23 @@ def main(args):
         lines.append(f"| {name} | {file['right']} / {row['digits']} | {file['none']} | "
                      f"{file['vouched']} ({file['vouched_right']}) | "
                      f"{one['right']} / {row['digits']} | {one['none']} |")
+    lines += ["", "*read_digits.py: right* counts pictures read as that one digit, "
+              "shown and not '?'; *no digit*, those it found no digit in. *Vouched "
+              "for* counts the pictures whose every number the reader vouched for, "
+              "and *(right)* those of them read right: a wrong answer vouched for is "
+              "the one that misleads. The one-digit path always names a digit unless "
+              "it finds none.", "", "## Misread", "",
+              f"Per form, the first {MISREAD_SHOWN} digits that either path got wrong "
+              "(all of them are in the JSON): the test image's index, its label, what "
+              "each path read ('-' for no digit), and the ink the file path saw.", ""]
+    for name, row in tally.items():
+        wrong = row["misread"]
+        shown = [f"{m['index']}: {m['label']} read `{m['file'] or '-'}`"
+                 f"{' (vouched for)' if m['vouched'] and m['file'] != str(m['label']) else ''}"
+                 f", one-digit `{m['one_digit'] or '-'}`, ink {m['ink'] or '-'}"
+                 for m in wrong[:MISREAD_SHOWN]]
+        more = f"; {len(wrong) - MISREAD_SHOWN} more" if len(wrong) > MISREAD_SHOWN else ""
+        lines.append(f"- **{name}** ({len(wrong)}): {'; '.join(shown) or 'none'}{more}")
     stem = f"{result['date']}-formats" + ("-dry-run" if args.dry_run else "")
     write_portable(out_dir, stem, result, "\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -25,3 +25,11 @@ def test_the_dry_run_reads_each_form_of_three_digits(tmp_path):
     report = (tmp_path / f"{result['date']}-formats-dry-run.md").read_text()
     assert "| MNIST's file: 28x28, light on black |" in report
     assert result["machine"]["cpu"] in report
+    # Each digit either path got wrong is listed under its form, with the
+    # polarity the file path saw: what a reader of the report looks at next.
+    misread = report.split("## Misread")[1]
+    for name, row in forms.items():
+        assert f"- **{name}** ({len(row['misread'])}): " in misread
+        for wrong in row["misread"]:
+            assert wrong["ink"] in ("dark on light", "light on dark", "")
+            assert f"{wrong['index']}: {wrong['label']} read `" in misread
