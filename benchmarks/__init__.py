@@ -6,6 +6,8 @@
 
 import json
 import re
+import shlex
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,3 +55,28 @@ def write_results(out_dir, stem, result, markdown):
     """:func:`write_portable`, and say where."""
     write_portable(out_dir, stem, result, markdown)
     print(f"wrote {out_dir / stem}.json and .md")
+
+
+def reader_bench_args(doc, script, count, default, help, argv=None, dry_run=None,
+                      more=None):
+    """Parse the arguments of a benchmark that reads single digits with the
+    reader (``formats_bench.py``, ``onedigit_bench.py``): --dataset,
+    --data-dir, --model, ``--<count>`` (an int, ``default``, ``help``),
+    --out-dir (runs/<script's name>), --dry-run (``dry_run`` is its help)
+    and --debug, and what ``more(parser)`` adds; ``args.command`` is the
+    command that reruns it."""
+    from digitsuite import cli
+
+    parser = cli.Parser(doc)
+    cli.add_data_args(parser, split=False)
+    cli.add_reader_arg(parser)
+    parser.add_argument(f"--{count}", type=cli.positive_int, default=default,
+                        help=f"{help} (default: {default})")
+    if more is not None:
+        more(parser)
+    name = Path(script).stem.replace("_", "-")
+    cli.add_output_args(parser, Path("runs", name), dry_run=dry_run)
+    args = parser.parse_args(argv)
+    args.command = shlex.join(["python", f"benchmarks/{Path(script).name}",
+                               *map(str, sys.argv[1:] if argv is None else argv)])
+    return args

@@ -20,7 +20,6 @@ took its ink to have.
     python benchmarks/formats_bench.py --dry-run --out-dir runs/formats-smoke
 """
 
-import shlex
 import sys
 import tempfile
 import time
@@ -39,15 +38,10 @@ MISREAD_SHOWN = 8  # per form, in the Markdown report
 
 
 def parse_args(argv=None):
-    parser = cli.Parser(__doc__)
-    cli.add_data_args(parser, split=False)
-    cli.add_reader_arg(parser)
-    parser.add_argument("--digits", type=cli.positive_int, default=DIGITS,
-                        help=f"test digits saved in each form (default: {DIGITS})")
-    cli.add_output_args(parser, Path("runs", "formats-bench"), dry_run="3 digits")
-    args = parser.parse_args(argv)
-    args.command = shlex.join(["python", "benchmarks/formats_bench.py",
-                               *map(str, sys.argv[1:] if argv is None else argv)])
+    from benchmarks import reader_bench_args
+
+    args = reader_bench_args(__doc__, __file__, "digits", DIGITS,
+                             "test digits saved in each form", argv, dry_run="3 digits")
     if args.dry_run:
         args.digits = min(args.digits, 3)
     return args

@@ -6,12 +6,14 @@ by the app's page mode (``read_page``: right when it reads that one digit
 alone) and by the new one (:func:`digitsuite.reading.single.read_digit`).
 
     python benchmarks/onedigit_bench.py --out-dir runs/onedigit-bench
+    python benchmarks/onedigit_bench.py --dry-run --out-dir runs/onedigit-smoke
 
 The photos are made here: an MNIST test digit, enlarged, written in dark
 ink on paper off the picture's centre, a hand's shadow (a blurred blob
 with fingers) reaching in from one side, the table beyond the paper's
 edge on another, a slight perspective, sensor noise and JPEG. Writes
-``onedigit.json`` and ``onedigit.md`` under --out-dir.
+``<date>-onedigit.json`` and ``.md`` under --out-dir, with the command and
+the CPU that the timing was measured on.
 """
 
 import io
@@ -32,19 +34,23 @@ from digitsuite import cli  # noqa: E402
 PHOTO_SIZE = (4000, 3000)   # a 12-megapixel phone photo, landscape
 READ_SIZE = (1000, 750)     # the photos that are read: the size the app prepares anyway
 PHOTOS = 10
+REPEATS = 5
 
 
 def parse_args(argv=None):
-    parser = cli.Parser(__doc__)
-    cli.add_data_args(parser, split=False)
-    cli.add_reader_arg(parser)
-    parser.add_argument("--photos", type=cli.positive_int, default=PHOTOS,
-                        help=f"shadowed photos to read by both paths (default: {PHOTOS})")
-    parser.add_argument("--repeats", type=cli.positive_int, default=5,
-                        help="times the 4,000x3,000 photo is prepared; the median is "
-                             "reported (default: 5)")
-    cli.add_output_args(parser, Path("runs", "onedigit-bench"))
-    return parser.parse_args(argv)
+    from benchmarks import reader_bench_args
+
+    def repeats(parser):
+        parser.add_argument("--repeats", type=cli.positive_int, default=REPEATS,
+                            help="times the 4,000x3,000 photo is prepared; the median is "
+                                 f"reported (default: {REPEATS})")
+
+    args = reader_bench_args(__doc__, __file__, "photos", PHOTOS,
+                             "shadowed photos to read by both paths", argv,
+                             dry_run="2 photos, the large one prepared once", more=repeats)
+    if args.dry_run:
+        args.photos, args.repeats = min(args.photos, 2), 1
+    return args
 
 
 def shadowed_photo(digit, rng, size=READ_SIZE, shadow=True, edge=True):
@@ -191,18 +197,24 @@ def main(args):
                      "page": page_path(model, grey), "new": new_path(model, grey)})
     right = {path: sum(row[path] == row["label"] for row in rows)
              for path in ("old", "page", "new")}
-    result = {"prepare_seconds": seconds, "prepare_median": statistics.median(seconds),
+    result = {"date": time.strftime("%Y-%m-%d"), "command": args.command,
+              "prepare_seconds": seconds, "prepare_median": statistics.median(seconds),
               "photo": f"{PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} JPEG", "photos": rows,
               "right": right, "machine": machine(), "data": dataset.source}
-    lines = [f"# One digit in a photo ({dataset.source})", "",
+    cpu, flags = result["machine"]["cpu"], " ".join(result["machine"]["cpu_vector_flags"])
+    lines = [f"# One digit in a photo ({result['date']})", "",
              f"Prepare a {result['photo']}: median {result['prepare_median']:.3f} s "
              f"of {len(seconds)}.", "",
              f"{len(rows)} shadowed photos read right: old path {right['old']}, "
              f"page mode {right['page']}, new path {right['new']}.", "",
+             f"Digits from {dataset.source}. Machine: {cpu}, "
+             f"{result['machine']['cores']} cores (vector flags: {flags}). "
+             f"Command: `{args.command}`", "",
              "| label | old | page mode | new |", "| ---: | --- | --- | --- |"]
     lines += [f"| {row['label']} | {row['old']} | {row['page']} | {row['new']} |"
               for row in rows]
-    write_portable(out_dir, "onedigit", result, "\n".join(lines) + "\n")
+    stem = f"{result['date']}-onedigit" + ("-dry-run" if args.dry_run else "")
+    write_portable(out_dir, stem, result, "\n".join(lines) + "\n")
     print("\n".join(lines[:5]))
     return result
 
