@@ -399,7 +399,9 @@ def describe(lines, judged, ink_dark, min_confidence=None, marks=None, ensemble=
     the digits of a box field into one number; ``scribbles``: the boxes of
     scribbles and scrawls (:func:`scrawled`). A number with one beside it
     is never vouched for: it may be a digit written over or struck out,
-    which the calibration never saw, so no probability can say.
+    which the calibration never saw, so no probability can say. Nor is any
+    number read without a calibration: a model's softmax over 0.9 is no
+    chance of being right on other people's writing.
     """
     ensemble = confidence.as_ensemble(ensemble) if ensemble is not None else None
     if not isinstance(judged, confidence.Judgement):
@@ -439,8 +441,8 @@ def describe(lines, judged, ink_dark, min_confidence=None, marks=None, ensemble=
                     if calibrated else float(np.prod(p_digits)))
         found["unread_beside"] = round(beside, 2)
         found["confidence"] = round(p_number, 4)
-        found["unsure"] = bool("?" in found["text"] or scrawl or (
-            calibrated and p_number < ensemble.number_threshold))
+        found["unsure"] = bool("?" in found["text"] or scrawl or not calibrated
+                               or p_number < ensemble.number_threshold)
         found["doubts"] = (ensemble.doubts(p_digits, boxes, gap, beside)
                            if calibrated and "?" not in found["text"] else [])
         if scrawl and "?" not in found["text"]:
@@ -731,6 +733,11 @@ def read_files(load_model, paths, min_confidence=None, debug=False):
                          "images are still read, and --debug shows the traceback")
 
 
+UNCALIBRATED_NOTE = ("no number is vouched for: this model has no calibration, and its "
+                     "softmax is no chance of being right; the reader shipped in "
+                     "models/reader/ has one (benchmarks/calibrate_reader.py fits one)")
+
+
 def written_lines(reading):
     """Each line of a reading as written: its numbers' ``written`` text,
     marks where they stand (``12.50``, ``1,250.00``), a space between
@@ -792,6 +799,8 @@ def format_reading(reading):
         bar = thresholds["digit"]
         bar = percent(bar, bar_decimals(bar, max(places.values())))
         out.append(f"  a digit under {bar} {kind} prints as '?'")
+    if not calibrated and reading.get("numbers"):
+        out.append(f"  {UNCALIBRATED_NOTE}")
     for number, members in enumerate(per_line, start=1):
         for place, d in enumerate(members, start=1):
             if d["unsure"]:

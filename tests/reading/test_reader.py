@@ -117,11 +117,29 @@ def test_amount_keeps_punctuation_out_and_reports_the_decimal_point():
     assert [(m["mark"], m["after"]) for m in number["marks"]] == [(",", 1), (".", 4), ("-", 6)]
     # Printed as written, with the amount beside it where its point is not plain.
     text = "\n".join(reader.format_reading({"file": "f.png", **reading}))
-    assert "number 1,500.00- (amount 1500.00): sure" in text
+    assert "number 1,500.00- (amount 1500.00): check, 94% (softmax, uncalibrated)" in text
     # Each line as written too, which is what a user copies: the digits
     # alone would be a hundred times the amount.
     assert reader.written_lines(reading) == ["1,500.00-"]
     assert text.splitlines()[1].startswith("  1,500.00-    1 99%")
+
+
+def test_a_model_without_calibration_vouches_for_nothing():
+    """A model's softmax over 0.9 is no chance of being right: read with a
+    plain model (``--model`` with no calibration.json), a number of digits
+    at 0.99 each is still one to check, and the reading says why once."""
+    probs = np.full((3, 10), 0.001)
+    for k, digit in enumerate([4, 0, 7]):
+        probs[k, digit] = 0.99
+    ink = np.ones((60, 30), bool)
+    line = [segment.Glyph((x, 0, x + 30, 60), ink) for x in (0, 40, 80)]
+    reading = reader.describe([line], probs, True, 0.8)
+    (number,) = reading["numbers"]
+    assert reading["lines"] == ["407"] and not reading["calibrated"]
+    assert number["unsure"] and not any(d["unsure"] for d in reading["digits"])
+    text = reader.format_reading({"file": "f.png", **reading})
+    assert "  number 407: check, 97% (softmax, uncalibrated)" in text
+    assert text[-1] == f"  {reader.UNCALIBRATED_NOTE}" and "calibrate_reader.py" in text[-1]
 
 
 def test_a_number_is_written_with_its_marks_where_they_stand():
