@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage
+from scipy.spatial import ConvexHull, QhullError
 
 from digitsuite.data.images import otsu_threshold, touches_border
 
@@ -56,6 +57,19 @@ MARGIN_STEP = 0.25     # ...and is this much (0-1) darker than the paper just be
 MARGIN_ALONG = 0.25
 MARGIN_REST = 0.7      # ...and leaves a picture this much light paper (ink on a page is far less)
 EDGE_SOFT = 2          # pixels of a margin's soft edge taken with it
+# A table all round a photographed sheet: dark, touching all four sides,
+# covering this share of the picture (a sticky note may leave it most)...
+SURROUND_SHARE = (0.05, 0.9)
+SURROUND_THICK = 0.02  # ...a band at least this x the picture's short side across (not a rule)
+# ...round paper whose light part is this x the short side across somewhere
+# and this many times as thick as the thickest ink on it: a light digit on
+# black, which is strokes round dark holes (or none), is neither.
+SHEET_THICK = 0.04
+SHEET_OVER_INK = 3
+SHEET_SOLID = 0.85     # the sheet fills this share of its convex hull (a quadrilateral does)
+# A photo of a sheet is at least this many pixels a side; a digit saved as
+# collections keep them (28x28 light on black, enlarged to be read) is not.
+SURROUND_MIN_SIDE = 160
 
 
 def ink_core(level, strong, dense=False):
@@ -459,7 +473,9 @@ def dark_margin(grey):
     (MARGIN_FILL) and ends in a sharp step to the paper (MARGIN_STEP:
     uneven light fades, it does not step). Together such regions cover at
     most half the picture and leave the rest MARGIN_REST light paper.
-    Includes EDGE_SOFT pixels of its soft edge; empty when there is none."""
+    A table all round a photographed sheet (:func:`_surrounds_sheet`) may
+    cover more. Includes EDGE_SOFT pixels of its soft edge; empty when there
+    is none."""
     grey = np.asarray(grey, np.float32)
     found = np.zeros(grey.shape, bool)
     dark = grey < otsu_threshold(grey)
@@ -468,8 +484,14 @@ def dark_margin(grey):
         return found
     edge = touches_border(labels)
     area = np.bincount(labels.ravel(), minlength=count + 1)
+    surround = np.zeros(grey.shape, bool)
     for k, box in enumerate(ndimage.find_objects(labels), start=1):
         share = area[k] / grey.size
+        if edge[k] and SURROUND_SHARE[0] <= share <= SURROUND_SHARE[1]:
+            region = labels == k
+            if _surrounds_sheet(grey, region, dark):
+                surround |= region
+                continue
         if not edge[k] or not MARGIN_SHARE[0] <= share <= MARGIN_SHARE[1]:
             continue
         if area[k] < MARGIN_FILL * labels[box].size:
@@ -485,12 +507,49 @@ def dark_margin(grey):
     # Where it is not (a light digit filling a small picture, its dark
     # background cut into pieces at the edge by the strokes), those pieces
     # are the paper, not a margin.
-    if not found.any() or found.mean() > MARGIN_SHARE[1]:
-        return np.zeros_like(found)
+    if found.mean() > MARGIN_SHARE[1]:
+        found[:] = False
+    found |= surround
+    if not found.any():
+        return found
     rest = grey[~found]
     if np.mean(rest > otsu_threshold(rest)) < MARGIN_REST:
         return np.zeros_like(found)
     return ndimage.binary_dilation(found, iterations=EDGE_SOFT)
+
+
+def _surrounds_sheet(grey, region, dark):
+    """Whether the dark ``region`` (touching the picture's border) is a table
+    round a photographed sheet: it touches all four sides, is a band, not a
+    line (SURROUND_THICK), ends in a step to the paper (MARGIN_STEP), and
+    encloses a sheet about as solid as a quadrilateral (SHEET_SOLID), and
+    what it encloses is paper with writing on it, the paper far thicker
+    than the ink (SHEET_THICK, SHEET_OVER_INK): not the strokes of a light
+    digit on a dark ground round its dark holes, nor the ink of a box
+    drawn round the writing."""
+    short = min(grey.shape)
+    if short < SURROUND_MIN_SIDE or not all(
+            side.any() for side in (region[0], region[-1], region[:, 0], region[:, -1])):
+        return False
+    # Measured on the band's inside: the picture's edge is no edge of it.
+    band = np.pad(region, 1, mode="edge")
+    if ndimage.distance_transform_edt(band).max() < SURROUND_THICK * short:
+        return False
+    paper = ndimage.distance_transform_edt(~region & ~dark).max()
+    ink = dark & ~region
+    if not ink.any() or paper < max(SHEET_THICK * short,
+                                    SHEET_OVER_INK * ndimage.distance_transform_edt(ink).max()):
+        return False
+    ring = ndimage.binary_dilation(region, iterations=3) & ~region
+    if np.median(grey[ring]) - np.median(grey[region]) < MARGIN_STEP:
+        return False
+    sheet = ~region
+    outline = np.argwhere(sheet & ~ndimage.binary_erosion(sheet))
+    try:
+        hull = ConvexHull(outline).volume  # in 2-D, the hull's area
+    except QhullError:  # the sheet is a line of pixels
+        return False
+    return bool(sheet.sum() >= SHEET_SOLID * hull)
 
 
 def without_margin(grey, margin):

@@ -83,6 +83,57 @@ def test_the_dark_paper_round_a_light_digit_filling_its_picture_is_no_margin(sha
     assert reader.prepare_page(page).ink_dark is False
 
 
+def sheet_on_a_table(sheet=(170, 150, 470, 330), tilt=4.0):
+    """A phone photo (480x640) of a small sheet of paper on a darker table
+    that fills most of the picture and all of its border, lit unevenly, with
+    two '0'-like rings written on the sheet. Returns (picture, the rings'
+    boxes)."""
+    yy, xx = np.mgrid[0:480, 0:640].astype(np.float32)
+    table = 0.22 + 0.18 * xx / 640          # the light falls off across the table
+    paper = Image.new("L", (640, 480), 0)
+    x0, y0, x1, y1 = sheet
+    ImageDraw.Draw(paper).rectangle(sheet, fill=255)
+    paper = np.asarray(paper.rotate(tilt, center=((x0 + x1) / 2, (y0 + y1) / 2)), bool)
+    mask = np.zeros((480, 640), bool)
+    number = [(260, 200, 300, 270), (320, 200, 360, 270)]
+    for box in number:
+        ring(mask, box, stroke=6)
+    page = np.where(paper, 0.88 - 0.08 * yy / 480, table)
+    page = np.where(mask, INK, page)
+    noise = np.random.default_rng(1).normal(0, 0.01, page.shape)
+    return np.clip(page + noise, 0, 1).astype(np.float32), number
+
+
+def test_the_table_round_a_photographed_sheet_is_taken_off():
+    """A sticky note on a desk: the table is most of the picture and all of
+    its border, so Otsu's majority took it for the paper, the writing for
+    the background and the table's corners for digits. Taken off as a
+    margin, the sheet reads as dark ink and only its two digits are found."""
+    photo, number = sheet_on_a_table()
+    margin = reader.printed.dark_margin(photo)
+    assert margin[:40].all() and margin[-40:].all() and margin[:, :60].all()
+    assert not margin[200:270, 260:360].any()     # nothing of the writing
+    found = reader.prepare_page(photo)
+    assert found.ink_dark
+    np.testing.assert_allclose(boxes(found), [number], atol=2)
+
+
+@pytest.mark.parametrize("digit", ["1", "0"])
+def test_a_large_light_digit_on_black_is_no_sheet_on_a_table(digit):
+    """A bold light digit on a black picture of photo size: the black touches
+    every side like a table round a sheet, but what it encloses is strokes
+    (round a hole as wide as they are, or none), not paper far thicker than
+    the ink on it."""
+    mask = np.zeros((240, 240), bool)
+    if digit == "1":
+        mask[30:210, 100:140] = True
+    else:
+        ring(mask, (50, 30, 190, 210), stroke=30)
+    picture = np.where(mask, 0.95, 0.03).astype(np.float32)
+    assert not reader.printed.dark_margin(picture).any()
+    assert reader.prepare_page(picture).ink_dark is False
+
+
 def test_a_page_with_paper_all_round_keeps_all_its_ink():
     page, _ = page_of_rings(noise=0.02)
     flat = images.even_out_lighting(page)
