@@ -4,7 +4,8 @@ Applies 3x3 kernels (edge detection, sharpen, box blur and a custom kernel
 from --kernel) to a picture with Keras' convolution op, shows 'valid'
 versus 'same' padding on a 5x5 example with every number written out, and
 halves the picture with 2x2 max-pooling, printing the shapes. Writes
-convolution.png, padding.png and pooling.png under --out-dir. With no
+convolution.png, padding.png and pooling.png under --out-dir, with
+report.json and report.md (the kernels, the shapes, the example's numbers). With no
 --image it uses the bundled sample_data/demo_photo.png, so it runs offline.
 
     python conv_demo.py
@@ -53,7 +54,7 @@ def main(args):
 
     from digitsuite.data.images import read_image
     from digitsuite.errors import printable
-    from digitsuite.fileio import output_set, prepare_out_dir, save_figure
+    from digitsuite.fileio import output_set, prepare_out_dir, save_figure, write_json, write_text
     from digitsuite.visual import convdemo
 
     max_side = min(args.max_side, DRY_RUN_SIDE) if args.dry_run else args.max_side
@@ -66,13 +67,16 @@ def main(args):
                                                          "pooled"))
 
     name = printable(args.image.name)
-    with output_set(out_dir):  # the three figures land together, or none do
+    data, markdown = convdemo.report(name, image, demo)
+    with output_set(out_dir):  # the figures and the report land together, or none do
         save_figure(convdemo.plot_kernels(image, results, name),
                     out_dir / "convolution.png", dpi=convdemo.DPI)
         save_figure(convdemo.plot_padding(example), out_dir / "padding.png",
                     dpi=convdemo.DPI)
         save_figure(convdemo.plot_pooling(image, pooled), out_dir / "pooling.png",
                     dpi=convdemo.DPI)
+        write_json(out_dir / "report.json", data)
+        write_text(out_dir / "report.md", markdown)
 
     shape = convdemo.shape_text
     same = results[own][1]
@@ -83,7 +87,7 @@ def main(args):
     print(f"padding example: 5x5 input -> 'valid' {shape(example['valid'])}, "
           f"'same' {shape(example['same'])}")
     print(f"2x2 max-pool: {shape(image)} -> {shape(pooled)}")
-    print(f"figures in {out_dir}/: convolution.png, padding.png, pooling.png")
+    print(f"figures in {out_dir}/: {', '.join(convdemo.FIGURES)}; report.md and .json")
     return {"image": image, "outputs": {n: out for n, (_, out) in results.items()},
             "valid": valid, "example": example, "pooled": pooled}
 

@@ -3,8 +3,11 @@
 For a test image (by class or index) or your own picture of a digit, writes
 under --out-dir: input.png, one maps_<layer>.png per convolution and pooling
 layer with all its feature maps, filters_<first conv>.png, dense.png,
-probabilities.png, saliency.png, overview.png and index.html, which shows
-them all on one page. Prints the prediction and its probability.
+probabilities.png, saliency.png, overview.png, index.html, which shows
+them all on one page, and report.json and report.md (the prediction, every
+class's probability, each layer's output shape). Prints the prediction
+and its probability. Your picture's run goes to runs/layers/<its name>/,
+or <its name>-2/ and so on when that folder holds another picture's run.
 
     python visualize_layers.py --digit 0              # first test '0', runs/layers/digit-0/
     python visualize_layers.py --index 1234
@@ -30,6 +33,7 @@ from digitsuite.inference.runs import DEFAULT_RUNS_DIR, READER_MODEL, model_path
 DEFAULT_MODEL = model_path(DEFAULT_RUNS_DIR, "cnn")
 SHIPPED_READER = Path("models", "reader", "model.keras")  # READER_MODEL, as a user sees it
 LAYERS_ROOT = DEFAULT_RUNS_DIR / "layers"
+MAX_REPORT_BYTES = 2**20  # an earlier report.json larger than this is not read
 
 
 def parse_args(argv=None):
@@ -133,6 +137,32 @@ def file_size(path):
     return (height, width) if turned else (width, height)
 
 
+def own_folder(name, image_sha256, root=None):
+    """``root``/``name`` (default root: LAYERS_ROOT), or ``name``-2, -3...
+    when that folder holds the run of another picture (another file with
+    the same name, whose report.json records another checksum, or a folder
+    without one): a run never replaces what another picture's run left. The
+    same picture's folder is used again."""
+    import json
+
+    from digitsuite.errors import DigitsuiteError
+
+    root = LAYERS_ROOT if root is None else root
+    for k in range(1, 1000):
+        folder = root / (name if k == 1 else f"{name}-{k}")
+        if not folder.exists():
+            return folder
+        report = folder / "report.json"
+        try:
+            if (report.is_file() and report.stat().st_size <= MAX_REPORT_BYTES
+                    and json.loads(report.read_text())["image_sha256"] == image_sha256):
+                return folder
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # not a report this script wrote: someone else's folder
+    raise DigitsuiteError(f"{root}/ holds 999 runs named {name}; choose a folder "
+                          "with --out-dir")
+
+
 def model_path(args):
     """The classifier file to look into (None for --dry-run's fresh seed CNN),
     checked without Keras so that a wrong --model is refused at once."""
@@ -167,16 +197,24 @@ def load_model(path):
 
 
 def main(args):
-    from digitsuite.data.datasets import CLASS_NAMES
+    from digitsuite.data.datasets import CLASS_NAMES, sha256
     from digitsuite.fileio import output_set, prepare_out_dir
     from digitsuite.markdown import percent
 
     path = model_path(args)
     # The picture is read before Keras loads: a wrong one is refused at once.
     original, image, label, source, default_name, crop = pick_input(args)
+    image_sha256 = sha256(args.image) if args.image is not None else None
+    out_dir = args.out_dir
+    if out_dir is None:
+        out_dir = (own_folder(default_name, image_sha256) if image_sha256
+                   else LAYERS_ROOT / default_name)
+        if out_dir.name != default_name:
+            print(f"note: {LAYERS_ROOT / default_name}/ holds another picture's run; "
+                  f"this one goes to {out_dir}/")
     model = load_model(path)
     from digitsuite.visual import layerfigures, layerviz
-    out_dir = prepare_out_dir(args.out_dir or LAYERS_ROOT / default_name)
+    out_dir = prepare_out_dir(out_dir)
 
     result = layerviz.analyse(model, image)
     class_names = CLASS_NAMES[args.dataset]
@@ -184,7 +222,8 @@ def main(args):
         class_names = [str(k) for k in range(len(result["probabilities"]))]
     with output_set(out_dir):  # the pictures and index.html land together, or none do
         files = layerfigures.write_report(out_dir, model, image, result, class_names, source,
-                                         label=label, original=original, crop=crop)
+                                         label=label, original=original, crop=crop,
+                                         image_sha256=image_sha256)
     predicted = result["predicted"]
     print(f"{source}: predicted {class_names[predicted]} with probability "
           f"{percent(result['probabilities'][predicted], 2)}")

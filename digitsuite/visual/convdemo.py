@@ -111,6 +111,53 @@ def run_demo(image, kernel, name):
             "example": padding_example(), "pooled": max_pool(image)}
 
 
+FIGURES = ("convolution.png", "padding.png", "pooling.png")
+
+
+def report(source, image, demo):
+    """``report.json`` and ``report.md`` of a demo run (:func:`run_demo` on
+    ``image``, from the picture named ``source``): each kernel and the
+    shape it gives, 'valid' against 'same', the padding example's numbers
+    and the pooled shape. Returns (dict, Markdown text)."""
+    from digitsuite.markdown import table
+
+    own, (kernel, same) = list(demo["filtered"].items())[-1]
+    example = demo["example"]
+    data = {
+        "image": source, "shape": list(image.shape),
+        "kernels": {name: k.tolist() for name, (k, _) in demo["filtered"].items()},
+        "same": list(same.shape), "valid": list(demo["valid"].shape),
+        "padding_example": {key: example[key].tolist()
+                            for key in ("input", "kernel", "valid", "same")},
+        "pooled": list(demo["pooled"].shape), "figures": list(FIGURES),
+    }
+    side = kernel.shape[0]
+    numbers = lambda grid: [" ".join(f"{v:.3g}" for v in row) for row in grid]  # noqa: E731
+    lines = [f"# Convolution and pooling: {source}", "",
+             f"The picture is {shape_text(image)} (height x width x channels). Each "
+             "kernel slides over it channel by channel, as a CNN's convolution "
+             "does, without flipping (a cross-correlation).", "",
+             *table(["kernel", "weights, row by row"],
+                    [[name, " / ".join(numbers(k))] for name, (k, _) in
+                     demo["filtered"].items()]), "",
+             f"- the {side}x{side} kernel {own}, 'same' padding: {shape_text(image)} -> "
+             f"{shape_text(same)} (zeros round the edge keep the size);",
+             f"- the same, 'valid' padding: {shape_text(image)} -> "
+             f"{shape_text(demo['valid'])} (only where the kernel fits, {side - 1} "
+             "rows and columns fewer);",
+             f"- 2x2 max-pooling: {shape_text(image)} -> {shape_text(demo['pooled'])} "
+             "(the largest of each 2x2 block).", "",
+             "The padding example: a 5x5 input (1 to 25) and a 3x3 kernel of ones, "
+             "so each output is the sum of the window round it.", "",
+             *table(["input", "'valid' (3x3)", "'same' (5x5)"],
+                    [[a, b, c] for a, b, c in zip(
+                        numbers(example["input"]),
+                        numbers(example["valid"]) + [""] * 2,
+                        numbers(example["same"]))]), "",
+             *[f"![{name}]({name})" for name in FIGURES], ""]
+    return data, "\n".join(lines)
+
+
 def busiest_square(image, side=48):
     """(top, left, side) of the square, at even coordinates, whose pixels vary
     most: where pooling's effect shows best in a close-up."""

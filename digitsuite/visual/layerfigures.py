@@ -9,8 +9,8 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
-from digitsuite.fileio import save_figure, write_text
-from digitsuite.markdown import percent
+from digitsuite.fileio import save_figure, write_json, write_text
+from digitsuite.markdown import percent, table
 from digitsuite.visual.layerviz import (
     COLORMAPS,
     activation_scale,
@@ -239,15 +239,17 @@ figcaption {{ color: #333; margin-top: 0.4em; }}
 
 
 def write_report(out_dir, model, image, result, class_names, source, label=None,
-                 original=None, crop=None):
+                 original=None, crop=None, image_sha256=None):
     """Save every figure of ``result`` (from
-    :func:`digitsuite.visual.layerviz.analyse`) and index.html in ``out_dir``;
-    return the written file names, in page order.
+    :func:`digitsuite.visual.layerviz.analyse`), index.html, report.json and
+    report.md in ``out_dir``; return the written file names, in page order.
 
     ``source`` says where the image came from (for titles); ``label`` is its
     true class index when known; ``original`` is the user's picture before
     MNIST-style preparation; ``crop`` the box of the digit read in it
-    (then crop.png shows it).
+    (then crop.png shows it); ``image_sha256`` the checksum of the picture's
+    file, which report.json records so that a later run can tell its folder
+    from another picture's.
     """
     probabilities, predicted = result["probabilities"], result["predicted"]
     name = class_names[predicted]
@@ -294,4 +296,43 @@ def write_report(out_dir, model, image, result, class_names, source, label=None,
                + (f"; true label {class_names[label]}." if label is not None else "."))
     write_text(out_dir / "index.html",
                index_html(f"What the network sees: {source}", summary, page))
-    return [f for f, _ in page] + ["index.html"]
+    data, markdown = report(result, class_names, source, label, crop, image_sha256, page)
+    write_json(out_dir / "report.json", data)
+    write_text(out_dir / "report.md", markdown)
+    return [f for f, _ in page] + ["index.html", "report.json", "report.md"]
+
+
+def report(result, class_names, source, label, crop, image_sha256, page):
+    """``report.json`` and ``report.md`` of a run: what the picture was,
+    the prediction and every class's probability, the crop read, each
+    layer's output shape and the figures with their captions. Returns
+    (dict, Markdown text)."""
+    probabilities, predicted = result["probabilities"], result["predicted"]
+    shapes = {name: list(np.shape(values))
+              for name, values in {**result["maps"], **result["dense"]}.items()}
+    data = {"source": source, "image_sha256": image_sha256,
+            "predicted": class_names[predicted],
+            "probability": round(float(probabilities[predicted]), 6),
+            "probabilities": {name: round(float(p), 6)
+                              for name, p in zip(class_names, probabilities)},
+            "label": None if label is None else class_names[label],
+            "crop": None if crop is None else [int(v) for v in crop],
+            "layers": shapes, "figures": [name for name, _ in page]}
+    lines = [f"# What the network sees: {source}", "",
+             f"Predicted **{data['predicted']}** with probability "
+             f"{percent(data['probability'], 2)} (the model's softmax, not a chance of "
+             "being right on other people's writing)"
+             + (f"; true label {data['label']}." if label is not None else "."), ""]
+    if crop is not None:
+        lines += [f"The digit read is the crop x {crop[0]}-{crop[2]}, y {crop[1]}-{crop[3]} "
+                  "of the picture as it was read (shrunk or enlarged as the run printed; "
+                  "crop.png shows it).", ""]
+    lines += [*table(["class", "probability"],
+                     [[name, percent(p, 2)] for name, p in data["probabilities"].items()],
+                     ["left", "right"]), "",
+              *table(["layer", "output shape"],
+                     [[name, " x ".join(map(str, shape))] for name, shape in shapes.items()]),
+              ""]
+    for name, caption in page:
+        lines += [f"## {name}", "", caption, "", f"![{name}]({name})", ""]
+    return data, "\n".join(lines)

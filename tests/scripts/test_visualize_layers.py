@@ -2,6 +2,8 @@
 model's maps, the user's own picture, the default folders, and each user
 error as one line."""
 
+import json
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -42,7 +44,7 @@ def visualize(model, out_dir, *args):
 
 def expected_files(map_layers, first_conv, dense=True):
     return ({"input.png", "overview.png", "probabilities.png", "saliency.png", "index.html",
-             f"filters_{first_conv}.png"}
+             "report.json", "report.md", f"filters_{first_conv}.png"}
             | {f"maps_{name}.png" for name in map_layers} | ({"dense.png"} if dense else set()))
 
 
@@ -58,8 +60,20 @@ def test_digit_writes_every_figure_and_the_page(seed_model, sample_test_set, tmp
     for name in expected:
         assert (tmp_path / name).stat().st_size > 0
     page = (tmp_path / "index.html").read_text()
-    assert all(f'src="{name}"' in page for name in expected - {"index.html"})
+    assert all(f'src="{name}"' in page
+               for name in expected - {"index.html", "report.json", "report.md"})
     assert "<figcaption>" in page
+    # The report holds the figures' numbers: what was predicted, how likely
+    # each class, each layer's output, and which picture it was.
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["predicted"] == str(result["predicted"]) and report["label"] == "3"
+    assert report["probabilities"][report["predicted"]] == pytest.approx(
+        float(result["probabilities"][result["predicted"]]), abs=1e-6)
+    assert sum(report["probabilities"].values()) == pytest.approx(1, abs=1e-4)
+    assert report["layers"]["conv1"] == [26, 26, 64] and report["layers"]["pool2"] == [5, 5, 64]
+    markdown = (tmp_path / "report.md").read_text()
+    assert f"Predicted **{result['predicted']}**" in markdown
+    assert "![saliency.png](saliency.png)" in markdown and "| conv3 | 3 x 3 x 32 |" in markdown
 
     out = capsys.readouterr().out
     predicted = result["predicted"]
@@ -93,6 +107,28 @@ def test_own_image_default_folder_is_its_file_name(small_model, tmp_path, monkey
     picture = draw_seven(tmp_path / "my seven.png")
     run_script("visualize_layers", ["--model", small_model, "--image", picture])
     assert (tmp_path / "runs/layers/my_seven/index.html").is_file()
+
+
+def test_another_picture_of_the_same_name_gets_a_folder_of_its_own(
+        small_model, tmp_path, monkeypatch, capsys):
+    """Two files named seven.png in two folders: the second's run does not
+    replace the first's, while the same picture run again replaces its own."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = draw_seven(tmp_path / "a" / "seven.png")
+    second = draw_seven(tmp_path / "b" / "seven.png", dark_ink=False)
+    run_script("visualize_layers", ["--model", small_model, "--image", first])
+    page = (tmp_path / "runs/layers/seven/input.png").read_bytes()
+    capsys.readouterr()
+    run_script("visualize_layers", ["--model", small_model, "--image", second])
+    assert "runs/layers/seven/ holds another picture's run; this one goes to " \
+           "runs/layers/seven-2/" in capsys.readouterr().out
+    assert (tmp_path / "runs/layers/seven/input.png").read_bytes() == page
+    assert (tmp_path / "runs/layers/seven-2/index.html").is_file()
+    run_script("visualize_layers", ["--model", small_model, "--image", first])
+    assert "another picture" not in capsys.readouterr().out
+    assert not (tmp_path / "runs/layers/seven-3").exists()
 
 
 def test_a_fresh_checkout_looks_into_the_shipped_reader(tmp_path, monkeypatch, capsys):
