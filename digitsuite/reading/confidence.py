@@ -50,6 +50,7 @@ DIGIT_FEATURES = ("log_odds", "margin", "agreement", "weakest", "height_off", "a
 NUMBER_FEATURES = ("logit_product", "logit_weakest", "digits", "widest", "widest_gap",
                    "height_spread", "neighbour_gap", "unread_beside")
 NEIGHBOUR_CAP = 5.0  # heights: a number further than this from the next one stands alone
+DOUBT_FACTOR = 2.0   # what beside a number at least halves its chance is named as a doubt
 # Unread ink this close to a number's ends (in its heights) could have been
 # one of its digits: the gap beyond which two glyphs are two numbers.
 UNREAD_REACH = 1.0
@@ -361,20 +362,27 @@ class Ensemble:
     def doubts(self, digit_p, boxes, neighbour_gap=NEIGHBOUR_CAP, unread=0.0):
         """Why a number whose digits are all shown is not vouched for, in a
         few words each: the things on the page beside it without which it
-        would be (its chance reaching the number threshold). [] when it is
-        vouched for, or when its digits alone decide."""
-        def vouched(gap, beside):
-            return self.number_p(digit_p, boxes, gap, beside) >= self.number_threshold
+        would be (its chance reaching the number threshold), or would be at
+        least DOUBT_FACTOR times as likely right. [] when it is vouched
+        for, or when its digits alone decide."""
+        chance = self.number_p(digit_p, boxes, neighbour_gap, unread)
 
-        if not self.calibrated or vouched(neighbour_gap, unread):
+        def decides(gap, beside):
+            # Without it the number would be vouched for, or twice as likely
+            # right: a 97 % number made 0 % by a neighbour says so, not
+            # only one that it kept under the threshold.
+            without = self.number_p(digit_p, boxes, gap, beside)
+            return without >= self.number_threshold or without >= DOUBT_FACTOR * chance
+
+        if not self.calibrated or chance >= self.number_threshold:
             return []
         reasons = []
-        if neighbour_gap < NEIGHBOUR_CAP and vouched(NEIGHBOUR_CAP, unread):
+        if neighbour_gap < NEIGHBOUR_CAP and decides(NEIGHBOUR_CAP, unread):
             # How near, in its digits' heights: "close" alone read oddly at
             # four heights, which the calibration still counts as near.
             reasons.append(f"another number stands {neighbour_gap:.1f} digit heights from it "
                            "(two read as one, or one cut in two?)")
-        if unread > 0 and vouched(neighbour_gap, 0.0):
+        if unread > 0 and decides(neighbour_gap, 0.0):
             reasons.append("ink beside it was not read")
         return reasons
 

@@ -398,6 +398,27 @@ def test_a_number_not_vouched_for_because_of_what_lies_beside_it_says_so():
     for found in close["numbers"]:
         assert found["unsure"] and found["doubts"][0].startswith(
             "another number stands 1.2 digit heights from it")
+    # Digits too weak to vouch for either number alone: the neighbour does
+    # not decide it, but takes most of its chance ("check, 0%" beside digits
+    # at 90 % said nothing of why), so it is named; unread ink that costs
+    # only a little is not.
+    weak = confidence.Judgement(judged.digits, np.full(6, 0.9), judged.probs)
+    single = reader.describe([pair[0][:3]], confidence.Judgement(
+        weak.digits[:3], weak.p_right[:3], weak.probs[:3]), True, ensemble=ensemble)
+    assert single["numbers"][0]["unsure"] and single["numbers"][0]["doubts"] == []
+    near = reader.describe(pair, weak, True, ensemble=ensemble, walls=())
+    for found in near["numbers"]:
+        assert found["confidence"] < single["numbers"][0]["confidence"] / 2
+        assert found["doubts"][0].startswith("another number stands 1.2 digit heights")
+    coef[NUMBER_FEATURES.index("unread_beside")] = -0.1
+    number = linear(coef)
+    number.intercept = -4.0
+    ensemble = confidence.Ensemble([None], Calibration(
+        linear(np.zeros(len(DIGIT_FEATURES))), number, 0.5, 0.9, {"data": "test"}))
+    lost = reader.describe(strip_lines(3), confidence.Judgement(
+        weak.digits[:3], weak.p_right[:3], weak.probs[:3]), True, ensemble=ensemble,
+        unread=[(125, 10, 145, 50)])
+    assert lost["numbers"][0]["unsure"] and lost["numbers"][0]["doubts"] == []
 
 
 def test_a_number_of_dots_is_no_digit_whatever_the_model_says():
