@@ -173,8 +173,8 @@ def model_path(args):
     path = args.model or DEFAULT_MODEL
     if args.model is None and not path.exists() and args.dataset == "mnist":
         # A fresh checkout: the shipped reader is the seed CNN, trained on MNIST.
-        print(f"note: no {DEFAULT_MODEL} yet (python train_cnn.py trains it); looking "
-              f"into the reader CNN shipped in {SHIPPED_READER}")
+        print(f"note: no {DEFAULT_MODEL} yet (python train_cnn.py trains it); showing "
+              f"the layers of the reader CNN shipped in {SHIPPED_READER}")
         path = READER_MODEL
     check_model_file(path)
     return path
@@ -225,8 +225,13 @@ def main(args):
                                          label=label, original=original, crop=crop,
                                          image_sha256=image_sha256)
     predicted = result["predicted"]
+    # The softmax of one model, which read_digits.py's calibrated chance of
+    # being right (two models, the glyph among its neighbours) can be far
+    # below: each figure says what it is.
+    what = ("an untrained CNN (--dry-run), so the answer means nothing" if path is None
+            else "the model's softmax, not read_digits.py's chance of being right")
     print(f"{source}: predicted {class_names[predicted]} with probability "
-          f"{percent(result['probabilities'][predicted], 2)}")
+          f"{percent(result['probabilities'][predicted], 2)} ({what})")
     print(f"wrote {len(files)} files; open {out_dir / 'index.html'}")
     return {"image": image, "files": files, "out_dir": out_dir, "crop": crop, **result}
 

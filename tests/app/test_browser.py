@@ -35,6 +35,12 @@ def test_drawing_a_seven_gets_a_seven_from_the_cnn_and_four_answers(page):
     wait_for_answer(page)
     assert page.inner_text("#model-cnn td.answer") == "7"
     assert page.inner_text("#cnn-answer").startswith("7 (")
+    # A sure answer is not in the orange that marks doubt on every tab.
+    colour = "() => getComputedStyle(document.getElementById('cnn-answer')).color"
+    doubt = page.evaluate("""() => { const s = document.createElement('span');
+        s.className = 'unsure'; document.body.append(s);
+        const c = getComputedStyle(s).color; s.remove(); return c; }""")
+    assert page.evaluate(colour) != doubt
     rows = page.locator("#models tbody tr")
     assert [rows.nth(k).get_attribute("id") for k in range(4)] == [
         f"model-{name}" for name in runs.MODELS]
@@ -345,12 +351,13 @@ def test_uploading_a_shadowed_photo_of_one_digit_boxes_the_digit_not_the_shadow(
     wait_for_answer(page)
     assert page.inner_text("#model-cnn td.answer") == "7"
     assert page.is_visible("#crop-figure") and page.is_hidden("#upload-none")
-    # The box is drawn where the server found the digit: orange on its top edge.
+    # The box is drawn where the server found the digit: the accent blue on
+    # its top edge (orange is kept for doubt).
     scale = 280 / 400
     pixel = page.evaluate(f"""() => Array.from(document.getElementById('digit-crop')
         .getContext('2d').getImageData({round((x0 + x1) / 2 * scale)},
                                        {round(y0 * scale)}, 1, 1).data)""")
-    assert pixel[0] > 200 and pixel[2] < 80, pixel
+    assert pixel[2] > 200 and pixel[0] < 80, pixel
 
 
 def test_a_dot_on_the_pad_or_a_blank_upload_is_no_digit_not_a_class(page, tmp_path):

@@ -78,6 +78,7 @@ def test_digit_writes_every_figure_and_the_page(seed_model, sample_test_set, tmp
     out = capsys.readouterr().out
     predicted = result["predicted"]
     assert f"predicted {predicted} with probability" in out
+    assert "(the model's softmax, not read_digits.py's chance of being right)" in out
     assert f"test image #{first_three}" in out
 
 
@@ -138,7 +139,8 @@ def test_a_fresh_checkout_looks_into_the_shipped_reader(tmp_path, monkeypatch, c
     result = run_script("visualize_layers", ["--image", picture])
     out = capsys.readouterr().out
     assert out.startswith("note: no runs/cnn/model.keras yet (python train_cnn.py trains "
-                          "it); looking into the reader CNN shipped in models/reader/model.keras")
+                          "it); showing the layers of the reader CNN shipped in "
+                          "models/reader/model.keras")
     assert result["predicted"] == 7
     assert (tmp_path / "runs/layers/seven/index.html").is_file()
 
@@ -193,7 +195,9 @@ def test_dry_run_draws_every_figure_without_a_trained_model(tmp_path, capsys):
                                              "--out-dir", tmp_path / "out"])
     assert set(result["files"]) == expected_files(SEED_MAP_LAYERS, "conv1")
     assert all((tmp_path / "out" / name).stat().st_size > 0 for name in result["files"])
-    assert "predicted" in capsys.readouterr().out
+    # An answer of an untrained model says that it means nothing.
+    assert "(an untrained CNN (--dry-run), so the answer means nothing)" in \
+        capsys.readouterr().out
 
 
 def test_own_photo_with_a_shadow_prints_and_draws_the_crop_read(small_model, tmp_path, capsys):

@@ -6,6 +6,12 @@ const SEND_SIDE = 140;   // the drawing is sent at this size (the server prepare
 const THROTTLE_MS = 100; // while the pen moves, ask at most this often; pen-up asks at once
 const PEN = 20;          // pen width on the 280-pixel pad
 const TOP_MAPS = 8;      // maps shown per layer until "all" is clicked
+// The page's colours (app.css): orange is kept for doubt, so that a box in
+// it always means "check this"; the accent marks what is chosen or shown.
+const style = getComputedStyle(document.documentElement);
+const ACCENT = style.getPropertyValue("--accent").trim() || "#1a73e8";
+const SURE = style.getPropertyValue("--sure").trim() || "#1e8e3e";
+const UNSURE = style.getPropertyValue("--unsure").trim() || "#e8710a";
 
 const $ = (id) => document.getElementById(id);
 let info = null;         // GET /api/info
@@ -490,7 +496,7 @@ function drawStep(step) {
     c.fillRect((i % 28) * STEP_ZOOM, Math.floor(i / 28) * STEP_ZOOM, STEP_ZOOM, STEP_ZOOM);
   }
   const top = step.row - pad[0], left = step.col - pad[1];
-  c.strokeStyle = "#e8710a";
+  c.strokeStyle = ACCENT;
   c.lineWidth = 3;
   c.strokeRect(left * STEP_ZOOM, top * STEP_ZOOM, kw * STEP_ZOOM, kh * STEP_ZOOM);
   $("step-where").textContent = `window at row ${step.row}, column ${step.col} ` +
@@ -645,7 +651,7 @@ function showCrop(result, file) {
     + "the largest near the middle. To read them all, choose \u201cwritten numbers\u201d.";
   drawPicture(file, $("digit-crop"), result.width, result.height, [280, 280], (c, scale) => {
     const [x0, y0, x1, y1] = result.crop.map((v) => v * scale);
-    c.strokeStyle = "#e8710a";
+    c.strokeStyle = ACCENT;
     c.lineWidth = 3;
     c.strokeRect(x0, y0, x1 - x0, y1 - y0);
   });
@@ -698,7 +704,7 @@ function showReading(result, file) {
     for (const n of result.reading.numbers || []) {
       if (!n.unsure) continue;
       const [x0, y0, x1, y1] = n.box.map((v) => v * scale);
-      c.strokeStyle = "#e8710a";
+      c.strokeStyle = UNSURE;
       c.setLineDash([5, 3]);
       c.lineWidth = 1.5;
       c.strokeRect(x0 - 4, y0 - 4, x1 - x0 + 8, y1 - y0 + 8);
@@ -707,7 +713,7 @@ function showReading(result, file) {
     const taken = [];
     for (const d of result.reading.digits) {
       const [x0, y0, x1, y1] = d.box.map((v) => v * scale);
-      const colour = d.unsure ? "#e8710a" : "#1e8e3e";
+      const colour = d.unsure ? UNSURE : SURE;
       c.strokeStyle = colour;
       c.lineWidth = 2;
       c.strokeRect(x0, y0, x1 - x0, y1 - y0);
