@@ -11,7 +11,8 @@ optdigits: 32 rows in 32, binary), so both sources are written alike.
 benchmark's: today's pen, blur, slant, light, polarity, spacing and size
 variations, and what real documents add: printed security patterns, ruled
 guide lines, comb/box fields, punctuation in amounts, touching digits,
-marker/ballpoint/pencil, low resolution and phone photos.
+marker/ballpoint/pencil, low resolution, phone photos and a sheet
+photographed on a table.
 
 A page's truth is a list of lines, each ``{"text": "150000", "boxes":
 [[x0, y0, x1, y1], ...], "marks": [{"mark": ",", "after": 1, "box": [...]},
@@ -84,6 +85,7 @@ class PageStyle:
     boxes: bool = False         # each number in a printed comb or box field, a cell a digit
     punctuation: bool = False   # separators and dashes in the same pen: 1,500.00 / 10-
     photo: bool = False         # phone photo: perspective, shadow, blur, noise, JPEG
+    table: bool = False         # photographed lying on a darker table that shows all round
     stretch: tuple = (1.0, 1.0)  # digits' width x this, drawn per line (narrow < 1 < wide)
     pens: tuple = (0.0, 0.0)    # pen width change (as ``stroke``), drawn per line
     register: bool = False      # one cell cut from a scanned register, not a page
@@ -114,6 +116,7 @@ CONDITIONS = {
     "pencil": replace(STANDARD, stroke=-0.025, ink=(0.42, 0.60), grain=0.55, pressure=0.25),
     "low resolution": replace(STANDARD, height=(12, 16), blur=0.03),
     "phone photo": replace(STANDARD, photo=True, noise=0.0),
+    "sheet on a table": replace(STANDARD, table=True, noise=0.0),
     "document": replace(STANDARD, pattern=True, rules=True, punctuation=True, **BALLPOINT),
     "clean strips": replace(STANDARD, rotation=3.0, light=0.2, noise=0.02,
                             stretch=(0.7, 1.35), pens=(-0.03, 0.05)),
@@ -149,6 +152,9 @@ CONDITION_NOTES = {
     "pencil": "light grey, grainy, thin strokes",
     "low resolution": "digits 12-16 px tall, slightly blurred",
     "phone photo": "perspective warp, soft shadow, blur, noise, JPEG quality 30-70",
+    "sheet on a table": "the page photographed lying on a darker table that shows all round "
+                        "it: the sheet 45-80 % of the photo's width, turned up to 8 degrees, "
+                        "slight perspective, the table 0.1-0.5 grey with a gradient, JPEG",
     "document": "printed pattern + ruled lines + punctuation + ballpoint, together",
     "clean strips": "no print, even light, little noise; per line the digits drawn narrow "
                     "(x0.7) to wide (x1.35) and the pen thin to thick",
@@ -556,6 +562,8 @@ def render(rng, side, placed, truth, printed, style):
         out.append(entry)
     if style.photo:
         return photograph(page, out, side)
+    if style.table:
+        return on_a_table(page, out, side)
     return np.clip(np.round(page * 255), 0, 255).astype(np.uint8), out
 
 
@@ -764,8 +772,55 @@ def photograph(page, truth, side):
     src = apply(to_page, np.column_stack([xx.ravel() + 0.5, yy.ravel() + 0.5])) - 0.5
     photo = ndimage.map_coordinates(page, [src[:, 1], src[:, 0]], order=1,
                                     mode="reflect").reshape(h, w)
-    to_photo = np.linalg.inv(to_page)
+    out = truth_seen(truth, np.linalg.inv(to_page))
+    # A shadow (a hand, the phone) with a soft edge across part of the page.
+    angle = 2 * np.pi * side.random()
+    proj = (np.cos(angle) * (xx / w - 0.5) + np.sin(angle) * (yy / h - 0.5))
+    edge = side.uniform(-0.3, 0.3)
+    soft = 0.03 + 0.1 * side.random()
+    shadow = 1.0 - (0.2 + 0.3 * side.random()) / (1.0 + np.exp(-(proj - edge) / soft))
+    photo = ndimage.gaussian_filter(photo * shadow, 0.5 + 0.6 * side.random())
+    photo = photo + side.normal(0.0, 0.015 + 0.02 * side.random(), photo.shape)
+    return jpeg(photo, int(side.integers(30, 71))), out
 
+
+def on_a_table(page, truth, side):
+    """The (float, 0-1) ``page`` photographed lying on a darker table that
+    shows all round it: the sheet 45-80 % of the photo's width (the photo
+    larger than the page, so the digits keep their size), turned by up to 8
+    degrees and seen at a slight angle, the table 0.1-0.5 grey with a
+    gradient and a grain, slight blur, noise and JPEG at quality 60-90.
+    Returns (uint8 photo, truth with every box moved to where it lands)."""
+    h, w = page.shape
+    share = side.uniform(0.45, 0.8)
+    out_w, out_h = int(round(w / share)), int(round(h / share))
+    centre = np.array([out_w, out_h]) / 2 + side.uniform(-0.1, 0.1, 2) * [out_w - w, out_h - h]
+    turn = np.radians(side.uniform(-8, 8))
+    rotation = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], float)
+    # Each corner off by up to 3 % of the page: the phone not quite square to it.
+    seen = ((corners - [w / 2, h / 2]) @ rotation.T + centre
+            + side.uniform(-0.03, 0.03, (4, 2)) * [w, h])
+    to_page = homography(seen, corners)   # photo pixel -> page point
+    yy, xx = np.mgrid[0:out_h, 0:out_w].astype(np.float64)
+    src = apply(to_page, np.column_stack([xx.ravel() + 0.5, yy.ravel() + 0.5])) - 0.5
+    photo = ndimage.map_coordinates(page, [src[:, 1], src[:, 0]], order=1, mode="constant",
+                                    cval=np.nan).reshape(out_h, out_w)
+    angle = 2 * np.pi * side.random()
+    slope = np.cos(angle) * (xx / out_w - 0.5) + np.sin(angle) * (yy / out_h - 0.5)
+    table = side.uniform(0.1, 0.5) + side.uniform(0.0, 0.15) * slope
+    grain = ndimage.gaussian_filter(side.normal(0.0, 1.0, photo.shape), (0.5, 6.0))
+    table = table + 0.03 * grain / max(float(grain.std()), 1e-6)
+    photo = np.where(np.isnan(photo), table, photo)
+    photo = ndimage.gaussian_filter(photo, 0.4 + 0.4 * side.random())
+    photo = photo + side.normal(0.0, 0.01 + 0.015 * side.random(), photo.shape)
+    return jpeg(photo, int(side.integers(60, 91))), truth_seen(truth, np.linalg.inv(to_page))
+
+
+def truth_seen(truth, to_photo):
+    """``truth`` with every box (digits, marks, rules, fields) moved by the
+    homography ``to_photo`` (page point -> photo pixel), each to the box
+    round its four corners."""
     def moved(box):
         x0, y0, x1, y1 = box
         p = apply(to_photo, np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], float))
@@ -780,16 +835,13 @@ def photograph(page, truth, side):
             if key in line:
                 entry[key] = moved(line[key])
         out.append(entry)
-    # A shadow (a hand, the phone) with a soft edge across part of the page.
-    angle = 2 * np.pi * side.random()
-    proj = (np.cos(angle) * (xx / w - 0.5) + np.sin(angle) * (yy / h - 0.5))
-    edge = side.uniform(-0.3, 0.3)
-    soft = 0.03 + 0.1 * side.random()
-    shadow = 1.0 - (0.2 + 0.3 * side.random()) / (1.0 + np.exp(-(proj - edge) / soft))
-    photo = ndimage.gaussian_filter(photo * shadow, 0.5 + 0.6 * side.random())
-    photo = photo + side.normal(0.0, 0.015 + 0.02 * side.random(), photo.shape)
+    return out
+
+
+def jpeg(photo, quality):
+    """A float (0-1) picture as a phone saves it: uint8 through JPEG."""
     img = Image.fromarray(np.clip(np.round(photo * 255), 0, 255).astype(np.uint8))
     buffer = io.BytesIO()
-    img.save(buffer, format="JPEG", quality=int(side.integers(30, 71)))
+    img.save(buffer, format="JPEG", quality=quality)
     buffer.seek(0)
-    return np.asarray(Image.open(buffer).convert("L")).copy(), out
+    return np.asarray(Image.open(buffer).convert("L")).copy()

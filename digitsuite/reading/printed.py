@@ -61,6 +61,10 @@ EDGE_SOFT = 2          # pixels of a margin's soft edge taken with it
 # covering this share of the picture (a sticky note may leave it most)...
 SURROUND_SHARE = (0.05, 0.9)
 SURROUND_THICK = 0.02  # ...a band at least this x the picture's short side across (not a rule)
+# ...ending in a step to the paper at least this large (0-1): a table may be
+# light, and a band round a solid sheet is evidence enough that light
+# fading into a vignette, which steps by far less, is not one.
+SURROUND_STEP = 0.15
 # ...round paper whose light part is this x the short side across somewhere
 # and this many times as thick as the thickest ink on it: a light digit on
 # black, which is strokes round dark holes (or none), is neither.
@@ -521,7 +525,7 @@ def dark_margin(grey):
 def _surrounds_sheet(grey, region, dark):
     """Whether the dark ``region`` (touching the picture's border) is a table
     round a photographed sheet: it touches all four sides, is a band, not a
-    line (SURROUND_THICK), ends in a step to the paper (MARGIN_STEP), and
+    line (SURROUND_THICK), ends in a step to the paper (SURROUND_STEP), and
     encloses a sheet about as solid as a quadrilateral (SHEET_SOLID), and
     what it encloses is paper with writing on it, the paper far thicker
     than the ink (SHEET_THICK, SHEET_OVER_INK): not the strokes of a light
@@ -535,15 +539,20 @@ def _surrounds_sheet(grey, region, dark):
     band = np.pad(region, 1, mode="edge")
     if ndimage.distance_transform_edt(band).max() < SURROUND_THICK * short:
         return False
-    paper = ndimage.distance_transform_edt(~region & ~dark).max()
-    ink = dark & ~region
+    # The sheet: the largest piece the band encloses (a table's grain leaves
+    # light specks of its own), the writing on it included.
+    labels, count = ndimage.label(~region)
+    if not count:
+        return False
+    sheet = labels == np.argmax(np.bincount(labels.ravel())[1:]) + 1
+    paper = ndimage.distance_transform_edt(sheet & ~dark).max()
+    ink = sheet & dark
     if not ink.any() or paper < max(SHEET_THICK * short,
                                     SHEET_OVER_INK * ndimage.distance_transform_edt(ink).max()):
         return False
-    ring = ndimage.binary_dilation(region, iterations=3) & ~region
-    if np.median(grey[ring]) - np.median(grey[region]) < MARGIN_STEP:
+    ring = ndimage.binary_dilation(region, iterations=3) & sheet
+    if not ring.any() or np.median(grey[ring]) - np.median(grey[region]) < SURROUND_STEP:
         return False
-    sheet = ~region
     outline = np.argwhere(sheet & ~ndimage.binary_erosion(sheet))
     try:
         hull = ConvexHull(outline).volume  # in 2-D, the hull's area

@@ -219,8 +219,12 @@ def check_truth(name, written):
             if not style.photo:
                 region = page[min(b[1] for b in boxes):max(b[3] for b in boxes),
                               min(b[0] for b in boxes):max(b[2] for b in boxes)]
-                paper = np.median(page)
+                # On a table, the paper is the sheet's, round the writing.
+                paper = np.median(region if style.table else page)
                 assert (region < paper - 40).any() != style.inverted  # the ink is there
+        if style.table:  # the table shows all round the sheet, darker than its paper
+            rim = np.concatenate([page[0], page[-1], page[:, 0], page[:, -1]])
+            assert np.median(rim) < np.percentile(page, 90) - 40
 
 
 def test_punctuation_pages_hold_separators_and_decimals(sample):
