@@ -74,6 +74,7 @@ SHEET_SOLID = 0.85     # the sheet fills this share of its convex hull (a quadri
 # A photo of a sheet is at least this many pixels a side; a digit saved as
 # collections keep them (28x28 light on black, enlarged to be read) is not.
 SURROUND_MIN_SIDE = 160
+SURROUND_WORK_SIDE = 320  # the table and sheet are judged at about this many pixels a side
 
 
 def ink_core(level, strong, dense=False):
@@ -535,6 +536,11 @@ def _surrounds_sheet(grey, region, dark):
     if short < SURROUND_MIN_SIDE or not all(
             side.any() for side in (region[0], region[-1], region[:, 0], region[:, -1])):
         return False
+    # Judged on every n-th pixel, so that a large photo costs what a small one
+    # does (a 2,000-pixel page took seconds in the distance transforms).
+    step = max(1, -(-short // SURROUND_WORK_SIDE))
+    grey, region, dark = grey[::step, ::step], region[::step, ::step], dark[::step, ::step]
+    short = min(grey.shape)
     # Measured on the band's inside: the picture's edge is no edge of it.
     band = np.pad(region, 1, mode="edge")
     if ndimage.distance_transform_edt(band).max() < SURROUND_THICK * short:
