@@ -75,6 +75,8 @@ SHEET_SOLID = 0.85     # the sheet fills this share of its convex hull (a quadri
 # collections keep them (28x28 light on black, enlarged to be read) is not.
 SURROUND_MIN_SIDE = 160
 SURROUND_WORK_SIDE = 320  # the table and sheet are judged at about this many pixels a side
+SHEET_AT_EDGE = 0.02   # the sheet reaches at most this share of the picture's edge
+TABLE_INK = 0.01       # at most this share of the table is ink-dark (SURROUND_STEP below it)
 
 
 def ink_core(level, strong, dense=False):
@@ -526,7 +528,9 @@ def dark_margin(grey):
 def _surrounds_sheet(grey, region, dark):
     """Whether the dark ``region`` (touching the picture's border) is a table
     round a photographed sheet: it touches all four sides, is a band, not a
-    line (SURROUND_THICK), ends in a step to the paper (SURROUND_STEP), and
+    line (SURROUND_THICK), holds no writing (TABLE_INK: a shadow over a page
+    does), lies all round the sheet (SHEET_AT_EDGE), ends in a step to the
+    paper (SURROUND_STEP), and
     encloses a sheet about as solid as a quadrilateral (SHEET_SOLID), and
     what it encloses is paper with writing on it, the paper far thicker
     than the ink (SHEET_THICK, SHEET_OVER_INK): not the strokes of a light
@@ -551,6 +555,16 @@ def _surrounds_sheet(grey, region, dark):
     if not count:
         return False
     sheet = labels == np.argmax(np.bincount(labels.ravel())[1:]) + 1
+    # The table shows all round the sheet, which touches the picture's edge
+    # nowhere (a shadow across a page leaves the lit part at the edge)...
+    rim = np.concatenate([sheet[0], sheet[-1], sheet[:, 0], sheet[:, -1]])
+    if rim.mean() > SHEET_AT_EDGE:
+        return False
+    # ...and nothing is written on the table: a shadow holds the writing
+    # under it, darker still than the shadowed paper.
+    level = grey[region]
+    if np.mean(level < np.median(level) - SURROUND_STEP) > TABLE_INK:
+        return False
     paper = ndimage.distance_transform_edt(sheet & ~dark).max()
     ink = sheet & dark
     if not ink.any() or paper < max(SHEET_THICK * short,

@@ -118,6 +118,27 @@ def test_the_table_round_a_photographed_sheet_is_taken_off():
     np.testing.assert_allclose(boxes(found), [number], atol=2)
 
 
+def test_a_hard_shadow_over_a_page_is_no_table():
+    """The shadow of a hand and arm over a page, with a hard edge: dark,
+    reaching all four sides and stepping down from the lit paper like a
+    table round a sheet. But the writing under it is darker still, and the
+    lit paper reaches the picture's edge: the shadow stays, and so do the
+    digits in it."""
+    mask = np.zeros((480, 640), bool)
+    number = [(60, 300, 100, 370), (120, 300, 160, 370), (400, 100, 440, 170)]
+    for box in number:
+        ring(mask, box, stroke=6)
+    page = np.where(mask, INK, PAPER)
+    shadow = np.zeros((480, 640), bool)
+    shadow[:, :220] = shadow[260:, :] = True     # an arm down the left, a hand along the bottom
+    page = np.where(shadow, page * 0.55, page)
+    page = np.clip(page + np.random.default_rng(2).normal(0, 0.01, page.shape), 0, 1)
+    page = page.astype(np.float32)
+    assert not reader.printed.dark_margin(page).any()
+    found = reader.prepare_page(page)
+    assert sorted(sum(boxes(found), [])) == sorted(number)
+
+
 @pytest.mark.parametrize("digit", ["1", "0"])
 def test_a_large_light_digit_on_black_is_no_sheet_on_a_table(digit):
     """A bold light digit on a black picture of photo size: the black touches
