@@ -595,11 +595,17 @@ def mean_stroke_width(mask):
     return 2.0 * float(mask.sum()) / rim if rim else 0.0
 
 
+def border_sides(array):
+    """The picture's four sides: its top and bottom rows, its left and right
+    columns."""
+    return array[0], array[-1], array[:, 0], array[:, -1]
+
+
 def touches_border(labels):
     """Bool per label (index 0 the background): its component touches the
     picture's edge."""
     edge = np.zeros(labels.max() + 1, bool)
-    edge[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = True
+    edge[np.concatenate(border_sides(labels))] = True
     edge[0] = False
     return edge
 

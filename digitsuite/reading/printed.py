@@ -23,7 +23,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError
 
-from digitsuite.data.images import otsu_threshold, touches_border
+from digitsuite.data.images import border_sides, otsu_threshold, touches_border
 
 PATTERN_GAP = 0.15     # the handwriting is at least this much darker (0-1) than a pattern...
 PATTERN_AWAY = 0.5     # ...and more than this share of the lighter ink lies away from it;
@@ -494,21 +494,16 @@ def dark_margin(grey):
     surround = np.zeros(grey.shape, bool)
     for k, box in enumerate(ndimage.find_objects(labels), start=1):
         share = area[k] / grey.size
-        if edge[k] and SURROUND_SHARE[0] <= share <= SURROUND_SHARE[1]:
-            region = labels == k
-            if _surrounds_sheet(grey, region, dark):
-                surround |= region
-                continue
-        if not edge[k] or not MARGIN_SHARE[0] <= share <= MARGIN_SHARE[1]:
-            continue
-        if area[k] < MARGIN_FILL * labels[box].size:
+        table = SURROUND_SHARE[0] <= share <= SURROUND_SHARE[1]
+        margin = (MARGIN_SHARE[0] <= share <= MARGIN_SHARE[1]
+                  and area[k] >= MARGIN_FILL * labels[box].size)
+        if not edge[k] or not (table or margin):
             continue
         region = labels == k
-        sides = (region[0], region[-1], region[:, 0], region[:, -1])
-        if max(side.mean() for side in sides) < MARGIN_ALONG:
-            continue
-        ring = ndimage.binary_dilation(region, iterations=3) & ~region
-        if np.median(grey[ring]) - np.median(grey[region]) >= MARGIN_STEP:
+        if table and _surrounds_sheet(grey, region, dark):
+            surround |= region
+        elif (margin and max(side.mean() for side in border_sides(region)) >= MARGIN_ALONG
+              and _step_down(grey, region, ~region) >= MARGIN_STEP):
             found |= region
     # Beside a margin the rest is light paper with a little dark ink on it.
     # Where it is not (a light digit filling a small picture, its dark
@@ -530,15 +525,14 @@ def _surrounds_sheet(grey, region, dark):
     round a photographed sheet: it touches all four sides, is a band, not a
     line (SURROUND_THICK), holds no writing (TABLE_INK: a shadow over a page
     does), lies all round the sheet (SHEET_AT_EDGE), ends in a step to the
-    paper (SURROUND_STEP), and
-    encloses a sheet about as solid as a quadrilateral (SHEET_SOLID), and
-    what it encloses is paper with writing on it, the paper far thicker
+    paper (SURROUND_STEP) and encloses a sheet about as solid as a
+    quadrilateral (SHEET_SOLID); and what it encloses is paper with writing
+    on it, the paper far thicker
     than the ink (SHEET_THICK, SHEET_OVER_INK): not the strokes of a light
     digit on a dark ground round its dark holes, nor the ink of a box
     drawn round the writing."""
     short = min(grey.shape)
-    if short < SURROUND_MIN_SIDE or not all(
-            side.any() for side in (region[0], region[-1], region[:, 0], region[:, -1])):
+    if short < SURROUND_MIN_SIDE or not all(side.any() for side in border_sides(region)):
         return False
     # Judged on every n-th pixel, so that a large photo costs what a small one
     # does (a 2,000-pixel page took seconds in the distance transforms).
@@ -557,7 +551,7 @@ def _surrounds_sheet(grey, region, dark):
     sheet = labels == np.argmax(np.bincount(labels.ravel())[1:]) + 1
     # The table shows all round the sheet, which touches the picture's edge
     # nowhere (a shadow across a page leaves the lit part at the edge)...
-    rim = np.concatenate([sheet[0], sheet[-1], sheet[:, 0], sheet[:, -1]])
+    rim = np.concatenate(border_sides(sheet))
     if rim.mean() > SHEET_AT_EDGE:
         return False
     # ...and nothing is written on the table: a shadow holds the writing
@@ -570,8 +564,7 @@ def _surrounds_sheet(grey, region, dark):
     if not ink.any() or paper < max(SHEET_THICK * short,
                                     SHEET_OVER_INK * ndimage.distance_transform_edt(ink).max()):
         return False
-    ring = ndimage.binary_dilation(region, iterations=3) & sheet
-    if not ring.any() or np.median(grey[ring]) - np.median(grey[region]) < SURROUND_STEP:
+    if _step_down(grey, region, sheet) < SURROUND_STEP:
         return False
     outline = np.argwhere(sheet & ~ndimage.binary_erosion(sheet))
     try:
@@ -579,6 +572,14 @@ def _surrounds_sheet(grey, region, dark):
     except QhullError:  # the sheet is a line of pixels
         return False
     return bool(sheet.sum() >= SHEET_SOLID * hull)
+
+
+def _step_down(grey, region, beside):
+    """How much darker (0-1, medians) the dark ``region`` is than the pixels
+    of ``beside`` within 3 pixels of it: a margin or a table ends in a step,
+    where uneven light fades; 0 when nothing of ``beside`` is there."""
+    ring = ndimage.binary_dilation(region, iterations=3) & beside
+    return float(np.median(grey[ring]) - np.median(grey[region])) if ring.any() else 0.0
 
 
 def without_margin(grey, margin):
