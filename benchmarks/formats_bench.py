@@ -102,7 +102,7 @@ def read_both(model, path, label):
 
 def main(args):
     from benchmarks import write_portable
-    from benchmarks.perf import machine
+    from benchmarks.perf import machine, machine_text
     from digitsuite.data.datasets import load_dataset
     from digitsuite.fileio import prepare_out_dir
     from digitsuite.inference.runs import READER_MODEL
@@ -137,11 +137,11 @@ def main(args):
     result = {"date": time.strftime("%Y-%m-%d"), "data": dataset.source,
               "digits": min(args.digits, len(dataset.x_test)), "forms": tally,
               "machine": machine()}
-    cpu, flags = result["machine"]["cpu"], " ".join(result["machine"]["cpu_vector_flags"])
     lines = [f"# Single digits as digit collections keep them ({result['date']})", "",
              f"The first {result['digits']} test digits of {dataset.source}, each saved "
              "in every form and read by read_digits.py's file path and by the one-digit "
-             f"path. Machine: {cpu} (vector flags: {flags}). Command: `{args.command}`", "",
+             f"path. Machine: {machine_text(result['machine'])}. Command: `{args.command}`",
+             "",
              "| form | read_digits.py: right | no digit | vouched for (right) "
              "| one-digit path: right | no digit |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]

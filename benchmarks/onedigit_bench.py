@@ -175,7 +175,7 @@ def time_prepare(data, repeats):
 
 def main(args):
     from benchmarks import write_portable
-    from benchmarks.perf import machine
+    from benchmarks.perf import machine, machine_text
     from digitsuite.data.datasets import load_dataset
     from digitsuite.fileio import prepare_out_dir
     from digitsuite.inference.modelio import load_keras_model
@@ -201,14 +201,12 @@ def main(args):
               "prepare_seconds": seconds, "prepare_median": statistics.median(seconds),
               "photo": f"{PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} JPEG", "photos": rows,
               "right": right, "machine": machine(), "data": dataset.source}
-    cpu, flags = result["machine"]["cpu"], " ".join(result["machine"]["cpu_vector_flags"])
     lines = [f"# One digit in a photo ({result['date']})", "",
              f"Prepare a {result['photo']}: median {result['prepare_median']:.3f} s "
              f"of {len(seconds)}.", "",
              f"{len(rows)} shadowed photos read right: old path {right['old']}, "
              f"page mode {right['page']}, new path {right['new']}.", "",
-             f"Digits from {dataset.source}. Machine: {cpu}, "
-             f"{result['machine']['cores']} cores (vector flags: {flags}). "
+             f"Digits from {dataset.source}. Machine: {machine_text(result['machine'])}. "
              f"Command: `{args.command}`", "",
              "| label | old | page mode | new |", "| ---: | --- | --- | --- |"]
     lines += [f"| {row['label']} | {row['old']} | {row['page']} | {row['new']} |"

@@ -484,6 +484,13 @@ def _quiet_convergence_warnings():
 VECTOR_FLAGS = ("avx", "amx", "fma", "f16c")
 
 
+def machine_text(info):
+    """The machine of :func:`machine`'s ``info`` in a report's words: the
+    CPU, its cores and its vector flags, beside every timing."""
+    flags = " ".join(info["cpu_vector_flags"]) or "none found"
+    return f"{info['cpu']}, {info['cores']} cores (vector flags: {flags})"
+
+
 def machine():
     """What the figures were measured on."""
     import sklearn
