@@ -251,3 +251,30 @@ def test_a_picture_with_no_digit_is_one_error_line_and_keeps_the_folder(
         "--model", small_model, "--image", tmp_path / "dot.png", "--out-dir", out])
     assert err.startswith(f"error: {tmp_path / 'dot.png'}: no digit found: only specks or a dot")
     assert [p.name for p in out.iterdir()] == ["earlier.png"]
+
+
+def test_a_hostile_folder_of_the_same_name_is_left_alone_and_not_read_at_length(tmp_path):
+    """runs/layers/<name>/ from a folder someone sent: a report.json that is
+    huge, not JSON, a link to a pipe that would block a read, or names this
+    very picture but is a folder. Each is someone else's run: the picture's
+    run goes beside it, and nothing there is read whole or written."""
+    import os
+
+    from visualize_layers import own_folder
+
+    sha = "ab" * 32
+    huge, broken, pipe, folder = (tmp_path / name for name in ("huge", "broken", "pipe", "dir"))
+    for path in (huge, broken, pipe, folder):
+        path.mkdir()
+    with open(huge / "report.json", "wb") as f:   # sparse: large, not slow to make
+        f.truncate(64 * 2**20)
+    (broken / "report.json").write_text('{"image_sha256": ')
+    os.mkfifo(tmp_path / "fifo")
+    (pipe / "report.json").symlink_to(tmp_path / "fifo")
+    (folder / "report.json").mkdir()
+    for path in (huge, broken, pipe, folder):
+        assert own_folder(path.name, sha, root=tmp_path) == tmp_path / f"{path.name}-2"
+    assert (huge / "report.json").stat().st_size == 64 * 2**20    # left as it was
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "report.json").write_text(json.dumps({"image_sha256": sha}))
+    assert own_folder("mine", sha, root=tmp_path) == tmp_path / "mine"
