@@ -33,6 +33,7 @@ phone photos), each reported on its own; a timing figure reads pages of ten
 numbers end to end.
 """
 
+from collections import Counter
 import json
 import os
 import time
@@ -144,6 +145,7 @@ def score_page(truth, reading, decimals=False):
     read = reading["digits"]
     match = pair_digits(true, read)
     read_per_line = np.bincount([r["line"] for r in read], minlength=len(reading["lines"]))
+    rows = rows_of(truth)
     counts = {"digits_expected": len(true), "digits_found": len(read),
               "digits_paired": len(match), "digits_correct": 0, "digits_unsure": 0,
               "shown_wrong": 0, "lines_expected": len(truth),
@@ -161,13 +163,23 @@ def score_page(truth, reading, decimals=False):
             counts["digits_correct"] += r["digit"] == digit
             counts["digits_unsure"] += r["unsure"]
             counts["shown_wrong"] += (not r["unsure"]) and r["digit"] != digit
+    on_row = np.bincount(rows, weights=[len(line["text"]) for line in truth])
+    where = number_places(reading)
+    size = Counter(m for m, _ in (where or {}).values())
     for i in range(len(truth)):
         members = [a for a, t in enumerate(true) if t[0] == i]
         got = [read[match[a]] for a in members if a in match]
         exact = (len(got) == len(members)
                  and all(r["digit"] == true[a][2] for a, r in zip(members, got))
                  and len({r["line"] for r in got}) == 1
-                 and read_per_line[got[0]["line"]] == len(members))
+                 and read_per_line[got[0]["line"]] == on_row[rows[i]])
+        if exact and "row" in truth[i] and where is not None:
+            # Numbers that share a line are exact only when each is read
+            # as a number of its own, not joined with its neighbour.
+            ks = [match[a] for a in members]
+            numbers = {where[k][0] for k in ks if k in where}
+            exact = (len(numbers) == 1 and all(k in where for k in ks)
+                     and size[numbers.pop()] == len(members))
         shown = exact and not any(r["unsure"] for r in got)
         entry = counts["by_length"].setdefault(str(len(members)),
                                                {"lines": 0, "exact": 0, "shown_exact": 0})
@@ -185,6 +197,14 @@ def score_page(truth, reading, decimals=False):
             counts["with_separator"] = counts.get("with_separator", 0) + int(has)
             counts["separator_right"] = counts.get("separator_right", 0) + int(right and has)
     return counts
+
+
+def rows_of(truth):
+    """Each true number's row, numbered from 0: the line it is written on,
+    shared by numbers written side by side (``row`` in the truth)."""
+    seen = {}
+    return [seen.setdefault(("row", line["row"]) if "row" in line else ("alone", i), len(seen))
+            for i, line in enumerate(truth)]
 
 
 def number_places(reading):

@@ -11,15 +11,17 @@ optdigits: 32 rows in 32, binary), so both sources are written alike.
 benchmark's: today's pen, blur, slant, light, polarity, spacing and size
 variations, and what real documents add: printed security patterns, ruled
 guide lines, comb/box fields, punctuation in amounts, touching digits,
-marker/ballpoint/pencil, low resolution, phone photos and a sheet
-photographed on a table.
+marker/ballpoint/pencil, low resolution, phone photos, a sheet
+photographed on a table and several numbers on one line.
 
-A page's truth is a list of lines, each ``{"text": "150000", "boxes":
+A page's truth is a list of numbers, one per line but where a line holds
+several, each ``{"text": "150000", "boxes":
 [[x0, y0, x1, y1], ...], "marks": [{"mark": ",", "after": 1, "box": [...]},
 ...], "decimal_after": 4 or None}``, boxes in page pixels, ends exclusive;
 lines with a guide line or a box field also hold its ``rule`` or ``field``
 box (and ``cells``), lines with touching digits the ``touching`` ones
-(digit j touches digit j - 1).
+(digit j touches digit j - 1), and numbers that share a line with others
+the ``row`` they are written on (the same for all of them).
 """
 
 import io
@@ -33,6 +35,9 @@ from digitsuite.data.images import disk
 
 LINES_PER_PAGE = (2, 5)
 DIGITS_PER_LINE = (1, 8)
+# Between two numbers on one line, x the line's height: wider than the gap
+# the reader joins digits across (segment.WORD_GAP), as people leave it.
+NUMBER_GAP = (1.3, 3.0)
 INK_LEVEL = 0.3       # ink coverage that counts towards a digit's true box
 PEN_WIDTH = 0.13      # a digit's stroke width, x its height (MNIST 0.13, optdigits 0.17)
 SUPERSAMPLE = 4       # marks are drawn this much larger, then averaged down: soft edges
@@ -89,6 +94,7 @@ class PageStyle:
     stretch: tuple = (1.0, 1.0)  # digits' width x this, drawn per line (narrow < 1 < wide)
     pens: tuple = (0.0, 0.0)    # pen width change (as ``stroke``), drawn per line
     register: bool = False      # one cell cut from a scanned register, not a page
+    numbers: int = 1            # numbers a line's digits are split into, at most
 
     def as_dict(self):
         return asdict(self)
@@ -121,6 +127,7 @@ CONDITIONS = {
     "clean strips": replace(STANDARD, rotation=3.0, light=0.2, noise=0.02,
                             stretch=(0.7, 1.35), pens=(-0.03, 0.05)),
     "register cells": replace(STANDARD, register=True, **BALLPOINT),
+    "numbers side by side": replace(STANDARD, numbers=3),
 }
 # The conditions the ablation (read_bench.py --ablation) reads with each
 # document step switched off: clean pages, where a step can only cost, and
@@ -163,6 +170,8 @@ CONDITION_NOTES = {
                       "of the crop at one side, pieces of the neighbouring cells' writing cut "
                       "by the crop's edges, sometimes an underline, a trailing comma or "
                       "printed footer text; ballpoint",
+    "numbers side by side": "a line's digits written as two or three numbers, as in a date, "
+                            "a phone number or a table's row, 1.3-3 digit heights apart",
 }
 
 
@@ -333,11 +342,27 @@ def make_page(rng, images, labels, style=STANDARD, *, drawing=MNIST_DRAWING,
                             - (rows.min() + rows.max()) / 2))
             tiles.append({"tile": tile, "rows": rows, "cols": cols, "top": top,
                           "label": int(labels[k]), "gap": v[3]})
-        if tiles:
-            line = lay_out_line(tiles, u[2] * height, height, style, side, placed, printed)
+        x = u[2] * height
+        groups = side_by_side(tiles, style.numbers, side)
+        for group in groups:
+            line = lay_out_line(group, x, height, style, side, placed, printed)
+            if len(groups) > 1:
+                line["row"] = number
             truth.append({**line, "height": height})
+            x = line["boxes"][-1][2] + side.uniform(*NUMBER_GAP) * height
         y += height
     return render(rng, side, placed, truth, printed, style)
+
+
+def side_by_side(tiles, numbers, side):
+    """A line's digit ``tiles`` as the numbers written on it: one, or (with
+    ``numbers`` > 1) split at random places into two to ``numbers``, each of
+    at least one digit."""
+    if numbers < 2 or len(tiles) < 2:
+        return [tiles] if tiles else []
+    k = min(int(side.integers(2, numbers + 1)), len(tiles))
+    cuts = sorted(side.choice(np.arange(1, len(tiles)), k - 1, replace=False))
+    return [tiles[a:b] for a, b in zip([0, *cuts], [*cuts, len(tiles)])]
 
 
 def lay_out_line(tiles, x, height, style, side, placed, printed):
@@ -556,7 +581,7 @@ def render(rng, side, placed, truth, printed, style):
         for key in ("rule", "field"):
             if key in line:
                 entry[key] = moved(line[key])
-        for key in ("cells", "touching"):
+        for key in ("cells", "touching", "row"):
             if key in line:
                 entry[key] = line[key]
         out.append(entry)
