@@ -13,7 +13,7 @@ same test images with each, and writes under --out-dir:
 
     python evaluate.py                           # runs/ -> runs/comparison/
     python evaluate.py --train-missing           # train absent models first
-    python evaluate.py --dry-run                 # smoke test; trains runs/dry-run/ models it lacks
+    python evaluate.py --dry-run                 # smoke test; trains tiny models in its --out-dir
 
 Models that are missing or cannot be used are named on stderr, each with
 the command that makes it; the others are compared. Exit status: 0, or 1
@@ -37,9 +37,10 @@ def parse_args(argv=None):
         INT8_AGREEMENT,
     )
 
-    parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR,
+    parser.add_argument("--runs-dir", type=Path,
                         help="folder holding lr/, rf/, dense/ and cnn/ runs "
-                             f"(default: {DEFAULT_RUNS_DIR})")
+                             f"(default: {DEFAULT_RUNS_DIR}; with --dry-run, tiny models "
+                             "trained into models/ inside --out-dir)")
     parser.add_argument("--train-missing", action="store_true",
                         help="train the models missing from --runs-dir first, with the "
                              "training scripts' defaults and this command's data flags "
@@ -59,10 +60,13 @@ def parse_args(argv=None):
     cli.add_run_args(parser, "runs/comparison")
     args = parser.parse_args(argv)
     # A smoke test of the default folders runs from a fresh checkout: its
-    # tiny models are trained in seconds when absent. A --runs-dir given is
-    # compared as it is.
-    if args.dry_run and args.runs_dir == cli.dry_run_folder(DEFAULT_RUNS_DIR):
+    # tiny models are trained in seconds, inside its own --out-dir like
+    # everything else it writes. A --runs-dir given is compared as it is.
+    if args.runs_dir is None and args.dry_run:
+        args.runs_dir = Path(args.out_dir) / "models"
         args.train_missing = True
+    elif args.runs_dir is None:
+        args.runs_dir = DEFAULT_RUNS_DIR
     return args
 
 

@@ -4,6 +4,7 @@ broken models."""
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -147,12 +148,15 @@ COMMANDS = {
 
 
 def test_a_dry_run_of_the_default_folder_trains_what_it_lacks():
-    """``python evaluate.py --dry-run`` works on a fresh checkout; a runs
-    folder given is compared as it is (the test below)."""
+    """``python evaluate.py --dry-run`` works on a fresh checkout, training
+    its tiny models inside its --out-dir; a runs folder given is compared as
+    it is (the test below)."""
     import evaluate
 
     default = evaluate.parse_args(["--dry-run"])
-    assert default.train_missing and default.runs_dir.parts[:2] == ("runs", "dry-run")
+    assert default.train_missing and default.runs_dir == default.out_dir / "models"
+    mine = evaluate.parse_args(["--dry-run", "--out-dir", "mine"])
+    assert mine.runs_dir == Path("mine", "models")    # all it writes is under --out-dir
     assert not evaluate.parse_args(["--dry-run", "--runs-dir", "mine"]).train_missing
     assert not evaluate.parse_args([]).train_missing
 
