@@ -23,6 +23,24 @@ def test_score_page_pairs_digits_by_box():
                                    "1": {"lines": 1, "exact": 0, "shown_exact": 0}}
 
 
+def test_numbers_on_one_line_are_exact_only_when_read_as_numbers_of_their_own():
+    truth = [{"text": "27", "row": 0, "boxes": [[0, 0, 10, 20], [15, 0, 25, 20]]},
+             {"text": "5", "row": 0, "boxes": [[60, 0, 70, 20]]}]
+    reading = {"lines": ["275"], "digits": [digit([0, 0, 10, 20], 2, 0),
+                                            digit([15, 0, 25, 20], 7, 0),
+                                            digit([60, 0, 70, 20], 5, 0)]}
+
+    def exact(texts):
+        reading["numbers"] = [{"line": 0, "text": t} for t in texts]
+        counts = digit_bench.score_page(truth, reading)
+        return {k: e["exact"] for k, e in counts["by_length"].items()}
+
+    assert exact(["27", "5"]) == {"2": 1, "1": 1}
+    assert exact(["275"]) == {"2": 0, "1": 0}       # joined: neither number was read
+    assert exact(["2", "75"]) == {"2": 0, "1": 0}
+    assert digit_bench.rows_of(truth + [{"text": "3"}]) == [0, 0, 1]
+
+
 def test_pages_keep_their_truth_and_differ_only_in_style(sample):
     x, y = sample["x_test"], sample["y_test"]
     plain, truth = pages.make_page(np.random.default_rng(3), x, y)

@@ -9,9 +9,11 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
+from benchmarks.reading import benchmark as digit_bench
 from benchmarks.reading import pages
 from benchmarks.reading.optdigits import OPTDIGITS_HEADER_LINES, load_optdigits
 from digitsuite.errors import DataError
+from digitsuite.reading import segment
 
 HEADER = ["BU handwritten digit database (made up for a test)", "Training file", ""] + [
     f"{key} = {value}" for key, value in (("entwidth", 32), ("entheight", 32))]
@@ -197,7 +199,9 @@ def check_truth(name, written):
     for page, truth in written:
         assert page.dtype == np.uint8 and page.ndim == 2
         h, w = page.shape
-        assert 2 <= len(truth) <= 5 or (style.register and len(truth) == 1)
+        rows = digit_bench.rows_of(truth)
+        assert 2 <= len(set(rows)) <= 5 or (style.register and len(truth) == 1)
+        assert len(set(rows)) == len(truth) or style.numbers > 1
         for line in truth:
             assert line["text"].isdigit() and len(line["boxes"]) == len(line["text"])
             for x0, y0, x1, y1 in line["boxes"] + [m["box"] for m in line["marks"]]:
@@ -239,9 +243,15 @@ def test_punctuation_pages_hold_separators_and_decimals(sample):
 
 
 def test_same_digits_in_every_condition(sample):
-    texts = {name: [[line["text"] for line in truth]
-                    for _, truth in pages_of(name, sample["x_test"], sample["y_test"],
-                                             pages.MNIST_DRAWING, n=2)]
+    def rows(truth):   # numbers side by side are one line's digits, split
+        joined = {}
+        for row, line in zip(digit_bench.rows_of(truth), truth):
+            joined[row] = joined.get(row, "") + line["text"]
+        return list(joined.values())
+
+    texts = {name: [rows(truth) for _, truth in pages_of(name, sample["x_test"],
+                                                         sample["y_test"],
+                                                         pages.MNIST_DRAWING, n=2)]
              for name, style in pages.CONDITIONS.items() if not style.register}
     assert len({str(t) for t in texts.values()}) == 1
 
@@ -255,6 +265,28 @@ def quiet(name, **changes):
 def one_page(sample, style, seed=2):
     return pages.make_page(np.random.default_rng(seed), sample["x_test"], sample["y_test"],
                            style)
+
+
+def test_numbers_side_by_side_share_a_line_a_word_gap_or_more_apart(sample):
+    shared = 0
+    for seed in range(4):
+        _, truth = one_page(sample, pages.CONDITIONS["numbers side by side"], seed)
+        by_row = {}
+        for line in truth:
+            by_row.setdefault(line.get("row"), []).append(line)
+        for row, numbers in by_row.items():
+            if row is None:   # a one-digit line stays one number
+                assert all(len(line["text"]) == 1 for line in numbers)
+                continue
+            shared += 1
+            assert 2 <= len(numbers) <= 3
+            height = np.median([b[3] - b[1] for line in numbers for b in line["boxes"]])
+            for left, right in zip(numbers, numbers[1:]):
+                gap = right["boxes"][0][0] - left["boxes"][-1][2]
+                assert gap > segment.WORD_GAP * height     # a reader must part them
+                same_band = min(b[3] for b in right["boxes"]) > max(b[1] for b in left["boxes"])
+                assert same_band
+    assert shared >= 4
 
 
 def test_ruled_lines_are_printed_under_and_touching_the_digits(sample):
