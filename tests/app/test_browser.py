@@ -393,6 +393,29 @@ def test_on_a_phone_every_line_of_a_pages_report_is_on_screen(phone):
     assert phone.evaluate("(e => e.scrollWidth <= e.clientWidth)"
                           "(document.getElementById('read-report'))")
     assert document_width(phone) <= phone.viewport_size["width"]
+    # A line of writing's scores wrap under its first score, not under its text.
+    first_score, rows = phone.evaluate(WRAPPED_SCORES)
+    assert len(rows) >= 2 and all(abs(left - first_score) < 1 for left in rows[1:])
+
+
+WRAPPED_SCORES = """() => {
+  const row = [...document.querySelectorAll('#read-report .report-row')]
+    .find((r) => /^ +[0-9]+ {2,}/.test(r.textContent));
+  const text = row.firstChild;
+  const start = row.textContent.match(/^ +[0-9]+ {2,}/)[0].length;
+  const range = document.createRange();
+  range.setStart(text, start);
+  range.setEnd(text, start + 1);
+  const firstScore = range.getBoundingClientRect().left;
+  range.setStart(text, 0);
+  range.setEnd(text, text.length);
+  const lines = new Map();   // a wrapped text's rectangles, by the line they sit on
+  for (const r of range.getClientRects()) {
+    const top = Math.round(r.top);
+    lines.set(top, Math.min(lines.get(top) ?? Infinity, r.left));
+  }
+  return [firstScore, [...lines.keys()].sort((a, b) => a - b).map((top) => lines.get(top))];
+}"""
 
 
 def test_on_a_phone_the_crop_of_a_shadowed_photo_fits_the_screen(phone, tmp_path):

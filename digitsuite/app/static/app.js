@@ -691,12 +691,29 @@ function labelBox(box, size, width, canvasWidth, canvasHeight, taken = []) {
 
 let lastJson = null;
 
+// The text report, a row per line. A row too long for a phone wraps under
+// its own start: a line of writing's digit scores under its first score, a
+// number's verdict under the words after "number", so the columns still read.
+function showReport(pre, text) {
+  pre.replaceChildren(...text.split("\n").map((line) => {
+    const row = document.createElement("span");
+    row.className = "report-row";
+    const scores = line.match(/^ +[0-9?\-]+ {2,}/);
+    // A digit and its chance ("7 99%") stay on one line together.
+    row.textContent = scores ? line.replace(/([0-9?]) (?=[0-9.]+%)/g, "$1\u00a0") : line;
+    const lead = scores ? scores[0].length : line.search(/\S|$/) + 2;
+    row.style.paddingLeft = `${lead}ch`;
+    row.style.textIndent = `-${lead}ch`;
+    return row;
+  }));
+}
+
 function showReading(result, file) {
   lastJson = { text: result.json, name: `${file.name.replace(/\.[^.]*$/, "")}.json` };
   $("read-file").textContent = result.reading.file;
   $("read-text").value = result.text;
   $("read-text").rows = Math.max(2, result.reading.lines.length);
-  $("read-report").textContent = result.report;
+  showReport($("read-report"), result.report);
   $("read-view").hidden = false;
   drawPicture(file, $("page"), result.width, result.height, [900, Infinity], (c, scale) => {
     // A number the reader does not vouch for, even with every digit shown,
