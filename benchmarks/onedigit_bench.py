@@ -29,6 +29,7 @@ from PIL import Image, ImageDraw, ImageFilter
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from anywhere, like the top-level scripts
 
+from benchmarks.reading.pages import jpeg_bytes  # noqa: E402
 from digitsuite import cli  # noqa: E402
 
 PHOTO_SIZE = (4000, 3000)   # a 12-megapixel phone photo, landscape
@@ -112,13 +113,6 @@ def shadowed_photo(digit, rng, size=READ_SIZE, shadow=True, edge=True):
     return np.asarray(picture), box
 
 
-def jpeg(pixels, quality=90):
-    """A uint8 grey array as JPEG bytes, as a phone saves a photo."""
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
-
-
 def old_path(model, grey):
     """The one-digit path before issue 28: the whole picture made foreground
     and cropped to its ink. Returns the digit read, or the error's text."""
@@ -187,11 +181,11 @@ def main(args):
     rng = np.random.default_rng(28)
 
     big, _ = shadowed_photo(dataset.x_test[0], rng, size=PHOTO_SIZE)
-    seconds = time_prepare(jpeg(big), args.repeats)
+    seconds = time_prepare(jpeg_bytes(big), args.repeats)
     rows = []
     for k in range(args.photos):
         pixels, box = shadowed_photo(dataset.x_test[k], rng)
-        grey = np.asarray(Image.open(io.BytesIO(jpeg(pixels))), np.float32) / 255.0
+        grey = np.asarray(Image.open(io.BytesIO(jpeg_bytes(pixels))), np.float32) / 255.0
         label = int(dataset.y_test[k])
         rows.append({"label": label, "box": box, "old": old_path(model, grey),
                      "page": page_path(model, grey), "new": new_path(model, grey)})

@@ -33,10 +33,10 @@ phone photos), each reported on its own; a timing figure reads pages of ten
 numbers end to end.
 """
 
-from collections import Counter
 import json
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -863,10 +863,14 @@ def truth_seen(truth, to_photo):
     return out
 
 
+def jpeg_bytes(pixels, quality=90):
+    """A uint8 grey array as JPEG bytes, as a phone saves a photo."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
 def jpeg(photo, quality):
     """A float (0-1) picture as a phone saves it: uint8 through JPEG."""
-    img = Image.fromarray(np.clip(np.round(photo * 255), 0, 255).astype(np.uint8))
-    buffer = io.BytesIO()
-    img.save(buffer, format="JPEG", quality=quality)
-    buffer.seek(0)
-    return np.asarray(Image.open(buffer).convert("L")).copy()
+    saved = jpeg_bytes(np.clip(np.round(photo * 255), 0, 255).astype(np.uint8), quality)
+    return np.asarray(Image.open(io.BytesIO(saved)).convert("L")).copy()
