@@ -43,6 +43,10 @@ NUMBER_PRECISION = 0.995  # a vouched-for number is right this often on validati
 # numbers or more: under 50, one wrong number fails it, which is chance.
 CONDITION_PRECISION = 0.98
 CONDITION_MIN = 50
+# Under CONDITION_MIN a condition still fails when its wrong numbers are
+# more than chance allows at CONDITION_PRECISION: this many or more would
+# come less often than this (5 wrong of 39 would come 1 time in 1,000).
+CONDITION_CHANCE = 0.01
 # How the validation digits are drawn: (pages.Drawing, what is done to the images).
 DRAWINGS = {"mnist": (MNIST_DRAWING, lambda images: images),
             "bitmap": (MNIST_BITMAP_DRAWING, bitmaps)}
@@ -162,12 +166,15 @@ def shipped_command(args, pages):
 
 
 def threshold_for(p, right, precision, groups=None, floor=CONDITION_PRECISION,
-                  least=CONDITION_MIN):
+                  least=CONDITION_MIN, chance=CONDITION_CHANCE):
     """The lowest threshold whose items at or above it are right at least
     ``precision`` of the time, or, when none is, the one with the best
     precision. With ``groups`` (a label per item), also at least ``floor``
-    in each group with ``least`` items or more at or above it."""
+    in each group with ``least`` items or more at or above it, and in every
+    group no more wrong items than a share ``floor`` right would give with
+    a probability of ``chance`` or more."""
     import numpy as np
+    from scipy.stats import binom
 
     order = np.argsort(-p, kind="stable")
     hits = np.cumsum(right[order]) / np.arange(1, len(order) + 1)
@@ -176,8 +183,12 @@ def threshold_for(p, right, precision, groups=None, floor=CONDITION_PRECISION,
         for group in np.unique(groups):
             member = (groups == group)[order]
             seen = np.cumsum(member)
-            share = np.cumsum(right[order] * member) / np.maximum(seen, 1)
-            ok &= (seen < least) | (share >= floor)
+            wrong = np.cumsum((1 - right[order]) * member)
+            share = (seen - wrong) / np.maximum(seen, 1)
+            # An easy condition's many right numbers must not hide a hard
+            # one's few wrong ones in the pooled share.
+            ok &= (((seen < least) | (share >= floor))
+                   & (binom.sf(wrong - 1, seen, 1 - floor) >= chance))
     # Only a cut between two different probabilities is a threshold.
     ok &= np.append(p[order][1:] < p[order][:-1], True)
     ok = np.flatnonzero(ok)
@@ -322,7 +333,8 @@ def main(args):
         f"{DIGIT_PRECISION:.1%} of the digits shown and {NUMBER_PRECISION:.1%} of the "
         f"numbers vouched for are right, and {CONDITION_PRECISION:.0%} of the numbers in "
         f"each condition (its pages of every drawing together) where {CONDITION_MIN} or "
-        "more are vouched for.", "",
+        "more are vouched for; in a condition with fewer, no more wrong than "
+        f"{CONDITION_PRECISION:.0%} right would give {CONDITION_CHANCE:.0%} of the time.", "",
         *table(["measure", "value"], rows),
         ""]))
     print(f"digit calibration error {measures['digit_calibration_error']:.4f}, number "

@@ -197,6 +197,24 @@ def test_threshold_for_holds_in_every_group_with_enough_items():
     assert threshold_for(p, right, 0.98, groups, floor=0.98, least=30) == pytest.approx(0.9)
 
 
+def test_a_group_too_small_to_judge_still_fails_on_more_wrong_than_chance():
+    """Group a keeps 20 items, under ``least``: one wrong among them is
+    chance at 98 %, four (its last four) are not, however right the many
+    items of b make the average: the threshold rises until what a keeps is
+    chance again."""
+    p = np.linspace(0.999, 0.9, 400)
+    groups = np.array(["a" if k % 20 == 0 else "b" for k in range(400)])
+    right = np.ones(400)
+    a = np.flatnonzero(groups == "a")
+    right[a[-1]] = 0.0
+    assert threshold_for(p, right, 0.98, groups, least=50) == pytest.approx(0.9)
+    right[a[-4:]] = 0.0
+    assert threshold_for(p, right, 0.98) == pytest.approx(0.9)     # 396 of 400 right
+    t = threshold_for(p, right, 0.98, groups, least=50)
+    # Above a's last two, two wrong among its 18 would come 1 time in 20 at 98 %.
+    assert t == pytest.approx(p[a[-2] - 1])
+
+
 def strip_lines(n):
     ink = np.ones((60, 30), bool)
     return [[segment.Glyph((x, 0, x + 30, 60), ink) for x in range(0, 40 * n, 40)]]
@@ -469,3 +487,25 @@ def test_a_page_of_only_a_scribble_is_found_no_digit(monkeypatch):
 
     with pytest.raises(reader.ImageError, match="no digit found"):
         reader.read_page(Doubtful([None], calibration()), grey)
+
+
+def test_numbers_side_by_side_are_vouched_for_as_numbers_alone_are(sample):
+    """A line of two or three numbers (a date, a phone number) is not read
+    as one number cut in two: the shipped reader vouches for its numbers
+    about as often as for the same digits written one number a line."""
+    from benchmarks.reading import benchmark, pages
+
+    x, y = sample["x_test"], sample["y_test"]
+    ensemble = confidence.load_reader(SHIPPED / "model.keras")
+    vouched = {}
+    for name in ("standard", "numbers side by side"):
+        judged = []
+        for seed in range(12):
+            page, truth = pages.make_page(np.random.default_rng(seed), x, y,
+                                          pages.CONDITIONS[name])
+            reading, _ = benchmark.read_grey(ensemble, page, None)
+            judged += benchmark.score_page(truth, reading)["judged_numbers"]
+        sure = [n for n in judged if n[2]]
+        assert all(right for _, right, _ in sure), name
+        vouched[name] = len(sure) / len(judged)
+    assert vouched["numbers side by side"] > 0.6 * vouched["standard"] > 0.15, vouched
