@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from benchmarks.calibrate_reader import fit, threshold_for
+from benchmarks.calibrate_reader import fit, measure, threshold_for
 from digitsuite.errors import ModelFileError
 from digitsuite.reading import confidence, reader, segment
 from digitsuite.reading.confidence import DIGIT_FEATURES, NUMBER_FEATURES, Calibration, Logistic
@@ -167,6 +167,11 @@ def test_fit_learns_a_probability_that_matches_the_share_right():
     assert measures["digits_shown_right"] >= 0.995
     assert measures["worst_condition"] == "standard"
     assert measures["numbers_vouched_right"] >= 0.99 or measures["numbers_vouched"] < 0.05
+    # The thresholds as written lie at or over the cuts chosen, never under.
+    unset = Calibration(calibration.digit, calibration.number, None, None, {})
+    digit_cut, number_cut, _ = measure(unset, pages[1::2])
+    assert digit_cut <= calibration.digit_threshold < digit_cut + 1e-4
+    assert number_cut <= calibration.number_threshold < number_cut + 1e-4
 
 
 def test_threshold_for_a_precision():
