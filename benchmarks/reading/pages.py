@@ -344,12 +344,13 @@ def make_page(rng, images, labels, style=STANDARD, *, drawing=MNIST_DRAWING,
                           "label": int(labels[k]), "gap": v[3]})
         x = u[2] * height
         groups = side_by_side(tiles, style.numbers, side)
-        for group in groups:
+        for k, group in enumerate(groups):
+            if k:   # drawn only here: other conditions keep their pages
+                x = truth[-1]["boxes"][-1][2] + side.uniform(*NUMBER_GAP) * height
             line = lay_out_line(group, x, height, style, side, placed, printed)
             if len(groups) > 1:
                 line["row"] = number
             truth.append({**line, "height": height})
-            x = line["boxes"][-1][2] + side.uniform(*NUMBER_GAP) * height
         y += height
     return render(rng, side, placed, truth, printed, style)
 
