@@ -37,6 +37,11 @@ from digitsuite.inference.runs import READER_MODEL  # noqa: E402
 
 DIGIT_PRECISION = 0.995   # a digit shown (not '?') is right this often on validation pages
 NUMBER_PRECISION = 0.995  # a vouched-for number is right this often on validation pages
+# ...shown by the held-out pages with this confidence (a one-sided Clopper-
+# Pearson bound on the share wrong), not only on average: a threshold set
+# where the held-out share just reaches the bar is under it on other pages
+# about half of the time.
+BOUND_CONFIDENCE = 0.9
 # ...and at least this often on each kind of page (condition) where the
 # threshold vouches for CONDITION_MIN numbers or more: an average over easy
 # pages can hide a kind the reader is wrong on. Each condition's pages of
@@ -166,20 +171,46 @@ def shipped_command(args, pages):
             f"--pages {pages} --drawings {' '.join(args.drawings)} --seed {args.seed}")
 
 
+def holds(wrong, seen, precision, confidence):
+    """Whether ``seen`` items with ``wrong`` among them show a share right of
+    at least ``precision`` with ``confidence``: the one-sided
+    Clopper-Pearson upper bound of the share wrong is at most 1 - precision
+    (with confidence 0.5, about the share itself). Arrays, elementwise."""
+    import numpy as np
+    from scipy.stats import beta
+
+    wrong, seen = np.asarray(wrong, np.float64), np.asarray(seen, np.float64)
+    upper = beta.ppf(confidence, wrong + 1, np.maximum(seen - wrong, 1e-9))
+    return (seen > wrong) & (upper <= 1 - precision)
+
+
 def threshold_for(p, right, precision, groups=None, floor=CONDITION_PRECISION,
-                  least=CONDITION_MIN, chance=CONDITION_CHANCE):
+                  least=CONDITION_MIN, chance=CONDITION_CHANCE, strata=None,
+                  confidence=None):
     """The lowest threshold whose items at or above it are right at least
-    ``precision`` of the time, or, when none is, the one with the best
-    precision. With ``groups`` (a label per item), also at least ``floor``
-    in each group with ``least`` items or more at or above it, and in every
-    group no more wrong items than a share ``floor`` right would give with
-    a probability of ``chance`` or more."""
+    ``precision`` of the time (with ``confidence``, shown so by them:
+    :func:`holds`), or, when
+    none is, the one with the best precision. With ``groups`` (a label per
+    item), also at least ``floor`` in each group with ``least`` items or
+    more at or above it, and in every group no more wrong items than a
+    share ``floor`` right would give with a probability of ``chance`` or
+    more. With ``strata`` (a label per item), each stratum's own share right
+    is at least ``precision`` too."""
     import numpy as np
     from scipy.stats import binom
 
     order = np.argsort(-p, kind="stable")
-    hits = np.cumsum(right[order]) / np.arange(1, len(order) + 1)
-    ok = hits >= precision
+    seen_all = np.arange(1, len(order) + 1)
+    hits = np.cumsum(right[order]) / seen_all
+    ok = (hits >= precision if confidence is None
+          else holds(seen_all - np.cumsum(right[order]), seen_all, precision, confidence))
+    for stratum in np.unique(strata) if strata is not None else []:
+        member = (strata == stratum)[order]
+        seen = np.cumsum(member)
+        wrong = np.cumsum((1 - right[order]) * member)
+        # On its own share: a bound on each half of the items would ask
+        # for more than the whole can show.
+        ok &= wrong <= (1 - precision) * seen
     if groups is not None:
         for group in np.unique(groups):
             member = (groups == group)[order]
@@ -234,8 +265,11 @@ def measure(calibration, held):
     digit_threshold = calibration.digit_threshold
     number_threshold = calibration.number_threshold
     if digit_threshold is None:
-        digit_threshold = threshold_for(hp, hy, DIGIT_PRECISION)
-        number_threshold = threshold_for(hnp, hny.astype(float), NUMBER_PRECISION, conditions)
+        digit_threshold = threshold_for(hp, hy, DIGIT_PRECISION, confidence=BOUND_CONFIDENCE)
+        # Each way of drawing the writing holds the precision on its own: the
+        # easier one must not carry the other over the bar.
+        number_threshold = threshold_for(hnp, hny.astype(float), NUMBER_PRECISION, conditions,
+                                         strata=drawings, confidence=BOUND_CONFIDENCE)
     # The threshold holds on average; the condition it holds worst on.
     vouched = hnp >= number_threshold
     by_condition = {str(c): float(hny[vouched & (conditions == c)].mean())
@@ -334,9 +368,11 @@ def main(args):
         "# Reader calibration", "", f"`{calibration.fit['command']}`", "",
         f"Fit on the even pages of {pages} validation pages per condition and drawing "
         f"({calibration.fit['data']}); measured on the "
-        "odd ones, which also set the thresholds: the lowest at which "
-        f"{DIGIT_PRECISION:.1%} of the digits shown and {NUMBER_PRECISION:.1%} of the "
-        f"numbers vouched for are right, and {CONDITION_PRECISION:.0%} of the numbers in "
+        "odd ones, which also set the thresholds: the lowest at which these pages show, "
+        f"with {BOUND_CONFIDENCE:.0%} confidence, that {DIGIT_PRECISION:.1%} of the digits "
+        f"shown and {NUMBER_PRECISION:.1%} of the numbers vouched for are right, with "
+        f"{NUMBER_PRECISION:.1%} of the numbers of each drawing right, and "
+        f"{CONDITION_PRECISION:.0%} of the numbers in "
         f"each condition (its pages of every drawing together) where {CONDITION_MIN} or "
         "more are vouched for; in a condition with fewer, no more wrong than "
         f"{CONDITION_PRECISION:.0%} right would give {CONDITION_CHANCE:.0%} of the time.", "",

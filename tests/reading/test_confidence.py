@@ -142,10 +142,14 @@ def test_coverage_at_a_precision_answers_the_surest_first():
     assert confidence.coverage_at(np.array([0.9]), np.array([0]), 0.5) == 0.0
 
 
-def test_fit_learns_a_probability_that_matches_the_share_right():
+def test_fit_learns_a_probability_that_matches_the_share_right(monkeypatch):
     """Pages where a feature really tells right from wrong: the fitted
     digit probability is calibrated on pages it did not see, and the
-    thresholds give the precision asked for."""
+    thresholds give the precision asked for (as a share: 1,200 held-out
+    digits are too few to show 99.5 % with the shipped confidence)."""
+    import benchmarks.calibrate_reader as calibrate_reader
+
+    monkeypatch.setattr(calibrate_reader, "BOUND_CONFIDENCE", None)
     rng = np.random.default_rng(1)
     pages = []
     for _ in range(200):
@@ -172,6 +176,10 @@ def test_fit_learns_a_probability_that_matches_the_share_right():
     digit_cut, number_cut, _ = measure(unset, pages[1::2])
     assert digit_cut <= calibration.digit_threshold < digit_cut + 1e-4
     assert number_cut <= calibration.number_threshold < number_cut + 1e-4
+    # Asked to show it with confidence, the same pages show fewer digits.
+    monkeypatch.undo()
+    _, bounded = fit(pages)
+    assert bounded["digits_shown"] < measures["digits_shown"]
 
 
 def test_threshold_for_a_precision():
@@ -183,6 +191,26 @@ def test_threshold_for_a_precision():
     # Items tied at one probability are vouched for together or not at all.
     assert threshold_for(np.array([0.95, 0.9, 0.9, 0.8]), np.array([1.0, 1.0, 0.0, 1.0]),
                          0.9) == 0.95
+
+
+def test_with_a_confidence_the_held_out_items_must_show_the_precision():
+    """500 right items show 99.5 % right with 90 % confidence; 200 cannot
+    (none wrong in 200 is still likely at 1 % wrong), and then nothing but
+    the surest item is over the threshold."""
+    p = np.linspace(0.999, 0.5, 1000)
+    right = np.zeros(1000)
+    right[:500] = 1.0
+    assert threshold_for(p, right, 0.995) == pytest.approx(p[501])   # 500 of 502
+    assert threshold_for(p, right, 0.995, confidence=0.9) == pytest.approx(p[499])
+    right[200:] = 0.0
+    assert threshold_for(p, right, 0.995) == pytest.approx(p[200])
+    assert threshold_for(p, right, 0.995, confidence=0.9) == pytest.approx(p[0])
+    # Each stratum holds the share on its own: b's every other item is wrong.
+    right[:] = 1.0
+    strata = np.where(np.arange(1000) % 10 == 0, "b", "a")
+    right[strata == "b"] = (np.arange((strata == "b").sum()) + 1) % 2
+    assert threshold_for(p, right, 0.9) == pytest.approx(p[-1])       # 950 of 1000
+    assert threshold_for(p, right, 0.9, strata=strata) == pytest.approx(p[9])  # b: 1 of 2
 
 
 def test_threshold_for_holds_in_every_group_with_enough_items():
