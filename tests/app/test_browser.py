@@ -6,6 +6,7 @@ one digit, a file that is not a picture, the convolution demo with an
 edited kernel, and a fresh checkout with no trained model."""
 
 import json
+import re
 
 import pytest
 from PIL import Image
@@ -393,16 +394,28 @@ def test_on_a_phone_every_line_of_a_pages_report_is_on_screen(phone):
     assert phone.evaluate("(e => e.scrollWidth <= e.clientWidth)"
                           "(document.getElementById('read-report'))")
     assert document_width(phone) <= phone.viewport_size["width"]
-    # A line of writing's scores wrap under its first score, not under its text.
-    first_score, rows = phone.evaluate(WRAPPED_SCORES)
-    assert len(rows) >= 2 and all(abs(left - first_score) < 1 for left in rows[1:])
+    # A line of writing's scores wrap under its first score, not under its text,
+    # also where the line holds numbers side by side; a digit keeps its chance.
+    for report in (None, SIDE_BY_SIDE_REPORT):
+        if report:
+            phone.evaluate("(text) => showReport(document.getElementById('read-report'), text)",
+                           report)
+        first_score, rows, row_text = phone.evaluate(WRAPPED_SCORES)
+        assert len(rows) >= 2 and all(abs(left - first_score) < 1 for left in rows[1:])
+        assert not re.search(r"[0-9?] [0-9.]+%", row_text)
+
+
+SIDE_BY_SIDE_REPORT = ("phone.png (1 line, 9 digits, ink dark on light)\n"
+                       "  0171 555 12    0 99%  1 99%  7 99%  1 99%  5 99%  5 99%  5 99%  "
+                       "1 91%  2 99%\n"
+                       "  number 0171: sure, 99% likely right")
 
 
 WRAPPED_SCORES = """() => {
   const row = [...document.querySelectorAll('#read-report .report-row')]
-    .find((r) => /^ +[0-9]+ {2,}/.test(r.textContent));
+    .find((r) => /^ +\\S+(?: \\S+)* {2,}/.test(r.textContent));
   const text = row.firstChild;
-  const start = row.textContent.match(/^ +[0-9]+ {2,}/)[0].length;
+  const start = row.textContent.match(/^ +\\S+(?: \\S+)* {2,}/)[0].length;
   const range = document.createRange();
   range.setStart(text, start);
   range.setEnd(text, start + 1);
@@ -414,7 +427,8 @@ WRAPPED_SCORES = """() => {
     const top = Math.round(r.top);
     lines.set(top, Math.min(lines.get(top) ?? Infinity, r.left));
   }
-  return [firstScore, [...lines.keys()].sort((a, b) => a - b).map((top) => lines.get(top))];
+  return [firstScore, [...lines.keys()].sort((a, b) => a - b).map((top) => lines.get(top)),
+          row.textContent];
 }"""
 
 

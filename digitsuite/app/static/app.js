@@ -698,7 +698,8 @@ function showReport(pre, text) {
   pre.replaceChildren(...text.split("\n").map((line) => {
     const row = document.createElement("span");
     row.className = "report-row";
-    const scores = line.match(/^ +[0-9?\-]+ {2,}/);
+    // A line of writing: its text (numbers apart by one space), then its scores.
+    const scores = line.match(/^ +\S+(?: \S+)* {2,}/);
     // A digit and its chance ("7 99%") stay on one line together.
     row.textContent = scores ? line.replace(/([0-9?]) (?=[0-9.]+%)/g, "$1\u00a0") : line;
     const lead = scores ? scores[0].length : line.search(/\S|$/) + 2;
