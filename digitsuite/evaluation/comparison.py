@@ -134,7 +134,13 @@ def markdown_tables(comparison):
     """The comparison as Markdown tables (what ``evaluate.py`` prints)."""
     models = comparison["models"]
     n = comparison["n_test"]
+    # A smoke test's figures come from tiny models: said first, in print and file.
+    dry = (["**Dry run** (`--dry-run`): models trained for one epoch on a few hundred "
+            "images and tested on a few hundred more; the figures below check that the "
+            "comparison runs, not how the models compare.", ""]
+           if comparison.get("dry_run") else [])
     lines = [
+        *dry,
         f"Test set: {n:,} images. Accuracy with its {100 * comparison['confidence']:.0f} % "
         "Wilson interval; training time from each run's metrics.json; inference "
         "includes feature extraction (deskewing for LR and RF); engines: "

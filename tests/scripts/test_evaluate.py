@@ -118,6 +118,9 @@ def test_markdown_and_printed_table_show_the_measured_figures(evaluated, capsys,
         # Rerun on the same models and test set: the same row up to the timing column.
         assert line.rsplit("|", 2)[0] in report
     assert "McNemar" in printed and "| Dense network vs CNN |" in printed
+    # A smoke test's tiny models are not a comparison: both say so first.
+    for text in (printed, report):
+        assert "**Dry run** (`--dry-run`)" in text.split("Test set:")[0]
     assert "![mistakes.png](mistakes.png)" in report
 
 
