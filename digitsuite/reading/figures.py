@@ -165,8 +165,10 @@ def unique_stem(stem, taken):
 
 def plot_annotated(grey, reading):
     """The page with a box and the digit read over each character (orange
-    and '?' where unsure), a blue box with its mark under each punctuation
-    mark and a grey dashed one round what was set aside as no digit."""
+    and '?' where unsure), a dashed orange frame round each number not
+    vouched for (to check by eye, as the app draws it), a blue box with its
+    mark under each punctuation mark and a grey dashed one round what was
+    set aside as no digit."""
     height, width = grey.shape
     scale = min(1.0, MAX_FIGURE_SIDE / max(height, width))
     fig = plt.figure(figsize=(max(1.0, width * scale / FIGURE_DPI),
@@ -183,6 +185,13 @@ def plot_annotated(grey, reading):
         colour = "tab:orange" if d["unsure"] else "tab:green"
         _boxed_label(ax, d["box"], label, colour, scale, above=above, room=room)
     for number in reading.get("numbers", []):
+        if number.get("unsure"):
+            # Every digit of it may be green: the number is what to check.
+            pad = 4 / scale
+            x0, y0, x1, y1 = number["box"]
+            ax.add_patch(Rectangle((x0 - pad - 0.5, y0 - pad - 0.5), x1 - x0 + 2 * pad,
+                                   y1 - y0 + 2 * pad, fill=False, edgecolor="tab:orange",
+                                   linewidth=1.2, linestyle="--"))
         # A mark's box is a few pixels: its label is sized by its number's
         # height instead, or a '.' could not be told from a ','.
         tall = number["box"][3] - number["box"][1]

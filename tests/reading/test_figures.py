@@ -44,6 +44,26 @@ def test_the_annotated_page_shows_marks_legibly_and_what_is_no_digit():
     assert texts["."] >= 0.5 * texts["1"]
 
 
+def test_the_annotated_page_frames_a_number_not_vouched_for():
+    """Both digits shown green, the number not vouched for: a dashed orange
+    frame round the number, none round a number that is."""
+    digit = {"line": 0, "digit": 1, "confidence": 0.99, "unsure": False,
+             "top2": [[1, 0.99], [7, 0.01]]}
+    reading = {"lines": ["12", "3"], "digits": [{**digit, "box": [10, 10, 40, 110]},
+                                                {**digit, "box": [60, 10, 90, 110]},
+                                                {**digit, "line": 1, "box": [10, 130, 40, 230]}],
+               "numbers": [{"box": [10, 10, 90, 110], "marks": [], "unsure": True},
+                           {"box": [10, 130, 40, 230], "marks": [], "unsure": False}]}
+    fig = figures.plot_annotated(np.ones((250, 120), np.float32), reading)
+    (ax,) = fig.axes
+    frames = [p for p in ax.patches if p.get_linestyle() == "--"]
+    plt.close(fig)
+    assert len(frames) == 1
+    (frame,) = frames
+    x, y = frame.get_x() + 0.5, frame.get_y() + 0.5
+    assert x < 10 and y < 10 and x + frame.get_width() > 90 and y + frame.get_height() > 110
+
+
 @pytest.mark.parametrize("write", [
     lambda p: p.write_text("[" * 100_000 + "]" * 100_000),       # nested past the recursion limit
     lambda p: p.write_bytes(b"\xff\xfe not text"),
