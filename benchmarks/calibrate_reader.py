@@ -188,14 +188,14 @@ def threshold_for(p, right, precision, groups=None, floor=CONDITION_PRECISION,
                   least=CONDITION_MIN, chance=CONDITION_CHANCE, strata=None,
                   confidence=None):
     """The lowest threshold whose items at or above it are right at least
-    ``precision`` of the time (with ``confidence``, shown so by them:
-    :func:`holds`), or, when
-    none is, the one with the best precision. With ``groups`` (a label per
-    item), also at least ``floor`` in each group with ``least`` items or
-    more at or above it, and in every group no more wrong items than a
-    share ``floor`` right would give with a probability of ``chance`` or
-    more. With ``strata`` (a label per item), each stratum's own share right
-    is at least ``precision`` too."""
+    ``precision`` of the time (with ``confidence``: shown so by them with
+    that confidence, :func:`holds`), or, when none is, the one with the
+    best precision. With ``groups`` (a label per item), also at least
+    ``floor`` in each group with ``least`` items or more at or above it,
+    and in every group no more wrong items than a share ``floor`` right
+    would give with a probability of ``chance`` or more. With ``strata``
+    (a label per item), each stratum's own share right is at least
+    ``precision`` too."""
     import numpy as np
     from scipy.stats import binom
 
