@@ -342,10 +342,14 @@ def _from_download(name, failures):
             f"Keras download of {name}")
 
 
+NOTES_GIVEN = set()  # the fallback notes this process has printed
+
+
 def load_dataset(name="mnist", data_dir=None, download=True, log=print):
     """Load ``name`` from the first source that has it (see module docstring).
 
-    ``log`` receives one line when it falls back to the bundled sample.
+    ``log`` receives one line when it falls back to the bundled sample,
+    the first time in this process.
     """
     if name not in CLASS_NAMES:
         raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
@@ -358,8 +362,13 @@ def load_dataset(name="mnist", data_dir=None, download=True, log=print):
         why = "; ".join(failures if download else failures + ["download disabled"])
         if found is None and name == "mnist":
             found = load_idx_folder(SAMPLE_DIR), f"bundled sample {SAMPLE_DIR}"
-            log(f"data: full MNIST unavailable ({why}), so using the bundled sample of "
-                f"8,000 train / 2,000 test real MNIST digits; {FULL_DATA_HINT['mnist']}")
+            note = (f"data: full MNIST unavailable ({why}), so using the bundled sample of "
+                    f"8,000 train / 2,000 test real MNIST digits; {FULL_DATA_HINT['mnist']}")
+            # Said once a run: evaluate.py --train-missing loads the data for
+            # each model it trains and again to compare them.
+            if note not in NOTES_GIVEN:
+                NOTES_GIVEN.add(note)
+                log(note)
         if found is None:
             raise DataError(f"{name} unavailable ({why}); {FULL_DATA_HINT[name]}")
     arrays, source = found

@@ -46,6 +46,7 @@ def no_download(monkeypatch, tmp_path):
         failures.append("Keras download failed: no network (test)")
 
     monkeypatch.setattr(data, "_from_download", refuse)
+    monkeypatch.setattr(data, "NOTES_GIVEN", set())   # as in a fresh run
 
 
 def test_bundled_sample_loads_as_real_mnist(sample_dir):
@@ -64,6 +65,10 @@ def test_fallback_to_bundled_sample_says_so(no_download):
     assert "bundled sample" in ds.source
     assert len(ds.x_train) == 8000
     assert len(lines) == 1 and "--data-dir" in lines[0] and "no network" in lines[0]
+    # A run that loads the data again (evaluate.py training what it lacks)
+    # is told once.
+    data.load_dataset("mnist", log=lines.append)
+    assert len(lines) == 1
 
 
 def test_fashion_without_any_source_is_a_clear_error(no_download, monkeypatch):
