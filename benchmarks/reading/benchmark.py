@@ -104,15 +104,17 @@ def pair_digits(true, read):
     return match
 
 
-def judged_numbers(truth, reading, true=None, match=None):
+def judged_numbers(truth, reading, true=None, match=None, where=None):
     """Each read number as (confidence, right, vouched): right when its
     digits are exactly one true number's, all read correctly, in order,
     nothing missing or added. A number read from a rule, a margin or a
-    speck is never right."""
+    speck is never right. ``true``, ``match`` and ``where`` (what
+    :func:`true_digits`, :func:`pair_digits` and :func:`number_places`
+    give) are computed when not given."""
     true = true_digits(truth) if true is None else true
     match = pair_digits(true, reading["digits"]) if match is None else match
     owner = {b: a for a, b in match.items()}
-    where = number_places(reading) or {}
+    where = (number_places(reading) if where is None else where) or {}
     members = {}
     for k, (m, _) in where.items():
         members.setdefault(m, []).append(k)
@@ -145,7 +147,7 @@ def score_page(truth, reading, decimals=False):
     read = reading["digits"]
     match = pair_digits(true, read)
     read_per_line = np.bincount([r["line"] for r in read], minlength=len(reading["lines"]))
-    rows = rows_of(truth)
+    where = number_places(reading)
     counts = {"digits_expected": len(true), "digits_found": len(read),
               "digits_paired": len(match), "digits_correct": 0, "digits_unsure": 0,
               "shown_wrong": 0, "lines_expected": len(truth),
@@ -156,15 +158,15 @@ def score_page(truth, reading, decimals=False):
     counts["judged_digits"] = [
         (float(r.get("confidence", 0.0)), b in owner and r["digit"] == true[owner[b]][2])
         for b, r in enumerate(read)]
-    counts["judged_numbers"] = judged_numbers(truth, reading, true, match)
+    counts["judged_numbers"] = judged_numbers(truth, reading, true, match, where)
     for a, (_, _, digit, _) in enumerate(true):
         if a in match:
             r = read[match[a]]
             counts["digits_correct"] += r["digit"] == digit
             counts["digits_unsure"] += r["unsure"]
             counts["shown_wrong"] += (not r["unsure"]) and r["digit"] != digit
+    rows = rows_of(truth)
     on_row = np.bincount(rows, weights=[len(line["text"]) for line in truth])
-    where = number_places(reading)
     size = Counter(m for m, _ in (where or {}).values())
     for i in range(len(truth)):
         members = [a for a, t in enumerate(true) if t[0] == i]
@@ -187,7 +189,6 @@ def score_page(truth, reading, decimals=False):
         entry["exact"] += int(exact)
         entry["shown_exact"] += int(shown)
     if decimals:
-        where = number_places(reading)
         for i, line in enumerate(truth):
             members = [a for a, t in enumerate(true) if t[0] == i]
             right = decimal_right(line, [match.get(a) for a in members], reading, where)

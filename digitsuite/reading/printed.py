@@ -527,10 +527,9 @@ def _surrounds_sheet(grey, region, dark):
     does), lies all round the sheet (SHEET_AT_EDGE), ends in a step to the
     paper (SURROUND_STEP) and encloses a sheet about as solid as a
     quadrilateral (SHEET_SOLID); and what it encloses is paper with writing
-    on it, the paper far thicker
-    than the ink (SHEET_THICK, SHEET_OVER_INK): not the strokes of a light
-    digit on a dark ground round its dark holes, nor the ink of a box
-    drawn round the writing."""
+    on it, the paper far thicker than the ink (SHEET_THICK,
+    SHEET_OVER_INK): not the strokes of a light digit on a dark ground
+    round its dark holes, nor the ink of a box drawn round the writing."""
     short = min(grey.shape)
     if short < SURROUND_MIN_SIDE or not all(side.any() for side in border_sides(region)):
         return False
