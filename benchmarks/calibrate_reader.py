@@ -168,7 +168,8 @@ def shipped_command(args, pages):
     """The command that made the calibration, with folders as placeholders
     (a dry run's pages as the number it read)."""
     return ("python benchmarks/calibrate_reader.py --partner PARTNER.keras --data-dir DIR "
-            f"--pages {pages} --drawings {' '.join(args.drawings)} --seed {args.seed}")
+            f"--pages {pages} --drawings {' '.join(args.drawings)} --seed {args.seed}"
+            + ("" if args.split_seed is None else f" --split-seed {args.split_seed}"))
 
 
 def holds(wrong, seen, precision, confidence):
@@ -336,7 +337,7 @@ def main(args):
         reader.check_classifier(model, path)
         models.append(model)
     splits = load_splits("mnist", args.data_dir, val_fraction=args.val_fraction,
-                         seed=args.seed, dry_run=args.dry_run)
+                         seed=cli.split_seed(args), dry_run=args.dry_run)
     images, labels = splits.val
     pages = 3 if args.dry_run else args.pages
     print(f"validation digits: {len(labels):,} from {splits.dataset.source}; "
@@ -348,7 +349,7 @@ def main(args):
     # Only names, never this machine's folders: the file ships with the model.
     calibration.fit = {"data": f"{splits.dataset.name} validation split "
                                f"({args.val_fraction:.0%} of {len(splits.dataset.x_train):,} "
-                               f"training digits, seed {args.seed}), drawn "
+                               f"training digits, seed {cli.split_seed(args)}), drawn "
                                f"{' and '.join(DRAWING_TEXT[d] for d in args.drawings)}",
                        "drawings": list(args.drawings),
                        "validation_digits": int(len(labels)),

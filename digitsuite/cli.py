@@ -141,7 +141,7 @@ def add_reader_arg(parser):
 
 def add_data_args(parser, split=True, datasets=None):
     """--dataset (one of ``datasets``, default all) and --data-dir; with
-    ``split`` (scripts that train), also --val-fraction and --seed."""
+    ``split`` (scripts that train), also --val-fraction, --seed and --split-seed."""
     from digitsuite.data.datasets import DATASETS
 
     parser.add_argument("--dataset", choices=datasets or DATASETS, default="mnist",
@@ -155,6 +155,13 @@ def add_data_args(parser, split=True, datasets=None):
                                  "(default: 0.1)")
         parser.add_argument("--seed", type=int, default=0,
                             help="random seed (default: 0)")
+        # Two models meant to judge each other (the reader and its partner) must
+        # hold out the same digits, or the pages written to compare and
+        # calibrate them hold digits one of them trained on.
+        parser.add_argument("--split-seed", type=int, default=None,
+                            help="seed of the validation split alone (default: --seed); "
+                                 "runs with the same --split-seed and different --seed "
+                                 "train differently on the same digits")
 
 
 def default_of(function, parameter):
@@ -282,14 +289,26 @@ def load_splits(args, log=print):
     from digitsuite.data.datasets import load_splits
 
     return load_splits(args.dataset, args.data_dir, val_fraction=args.val_fraction,
-                       seed=args.seed, dry_run=args.dry_run,
+                       seed=split_seed(args), dry_run=args.dry_run,
                        dry_run_sizes=(DRY_RUN_TRAIN, DRY_RUN_TEST), log=log)
+
+
+def split_seed(args):
+    """The seed that chose the validation split: --split-seed, else --seed."""
+    given = getattr(args, "split_seed", None)
+    return args.seed if given is None else given
 
 
 def print_split_summary(splits):
     """One line: the data source and how many images train and validate."""
+    import numpy as np
+
+    from digitsuite.training.nondigits import NOT_A_DIGIT
+
     dataset, train, val, _ = splits
-    print(f"data: {dataset.summary()}; training on {len(train[0]):,}, "
+    nondigits = int(np.count_nonzero(np.asarray(train[1]) == NOT_A_DIGIT))
+    drawn = f" and {nondigits:,} drawn non-digits" if nondigits else ""
+    print(f"data: {dataset.summary()}; training on {len(train[0]) - nondigits:,}{drawn}, "
           f"validating on {len(val[0]):,}")
 
 
@@ -297,7 +316,7 @@ def print_split_summary(splits):
 RUN_ONLY_ARGS = ("out_dir", "resume", "debug", "distribute", "tensorboard")
 # Training settings added after some runs were started, with the value that
 # gives what such a run did: a run resumed from before them goes on as it began.
-ADDED_SETTINGS = {"ema_steps": 0, "convention_share": 0.0}
+ADDED_SETTINGS = {"ema_steps": 0, "convention_share": 0.0, "split_seed": None}
 
 
 def tensorboard_dir(args, out_dir):

@@ -122,7 +122,9 @@ def plot_history(history, title, label_smoothing=0.0):
 
 
 def markdown_report(title, config, metrics, y_true, y_pred, class_names, images):
-    used = (f"{config['n_train']:,} of its {config['n_train_total']:,} training images "
+    drawn = (f" and {config['n_nondigits']:,} drawn non-digits"
+             if config.get("n_nondigits") else "")
+    used = (f"{config['n_train']:,} of its {config['n_train_total']:,} training images{drawn} "
             f"for training, {config['n_val']:,} for validation"
             if "n_train" in config and "n_val" in config
             else f"{config['n_train_total']:,} training images")

@@ -163,10 +163,27 @@ def test_a_run_resumed_from_before_a_setting_existed_goes_on_as_it_began():
 
     for script in (train_cnn, train_reader):
         args = script.parse_args(["--resume"])
-        saved = {k: v for k, v in cli.saved_args(args).items()
-                 if k not in ("ema_steps", "convention_share")}   # a config of an older run
-        restored = cli.restore_args(args, saved)
+        saved = {k: v for k, v in cli.saved_args(args).items()   # a config of an older run
+                 if k not in ("ema_steps", "convention_share", "split_seed")}
+        restored = cli.restore_args(args, {**saved, "seed": 3})
         assert restored.ema_steps == 0 and restored.convention_share == 0.0
+        assert cli.split_seed(restored) == 3   # its split came from its one seed
         # A run that recorded them keeps what it recorded.
         kept = cli.restore_args(args, {**saved, "ema_steps": 500, "convention_share": 0.2})
         assert kept.ema_steps == 500 and kept.convention_share == 0.2
+
+
+def test_split_seed_holds_out_the_same_digits_for_differently_seeded_runs():
+    import train_reader
+    from digitsuite import cli
+
+    def held_out(*flags):
+        args = train_reader.parse_args(["--dry-run", "--data-dir", str(SAMPLE_DIR), *flags])
+        return cli.load_splits(args, log=lambda *_: None).val
+
+    same = held_out("--seed", "0")
+    partner = held_out("--seed", "1", "--split-seed", "0")
+    np.testing.assert_array_equal(partner[0], same[0])
+    # Without --split-seed, --seed chooses the split too, as before the flag.
+    other = held_out("--seed", "1")
+    assert not np.array_equal(other[0], same[0])

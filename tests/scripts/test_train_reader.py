@@ -30,8 +30,12 @@ def test_dry_run_writes_a_small_reader_model_and_its_command(tmp_path):
     assert config["data_dir"] == str(SAMPLE_DIR) and config["out_dir"] == str(out)
     assert not reporting.ships_with_project(out)
     assert reporting.ships_with_project(ROOT / "models" / "reader")
-    # Non-digits joined the training images: a tenth of them.
-    assert config["n_train"] > 0
+    # Non-digits joined the training images, a tenth of them, and are counted
+    # apart from the dataset's own images.
+    assert config["n_nondigits"] == round((config["n_train"] + config["n_nondigits"]) * 0.1)
+    assert (f"{config['n_train']:,} of its {config['n_train_total']:,} training images and "
+            f"{config['n_nondigits']:,} drawn non-digits for training"
+            in (out / "report.md").read_text())
 
 
 def test_shipped_files_record_no_machine_paths():
