@@ -56,6 +56,14 @@ DOUBT_FACTOR = 2.0   # what beside a number at least halves its chance is named 
 UNREAD_REACH = 1.0
 UNREAD_CAP = 1.5  # heights: a piece this tall is as telling as any larger one
 UNCALIBRATED_MIN = 0.8  # a plain model's top probability under this prints as '?'
+# What a number's own glyphs may show that its digits' probabilities cannot,
+# each said when more of it than usual is what keeps the number unsure.
+SHAPE_DOUBTS = {
+    "widest": "a glyph in it is wider than a digit usually is (two digits read as one?)",
+    "widest_gap": "a wide gap between two of its digits (a digit lost, or two numbers "
+                  "read as one?)",
+    "height_spread": "its glyphs differ in height (a mark or a piece read as a digit?)",
+}
 
 
 def views(crops):
@@ -361,29 +369,43 @@ class Ensemble:
 
     def doubts(self, digit_p, boxes, neighbour_gap=NEIGHBOUR_CAP, unread=0.0):
         """Why a number whose digits are all shown is not vouched for, in a
-        few words each: the things on the page beside it without which it
-        would be (its chance reaching the number threshold), or would be at
-        least DOUBT_FACTOR times as likely right. [] when it is vouched
-        for, or when its digits alone decide."""
-        chance = self.number_p(digit_p, boxes, neighbour_gap, unread)
+        few words each: what on the page beside it, or in the shape of its
+        own glyphs (:data:`SHAPE_DOUBTS`), it would be vouched for without
+        (its chance reaching the number threshold), or at least DOUBT_FACTOR
+        times as likely right. [] when it is vouched for, or when its digits
+        alone decide."""
+        if not self.calibrated:
+            return []
+        features = number_features(digit_p, boxes, neighbour_gap, unread)
+        chance = number_probability(self.calibration.number, features)
+        if chance >= self.number_threshold:
+            return []
 
-        def decides(gap, beside):
+        def decides(name, value):
             # Without it the number would be vouched for, or twice as likely
             # right: a 97 % number made 0 % by a neighbour says so, not
             # only one that it kept under the threshold.
-            without = self.number_p(digit_p, boxes, gap, beside)
+            changed = features.copy()
+            changed[NUMBER_FEATURES.index(name)] = value
+            without = number_probability(self.calibration.number, changed)
             return without >= self.number_threshold or without >= DOUBT_FACTOR * chance
 
-        if not self.calibrated or chance >= self.number_threshold:
-            return []
         reasons = []
-        if neighbour_gap < NEIGHBOUR_CAP and decides(NEIGHBOUR_CAP, unread):
+        if neighbour_gap < NEIGHBOUR_CAP and decides("neighbour_gap", NEIGHBOUR_CAP):
             # How near, in its digits' heights: "close" alone read oddly at
             # four heights, which the calibration still counts as near.
             reasons.append(f"another number stands {neighbour_gap:.1f} digit heights from it "
                            "(two read as one, or one cut in two?)")
-        if unread > 0 and decides(neighbour_gap, 0.0):
+        if unread > 0 and decides("unread_beside", 0.0):
             reasons.append("ink beside it was not read")
+        # A number of sure digits held far under them by its own shape ("12"
+        # at 55 % with digits at 91 and 99 % said nothing of why): the shape
+        # is compared with the numbers the calibration was fit on (its mean).
+        usual = self.calibration.number.mean
+        for name, reason in SHAPE_DOUBTS.items():
+            i = NUMBER_FEATURES.index(name)
+            if features[i] > usual[i] and decides(name, usual[i]):
+                reasons.append(reason)
         return reasons
 
     @property

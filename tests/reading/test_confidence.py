@@ -472,6 +472,37 @@ def test_a_number_not_vouched_for_because_of_what_lies_beside_it_says_so():
     assert lost["numbers"][0]["unsure"] and lost["numbers"][0]["doubts"] == []
 
 
+def test_a_number_held_down_by_its_own_shape_says_which():
+    """Sure digits, a number under the threshold because one glyph is wider
+    than its digits usually are (the calibration's mean width): the reading
+    says so, and says nothing of a shape no wider than usual."""
+    coef = np.zeros(len(NUMBER_FEATURES))
+    coef[NUMBER_FEATURES.index("logit_product")] = 1.0
+    coef[NUMBER_FEATURES.index("widest")] = -8.0
+    number = linear(coef)
+    number.mean = np.zeros(len(NUMBER_FEATURES))
+    number.mean[NUMBER_FEATURES.index("widest")] = 0.6   # digits fit on: 0.6 heights wide
+    ensemble = confidence.Ensemble([None], Calibration(
+        linear(np.zeros(len(DIGIT_FEATURES))), number, 0.5, 0.9, {"data": "test"}))
+    judged = confidence.Judgement(np.array([1, 2, 3]), np.full(3, 0.99),
+                                  np.eye(10)[[1, 2, 3]] * 0.9 + 0.01)
+    usual = reader.describe(strip_lines(3), judged, True, ensemble=ensemble)["numbers"][0]
+    assert not usual["unsure"] and usual["doubts"] == []
+    wide = strip_lines(3)
+    wide[0][1] = segment.Glyph((40, 0, 100, 60), np.ones((60, 60), bool))   # 1.0 heights
+    wide[0][2] = segment.Glyph((110, 0, 140, 60), np.ones((60, 30), bool))
+    found = reader.describe(wide, judged, True, ensemble=ensemble)["numbers"][0]
+    assert found["unsure"] and found["text"] == "123"
+    assert found["doubts"] == [confidence.SHAPE_DOUBTS["widest"]]
+    text = "\n".join(reader.format_reading({"file": "f.png", **reader.describe(
+        wide, judged, True, ensemble=ensemble)}))
+    assert text.endswith("; " + confidence.SHAPE_DOUBTS["widest"])
+    # Digits too weak for the number whatever its shape: nothing to name.
+    weak = confidence.Judgement(judged.digits, np.full(3, 0.9), judged.probs)
+    found = reader.describe(strip_lines(3), weak, True, ensemble=ensemble)["numbers"][0]
+    assert found["unsure"] and found["doubts"] == []
+
+
 def test_a_number_of_dots_is_no_digit_whatever_the_model_says():
     """A lone dot, or a row of them, is set aside even by a plain model sure
     it is a '0'; a dot-sized '0' drawn as a ring is kept."""
