@@ -262,7 +262,7 @@ def measure(calibration, held):
     hy = np.concatenate([p[2] for p in held]).astype(float)
     hp = calibration.digit(hx)
     hnx, hny, conditions, drawings = _numbers(calibration.digit, held)
-    hnp = confidence.number_probability(calibration.number, hnx)
+    hnp = calibration.number_p(hnx)
     digit_threshold = calibration.digit_threshold
     number_threshold = calibration.number_threshold
     if digit_threshold is None:
@@ -311,8 +311,13 @@ def fit(pages_read):
     y = np.concatenate([p[2] for p in fit_on]).astype(int)
     digit = confidence.Logistic.fit(x, y)
     nx, ny, _, _ = _numbers(digit, fit_on)
-    number = confidence.Logistic.fit(nx, ny)
-    calibration = confidence.Calibration(digit, number, None, None, {})
+    # A number whose gap may part two numbers is judged as one of a group
+    # (confidence.AMBIGUOUS_GAP): fit on, such numbers pulled the regression
+    # down for every number near them in the other features.
+    ambiguous = confidence.ambiguous_gap(nx)
+    number = confidence.Logistic.fit(nx[~ambiguous], ny[~ambiguous])
+    gap_right = float(ny[ambiguous].mean()) if ambiguous.any() else None
+    calibration = confidence.Calibration(digit, number, None, None, {}, gap_right)
     digit_threshold, number_threshold, _ = measure(calibration, held)
     # Rounded up: rounded down, a threshold would let in items under the cut
     # it was chosen at, and those are where the wrong ones are. The figures
@@ -321,7 +326,9 @@ def fit(pages_read):
     calibration.number_threshold = math.ceil(number_threshold * 1e4) / 1e4
     *_, measures = measure(calibration, held)
     return calibration, {"fit_pages": len(fit_on), "held_out_pages": len(held),
-                         "fit_digits": int(len(y)), "fit_numbers": int(len(ny)), **measures}
+                         "fit_digits": int(len(y)), "fit_numbers": int(len(ny)),
+                         "fit_numbers_with_an_ambiguous_gap": int(ambiguous.sum()),
+                         "ambiguous_gap_right": gap_right, **measures}
 
 
 def main(args):
@@ -376,7 +383,11 @@ def main(args):
         f"{CONDITION_PRECISION:.0%} of the numbers in "
         f"each condition (its pages of every drawing together) where {CONDITION_MIN} or "
         "more are vouched for; in a condition with fewer, no more wrong than "
-        f"{CONDITION_PRECISION:.0%} right would give {CONDITION_CHANCE:.0%} of the time.", "",
+        f"{CONDITION_PRECISION:.0%} right would give {CONDITION_CHANCE:.0%} of the time. "
+        "A number with a gap between two of its digits wider than "
+        f"{confidence.AMBIGUOUS_GAP:g} of their height (one number, or two?) is never "
+        "vouched for: the number regression is fit without such numbers, and they "
+        "get the share of them right on the pages fit on.", "",
         *table(["measure", "value"], rows),
         ""]))
     print(f"digit calibration error {measures['digit_calibration_error']:.4f}, number "

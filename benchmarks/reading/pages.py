@@ -35,9 +35,11 @@ from digitsuite.data.images import disk
 
 LINES_PER_PAGE = (2, 5)
 DIGITS_PER_LINE = (1, 8)
-# Between two numbers on one line, x the line's height: wider than the gap
-# the reader joins digits across (segment.WORD_GAP), as people leave it.
-NUMBER_GAP = (1.3, 3.0)
+# Between two numbers on one line, x the line's height. People leave from
+# a little under the gap the reader joins digits across (segment.WORD_GAP)
+# to several heights: numbers closer than that are read as one, and the
+# calibration must see them so, or it vouches for a pair run together.
+NUMBER_GAP = (0.8, 3.0)
 INK_LEVEL = 0.3       # ink coverage that counts towards a digit's true box
 PEN_WIDTH = 0.13      # a digit's stroke width, x its height (MNIST 0.13, optdigits 0.17)
 SUPERSAMPLE = 4       # marks are drawn this much larger, then averaged down: soft edges
@@ -171,7 +173,7 @@ CONDITION_NOTES = {
                       "by the crop's edges, sometimes an underline, a trailing comma or "
                       "printed footer text; ballpoint",
     "numbers side by side": "a line's digits written as two or three numbers, as in a date, "
-                            "a phone number or a table's row, 1.3-3 digit heights apart",
+                            "a phone number or a table's row, 0.8-3 digit heights apart",
 }
 
 

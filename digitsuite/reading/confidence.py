@@ -56,6 +56,15 @@ DOUBT_FACTOR = 2.0   # what beside a number at least halves its chance is named 
 UNREAD_REACH = 1.0
 UNREAD_CAP = 1.5  # heights: a piece this tall is as telling as any larger one
 UNCALIBRATED_MIN = 0.8  # a plain model's top probability under this prints as '?'
+# A gap inside a number this wide (x its digits' median height) is close to
+# the word gap that parts two numbers (segment.WORD_GAP, x the line's
+# height): whether it is one number or two is a guess, which people make
+# either way ("27 58" a digit's height apart). Such a number is never
+# vouched for, and the regression, which cannot draw so sharp a line, is
+# neither fit on it nor asked about it (Calibration.gap_right).
+AMBIGUOUS_GAP = 0.75
+GAP_DOUBT = ("a gap of {:.1f} digit heights between two of its digits (one number, "
+             "or two?)")
 # What a number's own glyphs may show that its digits' probabilities cannot,
 # each said when more of it than usual is what keeps the number unsure.
 SHAPE_DOUBTS = {
@@ -173,16 +182,29 @@ def sigmoid(z):
     return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
 
 
-def number_probability(regression, features):
+def number_probability(regression, features, gap_right=None):
     """P(a number is read right) from the number ``regression``
     (:class:`Logistic`) at its ``features`` (:func:`number_features`, one
     row or many), never above its weakest digit's P(right): a number is
     right only if each digit is, and the regression's squared terms, far
     from the numbers it was fit on, can say otherwise (a lone digit judged
-    almost surely wrong came out as a number right at 0.9999)."""
+    almost surely wrong came out as a number right at 0.9999). A number
+    with an ambiguous gap (:func:`ambiguous_gap`) gets ``gap_right``, the
+    share of such numbers read right, when given."""
     features = np.asarray(features, np.float64)
     weakest = sigmoid(features[..., NUMBER_FEATURES.index("logit_weakest")])
-    return np.minimum(regression(features), weakest)
+    p = np.minimum(regression(features), weakest)
+    if gap_right is not None:
+        p = np.where(ambiguous_gap(features), np.minimum(gap_right, weakest), p)
+    return p
+
+
+def ambiguous_gap(features):
+    """Whether a number's widest inner gap (its :func:`number_features`, one
+    row or many) is one a reader could take for the gap between two
+    numbers (AMBIGUOUS_GAP)."""
+    return np.asarray(features, np.float64)[..., NUMBER_FEATURES.index("widest_gap")] > \
+        AMBIGUOUS_GAP
 
 
 def quadratic(z):
@@ -244,13 +266,21 @@ class Calibration:
     digit_threshold: float
     number_threshold: float
     fit: dict
+    # The share of numbers with an ambiguous gap read right on the pages fit
+    # on: their probability (None in a file from before it was measured).
+    gap_right: float | None = None
 
     def as_dict(self):
         return {"format": CALIBRATION_FORMAT, "partner": PARTNER_FILE,
                 "digit_features": list(DIGIT_FEATURES), "digit": self.digit.as_dict(),
                 "number_features": list(NUMBER_FEATURES), "number": self.number.as_dict(),
                 "digit_threshold": self.digit_threshold,
-                "number_threshold": self.number_threshold, "fit": self.fit}
+                "number_threshold": self.number_threshold, "gap_right": self.gap_right,
+                "fit": self.fit}
+
+    def number_p(self, features):
+        """P(right) of numbers with these :func:`number_features`."""
+        return number_probability(self.number, features, self.gap_right)
 
 
 def read_calibration(path):
@@ -281,11 +311,15 @@ def read_calibration(path):
             return Logistic(**arrays, intercept=float(part["intercept"]))
 
         thresholds = float(data["digit_threshold"]), float(data["number_threshold"])
-        if not all(0.0 <= t <= 1.0 for t in thresholds):
-            raise ValueError("a threshold is not a probability")
+        gap_right = data.get("gap_right")
+        gap_right = None if gap_right is None else float(gap_right)
+        if not all(0.0 <= t <= 1.0 for t in (*thresholds, *([gap_right] if gap_right is not
+                                                            None else []))):
+            raise ValueError("a threshold or share is not a probability")
         return Calibration(logistic("digit", DIGIT_FEATURES),
                            logistic("number", NUMBER_FEATURES), *thresholds,
-                           data.get("fit") if isinstance(data.get("fit"), dict) else {})
+                           data.get("fit") if isinstance(data.get("fit"), dict) else {},
+                           gap_right)
     except ModelFileError:
         raise
     except OSError as exc:
@@ -364,20 +398,24 @@ class Ensemble:
             return 0.0
         if not self.calibrated:
             return float(np.prod(digit_p))
-        return float(number_probability(
-            self.calibration.number, number_features(digit_p, boxes, neighbour_gap, unread)))
+        return float(self.calibration.number_p(
+            number_features(digit_p, boxes, neighbour_gap, unread)))
 
     def doubts(self, digit_p, boxes, neighbour_gap=NEIGHBOUR_CAP, unread=0.0):
         """Why a number whose digits are all shown is not vouched for, in a
-        few words each: what on the page beside it, or in the shape of its
-        own glyphs (:data:`SHAPE_DOUBTS`), it would be vouched for without
-        (its chance reaching the number threshold), or at least DOUBT_FACTOR
-        times as likely right. [] when it is vouched for, or when its digits
-        alone decide."""
+        few words each: a gap in it that may part two numbers (never
+        vouched for: AMBIGUOUS_GAP); else what on the page beside it, or in
+        the shape of its own glyphs (:data:`SHAPE_DOUBTS`), it would be
+        vouched for without (its chance reaching the number threshold), or
+        at least DOUBT_FACTOR times as likely right. [] when it is vouched
+        for, or when its digits alone decide."""
         if not self.calibrated:
             return []
         features = number_features(digit_p, boxes, neighbour_gap, unread)
-        chance = number_probability(self.calibration.number, features)
+        chance = self.calibration.number_p(features)
+        if ambiguous_gap(features):   # whatever its chance: see AMBIGUOUS_GAP
+            gap = features[NUMBER_FEATURES.index("widest_gap")]
+            return [GAP_DOUBT.format(gap)]
         if chance >= self.number_threshold:
             return []
 
@@ -387,7 +425,7 @@ class Ensemble:
             # only one that it kept under the threshold.
             changed = features.copy()
             changed[NUMBER_FEATURES.index(name)] = value
-            without = number_probability(self.calibration.number, changed)
+            without = self.calibration.number_p(changed)
             return without >= self.number_threshold or without >= DOUBT_FACTOR * chance
 
         reasons = []

@@ -441,7 +441,8 @@ def describe(lines, judged, ink_dark, min_confidence=None, marks=None, ensemble=
                     if calibrated else float(np.prod(p_digits)))
         found["unread_beside"] = round(beside, 2)
         found["confidence"] = round(p_number, 4)
-        found["unsure"] = bool("?" in found["text"] or scrawl or not calibrated
+        ambiguous = bool(confidence.ambiguous_gap(confidence.number_features(p_digits, boxes)))
+        found["unsure"] = bool("?" in found["text"] or scrawl or not calibrated or ambiguous
                                or p_number < ensemble.number_threshold)
         found["doubts"] = (ensemble.doubts(p_digits, boxes, gap, beside)
                            if calibrated and "?" not in found["text"] else [])

@@ -182,6 +182,46 @@ def test_fit_learns_a_probability_that_matches_the_share_right(monkeypatch):
     assert bounded["digits_shown"] < measures["digits_shown"]
 
 
+def test_numbers_with_a_gap_that_may_part_two_are_a_group_of_their_own(monkeypatch):
+    """Numbers whose widest gap may be the gap between two numbers are not
+    fit on; they get the share of them read right on the pages fit on, and
+    are never vouched for, however sure their digits."""
+    import benchmarks.calibrate_reader as calibrate_reader
+
+    monkeypatch.setattr(calibrate_reader, "BOUND_CONFIDENCE", None)
+    rng = np.random.default_rng(2)
+    pages = []
+    for _ in range(120):
+        features = rng.normal(size=(8, len(DIGIT_FEATURES)))
+        right = rng.uniform(size=8) < 1 / (1 + np.exp(-3 * features[:, 0] - 4))
+        joined = rng.uniform() < 0.4               # two numbers read as one: wrong
+        gap = 0.9 if rng.uniform() < 0.5 else 0.3  # x the height of 60 px
+        numbers = [list(range(0, 4)), list(range(4, 8))]
+        boxes = [[[0, 0, 30, 60], [40, 0, 70, 60], [70 + round(gap * 60), 0, 130, 60],
+                  [140, 0, 170, 60]]] * 2
+        wide = gap > confidence.AMBIGUOUS_GAP
+        pages.append((("standard", "mnist"), features, right,
+                      list(zip(numbers, boxes, [5.0] * 2, [0.0] * 2)),
+                      np.array([right[ks].all() and not (wide and joined)
+                                for ks in numbers])))
+    calibration, measures = fit(pages)
+    ambiguous = [n for p in pages[0::2] for n in p[4] if p[3][0][1][2][0] - 70 > 45]
+    assert measures["fit_numbers_with_an_ambiguous_gap"] == len(ambiguous) > 0
+    assert calibration.gap_right == pytest.approx(np.mean(ambiguous))
+    # Sure digits, a gap of 0.9 heights: the group's share, not the regression's.
+    row = confidence.number_features(np.full(4, 0.999), [[0, 0, 30, 60], [40, 0, 70, 60],
+                                                         [124, 0, 184, 60], [194, 0, 224, 60]])
+    assert confidence.ambiguous_gap(row)
+    assert calibration.number_p(row) == pytest.approx(calibration.gap_right)
+    assert calibration.number_p(row) < calibration.number_threshold
+    narrow = confidence.number_features(np.full(4, 0.999), [[0, 0, 30, 60], [40, 0, 70, 60],
+                                                           [88, 0, 118, 60], [128, 0, 158, 60]])
+    assert not confidence.ambiguous_gap(narrow)
+    assert calibration.number_p(narrow) >= calibration.number_threshold
+    # It round-trips through the file.
+    assert Calibration(**{**vars(calibration), "fit": {}}).gap_right == calibration.gap_right
+
+
 def test_threshold_for_a_precision():
     p = np.array([0.9, 0.8, 0.7, 0.6])
     right = np.array([1.0, 1.0, 0.0, 1.0])
@@ -501,6 +541,35 @@ def test_a_number_held_down_by_its_own_shape_says_which():
     weak = confidence.Judgement(judged.digits, np.full(3, 0.9), judged.probs)
     found = reader.describe(strip_lines(3), weak, True, ensemble=ensemble)["numbers"][0]
     assert found["unsure"] and found["doubts"] == []
+
+
+def test_a_number_with_a_gap_that_may_part_two_is_never_vouched_for():
+    """Sure digits with a gap of 0.9 of their height in the middle (two
+    numbers a little closer than the reader parts them): unsure, and the
+    reading says why, with a calibration that knows the group's share
+    right and with one from before it did."""
+    line = [[segment.Glyph((x, 0, x + 30, 60), np.ones((60, 30), bool))
+             for x in (0, 40, 124, 164)]]
+    judged = confidence.Judgement(np.array([2, 7, 5, 8]), np.full(4, 0.99),
+                                  np.eye(10)[[2, 7, 5, 8]] * 0.9 + 0.01)
+    for gap_right in (0.6, None):
+        cal = calibration(0.5, 0.9)
+        cal.gap_right = gap_right
+        reading = reader.describe(line, judged, True, ensemble=confidence.Ensemble([None], cal))
+        (number,) = reading["numbers"]
+        assert number["text"] == "2758" and number["unsure"]
+        assert number["doubts"] == [confidence.GAP_DOUBT.format(54 / 60)]
+        if gap_right is not None:
+            assert number["confidence"] == pytest.approx(0.6)
+        text = "\n".join(reader.format_reading({"file": "f.png", **reading}))
+        assert "number 2758: check, " in text and "(one number, or two?)" in text
+    # The same digits a usual gap apart are vouched for.
+    close = [[segment.Glyph((x, 0, x + 30, 60), np.ones((60, 30), bool))
+              for x in (0, 40, 80, 120)]]
+    (number,) = reader.describe(close, judged, True,
+                                ensemble=confidence.Ensemble([None], calibration(0.5, 0.9)))[
+        "numbers"]
+    assert not number["unsure"] and number["doubts"] == []
 
 
 def test_a_number_of_dots_is_no_digit_whatever_the_model_says():

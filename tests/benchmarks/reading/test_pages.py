@@ -267,8 +267,8 @@ def one_page(sample, style, seed=2):
                            style)
 
 
-def test_numbers_side_by_side_share_a_line_a_word_gap_or_more_apart(sample):
-    shared = 0
+def test_numbers_side_by_side_share_a_line_some_closer_than_a_word_gap(sample):
+    shared, closer = 0, 0
     for seed in range(4):
         _, truth = one_page(sample, pages.CONDITIONS["numbers side by side"], seed)
         by_row = {}
@@ -283,10 +283,12 @@ def test_numbers_side_by_side_share_a_line_a_word_gap_or_more_apart(sample):
             height = np.median([b[3] - b[1] for line in numbers for b in line["boxes"]])
             for left, right in zip(numbers, numbers[1:]):
                 gap = right["boxes"][0][0] - left["boxes"][-1][2]
-                assert gap > segment.WORD_GAP * height     # a reader must part them
+                assert gap >= pages.NUMBER_GAP[0] * height
+                # Some as close as people write them, which a reader joins.
+                closer += gap <= segment.WORD_GAP * height
                 same_band = min(b[3] for b in right["boxes"]) > max(b[1] for b in left["boxes"])
                 assert same_band
-    assert shared >= 4
+    assert shared >= 4 and closer >= 1
 
 
 def test_ruled_lines_are_printed_under_and_touching_the_digits(sample):
