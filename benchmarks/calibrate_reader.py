@@ -136,7 +136,8 @@ def judge_page(ensemble, name, page, truth):
     kind ``name`` (its condition and drawing) read and scored against its
     ``truth``: (kind, digit features, digit right, numbers, number right);
     each number is (its digit indices, their boxes, the gap to the next
-    number on its line, the unread ink beside it)."""
+    number on its line, the unread ink beside it, whether it holds an
+    ambiguous gap: confidence.ambiguous_gap)."""
     import numpy as np
 
     from benchmarks.reading.benchmark import judged_numbers, number_places, pair_digits, true_digits
@@ -161,7 +162,9 @@ def judge_page(ensemble, name, page, truth):
     unread = np.asarray(page.unread, np.float64).reshape(-1, 4)
     beside = [confidence.unread_beside(b, unread) if b else 0.0 for b in boxes]
     number_right = np.array([r for _, r, _ in judged_numbers(truth, reading, true, match)])
-    return name, features, right, list(zip(numbers, boxes, gaps, beside)), number_right
+    ambiguous = [confidence.ambiguous_gap(b, page.walls) for b in boxes]
+    return (name, features, right, list(zip(numbers, boxes, gaps, beside, ambiguous)),
+            number_right)
 
 
 def shipped_command(args, pages):
@@ -231,22 +234,24 @@ def threshold_for(p, right, precision, groups=None, floor=CONDITION_PRECISION,
 
 def _numbers(digit, part):
     """Each number on the pages ``part``: (features (n, k), right (n,),
-    condition (n,), drawing (n,)), its digits judged by ``digit``."""
+    condition (n,), drawing (n,), ambiguous gap (n,)), its digits judged by
+    ``digit``."""
     import numpy as np
 
     from digitsuite.reading import confidence
 
-    feats, right, conditions, drawings = [], [], [], []
+    feats, right, conditions, drawings, ambiguous = [], [], [], [], []
     for (name, drawing), features, _, members, number_right in part:
         p = digit(features) if len(features) else np.zeros(0)
-        for (ks, boxes, gap, unread), r in zip(members, number_right):
+        for (ks, boxes, gap, unread, wide), r in zip(members, number_right):
             if ks:
                 feats.append(confidence.number_features(p[ks], boxes, gap, unread))
                 right.append(r)
                 conditions.append(name)
                 drawings.append(drawing)
+                ambiguous.append(wide)
     return (np.array(feats).reshape(-1, len(confidence.NUMBER_FEATURES)), np.array(right),
-            np.array(conditions), np.array(drawings))
+            np.array(conditions), np.array(drawings), np.array(ambiguous, bool))
 
 
 def measure(calibration, held):
@@ -261,8 +266,8 @@ def measure(calibration, held):
     hx = np.concatenate([p[1] for p in held])
     hy = np.concatenate([p[2] for p in held]).astype(float)
     hp = calibration.digit(hx)
-    hnx, hny, conditions, drawings = _numbers(calibration.digit, held)
-    hnp = calibration.number_p(hnx)
+    hnx, hny, conditions, drawings, ambiguous = _numbers(calibration.digit, held)
+    hnp = calibration.number_p(hnx, ambiguous)
     digit_threshold = calibration.digit_threshold
     number_threshold = calibration.number_threshold
     if digit_threshold is None:
@@ -310,11 +315,10 @@ def fit(pages_read):
     x = np.concatenate([p[1] for p in fit_on])
     y = np.concatenate([p[2] for p in fit_on]).astype(int)
     digit = confidence.Logistic.fit(x, y)
-    nx, ny, _, _ = _numbers(digit, fit_on)
+    nx, ny, _, _, ambiguous = _numbers(digit, fit_on)
     # A number whose gap may part two numbers is judged as one of a group
     # (confidence.AMBIGUOUS_GAP): fit on, such numbers pulled the regression
     # down for every number near them in the other features.
-    ambiguous = confidence.ambiguous_gap(nx)
     number = confidence.Logistic.fit(nx[~ambiguous], ny[~ambiguous])
     gap_right = float(ny[ambiguous].mean()) if ambiguous.any() else None
     calibration = confidence.Calibration(digit, number, None, None, {}, gap_right)

@@ -182,29 +182,44 @@ def sigmoid(z):
     return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
 
 
-def number_probability(regression, features, gap_right=None):
+def number_probability(regression, features, gap_right=None, ambiguous=False):
     """P(a number is read right) from the number ``regression``
     (:class:`Logistic`) at its ``features`` (:func:`number_features`, one
     row or many), never above its weakest digit's P(right): a number is
     right only if each digit is, and the regression's squared terms, far
     from the numbers it was fit on, can say otherwise (a lone digit judged
     almost surely wrong came out as a number right at 0.9999). A number
-    with an ambiguous gap (:func:`ambiguous_gap`) gets ``gap_right``, the
-    share of such numbers read right, when given."""
+    with an ``ambiguous`` gap (:func:`ambiguous_gap`; one flag, or one per
+    row) gets ``gap_right``, the share of such numbers read right, when
+    given."""
     features = np.asarray(features, np.float64)
     weakest = sigmoid(features[..., NUMBER_FEATURES.index("logit_weakest")])
     p = np.minimum(regression(features), weakest)
     if gap_right is not None:
-        p = np.where(ambiguous_gap(features), np.minimum(gap_right, weakest), p)
+        p = np.where(ambiguous, np.minimum(gap_right, weakest), p)
     return p
 
 
-def ambiguous_gap(features):
-    """Whether a number's widest inner gap (its :func:`number_features`, one
-    row or many) is one a reader could take for the gap between two
-    numbers (AMBIGUOUS_GAP)."""
-    return np.asarray(features, np.float64)[..., NUMBER_FEATURES.index("widest_gap")] > \
-        AMBIGUOUS_GAP
+def open_gap(boxes, walls=()):
+    """The widest gap between neighbouring digit boxes [x0, y0, x1, y1] of a
+    number (in reading order), in its median digit height, 0 for none. A
+    gap with a cell wall in it is left out: it is a box field's, where the
+    walls say the digits are one number."""
+    from digitsuite.reading.segment import walls_between
+
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    if len(boxes) < 2:
+        return 0.0
+    height = max(float(np.median(boxes[:, 3] - boxes[:, 1])), 1.0)
+    gaps = [max(right[0] - left[2], 0.0) / height for left, right in zip(boxes, boxes[1:])
+            if not walls_between(left, right, walls)]
+    return max(gaps, default=0.0)
+
+
+def ambiguous_gap(boxes, walls=()):
+    """Whether a number holds a gap a reader could take for the gap between
+    two numbers (:func:`open_gap` over AMBIGUOUS_GAP)."""
+    return open_gap(boxes, walls) > AMBIGUOUS_GAP
 
 
 def quadratic(z):
@@ -278,9 +293,10 @@ class Calibration:
                 "number_threshold": self.number_threshold, "gap_right": self.gap_right,
                 "fit": self.fit}
 
-    def number_p(self, features):
-        """P(right) of numbers with these :func:`number_features`."""
-        return number_probability(self.number, features, self.gap_right)
+    def number_p(self, features, ambiguous=False):
+        """P(right) of numbers with these :func:`number_features`, and
+        whether each has an ambiguous gap (:func:`ambiguous_gap`)."""
+        return number_probability(self.number, features, self.gap_right, ambiguous)
 
 
 def read_calibration(path):
@@ -390,18 +406,20 @@ class Ensemble:
         features, chosen = digit_features(stacked, geometry)
         return features, chosen, stacked.mean(axis=0)
 
-    def number_p(self, digit_p, boxes, neighbour_gap=NEIGHBOUR_CAP, unread=0.0):
+    def number_p(self, digit_p, boxes, neighbour_gap=NEIGHBOUR_CAP, unread=0.0, walls=()):
         """P(a number is read right) from its digits' P(right) and boxes, the
         gap to the next number on its line and the unread ink beside it
-        (:func:`number_features`)."""
+        (:func:`number_features`), and the page's cell ``walls``
+        (:func:`ambiguous_gap`)."""
         if not len(digit_p):
             return 0.0
         if not self.calibrated:
             return float(np.prod(digit_p))
         return float(self.calibration.number_p(
-            number_features(digit_p, boxes, neighbour_gap, unread)))
+            number_features(digit_p, boxes, neighbour_gap, unread),
+            ambiguous_gap(boxes, walls)))
 
-    def doubts(self, digit_p, boxes, neighbour_gap=NEIGHBOUR_CAP, unread=0.0):
+    def doubts(self, digit_p, boxes, neighbour_gap=NEIGHBOUR_CAP, unread=0.0, walls=()):
         """Why a number whose digits are all shown is not vouched for, in a
         few words each: a gap in it that may part two numbers (never
         vouched for: AMBIGUOUS_GAP); else what on the page beside it, or in
@@ -411,11 +429,10 @@ class Ensemble:
         for, or when its digits alone decide."""
         if not self.calibrated:
             return []
+        if ambiguous_gap(boxes, walls):   # whatever its chance: see AMBIGUOUS_GAP
+            return [GAP_DOUBT.format(open_gap(boxes, walls))]
         features = number_features(digit_p, boxes, neighbour_gap, unread)
         chance = self.calibration.number_p(features)
-        if ambiguous_gap(features):   # whatever its chance: see AMBIGUOUS_GAP
-            gap = features[NUMBER_FEATURES.index("widest_gap")]
-            return [GAP_DOUBT.format(gap)]
         if chance >= self.number_threshold:
             return []
 

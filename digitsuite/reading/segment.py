@@ -704,6 +704,17 @@ def small_writing(line, writing):
     return len(row) >= SMALL_ROW
 
 
+def walls_between(left, right, walls):
+    """How many of the cell ``walls`` (boxes x0, y0, x1, y1) stand between
+    the boxes ``left`` and ``right`` of one line: centred in the gap and
+    overlapping the two in height."""
+    walls = np.asarray(walls, np.float64).reshape(-1, 4)
+    centre = (walls[:, 0] + walls[:, 2]) / 2
+    return int(((centre > left[2]) & (centre < right[0])
+                & (walls[:, 1] < max(left[3], right[3]))
+                & (walls[:, 3] > min(left[1], right[1]))).sum())
+
+
 def word_breaks(line, walls=()):
     """For each glyph of a line (characters only), True when a gap wider
     than WORD_GAP x the line height comes before it (the start of another
@@ -717,17 +728,12 @@ def word_breaks(line, walls=()):
     parts two numbers, and so does a wall between cells holding several
     digits each (a table's columns)."""
     size = line_height(line)
-    walls = np.asarray(walls, np.float64).reshape(-1, 4)
-    centre = (walls[:, 0] + walls[:, 2]) / 2
 
     def gap(i):  # between glyph i - 1 and glyph i
         return line[i].box[0] - line[i - 1].box[2]
 
     def walls_in(i):
-        left, right = line[i - 1].box, line[i].box
-        return int(((centre > left[2]) & (centre < right[0])
-                    & (walls[:, 1] < max(left[3], right[3]))
-                    & (walls[:, 3] > min(left[1], right[1]))).sum())
+        return walls_between(line[i - 1].box, line[i].box, walls)
 
     def shares_cell(i):  # glyphs i - 1 and i close, with no wall between
         return 0 < i < len(line) and gap(i) <= WORD_GAP * size and walls_in(i) == 0

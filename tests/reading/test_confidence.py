@@ -159,7 +159,7 @@ def test_fit_learns_a_probability_that_matches_the_share_right(monkeypatch):
         numbers = [list(range(0, 4)), list(range(4, 9)), list(range(9, 12))]
         boxes = [[[40 * k, 0, 40 * k + 30, 60] for k in ks] for ks in numbers]
         pages.append((("standard", "mnist"), features, right,
-                      list(zip(numbers, boxes, [5.0] * 3, [0.0] * 3)),
+                      list(zip(numbers, boxes, [5.0] * 3, [0.0] * 3, [False] * 3)),
                       np.array([right[ks].all() for ks in numbers])))
     calibration, measures = fit(pages)
     # The feature that tells is the one weighed: P rises along it, not the others.
@@ -199,9 +199,10 @@ def test_numbers_with_a_gap_that_may_part_two_are_a_group_of_their_own(monkeypat
         numbers = [list(range(0, 4)), list(range(4, 8))]
         boxes = [[[0, 0, 30, 60], [40, 0, 70, 60], [70 + round(gap * 60), 0, 130, 60],
                   [140, 0, 170, 60]]] * 2
-        wide = gap > confidence.AMBIGUOUS_GAP
+        wide = confidence.ambiguous_gap(boxes[0])
+        assert wide == (gap > confidence.AMBIGUOUS_GAP)
         pages.append((("standard", "mnist"), features, right,
-                      list(zip(numbers, boxes, [5.0] * 2, [0.0] * 2)),
+                      list(zip(numbers, boxes, [5.0] * 2, [0.0] * 2, [wide] * 2)),
                       np.array([right[ks].all() and not (wide and joined)
                                 for ks in numbers])))
     calibration, measures = fit(pages)
@@ -209,15 +210,18 @@ def test_numbers_with_a_gap_that_may_part_two_are_a_group_of_their_own(monkeypat
     assert measures["fit_numbers_with_an_ambiguous_gap"] == len(ambiguous) > 0
     assert calibration.gap_right == pytest.approx(np.mean(ambiguous))
     # Sure digits, a gap of 0.9 heights: the group's share, not the regression's.
-    row = confidence.number_features(np.full(4, 0.999), [[0, 0, 30, 60], [40, 0, 70, 60],
-                                                         [124, 0, 184, 60], [194, 0, 224, 60]])
-    assert confidence.ambiguous_gap(row)
-    assert calibration.number_p(row) == pytest.approx(calibration.gap_right)
-    assert calibration.number_p(row) < calibration.number_threshold
-    narrow = confidence.number_features(np.full(4, 0.999), [[0, 0, 30, 60], [40, 0, 70, 60],
-                                                           [88, 0, 118, 60], [128, 0, 158, 60]])
+    wide = [[0, 0, 30, 60], [40, 0, 70, 60], [124, 0, 184, 60], [194, 0, 224, 60]]
+    row = confidence.number_features(np.full(4, 0.999), wide)
+    assert confidence.ambiguous_gap(wide)
+    assert calibration.number_p(row, True) == pytest.approx(calibration.gap_right)
+    assert calibration.number_p(row, True) < calibration.number_threshold
+    narrow = [[0, 0, 30, 60], [40, 0, 70, 60], [88, 0, 118, 60], [128, 0, 158, 60]]
     assert not confidence.ambiguous_gap(narrow)
-    assert calibration.number_p(narrow) >= calibration.number_threshold
+    assert calibration.number_p(confidence.number_features(np.full(4, 0.999), narrow),
+                                False) >= calibration.number_threshold
+    # A box field's cell wall in the gap says it is one number.
+    assert not confidence.ambiguous_gap(wide, walls=[(95, -5, 99, 65)])
+    assert confidence.open_gap(wide, walls=[(95, -5, 99, 65)]) == pytest.approx(10 / 60)
     # It round-trips through the file.
     assert Calibration(**{**vars(calibration), "fit": {}}).gap_right == calibration.gap_right
 
@@ -563,6 +567,11 @@ def test_a_number_with_a_gap_that_may_part_two_is_never_vouched_for():
             assert number["confidence"] == pytest.approx(0.6)
         text = "\n".join(reader.format_reading({"file": "f.png", **reading}))
         assert "number 2758: check, " in text and "(one number, or two?)" in text
+    # In a box field, the cell wall taken off between them makes them one.
+    (number,) = reader.describe(line, judged, True, walls=[(95, -5, 99, 65)],
+                                ensemble=confidence.Ensemble([None], calibration(0.5, 0.9)))[
+        "numbers"]
+    assert number["text"] == "2758" and not number["unsure"] and number["doubts"] == []
     # The same digits a usual gap apart are vouched for.
     close = [[segment.Glyph((x, 0, x + 30, 60), np.ones((60, 30), bool))
               for x in (0, 40, 80, 120)]]
