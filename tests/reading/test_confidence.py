@@ -182,7 +182,7 @@ def test_fit_learns_a_probability_that_matches_the_share_right(monkeypatch):
     assert bounded["digits_shown"] < measures["digits_shown"]
 
 
-def test_numbers_with_a_gap_that_may_part_two_are_a_group_of_their_own(monkeypatch):
+def test_numbers_with_a_gap_that_may_part_two_are_a_group_of_their_own(monkeypatch, tmp_path):
     """Numbers whose widest gap may be the gap between two numbers are not
     fit on; they get the share of them read right on the pages fit on, and
     are never vouched for, however sure their digits."""
@@ -222,8 +222,13 @@ def test_numbers_with_a_gap_that_may_part_two_are_a_group_of_their_own(monkeypat
     # A box field's cell wall in the gap says it is one number.
     assert not confidence.ambiguous_gap(wide, walls=[(95, -5, 99, 65)])
     assert confidence.open_gap(wide, walls=[(95, -5, 99, 65)]) == pytest.approx(10 / 60)
-    # It round-trips through the file.
-    assert Calibration(**{**vars(calibration), "fit": {}}).gap_right == calibration.gap_right
+    # It round-trips through the file, and a file from before it has none.
+    path = write(tmp_path / "calibration.json", calibration.as_dict())
+    assert confidence.read_calibration(path).gap_right == pytest.approx(calibration.gap_right)
+    older = {k: v for k, v in calibration.as_dict().items() if k != "gap_right"}
+    assert confidence.read_calibration(write(path, older)).gap_right is None
+    with pytest.raises(ModelFileError, match="not a probability"):
+        confidence.read_calibration(write(path, {**older, "gap_right": 1.5}))
 
 
 def test_threshold_for_a_precision():
@@ -519,7 +524,7 @@ def test_a_number_not_vouched_for_because_of_what_lies_beside_it_says_so():
 def test_a_number_held_down_by_its_own_shape_says_which():
     """Sure digits, a number under the threshold because one glyph is wider
     than its digits usually are (the calibration's mean width): the reading
-    says so, and says nothing of a shape no wider than usual."""
+    says so; and nothing where its digits alone keep it unsure."""
     coef = np.zeros(len(NUMBER_FEATURES))
     coef[NUMBER_FEATURES.index("logit_product")] = 1.0
     coef[NUMBER_FEATURES.index("widest")] = -8.0
