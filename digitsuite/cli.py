@@ -301,12 +301,10 @@ def split_seed(args):
 
 def print_split_summary(splits):
     """One line: the data source and how many images train and validate."""
-    import numpy as np
-
-    from digitsuite.training.nondigits import NOT_A_DIGIT
+    from digitsuite.training.nondigits import count_nondigits
 
     dataset, train, val, _ = splits
-    nondigits = int(np.count_nonzero(np.asarray(train[1]) == NOT_A_DIGIT))
+    nondigits = count_nondigits(train[1])
     drawn = f" and {nondigits:,} drawn non-digits" if nondigits else ""
     print(f"data: {dataset.summary()}; training on {len(train[0]) - nondigits:,}{drawn}, "
           f"validating on {len(val[0]):,}")

@@ -329,8 +329,8 @@ def read_calibration(path):
         thresholds = float(data["digit_threshold"]), float(data["number_threshold"])
         gap_right = data.get("gap_right")
         gap_right = None if gap_right is None else float(gap_right)
-        if not all(0.0 <= t <= 1.0 for t in (*thresholds, *([gap_right] if gap_right is not
-                                                            None else []))):
+        shares = [*thresholds] + ([] if gap_right is None else [gap_right])
+        if not all(0.0 <= t <= 1.0 for t in shares):
             raise ValueError("a threshold or share is not a probability")
         return Calibration(logistic("digit", DIGIT_FEATURES),
                            logistic("number", NUMBER_FEATURES), *thresholds,
@@ -406,20 +406,21 @@ class Ensemble:
         features, chosen = digit_features(stacked, geometry)
         return features, chosen, stacked.mean(axis=0)
 
-    def number_p(self, digit_p, boxes, neighbour_gap=NEIGHBOUR_CAP, unread=0.0, walls=()):
+    def number_p(self, digit_p, boxes, neighbour_gap=NEIGHBOUR_CAP, unread=0.0,
+                 ambiguous=False):
         """P(a number is read right) from its digits' P(right) and boxes, the
         gap to the next number on its line and the unread ink beside it
-        (:func:`number_features`), and the page's cell ``walls``
-        (:func:`ambiguous_gap`)."""
+        (:func:`number_features`), and whether it holds an ``ambiguous``
+        gap (:func:`ambiguous_gap`)."""
         if not len(digit_p):
             return 0.0
         if not self.calibrated:
             return float(np.prod(digit_p))
         return float(self.calibration.number_p(
-            number_features(digit_p, boxes, neighbour_gap, unread),
-            ambiguous_gap(boxes, walls)))
+            number_features(digit_p, boxes, neighbour_gap, unread), ambiguous))
 
-    def doubts(self, digit_p, boxes, neighbour_gap=NEIGHBOUR_CAP, unread=0.0, walls=()):
+    def doubts(self, digit_p, boxes, neighbour_gap=NEIGHBOUR_CAP, unread=0.0,
+               ambiguous=False, walls=()):
         """Why a number whose digits are all shown is not vouched for, in a
         few words each: a gap in it that may part two numbers (never
         vouched for: AMBIGUOUS_GAP); else what on the page beside it, or in
@@ -429,7 +430,7 @@ class Ensemble:
         for, or when its digits alone decide."""
         if not self.calibrated:
             return []
-        if ambiguous_gap(boxes, walls):   # whatever its chance: see AMBIGUOUS_GAP
+        if ambiguous:   # whatever its chance: see AMBIGUOUS_GAP
             return [GAP_DOUBT.format(open_gap(boxes, walls))]
         features = number_features(digit_p, boxes, neighbour_gap, unread)
         chance = self.calibration.number_p(features)

@@ -437,14 +437,14 @@ def describe(lines, judged, ink_dark, min_confidence=None, marks=None, ensemble=
         boxes = [g.box for g in glyphs]
         beside = confidence.unread_beside(boxes, unread)
         scrawl = confidence.unread_beside(boxes, scribbles) > 0
-        p_number = (ensemble.number_p(p_digits, boxes, gap, beside, walls)
+        ambiguous = confidence.ambiguous_gap(boxes, walls)
+        p_number = (ensemble.number_p(p_digits, boxes, gap, beside, ambiguous)
                     if calibrated else float(np.prod(p_digits)))
         found["unread_beside"] = round(beside, 2)
         found["confidence"] = round(p_number, 4)
-        ambiguous = confidence.ambiguous_gap(boxes, walls)
         found["unsure"] = bool("?" in found["text"] or scrawl or not calibrated or ambiguous
                                or p_number < ensemble.number_threshold)
-        found["doubts"] = (ensemble.doubts(p_digits, boxes, gap, beside, walls)
+        found["doubts"] = (ensemble.doubts(p_digits, boxes, gap, beside, ambiguous, walls)
                            if calibrated and "?" not in found["text"] else [])
         if scrawl and "?" not in found["text"]:
             found["doubts"].append(SCRAWL_DOUBT)

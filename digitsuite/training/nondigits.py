@@ -135,6 +135,12 @@ def make_nondigits(rng, count, digits):
     return out
 
 
+def count_nondigits(labels):
+    """How many of ``labels`` are :data:`NOT_A_DIGIT`: the drawn non-digits
+    among training images, which are no images of the dataset."""
+    return int(np.count_nonzero(np.asarray(labels) == NOT_A_DIGIT))
+
+
 def with_nondigits(train, share, seed):
     """``train`` (uint8 images, int labels) with non-digits added, labelled
     :data:`NOT_A_DIGIT`: ``share`` of the result's images."""

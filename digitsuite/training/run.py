@@ -13,8 +13,6 @@ import shutil
 import sys
 from dataclasses import dataclass
 
-import numpy as np
-
 from digitsuite import precision as precisions
 from digitsuite.backend import tf
 from digitsuite.data.augment import policy_for
@@ -41,7 +39,7 @@ from digitsuite.training.loop import (
     load_checkpoint,
     set_seed,
 )
-from digitsuite.training.nondigits import NOT_A_DIGIT
+from digitsuite.training.nondigits import count_nondigits
 from digitsuite.training.tensorboard import callbacks as tensorboard_callbacks
 
 CHECKPOINT_DIR = "checkpoint"
@@ -174,7 +172,7 @@ def write_run(name, model, *, splits, out_dir, settings, result, features=None, 
         config_extra["features"] = features
     # Non-digits drawn for training (train_reader.py) are not images of the
     # dataset: counted apart, so that "n of its n_train_total" stays true.
-    nondigits = int(np.count_nonzero(np.asarray(train[1]) == NOT_A_DIGIT))
+    nondigits = count_nondigits(train[1])
     if nondigits:
         config_extra["n_nondigits"] = nondigits
     config = run_config(settings, dataset, model=name, n_train=len(train[0]) - nondigits,
