@@ -227,8 +227,11 @@ def test_numbers_with_a_gap_that_may_part_two_are_a_group_of_their_own(monkeypat
     assert confidence.read_calibration(path).gap_right == pytest.approx(calibration.gap_right)
     older = {k: v for k, v in calibration.as_dict().items() if k != "gap_right"}
     assert confidence.read_calibration(write(path, older)).gap_right is None
-    with pytest.raises(ModelFileError, match="not a probability"):
-        confidence.read_calibration(write(path, {**older, "gap_right": 1.5}))
+    for spoilt in (1.5, float("nan"), float("inf")):   # a hostile file's share
+        with pytest.raises(ModelFileError, match="not a probability"):
+            confidence.read_calibration(write(path, {**older, "gap_right": spoilt}))
+    with pytest.raises(ModelFileError, match="not a reader calibration"):
+        confidence.read_calibration(write(path, {**older, "gap_right": "high"}))
 
 
 def test_threshold_for_a_precision():
